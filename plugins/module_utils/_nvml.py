@@ -124,6 +124,7 @@ class Nvml(object):
 
     def __init__(self, host=None):
         self.host = host or socket.gethostname()
+        self._handles = {}
 
     def __enter__(self):
         if pynvml is None:
@@ -212,8 +213,10 @@ class Nvml(object):
     # -- one GPU ------------------------------------------------------------------------------
 
     def handle(self, index):
-        """The NVML handle of GPU ``index``."""
-        return self.call('nvmlDeviceGetHandleByIndex', index, gpu=index)
+        """The NVML handle of GPU ``index`` (looked up once per session)."""
+        if index not in self._handles:
+            self._handles[index] = self.call('nvmlDeviceGetHandleByIndex', index, gpu=index)
+        return self._handles[index]
 
     def read_gpu(self, index, instances=True):
         """Read identity, MIG mode and (unless ``instances`` is false) instances and processes of GPU ``index``."""
@@ -368,3 +371,61 @@ class Nvml(object):
                     kind=kind,
                 ))
         return tuple(sorted(processes, key=lambda p: (p.pid, p.kind)))
+
+    # -- changes ------------------------------------------------------------------------------
+
+    def mig_mode(self, index):
+        """Return (current, pending) MIG mode of GPU ``index`` as booleans."""
+        current, pending = self.call('nvmlDeviceGetMigMode', self.handle(index), gpu=index)
+        return bool(current), bool(pending)
+
+    def set_mig_mode(self, index, enabled):
+        """Ask for MIG mode; return NVML's activation status (0 when it took effect, else why it is pending)."""
+        return self.call('nvmlDeviceSetMigMode', self.handle(index), 1 if enabled else 0, gpu=index)
+
+    def gpu_instance_profile_id(self, index, nvml_enum):
+        """The device-specific profile id of a GI profile enum (NVML's documented mapping, never assumed)."""
+        return self.call('nvmlDeviceGetGpuInstanceProfileInfo', self.handle(index), nvml_enum, gpu=index).id
+
+    def _gpu_instance(self, index, gi_id):
+        return self.call('nvmlDeviceGetGpuInstanceById', self.handle(index), gi_id, gpu=index)
+
+    def create_gpu_instance(self, index, nvml_enum, start, size):
+        """Create a GI of the profile with this enum at an explicit placement; return its id."""
+        placement = pynvml.c_nvmlGpuInstancePlacement_t()
+        placement.start, placement.size = start, size
+        gi = self.call('nvmlDeviceCreateGpuInstanceWithPlacement', self.handle(index),
+                       self.gpu_instance_profile_id(index, nvml_enum), ctypes.byref(placement), gpu=index)
+        return self.call('nvmlGpuInstanceGetInfo', gi, gpu=index).id
+
+    def create_compute_instance(self, index, gi_id, slices, start):
+        """Create a CI of ``slices`` compute slices at ``start`` inside GI ``gi_id``; return its id."""
+        gi = self._gpu_instance(index, gi_id)
+        placement = pynvml.c_nvmlComputeInstancePlacement_t()
+        placement.start, placement.size = start, slices
+        ci = self.call('nvmlGpuInstanceCreateComputeInstanceWithPlacement', gi, self._compute_profile_id(gi, index, slices),
+                       ctypes.byref(placement), gpu=index)
+        return self.call('nvmlComputeInstanceGetInfo', ci, gpu=index).id
+
+    def _compute_profile_id(self, gi, index, slices):
+        # The base profile of that size: the lowest CI enum with this slice count (REV1 variants come later).
+        for enum in range(pynvml.NVML_COMPUTE_INSTANCE_PROFILE_COUNT):
+            try:
+                info = self.call('nvmlGpuInstanceGetComputeInstanceProfileInfo', gi, enum, 0, gpu=index)
+            except NvmlError as exc:
+                if exc.code in (NVML_ERROR_NOT_SUPPORTED, NVML_ERROR_INVALID_ARGUMENT):
+                    continue
+                raise
+            if info.sliceCount == slices:
+                return info.id
+        raise NvmlError('GPU %s of %s offers no compute-instance profile of %d slice(s) in this GPU instance' % (index, self.host, slices),
+                        gpu=index)
+
+    def destroy_compute_instance(self, index, gi_id, ci_id):
+        """Destroy CI ``ci_id`` of GI ``gi_id``."""
+        ci = self.call('nvmlGpuInstanceGetComputeInstanceById', self._gpu_instance(index, gi_id), ci_id, gpu=index)
+        self.call('nvmlComputeInstanceDestroy', ci, gpu=index)
+
+    def destroy_gpu_instance(self, index, gi_id):
+        """Destroy GI ``gi_id`` (its CIs must be gone)."""
+        self.call('nvmlGpuInstanceDestroy', self._gpu_instance(index, gi_id), gpu=index)

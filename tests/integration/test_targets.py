@@ -72,6 +72,7 @@ def test_target(target, tmp_path, bare_python):
     )
     env = dict(os.environ, ANSIBLE_FORCE_COLOR='0', ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='0',
                ANSIBLE_LOCAL_TEMP=str(tmp_path / 'tmp'), ANSIBLE_HOME=str(tmp_path / 'ansible-home'))
-    proc = subprocess.run(['ansible-playbook', '-i', inventory, str(playbook), '--diff'],
+    playbook_cmd = os.path.join(os.path.dirname(python), 'ansible-playbook')
+    proc = subprocess.run([playbook_cmd, '-i', inventory, str(playbook), '--diff'],
                           capture_output=True, text=True, env=env, cwd=str(tmp_path), check=False)
     assert proc.returncode == 0, 'target %s failed:\n%s\n%s' % (target, proc.stdout[-20000:], proc.stderr[-5000:])
