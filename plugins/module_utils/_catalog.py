@@ -341,6 +341,14 @@ class GpuInstanceProfile:
                 return compute
         raise UnknownProfileError('GPU-instance profile %s has no default compute profile' % self.name)
 
+    def compute_starts(self, compute):
+        """Valid starts, in compute slices, of a CI of ``compute`` (a ComputeProfile of this GI) inside this GI.
+
+        [INF] A CI of C slices starts at a multiple of C and must end within the GI's G compute slices, as the project
+        simulator models it (starts 0, C, 2C, ... up to G - C); the references give no CI placement table.
+        """
+        return tuple(range(0, self.compute_slices - compute.slices + 1, compute.slices))
+
 
 @dataclasses.dataclass(frozen=True)
 class GpuModel:

@@ -1,0 +1,693 @@
+# Copyright (c) 2026 gpufleet.mig contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""The layout spec: mig-parted ``version: v1`` config files, inline layouts, and per-GPU targets validated up front.
+
+Three steps, each collecting every problem before it raises one :class:`LayoutError`:
+
+1. :func:`parse_mig_parted_config` reads a mig-parted file with exactly mig-parted's rules (mig.md 1.1, 1.2), but
+   refuses unknown keys in an entry (mig-parted silently ignores them) and names what is valid.
+   :func:`parse_inline_layout` reads the same entry structure from inventory variables, plus two extensions
+   that only exist there: ``placements`` (explicit GPU instances, optionally pinned, with their compute
+   instances) and ``device-selector`` (a JMESPath expression over gpu_info's GPU dicts). In an inline layout
+   ``devices`` may be omitted and then means ``all``, so that the ``layout`` gpu_info exports for a GPU can be
+   fed back unchanged.
+
+   Normalised entries always carry the six keys ``devices`` (``'all'`` or a tuple of ints), ``device-filter``
+   (tuple of upper-case ``0xDDDDVVVV[:0xSSSSVVVV]`` strings, empty for none), ``mig-enabled``, ``mig-devices``
+   (dict, zero counts dropped), ``placements`` (None, or a tuple of ``{'profile', 'start', 'compute_instances'}``)
+   and ``device-selector`` (None or the expression). Normalised entries parse again unchanged.
+
+2. :func:`targets_for_node` applies the entries to a node's GPUs the way mig-parted does and validates every
+   selected GPU against its catalog model before anything changes (profile names, drift, counts, fit, pins,
+   drivers). It uses the planner's fit search, so a layout that passes here can be placed.
+
+mig-devices semantics (mig-parted 3.2): a GI-profile key (``'3g.20gb': 2``) is one GPU instance per count, each
+with its full-size compute instance. Compute-instance keys (``'1c.3g.20gb': 3``) are packed into GPU instances
+of that GI profile: all CI keys of one GI profile are taken largest first (then by name), and each CI goes into the
+first already opened GI of that profile where it still fits (compute slices, CI placements and CI counts,
+``_planner.place_compute_instances``); when it fits in none, a new GI is opened. mig-parted only tries the GI
+created just before, so this first-fit packing never needs more GIs than mig-parted, and the resulting
+``mig-devices`` counts are the same. ``{}`` with ``mig-enabled: true`` means MIG on with no instances.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import typing as t
+
+from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
+from ansible_collections.gpufleet.mig.plugins.module_utils import _planner
+
+__all__ = (
+    'GpuLayout',
+    'GpuTarget',
+    'InstanceSpec',
+    'LayoutError',
+    'parse_inline_layout',
+    'parse_mig_parted_config',
+    'targets_for_node',
+)
+
+_TOP_KEYS = ('version', 'mig-configs')
+_ENTRY_KEYS = ('devices', 'device-filter', 'mig-enabled', 'mig-devices')
+_INLINE_KEYS = _ENTRY_KEYS + ('placements', 'device-selector')
+_PLACEMENT_KEYS = ('profile', 'start', 'compute_instances')
+_FILTER_RE = re.compile(r'^0[xX][0-9a-fA-F]{8}(?::0[xX][0-9a-fA-F]{8})?$')
+_FILTER_FORM = "'0xDDDDVVVV' (device id then vendor 10DE, e.g. '0x20B010DE') optionally followed by ':0xSSSSVVVV' (subsystem)"
+
+
+class LayoutError(ValueError):
+    """A layout cannot be used; ``problems`` holds every problem found, ``str()`` joins them."""
+
+    def __init__(self, problems):
+        if isinstance(problems, str):
+            problems = (problems,)
+        self.problems = tuple(problems)
+        super(LayoutError, self).__init__('; '.join(self.problems))
+
+
+def _profile_key(name):
+    try:
+        return -_catalog.parse_profile_name(name)['gpu_slices']
+    except ValueError:
+        return 0
+
+
+def _instance_sort_key(spec):
+    return (spec.start is None, spec.start or 0, _profile_key(spec.profile), spec.profile, spec.compute)
+
+
+@dataclasses.dataclass(frozen=True)
+class InstanceSpec:
+    """One target GPU instance: canonical GI profile, its compute instances, and an optional pinned start."""
+
+    profile: str
+    compute: t.Tuple[str, ...]
+    start: t.Optional[int] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class GpuLayout:
+    """The target layout of one GPU; ``instances`` are kept sorted (pinned by start first, then G descending, name)."""
+
+    mig_enabled: bool
+    instances: t.Tuple[InstanceSpec, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, 'instances', tuple(sorted(self.instances, key=_instance_sort_key)))
+
+    def to_dict(self):
+        """The ``_gpustate.layout_of`` shape; ``start`` is None for unpinned instances."""
+        devices = {}
+        placements = []
+        for spec in self.instances:
+            for name in spec.compute:
+                devices[name] = devices.get(name, 0) + 1
+            placements.append({'profile': spec.profile, 'start': spec.start, 'compute_instances': list(spec.compute)})
+        return {'mig-enabled': self.mig_enabled, 'mig-devices': devices, 'placements': placements}
+
+
+@dataclasses.dataclass(frozen=True)
+class GpuTarget:
+    """The validated target of one GPU; ``model`` is its catalog key."""
+
+    index: int
+    model: str
+    layout: GpuLayout
+    warnings: t.Tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------------------------------
+# Parsing
+# --------------------------------------------------------------------------------------------------
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _load(data):
+    if not isinstance(data, (str, bytes)):
+        return data
+    if isinstance(data, bytes):
+        data = data.decode('utf-8')
+    try:
+        return json.loads(data)
+    except ValueError:
+        pass
+    try:
+        import yaml
+    except ImportError:
+        raise LayoutError('the config is not JSON, and reading YAML needs the Python package PyYAML, which is not installed; '
+                          'pass the config as parsed data or as JSON') from None
+    try:
+        return yaml.safe_load(data)
+    except yaml.YAMLError as exc:
+        raise LayoutError('the config is neither valid JSON nor valid YAML: %s' % exc) from None
+
+
+def _jmespath():
+    try:
+        import jmespath
+    except ImportError:
+        raise LayoutError('device-selector needs the Python package jmespath, which is not installed on this host '
+                          '(pip install jmespath)') from None
+    return jmespath
+
+
+def _parse_devices(value, where, problems, inline):
+    if value is None and inline:
+        return 'all'
+    if value == 'all':
+        return 'all'
+    if _is_int(value):
+        problems.append('%s.devices: %r is invalid; write [%d] (a list of GPU indices) or all (see mig-parted#44)' % (where, value, value))
+        return None
+    if isinstance(value, str):
+        problems.append("%s.devices: %r is invalid: the only string allowed is 'all'; otherwise give a list of GPU indices such as [0, 1]"
+                        % (where, value))
+        return None
+    if not isinstance(value, (list, tuple)):
+        problems.append("%s.devices: %r is invalid: expected 'all' or a list of GPU indices such as [0, 1]" % (where, value))
+        return None
+    bad = [v for v in value if not _is_int(v) or v < 0]
+    if bad:
+        verb = 'is' if len(bad) == 1 else 'are'
+        problems.append('%s.devices: %s %s not a GPU index (a non-negative integer)' % (where, ', '.join(repr(b) for b in bad), verb))
+        return None
+    return tuple(sorted(set(value)))
+
+
+def _parse_filter(value, where, problems):
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        problems.append('%s.device-filter: %r is invalid: expected a string or a list of strings, each %s' % (where, value, _FILTER_FORM))
+        return ()
+    result = []
+    for item in items:
+        if not isinstance(item, str) or not _FILTER_RE.match(item.strip()):
+            problems.append('%s.device-filter: %r is invalid: expected %s' % (where, item, _FILTER_FORM))
+            continue
+        text = item.strip()
+        result.append(':'.join('0x' + part[2:].upper() for part in text.split(':')))
+    return tuple(result)
+
+
+def _check_name(name, where, problems):
+    try:
+        _catalog.parse_profile_name(name)
+    except ValueError as exc:
+        problems.append('%s: %s' % (where, exc))
+        return False
+    return True
+
+
+def _parse_mig_devices(value, enabled, where, problems):
+    if value is None:
+        if enabled is True:
+            problems.append("%s.mig-devices: required when mig-enabled is true (use {} for MIG on without instances)" % where)
+        return {}
+    if not isinstance(value, dict):
+        problems.append('%s.mig-devices: %r is invalid: expected a mapping of profile name to count' % (where, value))
+        return {}
+    if enabled is False:
+        if value:
+            problems.append("%s.mig-devices: MIG devices included when 'mig-enabled' is false; remove mig-devices or set mig-enabled: true" % where)
+        return {}
+    result = {}
+    for name, count in value.items():
+        ok = _check_name(name, '%s.mig-devices' % where, problems)
+        if not _is_int(count) or count < 0:
+            problems.append('%s.mig-devices[%r]: count %r is invalid: expected an integer >= 0' % (where, name, count))
+            continue
+        if ok and count:
+            result[name] = count
+    if value and not result and all(_is_int(c) and c == 0 for c in value.values()):
+        problems.append('%s.mig-devices: all counts are zero; give at least one count > 0, or use {} for MIG on without instances' % where)
+    return result
+
+
+def _parse_placements(value, enabled, where, problems):
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        problems.append('%s.placements: %r is invalid: expected a list of {profile, start, compute_instances}' % (where, value))
+        return None
+    if enabled is False and value:
+        problems.append("%s.placements: GPU instances given while 'mig-enabled' is false" % where)
+        return None
+    result = []
+    for number, item in enumerate(value):
+        here = '%s.placements[%d]' % (where, number)
+        if not isinstance(item, dict):
+            problems.append('%s: %r is invalid: expected a mapping with keys %s' % (here, item, ', '.join(_PLACEMENT_KEYS)))
+            continue
+        unknown = sorted(str(k) for k in item if k not in _PLACEMENT_KEYS)
+        if unknown:
+            problems.append('%s: unknown key%s %s; valid keys: %s' % (here, 's' if len(unknown) > 1 else '', ', '.join(unknown), ', '.join(_PLACEMENT_KEYS)))
+        profile = item.get('profile')
+        if profile is None:
+            problems.append('%s.profile: required' % here)
+            continue
+        if not _check_name(profile, '%s.profile' % here, problems):
+            continue
+        start = item.get('start')
+        if start is not None and (not _is_int(start) or start < 0):
+            problems.append('%s.start: %r is invalid: expected a memory-slice index (integer >= 0) or none' % (here, start))
+            continue
+        computes = item.get('compute_instances')
+        if computes is None:
+            computes = [profile]
+        if not isinstance(computes, (list, tuple)):
+            problems.append('%s.compute_instances: %r is invalid: expected a list of compute-instance profile names' % (here, computes))
+            continue
+        checked = [_check_name(c, '%s.compute_instances' % here, problems) for c in computes]   # report every bad name
+        if False in checked:
+            continue
+        result.append({'profile': profile, 'start': start, 'compute_instances': tuple(computes)})
+    return tuple(result)
+
+
+def _placement_devices(placements):
+    """mig-devices counts implied by placements (a full-size CI counts as its GI profile, like _gpustate.layout_of)."""
+    devices = {}
+    for placement in placements:
+        for name in placement['compute_instances']:
+            parsed = _catalog.parse_profile_name(name)
+            if parsed['compute_slices'] is not None and parsed['compute_slices'] == parsed['gpu_slices']:
+                name = name.split('.', 1)[1]
+            devices[name] = devices.get(name, 0) + 1
+    return devices
+
+
+def _parse_entry(entry, where, problems, inline):
+    if not isinstance(entry, dict):
+        problems.append('%s: %r is invalid: expected a mapping with keys %s' % (where, entry, ', '.join(_INLINE_KEYS if inline else _ENTRY_KEYS)))
+        return None
+    valid = _INLINE_KEYS if inline else _ENTRY_KEYS
+    unknown = sorted(str(k) for k in entry if k not in valid)
+    if unknown:
+        extra = ''
+        if not inline and any(k in ('placements', 'device-selector') for k in unknown):
+            extra = ' (placements and device-selector are gpufleet.mig extensions, only allowed in inline layouts)'
+        problems.append('%s: unknown key%s %s%s; valid keys: %s' % (where, 's' if len(unknown) > 1 else '', ', '.join(unknown), extra, ', '.join(valid)))
+    before = len(problems)
+    devices = None
+    if 'devices' not in entry and not inline:
+        problems.append("%s.devices: required ('all' or a list of GPU indices)" % where)
+    else:
+        devices = _parse_devices(entry.get('devices'), where, problems, inline)
+    filters = _parse_filter(entry.get('device-filter'), where, problems)
+    enabled = entry.get('mig-enabled')
+    if not isinstance(enabled, bool):
+        if 'mig-enabled' not in entry:
+            problems.append('%s.mig-enabled: required (true or false)' % where)
+        else:
+            problems.append('%s.mig-enabled: %r is invalid: expected true or false' % (where, enabled))
+        enabled = None
+    placements = _parse_placements(entry.get('placements'), enabled, where, problems) if inline else None
+    raw_devices = entry.get('mig-devices')
+    if placements is not None and raw_devices is None:
+        mig_devices = _placement_devices(placements)
+    else:
+        mig_devices = _parse_mig_devices(raw_devices, enabled, where, problems)
+        if placements is not None and len(problems) == before:
+            implied = _placement_devices(placements)
+            if implied != mig_devices:
+                problems.append('%s: mig-devices %s does not agree with placements, which give %s; give one of them, or make them agree'
+                                % (where, _counts(mig_devices), _counts(implied)))
+    selector = entry.get('device-selector') if inline else None
+    if selector is not None:
+        if not isinstance(selector, str) or not selector.strip():
+            problems.append('%s.device-selector: %r is invalid: expected a JMESPath expression' % (where, selector))
+        else:
+            try:
+                jmespath = _jmespath()
+            except LayoutError as exc:
+                problems.append('%s.device-selector: %s' % (where, exc))
+            else:
+                try:
+                    jmespath.compile(selector)
+                except jmespath.exceptions.JMESPathError as exc:
+                    problems.append('%s.device-selector: %r is not a valid JMESPath expression: %s' % (where, selector, exc))
+    if len(problems) != before:
+        return None
+    return {
+        'devices': devices,
+        'device-filter': filters,
+        'mig-enabled': enabled,
+        'mig-devices': mig_devices,
+        'placements': placements,
+        'device-selector': selector,
+    }
+
+
+def _counts(devices):
+    return '{%s}' % ', '.join('%s: %d' % item for item in sorted(devices.items())) if devices else '{}'
+
+
+def parse_mig_parted_config(data, label=None):
+    """Parse a mig-parted ``version: v1`` config (dict, JSON or YAML text) and return the selected label's entries, normalised.
+
+    ``label`` is required when the file has more than one label and auto-selected when it has exactly one.
+    Raises LayoutError listing every problem.
+    """
+    data = _load(data)
+    if not isinstance(data, dict):
+        raise LayoutError('the config must be a mapping with keys version and mig-configs, not %r' % (type(data).__name__,))
+    problems = []
+    unknown = sorted(str(k) for k in data if k not in _TOP_KEYS)
+    if unknown:
+        problems.append('unexpected field%s %s at the top level; valid keys: version, mig-configs' % ('s' if len(unknown) > 1 else '', ', '.join(unknown)))
+    if 'version' not in data:
+        problems.append("version: required; set version: v1")
+    elif data['version'] != 'v1':
+        problems.append("version: unknown version %r; only v1 is supported" % (data['version'],))
+    configs = data.get('mig-configs')
+    if configs is None:
+        problems.append('mig-configs: required (a mapping of label to a list of entries)')
+    elif not isinstance(configs, dict):
+        problems.append('mig-configs: %r is invalid: expected a mapping of label to a list of entries' % (configs,))
+        configs = None
+    elif not configs:
+        problems.append('mig-configs: at least one label is required')
+    if problems or not configs:
+        raise LayoutError(problems)
+    labels = sorted(str(k) for k in configs)
+    if label is None:
+        if len(configs) > 1:
+            raise LayoutError('the config has %d labels; select one of: %s' % (len(configs), ', '.join(labels)))
+        label = next(iter(configs))
+    elif label not in configs:
+        raise LayoutError('label %r is not in the config; labels: %s' % (label, ', '.join(labels)))
+    for name, entries in configs.items():
+        if not isinstance(entries, list) or not entries:
+            problems.append('mig-configs.%s: expected a non-empty list of entries' % name)
+    if problems:
+        raise LayoutError(problems)
+    result = []
+    for number, entry in enumerate(configs[label]):
+        parsed = _parse_entry(entry, 'mig-configs.%s[%d]' % (label, number), problems, inline=False)
+        if parsed is not None:
+            result.append(parsed)
+    if problems:
+        raise LayoutError(problems)
+    return tuple(result)
+
+
+def parse_inline_layout(entries):
+    """Parse an inline layout (a list of entries, or one entry), with the placements and device-selector extensions.
+
+    Returns the entries normalised (see the module docstring); raises LayoutError listing every problem.
+    """
+    if isinstance(entries, dict):
+        entries = [entries]
+    if not isinstance(entries, (list, tuple)) or not entries:
+        raise LayoutError('the layout must be a non-empty list of entries (or one entry), not %r' % (entries,))
+    problems = []
+    result = []
+    for number, entry in enumerate(entries):
+        parsed = _parse_entry(entry, 'layout[%d]' % number, problems, inline=True)
+        if parsed is not None:
+            result.append(parsed)
+    if problems:
+        raise LayoutError(problems)
+    return tuple(result)
+
+
+# --------------------------------------------------------------------------------------------------
+# Targets per node
+# --------------------------------------------------------------------------------------------------
+
+def _filter_matches(filters, gpu):
+    """mig-parted DeviceID.Matches: device+vendor, and with the ':0xSSSSVVVV' qualifier also the subsystem ids."""
+    if not filters:
+        return True
+    for text in filters:
+        parts = text.split(':')
+        if int(parts[0], 16) != gpu.pci_device_id & 0xFFFFFFFF:
+            continue
+        if len(parts) == 2 and int(parts[1], 16) != (gpu.pci_subsystem_id or 0) & 0xFFFFFFFF:
+            continue
+        return True
+    return False
+
+
+def _select(selector, gpus, where, problems):
+    jmespath = _jmespath()
+    found = jmespath.search(selector, [gpu.to_dict() for gpu in gpus])
+    if found is None:
+        return set()
+    if not isinstance(found, list):
+        found = [found]
+    indices = set()
+    for item in found:
+        if isinstance(item, dict) and _is_int(item.get('index')):
+            indices.add(item['index'])
+        elif _is_int(item):
+            indices.add(item)
+        else:
+            problems.append('%s.device-selector: %r returned %r; it must return GPU dicts (with index) or GPU indices' % (where, selector, item))
+    return indices
+
+
+def _model_of(gpu):
+    if gpu.model:
+        try:
+            return _catalog.model_by_key(gpu.model)
+        except _catalog.UnknownModelError:
+            pass
+    return _catalog.find_model(gpu.pci_device_id, gpu.name)
+
+
+class _Validator(object):
+    """Builds and validates the instances of one GPU, collecting problems and warnings."""
+
+    def __init__(self, gpu, model, problems):
+        self.gpu = gpu
+        self.model = model
+        self.label = 'GPU %d (%s)' % (gpu.index, model.key)
+        self.problems = problems
+        self.warnings = []
+
+    def problem(self, text):
+        self.problems.append('%s: %s' % (self.label, text))
+
+    def warn(self, text):
+        text = '%s: %s' % (self.label, text)
+        if text not in self.warnings:
+            self.warnings.append(text)
+
+    def gi_profile(self, name):
+        try:
+            profile, warning = self.model.resolve_profile(name)
+        except _catalog.UnknownProfileError:
+            self.problem('unknown MIG profile %r; valid profiles on %s: %s' % (name, self.model.key, ', '.join(self.model.profile_names)))
+            return None
+        if warning:
+            self.warn(warning)
+        return profile
+
+    def compute_profile(self, name, gi_profile=None):
+        """Return (gi_profile, compute_profile) for a CI or GI name; a full-size name gives the default CI."""
+        parsed = _catalog.parse_profile_name(name)
+        full = parsed['compute_slices'] is None or parsed['compute_slices'] == parsed['gpu_slices']
+        gi_part = name.split('.', 1)[1] if parsed['compute_slices'] is not None else name
+        profile = self.gi_profile(gi_part)
+        if profile is None:
+            return None
+        if gi_profile is not None and profile is not gi_profile:
+            self.problem('compute instance %r cannot be created in a %s GPU instance; valid: %s'
+                         % (name, gi_profile.name, ', '.join(c.name for c in gi_profile.compute_profiles)))
+            return None
+        if full:
+            return profile, profile.default_compute_profile
+        for compute in profile.compute_profiles:
+            if compute.slices == parsed['compute_slices']:
+                return profile, compute
+        self.problem('unknown MIG compute profile %r; valid compute profiles of %s: %s'
+                     % (name, profile.name, ', '.join(c.name for c in profile.compute_profiles)))
+        return None
+
+    def from_mig_devices(self, devices):
+        whole = []
+        packs = {}
+        for name in sorted(devices):
+            count = devices[name]
+            found = self.compute_profile(name)
+            if found is None:
+                continue
+            gi_profile, compute = found
+            if compute.is_default:
+                whole.extend([InstanceSpec(gi_profile.name, (compute.name,))] * count)
+            else:
+                packs.setdefault(gi_profile.name, (gi_profile, []))[1].extend([compute] * count)
+        instances = list(whole)
+        for gi_name in sorted(packs):
+            gi_profile, computes = packs[gi_name]
+            opened = []
+            for compute in sorted(computes, key=lambda c: (-c.slices, c.name)):
+                for group in opened:
+                    if _planner.place_compute_instances(gi_profile, group + [compute]) is not None:
+                        group.append(compute)
+                        break
+                else:
+                    opened.append([compute])
+            for group in opened:
+                placed = _planner.place_compute_instances(gi_profile, group)
+                instances.append(InstanceSpec(gi_profile.name, tuple(c.name for c, dummy in placed)))
+        return instances
+
+    def from_placements(self, placements):
+        instances = []
+        for number, placement in enumerate(placements):
+            gi_profile = self.gi_profile(placement['profile'])
+            if gi_profile is None:
+                continue
+            start = placement['start']
+            if start is not None and start not in gi_profile.starts:
+                self.problem('placement %d: %s cannot start at memory slice %d; valid starts: %s'
+                             % (number + 1, gi_profile.name, start, ', '.join(str(s) for s in gi_profile.starts)))
+                continue
+            computes = []
+            for name in placement['compute_instances']:
+                found = self.compute_profile(name, gi_profile)
+                if found is not None:
+                    computes.append(found[1])
+            if len(computes) != len(placement['compute_instances']):
+                continue
+            placed = _planner.place_compute_instances(gi_profile, computes)
+            if placed is None:
+                self.problem('placement %d: compute instances %s do not fit in one %s GPU instance (%d compute slices)'
+                             % (number + 1, ', '.join(c.name for c in computes), gi_profile.name, gi_profile.compute_slices))
+                continue
+            instances.append(InstanceSpec(gi_profile.name, tuple(c.name for c, dummy in placed), start))
+        pinned = sorted((s for s in instances if s.start is not None), key=lambda s: s.start)
+        for first, spec in enumerate(pinned):
+            size = self.model.profile(spec.profile).memory_slices
+            for other in pinned[first + 1:]:
+                if other.start < spec.start + size:
+                    self.problem('pinned %s at memory slice %d (slices %d-%d) overlaps pinned %s at memory slice %d'
+                                 % (spec.profile, spec.start, spec.start, spec.start + size - 1, other.profile, other.start))
+        return instances
+
+    def check(self, instances, driver_version):
+        before = len(self.problems)
+        counts = {}
+        for spec in instances:
+            counts[spec.profile] = counts.get(spec.profile, 0) + 1
+        for name in sorted(counts):
+            profile = self.model.profile(name)
+            if counts[name] > profile.max_count:
+                self.problem('%d instances of %s requested; at most %d fit on %s' % (counts[name], name, profile.max_count, self.model.key))
+        if driver_version is not None:
+            for minimum, reason in self.model.driver_requirements(sorted(counts)):
+                if not _catalog.driver_at_least(driver_version, minimum):
+                    self.problem('%s needs driver %s or newer; this node has %s' % (reason, minimum, driver_version))
+        if len(self.problems) == before and instances:
+            if _planner.find_placements(self.model, instances) is None:
+                self.problem('no placement fits the instances %s on %s (%d memory slices); valid starts: %s'
+                             % (', '.join(_describe(s) for s in sorted(instances, key=_instance_sort_key)), self.model.key, self.model.memory_slices,
+                                '; '.join('%s %s' % (n, list(self.model.profile(n).starts)) for n in sorted(counts))))
+
+
+def _describe(spec):
+    text = spec.profile
+    if spec.compute != (spec.profile,):
+        text += '[%s]' % ', '.join(spec.compute)
+    if spec.start is not None:
+        text += '@%d' % spec.start
+    return text
+
+
+def targets_for_node(entries, gpus, driver_version=None):
+    """Apply layout entries to a node's GPUs and validate every selected GPU; return ``{index: GpuTarget}``.
+
+    ``entries``: the output of :func:`parse_mig_parted_config` or :func:`parse_inline_layout` (raw inline entries are
+    parsed here). ``gpus``: a sequence of ``_gpustate.GpuState``. ``driver_version``: the node's driver, or None to skip
+    the driver checks.
+
+    Matching follows mig-parted (``assert.go: WalkSelectedMigConfigForEachGPU``): for each entry in order, for each GPU,
+    skip it unless ``device-filter`` matches (device+vendor, plus the subsystem ids when the ':0xSSSSVVVV' qualifier is
+    given), unless ``devices`` is ``all`` or contains its index (``all`` means all MIG-capable GPUs), and, our extension,
+    unless the ``device-selector`` returns it. mig-parted walks every entry and applies each matching one in turn, so for
+    a GPU matched by several entries the last one wins; this function does the same. A GPU matched by no entry gets no
+    target: the caller decides what that means (mig-parted's full ``assert`` would fail). A GPU that is not MIG capable
+    and is selected with ``mig-enabled: false`` is already in that state and gets no target either; neither does a
+    MIG-capable GPU whose model the catalog does not know when it is selected with ``mig-enabled: false`` (a target
+    always carries a catalog model).
+
+    Errors (all collected into one LayoutError): a ``devices`` index that does not exist on the node, ``mig-enabled:
+    true`` for a GPU that is not MIG capable or whose model the catalog does not know, unknown profile names (with the
+    valid names of that model), compute profiles that a GI cannot hold, too many instances of a profile, instances that
+    no placement fits, pinned starts that are invalid or overlap, and profiles or combinations that need a newer
+    driver than ``driver_version``. Drifted names (``3g.39gb`` on an A100 80GB) resolve with a warning.
+    """
+    if not (isinstance(entries, tuple) and all(isinstance(e, dict) and 'device-selector' in e for e in entries)):
+        entries = parse_inline_layout(entries)
+    gpus = sorted(gpus, key=lambda g: g.index)
+    by_index = dict((gpu.index, gpu) for gpu in gpus)
+    problems = []
+    selected = {}
+    for number, entry in enumerate(entries):
+        where = 'entry %d' % (number + 1)
+        if entry['devices'] != 'all':
+            missing = [i for i in entry['devices'] if i not in by_index]
+            if missing:
+                problems.append('%s: devices %s: no GPU with index %s on this node (GPU indices: %s)'
+                                % (where, list(entry['devices']), ', '.join(str(i) for i in missing),
+                                   ', '.join(str(i) for i in sorted(by_index)) or 'none'))
+        chosen = None
+        if entry['device-selector'] is not None:
+            try:
+                chosen = _select(entry['device-selector'], gpus, where, problems)
+            except LayoutError as exc:
+                problems.append('%s.device-selector: %s' % (where, exc))
+                continue
+        for gpu in gpus:
+            if not _filter_matches(entry['device-filter'], gpu):
+                continue
+            if entry['devices'] == 'all':
+                if not gpu.mig_capable:
+                    continue
+            elif gpu.index not in entry['devices']:
+                continue
+            if chosen is not None and gpu.index not in chosen:
+                continue
+            selected[gpu.index] = entry
+    targets = {}
+    for index in sorted(selected):
+        entry = selected[index]
+        gpu = by_index[index]
+        model = _model_of(gpu)
+        if not entry['mig-enabled']:
+            if gpu.mig_capable and model is not None:
+                targets[index] = GpuTarget(index=index, model=model.key, layout=GpuLayout(False))
+            continue
+        if not gpu.mig_capable or (model is not None and not model.mig_capable):
+            problems.append('GPU %d (%s): mig-enabled is true but this GPU is not MIG capable' % (index, gpu.name))
+            continue
+        if model is None:
+            problems.append('GPU %d (%s, PCI id 0x%08X): mig-enabled is true but the GPU model is not in the catalog, so its layout cannot '
+                            'be validated; known models: %s' % (index, gpu.name, gpu.pci_device_id, ', '.join(m.key for m in _catalog.MODELS if m.mig_capable)))
+            continue
+        validator = _Validator(gpu, model, problems)
+        before = len(problems)
+        if entry['placements'] is not None:
+            instances = validator.from_placements(entry['placements'])
+        else:
+            instances = validator.from_mig_devices(entry['mig-devices'])
+        if len(problems) == before:
+            validator.check(instances, driver_version)
+        targets[index] = GpuTarget(index=index, model=model.key, layout=GpuLayout(True, tuple(instances)), warnings=tuple(validator.warnings))
+    if problems:
+        raise LayoutError(problems)
+    return targets

@@ -1,0 +1,508 @@
+# Copyright (c) 2026 gpufleet.mig contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Unit tests for the layout spec: mig-parted config parsing, inline layouts and per-GPU validation."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+import yaml
+
+from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
+from ansible_collections.gpufleet.mig.plugins.module_utils import _layout
+from ansible_collections.gpufleet.mig.plugins.module_utils import _planner
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance, GpuState, layout_of
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout import GpuLayout, InstanceSpec, LayoutError
+
+FIXTURE = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'mig-parted-default-config.yaml')
+with open(FIXTURE, encoding='utf-8') as _handle:
+    DEFAULT_TEXT = _handle.read()
+DEFAULT = yaml.safe_load(DEFAULT_TEXT)
+LABELS = list(DEFAULT['mig-configs'])
+MIG_MODELS = [m for m in _catalog.MODELS if m.mig_capable]
+PARSED = dict((label, _layout.parse_mig_parted_config(DEFAULT, label)) for label in LABELS)
+
+
+def model(key):
+    return _catalog.model_by_key(key)
+
+
+def make_gpu(key, index=0, instances=(), subsystem=0, mig=True):
+    m = model(key)
+    return GpuState(index=index, uuid='GPU-%d' % index, name=m.names[0], pci_bus_id='00000000:%02X:00.0' % index,
+                    pci_device_id=(m.pci_device_ids[0] << 16) | 0x10DE, pci_subsystem_id=subsystem, memory_total_mib=m.memory_mib,
+                    architecture=m.nvml_architecture, compute_capability=m.compute_capability, mig_capable=m.mig_capable,
+                    mig_current=mig if m.mig_capable else None, mig_pending=mig if m.mig_capable else None,
+                    gpu_instances=tuple(instances), model=m.key)
+
+
+def entry(mig_devices, **extra):
+    data = {'devices': 'all', 'mig-enabled': True, 'mig-devices': mig_devices}
+    data.update(dict((k.replace('_', '-'), v) for k, v in extra.items()))
+    return data
+
+
+def problems_of(call, *args, **kwargs):
+    with pytest.raises(LayoutError) as info:
+        call(*args, **kwargs)
+    assert str(info.value) == '; '.join(info.value.problems)
+    return info.value.problems
+
+
+# --------------------------------------------------------------------------------------------------
+# The default config (fixture transcribed from mig.md 2.1)
+# --------------------------------------------------------------------------------------------------
+
+# Which catalog models each label is meant for (the table's comment column and the entries' device filters).
+A100_40 = ('A100-SXM4-40GB', 'A100-PCIE-40GB')
+G80 = ('A100-SXM4-80GB', 'A100-PCIE-80GB', 'H100-SXM5-80GB', 'H100-PCIE-80GB')
+MEANT_FOR = {
+    'all-disabled': tuple(m.key for m in MIG_MODELS),
+    'all-enabled': tuple(m.key for m in MIG_MODELS),
+    'all-balanced': tuple(m.key for m in MIG_MODELS),
+    'all-1g.10gb': A100_40 + G80,
+    'all-1g.5gb': A100_40, 'all-1g.5gb.me': A100_40, 'all-2g.10gb': A100_40, 'all-3g.20gb': A100_40, 'all-4g.20gb': A100_40,
+    'all-7g.40gb': A100_40,
+    'all-1g.10gb.me': G80, 'all-1g.20gb': G80, 'all-2g.20gb': G80, 'all-3g.40gb': G80, 'all-4g.40gb': G80, 'all-7g.80gb': G80,
+    'all-1g.6gb': ('A30',), 'all-1g.6gb.me': ('A30',), 'all-2g.12gb': ('A30',), 'all-2g.12gb.me': ('A30',), 'all-4g.24gb': ('A30',),
+    'all-1g.12gb': ('H100-NVL', 'GH200-96GB'), 'all-1g.12gb.me': ('H100-NVL', 'GH200-96GB'), 'all-1g.24gb': ('H100-NVL', 'GH200-96GB'),
+    'all-2g.24gb': ('H100-NVL', 'GH200-96GB'),
+    'all-3g.47gb': ('H100-NVL',), 'all-4g.47gb': ('H100-NVL',), 'all-7g.94gb': ('H100-NVL',),
+    'all-3g.48gb': ('GH200-96GB',), 'all-4g.48gb': ('GH200-96GB',), 'all-7g.96gb': ('GH200-96GB',),
+    'all-1g.18gb': ('H200-141GB',), 'all-1g.18gb.me': ('H200-141GB',), 'all-1g.35gb': ('H200-141GB',), 'all-2g.35gb': ('H200-141GB',),
+    'all-3g.71gb': ('H200-141GB',), 'all-4g.71gb': ('H200-141GB',), 'all-7g.141gb': ('H200-141GB',),
+    'all-1g.23gb': ('B200',), 'all-1g.23gb.me': ('B200',), 'all-1g.45gb': ('B200',), 'all-2g.45gb': ('B200',), 'all-3g.90gb': ('B200',),
+    'all-4g.90gb': ('B200',), 'all-7g.180gb': ('B200',),
+}
+# Labels whose filtered entries select only some models: other models get no target at all.
+FILTERED = ('all-1g.10gb', 'all-1g.35gb', 'all-balanced')
+# Names of other GPUs that resolve by drift (same slice class, GB figure within the catalog's tolerance): accepted with a warning.
+DRIFT = {
+    ('all-1g.24gb', 'B200'), ('all-1g.24gb.me', 'B200'),                       # GB200 1g.24gb -> 1g.23gb (mig.md 6 row 6)
+    ('all-3g.47gb', 'GH200-96GB'), ('all-4g.47gb', 'GH200-96GB'), ('all-7g.94gb', 'GH200-96GB'),
+    ('all-3g.48gb', 'H100-NVL'), ('all-4g.48gb', 'H100-NVL'), ('all-7g.96gb', 'H100-NVL'),
+    ('all-1g.36gb', 'H200-141GB'), ('all-2g.36gb', 'H200-141GB'), ('all-3g.72gb', 'H200-141GB'), ('all-4g.72gb', 'H200-141GB'),
+    ('all-7g.144gb', 'H200-141GB'),
+    ('all-1g.47gb', 'B200'), ('all-2g.47gb', 'B200'), ('all-3g.93gb', 'B200'), ('all-4g.93gb', 'B200'), ('all-7g.186gb', 'B200'),
+    ('all-3g.95gb', 'B200'), ('all-4g.95gb', 'B200'), ('all-7g.189gb', 'B200'),
+}
+
+
+def test_fixture_has_every_label_of_the_table():
+    assert len(LABELS) == 81
+    assert LABELS[:3] == ['all-disabled', 'all-enabled', 'all-1g.5gb']
+    assert LABELS[-1] == 'all-balanced'
+    assert len(DEFAULT['mig-configs']['all-balanced']) == 12
+
+
+def test_the_fixture_text_parses_as_yaml():
+    assert _layout.parse_mig_parted_config(DEFAULT_TEXT, 'all-balanced') == _layout.parse_mig_parted_config(DEFAULT, 'all-balanced')
+
+
+@pytest.mark.parametrize('label', LABELS)
+def test_every_label_of_the_default_config_parses(label):
+    entries = _layout.parse_mig_parted_config(DEFAULT, label)
+    raw = DEFAULT['mig-configs'][label]
+    assert len(entries) == len(raw)
+    for parsed, original in zip(entries, raw):
+        assert parsed['devices'] == 'all'
+        assert parsed['mig-enabled'] is original['mig-enabled']
+        assert parsed['mig-devices'] == original.get('mig-devices', {})
+        assert (parsed['placements'], parsed['device-selector']) == (None, None)
+    # parsing the parsed data again changes nothing
+    assert _layout.parse_inline_layout(entries) == entries
+
+
+def test_parsed_entries_are_normalised():
+    assert _layout.parse_mig_parted_config(DEFAULT, 'all-balanced')[10] == {
+        'devices': 'all', 'device-filter': ('0x20B710DE',), 'mig-enabled': True,
+        'mig-devices': {'1g.6gb': 2, '2g.12gb': 1}, 'placements': None, 'device-selector': None,
+    }
+
+
+def _expected_outcome(label, key):
+    if key in MEANT_FOR.get(label, ()):
+        return 'ok'
+    if label in FILTERED:
+        return 'none'
+    if (label, key) in DRIFT:
+        return 'drift'
+    return 'reject'
+
+
+@pytest.mark.parametrize('label', LABELS)
+@pytest.mark.parametrize('key', [m.key for m in MIG_MODELS])
+def test_default_label_on_each_model(label, key):
+    entries = PARSED[label]
+    gpus = [make_gpu(key, 0), make_gpu(key, 1)]
+    expected = _expected_outcome(label, key)
+    if expected == 'reject':
+        problems = problems_of(_layout.targets_for_node, entries, gpus, '580.82.07')
+        text = '; '.join(problems)
+        m = model(key)
+        for name in entries[0]['mig-devices']:
+            try:
+                m.resolve_profile(name)
+            except _catalog.UnknownProfileError:
+                assert "GPU 0 (%s): unknown MIG profile %r; valid profiles on %s: %s" % (key, name, key, ', '.join(m.profile_names)) in problems
+                break
+        else:
+            assert 'at most' in text or 'no placement fits' in text
+        return
+    targets = _layout.targets_for_node(entries, gpus, '580.82.07')
+    if expected == 'none':
+        assert targets == {}
+        return
+    assert sorted(targets) == [0, 1]
+    target = targets[0]
+    assert target.model == key
+    if expected == 'drift':
+        assert target.warnings and all('GPU 0 (%s): MIG profile ' % key in w for w in target.warnings)
+    else:
+        assert target.warnings == ()
+    matched = [e for e in entries if not e['device-filter'] or any(f.startswith('0x%04X' % model(key).pci_device_ids[0]) for f in e['device-filter'])]
+    wanted = matched[-1]
+    assert target.layout.mig_enabled is wanted['mig-enabled']
+    counts = {}
+    for spec in target.layout.instances:
+        assert spec.compute == (spec.profile,)
+        counts[spec.profile] = counts.get(spec.profile, 0) + 1
+    assert sum(counts.values()) == sum(wanted['mig-devices'].values())
+    if expected == 'ok':
+        assert counts == wanted['mig-devices']
+    if target.layout.instances:
+        assert _planner.find_placements(model(key), target.layout.instances) is not None
+
+
+def test_balanced_targets_on_a_mixed_node_follow_the_device_filters():
+    gpus = [make_gpu('A100-SXM4-40GB', 0), make_gpu('A30', 1), make_gpu('H100-SXM5-80GB', 2), make_gpu('L40S', 3)]
+    targets = _layout.targets_for_node(PARSED['all-balanced'], gpus)
+    assert sorted(targets) == [0, 1, 2]
+    assert targets[0].layout == GpuLayout(True, (InstanceSpec('3g.20gb', ('3g.20gb',)), InstanceSpec('2g.10gb', ('2g.10gb',)),
+                                                 InstanceSpec('1g.5gb', ('1g.5gb',)), InstanceSpec('1g.5gb', ('1g.5gb',))))
+    assert [s.profile for s in targets[1].layout.instances] == ['2g.12gb', '1g.6gb', '1g.6gb']
+    assert [s.profile for s in targets[2].layout.instances] == ['3g.40gb', '2g.20gb', '1g.10gb', '1g.10gb']
+
+
+# --------------------------------------------------------------------------------------------------
+# mig-parted strictness (mig.md 1.1, 1.2)
+# --------------------------------------------------------------------------------------------------
+
+def config(*entries, **labels):
+    data = {'version': 'v1', 'mig-configs': dict(labels) if labels else {'only': list(entries)}}
+    return data
+
+
+def test_version_must_be_v1_and_top_level_keys_are_strict():
+    assert problems_of(_layout.parse_mig_parted_config, {'version': 'v2', 'mig-configs': {'a': [entry({})]}}) == (
+        "version: unknown version 'v2'; only v1 is supported",)
+    assert problems_of(_layout.parse_mig_parted_config, {'mig-configs': {'a': [entry({})]}, 'extra': 1}) == (
+        'unexpected field extra at the top level; valid keys: version, mig-configs', 'version: required; set version: v1')
+    assert problems_of(_layout.parse_mig_parted_config, {'version': 'v1', 'mig-configs': {}}) == ('mig-configs: at least one label is required',)
+
+
+def test_label_selection():
+    two = config(a=[entry({'1g.5gb': 1})], b=[entry({'2g.10gb': 1})])
+    assert problems_of(_layout.parse_mig_parted_config, two) == ('the config has 2 labels; select one of: a, b',)
+    assert problems_of(_layout.parse_mig_parted_config, two, 'c') == ("label 'c' is not in the config; labels: a, b",)
+    assert _layout.parse_mig_parted_config(two, 'b')[0]['mig-devices'] == {'2g.10gb': 1}
+    assert _layout.parse_mig_parted_config(config(entry({'1g.5gb': 1})))[0]['mig-devices'] == {'1g.5gb': 1}   # auto-selected
+    assert problems_of(_layout.parse_mig_parted_config, config(a=[entry({})], b=[]), 'a') == (
+        'mig-configs.b: expected a non-empty list of entries',)
+
+
+def test_devices_7_is_refused_like_mig_parted_44():
+    assert problems_of(_layout.parse_mig_parted_config, config(entry({}, devices=7))) == (
+        'mig-configs.only[0].devices: 7 is invalid; write [7] (a list of GPU indices) or all (see mig-parted#44)',)
+    assert problems_of(_layout.parse_mig_parted_config, config(entry({}, devices='7'))) == (
+        "mig-configs.only[0].devices: '7' is invalid: the only string allowed is 'all'; otherwise give a list of GPU indices such as [0, 1]",)
+    assert problems_of(_layout.parse_mig_parted_config, config({'mig-enabled': False})) == (
+        "mig-configs.only[0].devices: required ('all' or a list of GPU indices)",)
+
+
+def test_unknown_entry_keys_are_errors_naming_the_valid_keys():
+    assert problems_of(_layout.parse_mig_parted_config, config(entry({}, mig_device={'1g.5gb': 1}))) == (
+        'mig-configs.only[0]: unknown key mig-device; valid keys: devices, device-filter, mig-enabled, mig-devices',)
+    problems = problems_of(_layout.parse_mig_parted_config, config(entry({}, placements=[])))
+    assert problems == ('mig-configs.only[0]: unknown key placements (placements and device-selector are gpufleet.mig extensions, only '
+                        'allowed in inline layouts); valid keys: devices, device-filter, mig-enabled, mig-devices',)
+
+
+def test_mig_devices_rules():
+    disabled = {'devices': 'all', 'mig-enabled': False, 'mig-devices': {'1g.5gb': 1}}
+    assert problems_of(_layout.parse_mig_parted_config, config(disabled)) == (
+        "mig-configs.only[0].mig-devices: MIG devices included when 'mig-enabled' is false; remove mig-devices or set mig-enabled: true",)
+    assert _layout.parse_mig_parted_config(config({'devices': 'all', 'mig-enabled': False, 'mig-devices': {}}))[0]['mig-devices'] == {}
+    assert problems_of(_layout.parse_mig_parted_config, config({'devices': 'all', 'mig-enabled': True})) == (
+        'mig-configs.only[0].mig-devices: required when mig-enabled is true (use {} for MIG on without instances)',)
+    assert problems_of(_layout.parse_mig_parted_config, config(entry({'1g.5gb': 0, '2g.10gb': 0}))) == (
+        'mig-configs.only[0].mig-devices: all counts are zero; give at least one count > 0, or use {} for MIG on without instances',)
+    assert _layout.parse_mig_parted_config(config(entry({'1g.5gb': 0, '2g.10gb': 2})))[0]['mig-devices'] == {'2g.10gb': 2}
+    assert problems_of(_layout.parse_mig_parted_config, config(entry({'1g.5gb': -1, '2g.10gb': True}))) == (
+        "mig-configs.only[0].mig-devices['1g.5gb']: count -1 is invalid: expected an integer >= 0",
+        "mig-configs.only[0].mig-devices['2g.10gb']: count True is invalid: expected an integer >= 0")
+    problems = problems_of(_layout.parse_mig_parted_config, config(entry({'3g20gb': 1})))
+    assert problems[0].startswith("mig-configs.only[0].mig-devices: invalid MIG profile name '3g20gb': expected ")
+    assert problems_of(_layout.parse_mig_parted_config, config({'devices': 'all', 'mig-enabled': 'yes', 'mig-devices': {}})) == (
+        "mig-configs.only[0].mig-enabled: 'yes' is invalid: expected true or false",)
+
+
+@pytest.mark.parametrize('bad', ['20B010DE', '0x20B0', '0x20B010DEX', '0x20B010DE:', '0x20B010DE:0x1', '0x20B010DE:0x134F10DE:0x0', 7])
+def test_bad_filter_strings(bad):
+    problems = problems_of(_layout.parse_mig_parted_config, config(entry({}, device_filter=[bad])))
+    assert problems == ("mig-configs.only[0].device-filter: %r is invalid: expected '0xDDDDVVVV' (device id then vendor 10DE, e.g. "
+                        "'0x20B010DE') optionally followed by ':0xSSSSVVVV' (subsystem)" % (bad,),)
+
+
+def test_yaml_and_json_text_and_missing_pyyaml(monkeypatch):
+    assert _layout.parse_mig_parted_config('{"version": "v1", "mig-configs": {"a": [{"devices": "all", "mig-enabled": false}]}}')[0][
+        'mig-enabled'] is False
+    monkeypatch.setitem(sys.modules, 'yaml', None)
+    assert problems_of(_layout.parse_mig_parted_config, DEFAULT_TEXT, 'all-disabled') == (
+        'the config is not JSON, and reading YAML needs the Python package PyYAML, which is not installed; pass the config as parsed '
+        'data or as JSON',)
+
+
+# --------------------------------------------------------------------------------------------------
+# Matching (assert.go WalkSelectedMigConfigForEachGPU)
+# --------------------------------------------------------------------------------------------------
+
+def test_device_filter_with_and_without_subsystem_qualifier():
+    gpus = [make_gpu('A100-SXM4-40GB', 0, subsystem=0x134F10DE), make_gpu('A100-SXM4-40GB', 1, subsystem=0x145F10DE)]
+    plain = [entry({'7g.40gb': 1}, device_filter='0x20b010de')]
+    assert sorted(_layout.targets_for_node(plain, gpus)) == [0, 1]
+    qualified = [entry({'7g.40gb': 1}, device_filter=['0x20B010DE:0x145F10DE'])]
+    assert sorted(_layout.targets_for_node(qualified, gpus)) == [1]
+    assert _layout.parse_inline_layout(qualified)[0]['device-filter'] == ('0x20B010DE:0x145F10DE',)
+    other = [entry({'7g.40gb': 1}, device_filter=['0x20B710DE'])]
+    assert _layout.targets_for_node(other, gpus) == {}
+
+
+def test_all_skips_non_mig_gpus_but_an_explicit_index_is_an_error():
+    gpus = [make_gpu('A100-SXM4-40GB', 0), make_gpu('L40S', 1)]
+    assert sorted(_layout.targets_for_node([entry({'7g.40gb': 1})], gpus)) == [0]
+    assert problems_of(_layout.targets_for_node, [entry({}, devices=[0, 1])], gpus) == (
+        'GPU 1 (NVIDIA L40S): mig-enabled is true but this GPU is not MIG capable',)
+    # MIG off on a non-MIG GPU is already true: no target, no error.
+    assert sorted(_layout.targets_for_node([{'devices': [0, 1], 'mig-enabled': False}], gpus)) == [0]
+
+
+def test_missing_index_and_unknown_model_are_errors():
+    gpus = [make_gpu('A100-SXM4-40GB', 0)]
+    assert problems_of(_layout.targets_for_node, [entry({}, devices=[0, 3])], gpus) == (
+        'entry 1: devices [0, 3]: no GPU with index 3 on this node (GPU indices: 0)',)
+    unknown = GpuState(index=0, uuid='GPU-x', name='NVIDIA GB200', pci_bus_id='0', pci_device_id=0x294110DE, pci_subsystem_id=0,
+                       memory_total_mib=1, architecture=10, compute_capability=(10, 0), mig_capable=True, mig_current=True, mig_pending=True)
+    problems = problems_of(_layout.targets_for_node, [entry({'1g.23gb': 1})], [unknown])
+    assert problems[0].startswith('GPU 0 (NVIDIA GB200, PCI id 0x294110DE): mig-enabled is true but the GPU model is not in the catalog')
+    # MIG off is not validated against the catalog, but a target always names a catalog model: no target.
+    assert _layout.targets_for_node([{'devices': 'all', 'mig-enabled': False}], [unknown]) == {}
+
+
+def test_later_entry_overrides_earlier_for_the_same_gpu():
+    gpus = [make_gpu('A100-SXM4-40GB', i) for i in range(3)]
+    entries = [entry({'7g.40gb': 1}), entry({'3g.20gb': 2}, devices=[1]), {'devices': [2], 'mig-enabled': False}]
+    targets = _layout.targets_for_node(entries, gpus)
+    assert [s.profile for s in targets[0].layout.instances] == ['7g.40gb']
+    assert [s.profile for s in targets[1].layout.instances] == ['3g.20gb', '3g.20gb']
+    assert targets[2].layout == GpuLayout(False)
+
+
+def test_unmatched_gpu_gets_no_target():
+    gpus = [make_gpu('A100-SXM4-40GB', 0), make_gpu('A100-SXM4-40GB', 1)]
+    assert sorted(_layout.targets_for_node([entry({}, devices=[1])], gpus)) == [1]
+
+
+# --------------------------------------------------------------------------------------------------
+# Validation against the catalog
+# --------------------------------------------------------------------------------------------------
+
+def test_drifted_name_resolves_with_a_warning():
+    targets = _layout.targets_for_node([entry({'3g.39gb': 2})], [make_gpu('A100-SXM4-80GB')])
+    assert [s.profile for s in targets[0].layout.instances] == ['3g.40gb', '3g.40gb']
+    assert targets[0].warnings == (
+        'GPU 0 (A100-SXM4-80GB): MIG profile 3g.39gb is a known drifted name on A100-SXM4-80GB; using 3g.40gb (slice class 3g). '
+        'Profile names are derived from driver-reported memory and change between drivers and boards.',)
+
+
+def test_unknown_profile_lists_the_valid_names_and_all_problems_come_at_once():
+    gpus = [make_gpu('A100-SXM4-80GB', 0), make_gpu('A30', 1)]
+    problems = problems_of(_layout.targets_for_node, [entry({'2g.10gb': 1}, devices=[0]), entry({'1g.5gb': 8}, devices=[1])], gpus)
+    assert problems == (
+        "GPU 0 (A100-SXM4-80GB): unknown MIG profile '2g.10gb'; valid profiles on A100-SXM4-80GB: 1g.10gb, 1g.10gb+me, 1g.20gb, "
+        "2g.20gb, 3g.40gb, 4g.40gb, 7g.80gb",
+        "GPU 1 (A30): unknown MIG profile '1g.5gb'; valid profiles on A30: 1g.6gb, 1g.6gb+me, 2g.12gb, 2g.12gb+me, 4g.24gb",
+    )
+
+
+def test_too_many_instances():
+    assert problems_of(_layout.targets_for_node, [entry({'1g.5gb': 8})], [make_gpu('A100-SXM4-40GB')]) == (
+        'GPU 0 (A100-SXM4-40GB): 8 instances of 1g.5gb requested; at most 7 fit on A100-SXM4-40GB',)
+    assert problems_of(_layout.targets_for_node, [entry({'1g.5gb+me': 2})], [make_gpu('A100-SXM4-40GB')]) == (
+        'GPU 0 (A100-SXM4-40GB): 2 instances of 1g.5gb+me requested; at most 1 fit on A100-SXM4-40GB',)
+
+
+def test_unfittable_multiset():
+    assert problems_of(_layout.targets_for_node, [entry({'3g.20gb': 2, '1g.5gb': 1})], [make_gpu('A100-SXM4-40GB')]) == (
+        'GPU 0 (A100-SXM4-40GB): no placement fits the instances 3g.20gb, 3g.20gb, 1g.5gb on A100-SXM4-40GB (8 memory slices); '
+        'valid starts: 1g.5gb [0, 1, 2, 3, 4, 5, 6]; 3g.20gb [0, 4]',)
+    assert problems_of(_layout.targets_for_node, [entry({'2g.12gb': 2, '1g.6gb': 1})], [make_gpu('A30')])[0].startswith(
+        'GPU 0 (A30): no placement fits the instances 2g.12gb, 2g.12gb, 1g.6gb on A30 (4 memory slices)')
+
+
+def test_pinned_starts_invalid_and_overlapping():
+    placements = [{'profile': '3g.20gb', 'start': 2}, {'profile': '4g.20gb', 'start': 0}, {'profile': '2g.10gb', 'start': 2}]
+    problems = problems_of(_layout.targets_for_node, [{'mig-enabled': True, 'placements': placements}], [make_gpu('A100-SXM4-40GB')])
+    assert problems == (
+        'GPU 0 (A100-SXM4-40GB): placement 1: 3g.20gb cannot start at memory slice 2; valid starts: 0, 4',
+        'GPU 0 (A100-SXM4-40GB): pinned 4g.20gb at memory slice 0 (slices 0-3) overlaps pinned 2g.10gb at memory slice 2',
+    )
+
+
+def test_pinned_placements_are_kept_in_the_target():
+    placements = [{'profile': '1g.5gb', 'start': 6}, {'profile': '3g.20gb'}, {'profile': '1g.5gb', 'start': 4}]
+    targets = _layout.targets_for_node([{'mig-enabled': True, 'placements': placements}], [make_gpu('A100-SXM4-40GB')])
+    assert targets[0].layout.instances == (InstanceSpec('1g.5gb', ('1g.5gb',), 4), InstanceSpec('1g.5gb', ('1g.5gb',), 6),
+                                           InstanceSpec('3g.20gb', ('3g.20gb',)))
+    plan = _planner.plan_gpu(model('A100-SXM4-40GB'), make_gpu('A100-SXM4-40GB'), targets[0].layout)
+    assert [(p.profile, p.start) for p in plan.target] == [('3g.20gb', 0), ('1g.5gb', 4), ('1g.5gb', 6)]
+    # the same pins with the 1g at 0 leave no slot for the 3g
+    placements[2]['start'] = 0
+    assert problems_of(_layout.targets_for_node, [{'mig-enabled': True, 'placements': placements}], [make_gpu('A100-SXM4-40GB')])[0].startswith(
+        'GPU 0 (A100-SXM4-40GB): no placement fits the instances 1g.5gb@0, 1g.5gb@6, 3g.20gb on A100-SXM4-40GB')
+
+
+def test_driver_too_old_for_a_profile_and_for_the_4g_3g_combination():
+    gpus = [make_gpu('A100-SXM4-40GB')]
+    assert problems_of(_layout.targets_for_node, [entry({'1g.10gb': 1})], gpus, '520.61.05') == (
+        'GPU 0 (A100-SXM4-40GB): profile 1g.10gb on A100-SXM4-40GB needs driver 525 or newer; this node has 520.61.05',)
+    assert problems_of(_layout.targets_for_node, [entry({'4g.20gb': 1, '3g.20gb': 1})], gpus, '470.82.01') == (
+        'GPU 0 (A100-SXM4-40GB): profiles 4g + 3g together on one A100-SXM4-40GB needs driver 510 or newer; this node has 470.82.01',)
+    assert problems_of(_layout.targets_for_node, [entry({'7g.40gb': 1})], gpus, '450.51.06') == (
+        'GPU 0 (A100-SXM4-40GB): MIG on A100-SXM4-40GB needs driver 450.80.02 or newer; this node has 450.51.06',)
+    assert sorted(_layout.targets_for_node([entry({'4g.20gb': 1, '3g.20gb': 1})], gpus, '510.47.03')) == [0]
+
+
+# --------------------------------------------------------------------------------------------------
+# Inline layouts: placements, agreement with mig-devices, exported layouts, selectors
+# --------------------------------------------------------------------------------------------------
+
+def test_inline_placements_must_agree_with_mig_devices():
+    good = {'mig-enabled': True, 'mig-devices': {'3g.20gb': 1, '1c.3g.20gb': 2},
+            'placements': [{'profile': '3g.20gb', 'start': 4}, {'profile': '3g.20gb', 'compute_instances': ['1c.3g.20gb', '1c.3g.20gb']}]}
+    parsed = _layout.parse_inline_layout(good)
+    assert parsed[0]['devices'] == 'all'
+    assert parsed[0]['placements'] == ({'profile': '3g.20gb', 'start': 4, 'compute_instances': ('3g.20gb',)},
+                                       {'profile': '3g.20gb', 'start': None, 'compute_instances': ('1c.3g.20gb', '1c.3g.20gb')})
+    bad = dict(good, **{'mig-devices': {'3g.20gb': 2}})
+    assert problems_of(_layout.parse_inline_layout, bad) == (
+        'layout[0]: mig-devices {3g.20gb: 2} does not agree with placements, which give {1c.3g.20gb: 2, 3g.20gb: 1}; give one of them, '
+        'or make them agree',)
+    assert problems_of(_layout.parse_inline_layout, {'mig-enabled': True, 'placements': [{'profile': '3g.20gb', 'slot': 4}]}) == (
+        'layout[0].placements[0]: unknown key slot; valid keys: profile, start, compute_instances',)
+
+
+def _gi(m, gi_id, profile, start, cis):
+    gi_profile = m.profile(profile)
+    computes = []
+    offset = 0
+    for number, name in enumerate(cis):
+        compute = [c for c in gi_profile.compute_profiles if c.name == name][0]
+        computes.append(ComputeInstance(id=number, profile=name, profile_id=compute.nvml_enum, start=offset, size=compute.slices))
+        offset += compute.slices
+    return GpuInstance(id=gi_id, profile=profile, profile_id=gi_profile.profile_id, start=start, size=gi_profile.memory_slices,
+                       compute_slices=gi_profile.compute_slices, compute_instances=tuple(computes))
+
+
+def test_exported_gpu_info_layout_fed_back_unchanged_plans_nothing():
+    m = model('A100-SXM4-40GB')
+    instances = (_gi(m, 1, '3g.20gb', 4, ['2c.3g.20gb', '1c.3g.20gb']), _gi(m, 2, '2g.10gb', 0, ['2g.10gb']),
+                 _gi(m, 3, '1g.5gb', 3, ['1g.5gb']), _gi(m, 4, '1g.5gb', 2, []))
+    gpu = make_gpu('A100-SXM4-40GB', instances=instances)
+    exported = layout_of(gpu)
+    targets = _layout.targets_for_node(exported, [gpu])
+    assert targets[0].layout.to_dict() == exported
+    plan = _planner.plan_gpu(m, gpu, targets[0].layout)
+    assert not plan.changed
+    assert plan.keep == (1, 2, 3, 4)
+
+
+def test_gpu_layout_to_dict_and_sorting():
+    layout = GpuLayout(True, (InstanceSpec('1g.5gb', ('1g.5gb',)), InstanceSpec('3g.20gb', ('1c.3g.20gb', '2c.3g.20gb')),
+                              InstanceSpec('2g.10gb', ('2g.10gb',), 2)))
+    assert layout.to_dict() == {
+        'mig-enabled': True,
+        'mig-devices': {'2g.10gb': 1, '1c.3g.20gb': 1, '2c.3g.20gb': 1, '1g.5gb': 1},
+        'placements': [
+            {'profile': '2g.10gb', 'start': 2, 'compute_instances': ['2g.10gb']},
+            {'profile': '3g.20gb', 'start': None, 'compute_instances': ['1c.3g.20gb', '2c.3g.20gb']},
+            {'profile': '1g.5gb', 'start': None, 'compute_instances': ['1g.5gb']},
+        ],
+    }
+    assert GpuLayout(False).to_dict() == {'mig-enabled': False, 'mig-devices': {}, 'placements': []}
+
+
+def test_jmespath_selector_restricts_the_gpus():
+    gpus = [make_gpu('A100-SXM4-40GB', 0), make_gpu('A100-SXM4-80GB', 1), make_gpu('A100-SXM4-80GB', 2)]
+    by_dict = [entry({'7g.80gb': 1}, device_selector='[?memory_total_mib > `50000`]')]
+    assert sorted(_layout.targets_for_node(by_dict, gpus)) == [1, 2]
+    by_index = [entry({'7g.80gb': 1}, device_selector="[?model=='A100-SXM4-80GB' && index > `1`].index")]
+    assert sorted(_layout.targets_for_node(by_index, gpus)) == [2]
+    assert problems_of(_layout.parse_inline_layout, entry({}, device_selector='[?index >'))[0].startswith(
+        "layout[0].device-selector: '[?index >' is not a valid JMESPath expression")
+    assert problems_of(_layout.targets_for_node, [entry({'7g.80gb': 1}, device_selector='[].name')], gpus)[0] == (
+        "entry 1.device-selector: '[].name' returned 'NVIDIA A100-SXM4-40GB'; it must return GPU dicts (with index) or GPU indices")
+
+
+def test_jmespath_missing_gives_a_clear_error(monkeypatch):
+    parsed = _layout.parse_inline_layout([entry({'7g.40gb': 1}, device_selector='[].index')])
+    monkeypatch.setitem(sys.modules, 'jmespath', None)
+    message = 'device-selector needs the Python package jmespath, which is not installed on this host (pip install jmespath)'
+    assert problems_of(_layout.parse_inline_layout, [entry({}, device_selector='[].index')]) == ('layout[0].device-selector: ' + message,)
+    assert problems_of(_layout.targets_for_node, parsed, [make_gpu('A100-SXM4-40GB')]) == ('entry 1.device-selector: ' + message,)
+    # without a selector, nothing needs jmespath
+    assert sorted(_layout.targets_for_node([entry({'7g.40gb': 1})], [make_gpu('A100-SXM4-40GB')])) == [0]
+
+
+# --------------------------------------------------------------------------------------------------
+# Compute-instance packing
+# --------------------------------------------------------------------------------------------------
+
+def test_ci_keys_pack_into_gpu_instances():
+    gpus = [make_gpu('A100-SXM4-40GB')]
+    three = _layout.targets_for_node([entry({'1c.3g.20gb': 3})], gpus)[0].layout
+    assert three.instances == (InstanceSpec('3g.20gb', ('1c.3g.20gb',) * 3),)
+    four = _layout.targets_for_node([entry({'1c.3g.20gb': 4})], gpus)[0].layout
+    assert four.instances == (InstanceSpec('3g.20gb', ('1c.3g.20gb',)), InstanceSpec('3g.20gb', ('1c.3g.20gb',) * 3))
+    mixed = _layout.targets_for_node([entry({'2c.3g.20gb': 2, '1c.3g.20gb': 2})], gpus)[0].layout
+    assert mixed.instances == (InstanceSpec('3g.20gb', ('2c.3g.20gb', '1c.3g.20gb')),) * 2
+    whole_and_split = _layout.targets_for_node([entry({'3g.20gb': 1, '1c.3g.20gb': 1})], gpus)[0].layout
+    assert whole_and_split.instances == (InstanceSpec('3g.20gb', ('1c.3g.20gb',)), InstanceSpec('3g.20gb', ('3g.20gb',)))
+    assert whole_and_split.to_dict()['mig-devices'] == {'1c.3g.20gb': 1, '3g.20gb': 1}
+
+
+def test_ci_packing_that_needs_too_many_gpu_instances_and_bad_ci_names():
+    gpus = [make_gpu('A100-SXM4-40GB')]
+    assert problems_of(_layout.targets_for_node, [entry({'1c.3g.20gb': 7})], gpus) == (
+        'GPU 0 (A100-SXM4-40GB): 3 instances of 3g.20gb requested; at most 2 fit on A100-SXM4-40GB',)
+    assert problems_of(_layout.targets_for_node, [entry({'3c.3g.20gb': 1, '2c.2g.10gb': 1, '3c.4g.20gb': 1})], gpus) == (
+        "GPU 0 (A100-SXM4-40GB): unknown MIG compute profile '3c.4g.20gb'; valid compute profiles of 4g.20gb: 1c.4g.20gb, 2c.4g.20gb, 4g.20gb",
+    )
+    # 'Cc.' with C == G is the full-size compute instance, i.e. the GI name
+    full = _layout.targets_for_node([entry({'3c.3g.20gb': 1, '2c.2g.10gb': 1})], gpus)[0].layout
+    assert full.instances == (InstanceSpec('3g.20gb', ('3g.20gb',)), InstanceSpec('2g.10gb', ('2g.10gb',)))
+    placements = [{'profile': '3g.20gb', 'compute_instances': ['2c.3g.20gb', '2c.3g.20gb']}, {'profile': '2g.10gb', 'compute_instances': ['1c.3g.20gb']}]
+    assert problems_of(_layout.targets_for_node, [{'mig-enabled': True, 'placements': placements}], gpus) == (
+        'GPU 0 (A100-SXM4-40GB): placement 1: compute instances 2c.3g.20gb, 2c.3g.20gb do not fit in one 3g.20gb GPU instance (3 compute slices)',
+        "GPU 0 (A100-SXM4-40GB): compute instance '1c.3g.20gb' cannot be created in a 2g.10gb GPU instance; valid: 1c.2g.10gb, 2g.10gb",
+    )
+
+
+def test_drifted_ci_names_resolve():
+    targets = _layout.targets_for_node([entry({'1c.3g.39gb': 2})], [make_gpu('A100-SXM4-80GB')])
+    assert targets[0].layout.instances == (InstanceSpec('3g.40gb', ('1c.3g.40gb', '1c.3g.40gb')),)
+    assert len(targets[0].warnings) == 1
