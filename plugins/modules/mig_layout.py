@@ -1,0 +1,410 @@
+#!/usr/bin/python
+# Copyright (c) 2026 gpufleet.mig contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: mig_layout
+short_description: Partition NVIDIA GPUs into MIG instances with planned placements and minimal change
+version_added: 0.1.0
+description:
+  - Applies a MIG layout to the GPUs of a node, from a mig-parted C(version=v1) config (O(config) and O(label)) or from
+    an inline layout (O(layout)) with the same entry structure plus optional pinned placements and GPU selectors.
+  - Validates the whole layout against every GPU's model before anything changes - unknown or drifted profile names,
+    too many instances, sets that no placement can fit, bad or overlapping pinned placements, profiles that need a newer
+    driver - and fails with every problem listed.
+  - Plans explicit placements offline and changes only what must change - instances that fit the new layout stay
+    untouched, a GPU whose layout already matches gets no NVML call at all, and instances with running processes are
+    never destroyed unless O(force=true).
+  - Creates GPU instances with explicit placements and their compute instances, then verifies the GPU against the plan.
+    When any step fails, it restores that GPU's previous layout with its exact placements and fails, saying what
+    happened and what each GPU holds. GPUs are changed one at a time, so each GPU ends in its old or its new layout.
+  - Writes a checkpoint of the resulting layout of every MIG GPU (per GPU UUID - profiles, placements, compute
+    instances) for a boot-time restore.
+  - MIG mode must already be as the layout says; set it first with M(gpufleet.mig.mig_mode). A GPU whose layout says
+    C(mig-enabled=false) while MIG is still on has all its instances removed, so that MIG can then be disabled.
+  - Needs root on the node.
+author:
+  - gpufleet.mig contributors (@gpufleet)
+requirements:
+  - nvidia-ml-py >= 12.535 (the C(pynvml) module) for the Python interpreter that runs the module on the node.
+  - jmespath, when an inline layout uses C(device-selector).
+extends_documentation_fragment:
+  - gpufleet.mig.attributes
+  - gpufleet.mig.attributes.ACTIONGROUP_MIG
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reports exactly which compute and GPU instances would be destroyed and created, computed by the same code that
+        drives the real run.
+  diff_mode:
+    support: full
+    details:
+      - Shows slot diagrams of every changed GPU before and after.
+  idempotent:
+    support: full
+options:
+  layout:
+    description:
+      - An inline layout - a list of entries with the keys of a mig-parted config entry (C(devices), C(device-filter),
+        C(mig-enabled), C(mig-devices)), or a single such entry.
+      - Entries may also have C(placements), a list of C(profile), optional C(start) (pins the memory slice) and optional
+        C(compute_instances); and C(device-selector), a JMESPath expression over the RV(gpufleet.mig.gpu_info#module:node.gpus)
+        entries that restricts the GPUs an entry applies to. The RV(gpufleet.mig.gpu_info#module:node.gpus[].layout) of a GPU can be fed
+        back unchanged.
+      - Mutually exclusive with O(config).
+    type: raw
+  config:
+    description:
+      - The content of a mig-parted C(version=v1) config file, as a dictionary or as YAML/JSON text, for example
+        C("{{ lookup('file', 'config.yaml') | from_yaml }}"). mig-parted's rules apply, with unknown keys refused.
+    type: raw
+  label:
+    description:
+      - The label of O(config) to apply; required when the config has more than one.
+    type: str
+  gpus:
+    description:
+      - Only change these GPU indices; the layout's entries for other GPUs are still validated but not applied.
+    type: list
+    elements: int
+  force:
+    description:
+      - Allow destroying GPU or compute instances that have running processes. NVML may still refuse while they run.
+    type: bool
+    default: false
+  checkpoint:
+    description:
+      - Where to write the checkpoint of the node's MIG layout after a change (atomically, JSON).
+    type: path
+    default: /var/lib/gpufleet-mig/checkpoint.json
+  write_checkpoint:
+    description:
+      - Whether to write O(checkpoint).
+    type: bool
+    default: true
+seealso:
+  - module: gpufleet.mig.mig_mode
+  - module: gpufleet.mig.gpu_info
+"""
+
+EXAMPLES = r"""
+---
+- name: Apply a label of an existing mig-parted config file
+  gpufleet.mig.mig_layout:
+    config: "{{ lookup('ansible.builtin.file', 'mig-parted-config.yaml') | from_yaml }}"
+    label: all-balanced
+  become: true
+
+- name: Give GPUs 0-3 two 3g instances and pin a 4g+3g split on GPU 7
+  gpufleet.mig.mig_layout:
+    layout:
+      - devices: [0, 1, 2, 3]
+        mig-enabled: true
+        mig-devices:
+          3g.40gb: 2
+      - devices: [7]
+        mig-enabled: true
+        placements:
+          - {profile: 4g.40gb, start: 0}
+          - {profile: 3g.40gb, start: 4}
+  become: true
+
+- name: Split every A100 80GB into seven 1g instances, chosen by a JMESPath selector
+  gpufleet.mig.mig_layout:
+    layout:
+      devices: all
+      device-selector: "[?model=='A100-SXM4-80GB']"
+      mig-enabled: true
+      mig-devices:
+        1g.10gb: 7
+  become: true
+"""
+
+RETURN = r"""
+changed:
+  description: Whether any GPU changed or the checkpoint was rewritten.
+  returned: always
+  type: bool
+gpus:
+  description: One entry per GPU the layout applies to.
+  returned: when the layout was valid
+  type: list
+  elements: dict
+  contains:
+    index:
+      description: NVML index.
+      type: int
+    uuid:
+      description: GPU UUID.
+      type: str
+    model:
+      description: Catalog key.
+      type: str
+    changed:
+      description: Whether this GPU changed (or would, in check mode).
+      type: bool
+    status:
+      description: C(unchanged), C(changed), C(restored) (the change failed and the old layout is back), C(failed) (it
+        could not be restored), or C(not-applied) (not reached, or excluded by O(gpus)).
+      type: str
+    before:
+      description: The layout before, in the layout-spec shape.
+      type: dict
+    after:
+      description: The layout after (planned, in check mode).
+      type: dict
+    actions:
+      description: The NVML steps, in order (done, or that would be done in check mode).
+      type: list
+      elements: str
+      sample:
+        - destroy compute instance 2g.10gb at 0:2 (id 0) in GPU instance 2g.10gb at 2:2
+        - destroy GPU instance 2g.10gb at 2:2 (id 4)
+        - create GPU instance 1g.5gb at 2:1
+        - create compute instance 1g.5gb at 0:1 in GPU instance 1g.5gb at 2:1
+    diagram:
+      description: Slot diagrams of the GPU before and after.
+      type: dict
+      contains:
+        before:
+          description: Before.
+          type: str
+        after:
+          description: After.
+          type: str
+    warnings:
+      description: Warnings about this GPU's layout (for example a drifted profile name that was resolved).
+      type: list
+      elements: str
+checkpoint:
+  description: The checkpoint path, when written or already up to date.
+  returned: when O(write_checkpoint=true) and the layout was valid
+  type: str
+problems:
+  description: Every problem found in the layout or the plan, when the module refused to change anything.
+  returned: failure
+  type: list
+  elements: str
+"""
+
+import dataclasses
+import json
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
+from ansible_collections.gpufleet.mig.plugins.module_utils._apply import ApplyError, apply_with_rollback, canonical_gpu, steps_to
+from ansible_collections.gpufleet.mig.plugins.module_utils._diagram import model_cell_width, slot_diagram
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance, layout_of
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout import (
+    LayoutError,
+    parse_inline_layout,
+    parse_mig_parted_config,
+    targets_for_node,
+)
+from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import PYNVML_IMPORT_ERROR, Nvml, NvmlError
+from ansible_collections.gpufleet.mig.plugins.module_utils._planner import PlanError, plan_gpu
+
+CHECKPOINT_VERSION = 'gpufleet.mig/checkpoint/v1'
+
+
+def _target_layout(gpu, model, target):
+    """The layout of a planned target as gpu_info will show it afterwards (this module never changes the mode)."""
+    instances = tuple(
+        GpuInstance(id=-1, profile=inst.profile, profile_id=inst.profile_id, start=inst.start, size=inst.size,
+                    compute_slices=model.profile(inst.profile).compute_slices,
+                    compute_instances=tuple(ComputeInstance(id=-1, profile=ci.profile, profile_id=ci.profile_id, start=ci.start,
+                                                            size=ci.size) for ci in inst.compute))
+        for inst in target)
+    return layout_of(dataclasses.replace(gpu, gpu_instances=instances))
+
+
+class MigLayout(object):
+    """Validate, plan, apply GPU by GPU with rollback, checkpoint."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+
+    def entries(self):
+        try:
+            if self.params['config'] is not None:
+                return parse_mig_parted_config(self.params['config'], self.params['label'])
+            return parse_inline_layout(self.params['layout'])
+        except LayoutError as exc:
+            self.module.fail_json(msg=str(exc), problems=list(exc.problems))
+
+    def plan(self, node, entries):
+        """Return [(gpu, model, target, plan)] for every targeted GPU; fail with all problems before any change."""
+        try:
+            targets = targets_for_node(entries, node.gpus, node.driver_version)
+        except LayoutError as exc:
+            self.module.fail_json(msg=str(exc), problems=list(exc.problems))
+        only = self.params['gpus']
+        problems, plans = [], []
+        by_index = {gpu.index: gpu for gpu in node.gpus}
+        for index in sorted(only or ()):
+            if index not in by_index:
+                problems.append('GPU index %d does not exist (valid: 0-%d)' % (index, len(node.gpus) - 1))
+        for index, target in sorted(targets.items()):
+            gpu = by_index[index]
+            model = _catalog.model_by_key(target.model)
+            gpu = canonical_gpu(gpu, model)
+            if target.layout.mig_enabled and not gpu.mig_current:
+                problems.append('GPU %d (%s): MIG mode is disabled%s; enable it first with gpufleet.mig.mig_mode'
+                                % (index, model.key, ' (an enable is pending: reset or reboot)' if gpu.mig_pending else ''))
+                continue
+            if not target.layout.mig_enabled and not gpu.mig_current:
+                plans.append((gpu, model, target, None))
+                continue
+            try:
+                plans.append((gpu, model, target, plan_gpu(model, gpu, target.layout, force=self.params['force'])))
+            except PlanError as exc:
+                problems.append(str(exc))
+        if problems:
+            self.module.fail_json(msg='; '.join(problems), problems=problems)
+        return plans
+
+    def run(self):
+        entries = self.entries()
+        try:
+            with Nvml() as nvml:
+                node = nvml.read_node()
+                plans = self.plan(node, entries)
+                results = [self._result(gpu, model, target, plan) for gpu, model, target, plan in plans]
+                failure = None
+                if not self.module.check_mode:
+                    failure = self._apply(nvml, plans, results)
+                final = None if self.module.check_mode else nvml.read_node()
+        except NvmlError as exc:
+            self.module.fail_json(msg=str(exc), nvml_function=exc.function, nvml_error=exc.code)
+        checkpoint_changed = False
+        if self.params['write_checkpoint'] and final is not None:
+            checkpoint_changed = self._write_checkpoint(final)
+        changed = any(r['changed'] for r in results) or checkpoint_changed
+        return changed, results, failure
+
+    def _result(self, gpu, model, target, plan):
+        excluded = self.params['gpus'] is not None and gpu.index not in self.params['gpus']
+        steps = [] if plan is None or excluded else steps_to(gpu, plan.target)
+        width = model_cell_width(model)
+        before = slot_diagram(model.memory_slices, gpu.gpu_instances, width=width)
+        after = before if not steps else slot_diagram(model.memory_slices, plan.target, width=width)
+        return {
+            'index': gpu.index, 'uuid': gpu.uuid, 'model': model.key, 'changed': bool(steps),
+            'status': 'not-applied' if excluded else ('changed' if steps else 'unchanged'),
+            'before': layout_of(gpu), 'after': layout_of(gpu) if not steps else _target_layout(gpu, model, plan.target),
+            'actions': [str(step) for step in steps],
+            'diagram': {'before': 'GPU %d %s' % (gpu.index, before), 'after': 'GPU %d %s' % (gpu.index, after)},
+            'warnings': list(target.warnings),
+            '_plan': plan, '_gpu': gpu, '_model': model,
+        }
+
+    def _apply(self, nvml, plans, results):
+        """Apply GPU by GPU; on the first failure stop, leaving later GPUs untouched."""
+        for position, result in enumerate(results):
+            if not result['changed']:
+                continue
+            try:
+                done = apply_with_rollback(nvml, result['_model'], result['_gpu'], result['_plan'].target)
+                result['actions'] = [str(step) for step in done]
+            except ApplyError as exc:
+                result['status'] = 'restored' if exc.restored else 'failed'
+                result['changed'] = bool(exc.done) and not exc.restored
+                result['actions'] = [str(step) for step in exc.done]
+                result['error'] = str(exc)
+                if exc.state is not None:
+                    result['after'] = layout_of(exc.state)
+                for later in results[position + 1:]:
+                    if later['changed']:
+                        later['status'] = 'not-applied'
+                        later['changed'] = False
+                        later['after'] = later['before']
+                return exc
+        return None
+
+    def _write_checkpoint(self, node):
+        """Write the checkpoint of every MIG GPU if its content differs; return whether it was written."""
+        path = self.params['checkpoint']
+        gpus = []
+        for gpu in node.gpus:
+            if not gpu.mig_capable:
+                continue
+            model = _catalog.find_model(pci_device_id=gpu.pci_device_id, name=gpu.name)
+            if model is not None:
+                gpu = canonical_gpu(gpu, model)
+            gpus.append({
+                'uuid': gpu.uuid, 'index': gpu.index, 'model': gpu.model, 'pci_bus_id': gpu.pci_bus_id,
+                'mig_enabled': bool(gpu.mig_current),
+                'gpu_instances': [{'profile': gi.profile, 'profile_id': gi.profile_id, 'start': gi.start, 'size': gi.size,
+                                   'compute_instances': [{'profile': ci.profile, 'profile_id': ci.profile_id, 'start': ci.start,
+                                                          'size': ci.size} for ci in gi.compute_instances]}
+                                  for gi in gpu.gpu_instances],
+            })
+        content = json.dumps({'version': CHECKPOINT_VERSION, 'driver_version': node.driver_version, 'gpus': gpus},
+                             indent=2, sort_keys=True) + '\n'
+        try:
+            with open(path) as handle:
+                if handle.read() == content:
+                    return False
+        except (IOError, OSError):
+            pass
+        directory = os.path.dirname(path) or '.'
+        try:
+            if not os.path.isdir(directory):
+                os.makedirs(directory, 0o755)
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix='.checkpoint.')
+            with os.fdopen(fd, 'w') as handle:
+                handle.write(content)
+            os.chmod(tmp, 0o644)
+            os.rename(tmp, path)
+        except (IOError, OSError) as exc:
+            self.module.fail_json(msg='the layout was applied, but writing the checkpoint %s failed: %s' % (path, exc))
+        return True
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            layout=dict(type='raw'),
+            config=dict(type='raw'),
+            label=dict(type='str'),
+            gpus=dict(type='list', elements='int'),
+            force=dict(type='bool', default=False),
+            checkpoint=dict(type='path', default='/var/lib/gpufleet-mig/checkpoint.json'),
+            write_checkpoint=dict(type='bool', default=True),
+        ),
+        mutually_exclusive=[('layout', 'config')],
+        required_one_of=[('layout', 'config')],
+        required_by={'label': ('config',)},
+        supports_check_mode=True,
+    )
+    if PYNVML_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib('nvidia-ml-py'), exception=PYNVML_IMPORT_ERROR)
+
+    changed, results, failure = MigLayout(module).run()
+    for result in results:
+        for key in ('_plan', '_gpu', '_model'):
+            result.pop(key)
+        for warning in result['warnings']:
+            module.warn('GPU %d: %s' % (result['index'], warning))
+    output = dict(changed=changed, gpus=results)
+    if module.params['write_checkpoint']:
+        output['checkpoint'] = module.params['checkpoint']
+    if module._diff:
+        changed_gpus = [r for r in results if r['changed'] or r['status'] in ('restored', 'failed')]
+        output['diff'] = {'before': ''.join(r['diagram']['before'] + '\n' for r in changed_gpus),
+                          'after': ''.join(r['diagram']['after'] + '\n' for r in changed_gpus)}
+    if failure is not None:
+        module.fail_json(msg=str(failure), **output)
+    module.exit_json(**output)
+
+
+if __name__ == '__main__':
+    main()
