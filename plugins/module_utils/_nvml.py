@@ -46,6 +46,7 @@ __all__ = (
     'NvmlError',
     'NvmlLibraryNotFound',
     'NvmlPermissionError',
+    'activation_status_text',
     'profile_name_from_memory',
 )
 
@@ -96,6 +97,19 @@ def _text(value):
     if isinstance(value, bytes):
         return value.decode('utf-8', 'replace')
     return value
+
+
+# Why a MIG mode change stays pending: the activation status nvmlDeviceSetMigMode returns (nvml.h).
+_ACTIVATION_STATUS = {
+    3: 'the GPU cannot be reset here (Not Supported)',
+    16: 'the GPU needs a reset, which is not possible here (for example a pass-through VM)',
+    19: 'In use by another client',
+}
+
+
+def activation_status_text(status):
+    """Explain SetMigMode's activation status."""
+    return _ACTIVATION_STATUS.get(status, 'NVML activation status %s' % status)
 
 
 def _nvml_name(info):

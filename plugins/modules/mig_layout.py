@@ -192,14 +192,12 @@ problems:
 """
 
 import dataclasses
-import json
-import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
 from ansible_collections.gpufleet.mig.plugins.module_utils._apply import ApplyError, apply_with_rollback, canonical_gpu, steps_to
+from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import DEFAULT_CHECKPOINT, write_checkpoint
 from ansible_collections.gpufleet.mig.plugins.module_utils._diagram import model_cell_width, slot_diagram
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance, layout_of
 from ansible_collections.gpufleet.mig.plugins.module_utils._layout import (
@@ -210,8 +208,6 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._layout import (
 )
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import PYNVML_IMPORT_ERROR, Nvml, NvmlError
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import PlanError, plan_gpu
-
-CHECKPOINT_VERSION = 'gpufleet.mig/checkpoint/v1'
 
 
 def _target_layout(gpu, model, target):
@@ -331,42 +327,10 @@ class MigLayout(object):
 
     def _write_checkpoint(self, node):
         """Write the checkpoint of every MIG GPU if its content differs; return whether it was written."""
-        path = self.params['checkpoint']
-        gpus = []
-        for gpu in node.gpus:
-            if not gpu.mig_capable:
-                continue
-            model = _catalog.find_model(pci_device_id=gpu.pci_device_id, name=gpu.name)
-            if model is not None:
-                gpu = canonical_gpu(gpu, model)
-            gpus.append({
-                'uuid': gpu.uuid, 'index': gpu.index, 'model': gpu.model, 'pci_bus_id': gpu.pci_bus_id,
-                'mig_enabled': bool(gpu.mig_current),
-                'gpu_instances': [{'profile': gi.profile, 'profile_id': gi.profile_id, 'start': gi.start, 'size': gi.size,
-                                   'compute_instances': [{'profile': ci.profile, 'profile_id': ci.profile_id, 'start': ci.start,
-                                                          'size': ci.size} for ci in gi.compute_instances]}
-                                  for gi in gpu.gpu_instances],
-            })
-        content = json.dumps({'version': CHECKPOINT_VERSION, 'driver_version': node.driver_version, 'gpus': gpus},
-                             indent=2, sort_keys=True) + '\n'
         try:
-            with open(path) as handle:
-                if handle.read() == content:
-                    return False
-        except (IOError, OSError):
-            pass
-        directory = os.path.dirname(path) or '.'
-        try:
-            if not os.path.isdir(directory):
-                os.makedirs(directory, 0o755)
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix='.checkpoint.')
-            with os.fdopen(fd, 'w') as handle:
-                handle.write(content)
-            os.chmod(tmp, 0o644)
-            os.rename(tmp, path)
+            return write_checkpoint(node, self.params['checkpoint'])
         except (IOError, OSError) as exc:
-            self.module.fail_json(msg='the layout was applied, but writing the checkpoint %s failed: %s' % (path, exc))
-        return True
+            self.module.fail_json(msg='the layout was applied, but writing the checkpoint %s failed: %s' % (self.params['checkpoint'], exc))
 
 
 def main():
@@ -377,7 +341,7 @@ def main():
             label=dict(type='str'),
             gpus=dict(type='list', elements='int'),
             force=dict(type='bool', default=False),
-            checkpoint=dict(type='path', default='/var/lib/gpufleet-mig/checkpoint.json'),
+            checkpoint=dict(type='path', default=DEFAULT_CHECKPOINT),
             write_checkpoint=dict(type='bool', default=True),
         ),
         mutually_exclusive=[('layout', 'config')],

@@ -143,11 +143,7 @@ gpus:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
-from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import PYNVML_IMPORT_ERROR, Nvml, NvmlError
-
-# NVML activation-status codes (nvml.h).
-_STATUS_TEXT = {16: 'the GPU needs a reset, which is not possible here (for example a pass-through VM)',
-                19: 'In use by another client', 3: 'the GPU cannot be reset here (Not Supported)'}
+from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import PYNVML_IMPORT_ERROR, Nvml, NvmlError, activation_status_text
 
 
 def _mode(current, pending):
@@ -231,7 +227,7 @@ class MigMode(object):
         result['after'] = after
         result['changed'] = after != before
         if after['current'] != self.want:
-            reason = _STATUS_TEXT.get(status, 'NVML activation status %s' % status)
+            reason = activation_status_text(status)
             if busy:
                 reason = 'GPU busy: processes %s use it (%s)' % (', '.join(str(p.pid) for p in gpu.processes), reason)
             result['reason'] = reason

@@ -100,7 +100,7 @@ def test_transition_matrix(node, model_key):
     transitions = 0
     with Nvml(host='matrix') as nvml:
         layouts = labels_for(model_key, nvml.read_gpu(0))
-        assert len(layouts) >= 3, 'too few default-config labels validate on %s: %s' % (model_key, [l for l, d in layouts])
+        assert len(layouts) >= 3, 'too few default-config labels validate on %s: %s' % (model_key, [label for label, dummy in layouts])
         for source_label, source in layouts:
             apply(nvml, model, source)
             for target_label, target in layouts:
