@@ -19,7 +19,7 @@ GET_PIP_CACHE := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 TEST_ENV := PATH="$(VENV)/bin:$$PATH" PYTHONPATH="$(COLLECTIONS)" ANSIBLE_COLLECTIONS_PATH="$(COLLECTIONS)" \
 	LD_LIBRARY_PATH="$(SIM)/lib" SIM_BUILD="$(SIM)" GPUFLEET_ROOT="$(ROOT)" VENV_PYTHON="$(VPY)"
 
-.PHONY: help venv simulator collection test sanity lint units simulator-tests integration changelog-lint clean
+.PHONY: help venv simulator collection test sanity lint units simulator-tests k8ssim-tests integration changelog-lint clean
 
 help:
 	@echo "make test   - everything: sanity, lint, unit, simulator and integration tests"
@@ -70,10 +70,13 @@ units: venv simulator collection
 simulator-tests: venv simulator
 	$(TEST_ENV) $(VPY) -m pytest -q tests/simulator/tests
 
+k8ssim-tests: venv simulator
+	$(TEST_ENV) $(VPY) -m pytest -q tests/k8ssim/tests
+
 integration: venv simulator collection
 	$(TEST_ENV) $(VPY) -m pytest -q tests/integration
 
-test: sanity lint changelog-lint units simulator-tests integration
+test: sanity lint changelog-lint units simulator-tests k8ssim-tests integration
 
 clean:
 	rm -rf $(BUILD) $(VENV) tests/output

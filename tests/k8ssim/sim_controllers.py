@@ -1,0 +1,834 @@
+# Copyright (c) 2026 gpufleet.mig contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The simulated control plane and kubelets: scheduler, ReplicaSet and DaemonSet
+controllers, disruption (PDB) controller, node lifecycle taint, kubelet pod lifecycle and
+the NVIDIA device plugin.  ``Simulation.tick()`` runs every ``tick`` seconds."""
+
+from __future__ import absolute_import, division, print_function
+
+import hashlib
+import json
+import math
+import os
+import random
+import time
+
+import sim_deviceplugin as deviceplugin
+from sim_selectors import match_label_selector_object
+from sim_store import ApiError, not_found, now_iso, parse_quantity, BY_PLURAL
+
+CONFIG_LABEL = 'nvidia.com/device-plugin.config'
+UNSCHEDULABLE_TAINT = 'node.kubernetes.io/unschedulable'
+_NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789'
+DEFAULT_TOLERATIONS = [
+    {'key': 'node.kubernetes.io/not-ready', 'operator': 'Exists', 'effect': 'NoExecute', 'tolerationSeconds': 300},
+    {'key': 'node.kubernetes.io/unreachable', 'operator': 'Exists', 'effect': 'NoExecute', 'tolerationSeconds': 300},
+]
+DS_TOLERATIONS = [
+    {'key': 'node.kubernetes.io/not-ready', 'operator': 'Exists', 'effect': 'NoExecute'},
+    {'key': 'node.kubernetes.io/unreachable', 'operator': 'Exists', 'effect': 'NoExecute'},
+    {'key': 'node.kubernetes.io/disk-pressure', 'operator': 'Exists', 'effect': 'NoSchedule'},
+    {'key': 'node.kubernetes.io/memory-pressure', 'operator': 'Exists', 'effect': 'NoSchedule'},
+    {'key': 'node.kubernetes.io/pid-pressure', 'operator': 'Exists', 'effect': 'NoSchedule'},
+    {'key': 'node.kubernetes.io/unschedulable', 'operator': 'Exists', 'effect': 'NoSchedule'},
+]
+
+
+def _suffix(length=5):
+    return ''.join(random.choice(_NAME_CHARS) for dummy in range(length))
+
+
+def _template_hash(template):
+    return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def pod_ready(pod):
+    for cond in (pod.get('status') or {}).get('conditions') or []:
+        if cond.get('type') == 'Ready':
+            return cond.get('status') == 'True'
+    return False
+
+
+def tolerates(tolerations, taint):
+    for tol in tolerations or []:
+        if tol.get('effect') and tol.get('effect') != taint.get('effect'):
+            continue
+        if tol.get('operator') == 'Exists':
+            if not tol.get('key') or tol.get('key') == taint.get('key'):
+                return True
+        elif tol.get('key') == taint.get('key') and (tol.get('value') or '') == (taint.get('value') or ''):
+            return True
+    return False
+
+
+def pod_requests(pod):
+    """Requested resources of a pod (limits stand in for missing requests, as for extended resources)."""
+    total = {}
+    for container in (pod.get('spec') or {}).get('containers') or []:
+        resources = container.get('resources') or {}
+        merged = dict(resources.get('limits') or {})
+        merged.update(resources.get('requests') or {})
+        for name, value in merged.items():
+            total[name] = total.get(name, 0.0) + parse_quantity(value)
+    return total
+
+
+def owner_uid(obj, kind=None):
+    for ref in (obj.get('metadata') or {}).get('ownerReferences') or []:
+        if ref.get('controller') and (kind is None or ref.get('kind') == kind):
+            return ref.get('uid')
+    return None
+
+
+def _scaled(value, total, round_up):
+    if isinstance(value, str) and value.endswith('%'):
+        fraction = float(value[:-1]) * total / 100.0
+        return int(math.ceil(fraction)) if round_up else int(math.floor(fraction))
+    return int(value)
+
+
+class Simulation(object):
+    """Everything that is not the REST layer.  All methods expect ``store.lock`` held,
+    except ``tick`` and ``bootstrap`` which take it themselves."""
+
+    def __init__(self, description, store, base_dir='.'):
+        self.desc = description or {}
+        self.store = store
+        self.base_dir = base_dir
+        self.tick_s = float(self.desc.get('tick', 0.1))
+        self.time_scale = float(self.desc.get('time_scale', 1.0))
+        self.pod_start_delay = float(self.desc.get('pod_start_delay', 0.2))
+        self.internal = {}  # pod uid -> {start_at, delete_at, grace, retry_at, kind}
+        self.workload_cfg = {}  # replicaset uid -> {start_delay, grace}
+        self.nodes_cfg = {}
+        default_simnode = self.desc.get('simnode') or os.path.join(os.environ.get('SIM_BUILD', ''), 'bin', 'simnode')
+        for node in self.desc.get('nodes') or []:
+            state = node.get('nvml_state')
+            if state and not os.path.isabs(state):
+                state = os.path.join(base_dir, state)
+            self.nodes_cfg[node['name']] = {'nvml_state': state, 'simnode': node.get('simnode') or default_simnode}
+        dp = dict(self.desc.get('device_plugin') or {})
+        dp.setdefault('namespace', 'gpu-operator')
+        dp.setdefault('daemonset', 'nvidia-device-plugin-daemonset')
+        dp.setdefault('configmap', None)
+        dp.setdefault('default_config', None)
+        dp.setdefault('configs', {})
+        dp.setdefault('restart_delay', 0.3)
+        dp.setdefault('termination_grace', 0.1)
+        dp.setdefault('crashloop_backoff', 1.0)
+        dp.setdefault('labels', {'app': dp['daemonset']})
+        self.dp = dp
+        self.plugin_log = []  # one entry per plugin start: node, pod, strategy, config, result
+
+    # ------------------------------------------------------------------ bootstrap
+    def bootstrap(self):
+        with self.store.lock:
+            namespaces = {'default', 'kube-system', 'kube-public', 'kube-node-lease'}
+            namespaces.add(self.dp['namespace'])
+            namespaces.update(w.get('namespace', 'default') for w in self.desc.get('workloads') or [])
+            namespaces.update(p.get('namespace', 'default') for p in self.desc.get('pdbs') or [])
+            namespaces.update(self.desc.get('namespaces') or [])
+            for name in sorted(namespaces):
+                self.store.add('namespaces', {'metadata': {'name': name, 'labels': {'kubernetes.io/metadata.name': name}},
+                                              'spec': {'finalizers': ['kubernetes']}, 'status': {'phase': 'Active'}})
+            for node in self.desc.get('nodes') or []:
+                self.store.add('nodes', self._node_object(node))
+            if self.dp.get('configmap'):
+                self.store.add('configmaps', {'metadata': {'name': self.dp['configmap'], 'namespace': self.dp['namespace']},
+                                              'data': dict((k, str(v)) for k, v in (self.dp.get('configs') or {}).items())})
+            if self.plugin_nodes_configured():
+                self.store.add('daemonsets', self._plugin_daemonset())
+            for pdb in self.desc.get('pdbs') or []:
+                spec = {'selector': {'matchLabels': dict(pdb.get('selector', {}).get('matchLabels') or pdb.get('match_labels') or {})}}
+                for key in ('minAvailable', 'maxUnavailable', 'unhealthyPodEvictionPolicy'):
+                    if key in pdb:
+                        spec[key] = pdb[key]
+                self.store.add('poddisruptionbudgets', {'metadata': {'name': pdb['name'], 'namespace': pdb.get('namespace', 'default')},
+                                                        'spec': spec})
+            # device plugin pods start synchronously so that workloads can be placed
+            now = time.monotonic()
+            self._daemonsets(now)
+            for pod in self.store.items('pods'):
+                self.internal[pod['metadata']['uid']]['start_at'] = now
+        self._kubelet_plugins(time.monotonic())
+        with self.store.lock:
+            for workload in self.desc.get('workloads') or []:
+                self._bootstrap_workload(workload)
+            self._pdb_statuses()
+            self._workload_statuses()
+            self._daemonset_statuses()
+
+    def plugin_nodes_configured(self):
+        return any(cfg['nvml_state'] for cfg in self.nodes_cfg.values())
+
+    def _node_object(self, node):
+        name = node['name']
+        labels = {'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64',
+                  'beta.kubernetes.io/os': 'linux', 'beta.kubernetes.io/arch': 'amd64'}
+        labels.update(dict((k, str(v)) for k, v in (node.get('labels') or {}).items()))
+        capacity = {'cpu': str(node.get('cpu', '8')), 'memory': str(node.get('memory', '32Gi')), 'pods': str(node.get('pods', '110')),
+                    'ephemeral-storage': '100Gi', 'hugepages-1Gi': '0', 'hugepages-2Mi': '0'}
+        for key, value in (node.get('extra_resources') or {}).items():
+            capacity[key] = str(value)
+        stamp = now_iso()
+        index = len(self.store.objects['nodes']) + 10
+        spec = {'podCIDR': '10.244.%d.0/24' % index, 'podCIDRs': ['10.244.%d.0/24' % index], 'providerID': 'k8ssim://%s' % name}
+        if node.get('taints'):
+            spec['taints'] = list(node['taints'])
+        if node.get('unschedulable'):
+            spec['unschedulable'] = True
+        conditions = []
+        for ctype, reason, message in (('MemoryPressure', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
+                                       ('DiskPressure', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
+                                       ('PIDPressure', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
+                                       ('Ready', 'KubeletReady', 'kubelet is posting ready status')):
+            conditions.append({'type': ctype, 'status': 'True' if ctype == 'Ready' else 'False', 'lastHeartbeatTime': stamp,
+                               'lastTransitionTime': stamp, 'reason': reason, 'message': message})
+        return {
+            'metadata': {'name': name, 'labels': labels, 'annotations': {'node.alpha.kubernetes.io/ttl': '0',
+                                                                         'volumes.kubernetes.io/controller-managed-attach-detach': 'true'}},
+            'spec': spec,
+            'status': {
+                'capacity': capacity, 'allocatable': dict(capacity), 'conditions': conditions,
+                'addresses': [{'type': 'InternalIP', 'address': '10.0.0.%d' % index}, {'type': 'Hostname', 'address': name}],
+                'daemonEndpoints': {'kubeletEndpoint': {'Port': 10250}},
+                'nodeInfo': {'machineID': hashlib.md5(name.encode()).hexdigest(), 'systemUUID': hashlib.md5(name.encode()).hexdigest(),
+                             'bootID': hashlib.sha1(name.encode()).hexdigest()[:32], 'kernelVersion': '6.8.0-k8ssim',
+                             'osImage': 'Ubuntu 22.04.4 LTS', 'containerRuntimeVersion': 'containerd://1.7.13',
+                             'kubeletVersion': 'v1.31.0', 'kubeProxyVersion': 'v1.31.0', 'operatingSystem': 'linux',
+                             'architecture': 'amd64'},
+            },
+        }
+
+    def _plugin_daemonset(self):
+        dp = self.dp
+        labels = dict(dp['labels'])
+        env = [{'name': 'NVIDIA_MIG_MONITOR_DEVICES', 'value': 'all'}, {'name': 'FAIL_ON_INIT_ERROR', 'value': 'true'}]
+        if dp.get('mig_strategy_env'):
+            env.append({'name': 'MIG_STRATEGY', 'value': dp['mig_strategy_env']})
+        if dp.get('configmap'):
+            env.append({'name': 'CONFIG_FILE', 'value': '/config/config.yaml'})
+        pod_spec = {
+            'containers': [{'name': 'nvidia-device-plugin-ctr', 'image': dp.get('image', 'nvcr.io/nvidia/k8s-device-plugin:v0.17.0'),
+                            'env': env, 'resources': {}, 'terminationMessagePath': '/dev/termination-log',
+                            'terminationMessagePolicy': 'File', 'imagePullPolicy': 'IfNotPresent'}],
+            'restartPolicy': 'Always', 'terminationGracePeriodSeconds': int(math.ceil(dp['termination_grace'])),
+            'dnsPolicy': 'ClusterFirst', 'schedulerName': 'default-scheduler', 'priorityClassName': 'system-node-critical',
+            'tolerations': [{'key': 'nvidia.com/gpu', 'operator': 'Exists', 'effect': 'NoSchedule'}],
+        }
+        if dp.get('configmap'):
+            init_env = [{'name': 'ONESHOT', 'value': 'true'}, {'name': 'DEFAULT_CONFIG', 'value': dp.get('default_config') or ''}]
+            pod_spec['initContainers'] = [{'name': 'nvidia-device-plugin-init', 'image': pod_spec['containers'][0]['image'],
+                                           'command': ['config-manager'], 'env': init_env, 'resources': {}}]
+            pod_spec['volumes'] = [{'name': 'available-configs', 'configMap': {'name': dp['configmap']}}]
+        if dp.get('node_selector'):
+            pod_spec['nodeSelector'] = dict(dp['node_selector'])
+        return {
+            'metadata': {'name': dp['daemonset'], 'namespace': dp['namespace'], 'labels': dict(labels),
+                         'annotations': {'deprecated.daemonset.template.generation': '1'}},
+            'spec': {'selector': {'matchLabels': dict(labels)},
+                     'template': {'metadata': {'labels': dict(labels), 'annotations': {}}, 'spec': pod_spec},
+                     'updateStrategy': {'type': 'RollingUpdate', 'rollingUpdate': {'maxUnavailable': 1, 'maxSurge': 0}},
+                     'revisionHistoryLimit': 10},
+            'status': {'currentNumberScheduled': 0, 'desiredNumberScheduled': 0, 'numberMisscheduled': 0, 'numberReady': 0},
+        }
+
+    def _bootstrap_workload(self, workload):
+        namespace = workload.get('namespace', 'default')
+        labels = dict((k, str(v)) for k, v in (workload.get('labels') or {'app': workload['name']}).items())
+        grace = float(workload.get('termination_grace', 1.0))
+        requests = dict((k, str(v)) for k, v in (workload.get('resources') or {}).items())
+        container = {'name': workload.get('container', 'main'), 'image': workload.get('image', 'registry.k8s.io/pause:3.9'),
+                     'resources': {'requests': dict(requests), 'limits': dict(requests)} if requests else {},
+                     'terminationMessagePath': '/dev/termination-log', 'terminationMessagePolicy': 'File', 'imagePullPolicy': 'IfNotPresent'}
+        pod_spec = {'containers': [container], 'restartPolicy': 'Always', 'terminationGracePeriodSeconds': int(math.ceil(grace)),
+                    'dnsPolicy': 'ClusterFirst', 'schedulerName': 'default-scheduler'}
+        if workload.get('tolerations'):
+            pod_spec['tolerations'] = list(workload['tolerations'])
+        if workload.get('node_selector'):
+            pod_spec['nodeSelector'] = dict(workload['node_selector'])
+        for key in ('volumes',):
+            if workload.get(key):
+                pod_spec[key] = workload[key]
+        rs = self.store.add('replicasets', {
+            'metadata': {'name': workload['name'], 'namespace': namespace, 'labels': dict(labels)},
+            'spec': {'replicas': int(workload.get('replicas', 1)), 'selector': {'matchLabels': dict(labels)},
+                     'template': {'metadata': {'labels': dict(labels)}, 'spec': pod_spec}},
+            'status': {'replicas': 0},
+        })
+        self.workload_cfg[rs['metadata']['uid']] = {'start_delay': float(workload.get('start_delay', self.pod_start_delay)), 'grace': grace}
+        node = workload.get('node')
+        for dummy in range(int(workload.get('replicas', 1))):
+            pod = self._pod_from_replicaset(rs)
+            if node:
+                problem = self._fit_problem(pod, self.store.get('nodes', None, node), ignore_unschedulable=True)
+                if problem:
+                    raise ValueError('workload %s does not fit on node %s: %s' % (workload['name'], node, problem))
+                self._bind(pod, node, start_delay=0)
+                self._set_running(pod)
+            else:
+                fits = self._schedule(pod, time.monotonic(), start_delay=0)
+                if fits:
+                    self._set_running(pod)
+
+    # ------------------------------------------------------------------ pods
+    def new_pod(self, namespace, name, labels, spec, owner=None, kind='bare', grace=None, start_delay=None, annotations=None):
+        meta = {'name': name, 'namespace': namespace, 'labels': dict(labels)}
+        if annotations:
+            meta['annotations'] = dict(annotations)
+        if owner is not None:
+            meta['ownerReferences'] = [owner]
+            meta['generateName'] = name[:-5]
+        pod = {'metadata': meta, 'spec': json.loads(json.dumps(spec)), 'status': {}}
+        self.complete_pod(pod, kind=kind, grace=grace, start_delay=start_delay)
+        self.store.add('pods', pod)
+        self.register_pod(pod, kind, grace, start_delay)
+        return pod
+
+    def complete_pod(self, pod, kind='bare', grace=None, start_delay=None):
+        """Defaults the API server and admission fill in, and the Pending status."""
+        del kind, grace, start_delay
+        spec = pod.setdefault('spec', {})
+        spec.setdefault('restartPolicy', 'Always')
+        spec.setdefault('terminationGracePeriodSeconds', 30)
+        spec.setdefault('dnsPolicy', 'ClusterFirst')
+        spec.setdefault('schedulerName', 'default-scheduler')
+        spec.setdefault('serviceAccountName', 'default')
+        spec.setdefault('serviceAccount', spec['serviceAccountName'])
+        spec.setdefault('securityContext', {})
+        spec.setdefault('enableServiceLinks', True)
+        spec.setdefault('preemptionPolicy', 'PreemptLowerPriority')
+        spec.setdefault('priority', 2000001000 if spec.get('priorityClassName') == 'system-node-critical' else 0)
+        tolerations = list(spec.get('tolerations') or [])
+        for tol in DEFAULT_TOLERATIONS:
+            if not any(t.get('key') == tol['key'] for t in tolerations):
+                tolerations.append(dict(tol))
+        spec['tolerations'] = tolerations
+        for container in spec.get('containers') or []:
+            container.setdefault('resources', {})
+            container.setdefault('imagePullPolicy', 'IfNotPresent')
+        requests = pod_requests(pod)
+        qos = 'BestEffort' if not requests else ('Guaranteed' if 'cpu' in requests and 'memory' in requests else 'Burstable')
+        status = {'phase': 'Pending', 'qosClass': qos}
+        if spec.get('nodeName'):
+            status['conditions'] = [{'type': 'PodScheduled', 'status': 'True', 'lastProbeTime': None, 'lastTransitionTime': now_iso()}]
+        pod['status'] = status
+
+    def register_pod(self, pod, kind, grace=None, start_delay=None):
+        spec = pod['spec']
+        if grace is None:
+            grace = float(spec.get('terminationGracePeriodSeconds', 30)) * self.time_scale
+        info = {'kind': kind, 'grace': grace, 'start_delay': self.pod_start_delay if start_delay is None else start_delay,
+                'start_at': None, 'delete_at': None, 'retry_at': None}
+        if spec.get('nodeName'):
+            info['start_at'] = time.monotonic() + info['start_delay']
+        self.internal[pod['metadata']['uid']] = info
+
+    def _pod_from_replicaset(self, rs):
+        template = rs['spec'].get('template') or {}
+        meta = rs['metadata']
+        owner = {'apiVersion': 'apps/v1', 'kind': 'ReplicaSet', 'name': meta['name'], 'uid': meta['uid'],
+                 'controller': True, 'blockOwnerDeletion': True}
+        cfg = self.workload_cfg.get(meta['uid']) or {}
+        labels = dict((template.get('metadata') or {}).get('labels') or {})
+        return self.new_pod(meta['namespace'], '%s-%s' % (meta['name'], _suffix()), labels, template.get('spec') or {},
+                            owner=owner, kind='workload', grace=cfg.get('grace'), start_delay=cfg.get('start_delay'),
+                            annotations=(template.get('metadata') or {}).get('annotations'))
+
+    def _bind(self, pod, node_name, start_delay=None):
+        pod['spec']['nodeName'] = node_name
+        node = self.store.get('nodes', None, node_name)
+        status = pod['status']
+        status['conditions'] = [c for c in status.get('conditions') or [] if c.get('type') != 'PodScheduled']
+        status['conditions'].append({'type': 'PodScheduled', 'status': 'True', 'lastProbeTime': None, 'lastTransitionTime': now_iso()})
+        if node is not None:
+            status['hostIP'] = node['status']['addresses'][0]['address']
+            status['hostIPs'] = [{'ip': status['hostIP']}]
+        info = self.internal[pod['metadata']['uid']]
+        delay = info['start_delay'] if start_delay is None else start_delay
+        info['start_at'] = time.monotonic() + delay
+        self.store.put('pods', pod)
+
+    def _set_running(self, pod, ready=True):
+        stamp = now_iso()
+        status = pod['status']
+        status['phase'] = 'Running'
+        status.setdefault('startTime', stamp)
+        status['podIP'] = '10.244.%d.%d' % (random.randint(1, 250), random.randint(2, 250))
+        status['podIPs'] = [{'ip': status['podIP']}]
+        flag = 'True' if ready else 'False'
+        conditions = [c for c in status.get('conditions') or [] if c.get('type') == 'PodScheduled']
+        for ctype, value in (('PodReadyToStartContainers', 'True'), ('Initialized', 'True'), ('ContainersReady', flag), ('Ready', flag)):
+            conditions.append({'type': ctype, 'status': value, 'lastProbeTime': None, 'lastTransitionTime': stamp})
+        status['conditions'] = conditions
+        status['containerStatuses'] = [self._container_status(c, {'running': {'startedAt': stamp}}, ready)
+                                       for c in pod['spec'].get('containers') or []]
+        if pod['spec'].get('initContainers'):
+            done = {'terminated': {'exitCode': 0, 'reason': 'Completed', 'startedAt': stamp, 'finishedAt': stamp}}
+            status['initContainerStatuses'] = [self._container_status(c, done, True) for c in pod['spec']['initContainers']]
+        self.internal[pod['metadata']['uid']]['started'] = True
+        self.store.put('pods', pod)
+
+    @staticmethod
+    def _container_status(container, state, ready, restarts=0, last_state=None):
+        name = container.get('name', 'main')
+        image = container.get('image', '')
+        return {'name': name, 'image': image, 'imageID': '%s@sha256:%s' % (image, hashlib.sha256(name.encode()).hexdigest()),
+                'containerID': 'containerd://%s' % hashlib.sha256(str(random.random()).encode()).hexdigest(),
+                'ready': ready, 'started': 'running' in state, 'restartCount': restarts, 'state': state, 'lastState': last_state or {}}
+
+    def _set_crashloop(self, pod, message, init=False):
+        stamp = now_iso()
+        status = pod['status']
+        info = self.internal[pod['metadata']['uid']]
+        info['restarts'] = info.get('restarts', 0) + 1
+        status['phase'] = 'Pending' if init else 'Running'
+        status.setdefault('startTime', stamp)
+        conditions = [c for c in status.get('conditions') or [] if c.get('type') == 'PodScheduled']
+        for ctype, value in (('PodReadyToStartContainers', 'True'), ('Initialized', 'False' if init else 'True'),
+                             ('ContainersReady', 'False'), ('Ready', 'False')):
+            conditions.append({'type': ctype, 'status': value, 'lastProbeTime': None, 'lastTransitionTime': stamp,
+                               'reason': 'ContainersNotReady' if ctype in ('ContainersReady', 'Ready') else None})
+        for cond in conditions:
+            if cond.get('reason') is None:
+                cond.pop('reason', None)
+        status['conditions'] = conditions
+        waiting = {'waiting': {'reason': 'CrashLoopBackOff',
+                               'message': 'back-off %ds restarting failed container' % min(300, 10 * 2 ** (info['restarts'] - 1))}}
+        last = {'terminated': {'exitCode': 1, 'reason': 'Error', 'message': message, 'startedAt': stamp, 'finishedAt': stamp}}
+        containers = pod['spec'].get('containers') or []
+        inits = pod['spec'].get('initContainers') or []
+        if init:
+            status['initContainerStatuses'] = [self._container_status(c, waiting, False, info['restarts'], last) for c in inits]
+            status['containerStatuses'] = [self._container_status(c, {'waiting': {'reason': 'PodInitializing'}}, False) for c in containers]
+        else:
+            if inits:
+                done = {'terminated': {'exitCode': 0, 'reason': 'Completed', 'startedAt': stamp, 'finishedAt': stamp}}
+                status['initContainerStatuses'] = [self._container_status(c, done, True) for c in inits]
+            status['containerStatuses'] = [self._container_status(c, waiting, False, info['restarts'], last) for c in containers]
+        info['retry_at'] = time.monotonic() + float(self.dp['crashloop_backoff'])
+        self.store.put('pods', pod)
+
+    def delete_pod(self, pod, grace=None, dry_run=False):
+        """Graceful deletion as the API server does it.  Returns True when the pod is gone now."""
+        info = self.internal.get(pod['metadata']['uid']) or {'grace': 0}
+        if grace is None:
+            grace_s = info['grace']
+        else:
+            grace_s = float(grace) * self.time_scale
+        immediate = grace_s <= 0 or not pod['spec'].get('nodeName') or pod['status'].get('phase') in ('Succeeded', 'Failed')
+        if dry_run:
+            return immediate
+        if immediate:
+            self.store.remove('pods', pod['metadata']['namespace'], pod['metadata']['name'])
+            self.internal.pop(pod['metadata']['uid'], None)
+            return True
+        meta = pod['metadata']
+        deadline = time.monotonic() + grace_s
+        if meta.get('deletionTimestamp') and info.get('delete_at') is not None and info['delete_at'] <= deadline:
+            return False
+        meta['deletionTimestamp'] = now_iso(time.time() + grace_s)
+        meta['deletionGracePeriodSeconds'] = int(grace) if grace is not None else int(pod['spec'].get('terminationGracePeriodSeconds', 30))
+        info['delete_at'] = deadline
+        self.store.put('pods', pod)
+        return False
+
+    # ------------------------------------------------------------------ scheduling
+    def _used(self, node_name, exclude_uid=None):
+        used = {}
+        for pod in self.store.items('pods'):
+            if pod['spec'].get('nodeName') != node_name or pod['metadata']['uid'] == exclude_uid:
+                continue
+            if pod['status'].get('phase') in ('Succeeded', 'Failed'):
+                continue
+            for name, value in pod_requests(pod).items():
+                used[name] = used.get(name, 0.0) + value
+        return used
+
+    def _fit_problem(self, pod, node, ignore_unschedulable=False):
+        """None when the pod fits on the node, else the scheduler's reason."""
+        if node is None:
+            return 'node(s) not found'
+        spec = pod['spec']
+        if not ignore_unschedulable:
+            if node['spec'].get('unschedulable') and not tolerates(spec.get('tolerations'), {'key': UNSCHEDULABLE_TAINT, 'effect': 'NoSchedule'}):
+                return 'node(s) were unschedulable'
+            for taint in node['spec'].get('taints') or []:
+                if taint.get('effect') in ('NoSchedule', 'NoExecute') and not tolerates(spec.get('tolerations'), taint):
+                    return 'node(s) had untolerated taint {%s: %s}' % (taint.get('key'), taint.get('value', ''))
+        for key, value in (spec.get('nodeSelector') or {}).items():
+            if node['metadata'].get('labels', {}).get(key) != value:
+                return "node(s) didn't match Pod's node affinity/selector"
+        allocatable = node['status'].get('allocatable') or {}
+        used = self._used(node['metadata']['name'], pod['metadata']['uid'])
+        for name, value in sorted(pod_requests(pod).items()):
+            available = parse_quantity(allocatable.get(name, '0')) - used.get(name, 0.0)
+            if value > available + 1e-9:
+                return 'Insufficient %s' % name
+        return None
+
+    def _schedule(self, pod, now, start_delay=None):
+        del now
+        reasons = {}
+        nodes = self.store.items('nodes')
+        for node in nodes:
+            problem = self._fit_problem(pod, node)
+            if problem is None:
+                self._bind(pod, node['metadata']['name'], start_delay)
+                return True
+            reasons[problem] = reasons.get(problem, 0) + 1
+        message = '0/%d nodes are available: %s.' % (len(nodes), ', '.join('%d %s' % (n, r) for r, n in sorted(reasons.items())))
+        conditions = [{'type': 'PodScheduled', 'status': 'False', 'lastProbeTime': None, 'lastTransitionTime': now_iso(),
+                       'reason': 'Unschedulable', 'message': message}]
+        old = pod['status'].get('conditions') or []
+        if [(c.get('reason'), c.get('message')) for c in old] != [('Unschedulable', message)]:
+            pod['status']['conditions'] = conditions
+            self.store.put('pods', pod)
+        return False
+
+    # ------------------------------------------------------------------ tick
+    def tick(self):
+        now = time.monotonic()
+        with self.store.lock:
+            self._node_lifecycle()
+            self._kubelet(now)
+            self._replicasets()
+            self._daemonsets(now)
+            for pod in self.store.items('pods'):
+                if not pod['spec'].get('nodeName') and not pod['metadata'].get('deletionTimestamp'):
+                    self._schedule(pod, now)
+        self._kubelet_plugins(now)
+        with self.store.lock:
+            self._pdb_statuses()
+            self._workload_statuses()
+            self._daemonset_statuses()
+
+    def _node_lifecycle(self):
+        for node in self.store.items('nodes'):
+            spec = node['spec']
+            taints = spec.get('taints') or []
+            has = any(t.get('key') == UNSCHEDULABLE_TAINT for t in taints)
+            if spec.get('unschedulable') and not has:
+                spec['taints'] = taints + [{'key': UNSCHEDULABLE_TAINT, 'effect': 'NoSchedule', 'timeAdded': now_iso()}]
+                self.store.put('nodes', node)
+            elif not spec.get('unschedulable') and has:
+                spec['taints'] = [t for t in taints if t.get('key') != UNSCHEDULABLE_TAINT]
+                if not spec['taints']:
+                    del spec['taints']
+                self.store.put('nodes', node)
+
+    def _kubelet(self, now):
+        for pod in self.store.items('pods'):
+            info = self.internal.get(pod['metadata']['uid'])
+            if info is None:
+                continue
+            if info.get('delete_at') is not None:
+                if now >= info['delete_at']:
+                    self.store.remove('pods', pod['metadata']['namespace'], pod['metadata']['name'])
+                    self.internal.pop(pod['metadata']['uid'], None)
+                continue
+            if info['kind'] == 'plugin':
+                continue  # handled by _kubelet_plugins outside the lock
+            if info.get('start_at') is not None and not info.get('started') and now >= info['start_at']:
+                self._set_running(pod)
+
+    def _replicasets(self):
+        for rs in self.store.items('replicasets'):
+            uid = rs['metadata']['uid']
+            if uid not in self.workload_cfg:
+                template_spec = (rs['spec'].get('template') or {}).get('spec') or {}
+                self.workload_cfg[uid] = {'start_delay': self.pod_start_delay,
+                                          'grace': float(template_spec.get('terminationGracePeriodSeconds', 30)) * self.time_scale}
+            active = [p for p in self.store.items('pods', rs['metadata']['namespace'])
+                      if owner_uid(p) == uid and not p['metadata'].get('deletionTimestamp')
+                      and p['status'].get('phase') not in ('Succeeded', 'Failed')]
+            want = int(rs['spec'].get('replicas', 1))
+            for dummy in range(want - len(active)):
+                self._pod_from_replicaset(rs)
+            if len(active) > want:
+                active.sort(key=lambda p: (bool(p['spec'].get('nodeName')), pod_ready(p), p['metadata']['creationTimestamp']))
+                for pod in active[:len(active) - want]:
+                    self.delete_pod(pod)
+
+    def _eligible_nodes(self, ds):
+        selector = ((ds['spec'].get('template') or {}).get('spec') or {}).get('nodeSelector') or {}
+        is_plugin = self._is_plugin_ds(ds)
+        names = []
+        for node in self.store.items('nodes'):
+            name = node['metadata']['name']
+            if is_plugin and not (self.nodes_cfg.get(name) or {}).get('nvml_state'):
+                continue
+            labels = node['metadata'].get('labels') or {}
+            if all(labels.get(k) == v for k, v in selector.items()):
+                names.append(name)
+        return names
+
+    def _is_plugin_ds(self, ds):
+        return (ds['metadata']['namespace'], ds['metadata']['name']) == (self.dp['namespace'], self.dp['daemonset'])
+
+    def _daemonsets(self, now):
+        del now
+        for ds in self.store.items('daemonsets'):
+            uid = ds['metadata']['uid']
+            template = ds['spec'].get('template') or {}
+            revision = _template_hash(template)
+            eligible = self._eligible_nodes(ds)
+            pods = [p for p in self.store.items('pods', ds['metadata']['namespace']) if owner_uid(p) == uid]
+            live = [p for p in pods if not p['metadata'].get('deletionTimestamp')]
+            by_node = {}
+            for pod in live:
+                by_node.setdefault(pod['spec'].get('nodeName'), []).append(pod)
+            for node_name, node_pods in by_node.items():
+                if node_name not in eligible:
+                    for pod in node_pods:
+                        self.delete_pod(pod)
+            kind = 'plugin' if self._is_plugin_ds(ds) else 'daemon'
+            grace = float(self.dp['termination_grace']) if kind == 'plugin' else None
+            delay = float(self.dp['restart_delay']) if kind == 'plugin' else None
+            for node_name in eligible:
+                if node_name in by_node:
+                    continue
+                labels = dict((template.get('metadata') or {}).get('labels') or {})
+                labels['controller-revision-hash'] = revision
+                labels['pod-template-generation'] = str(ds['metadata'].get('generation', 1))
+                spec = json.loads(json.dumps(template.get('spec') or {}))
+                spec['nodeName'] = node_name
+                tolerations = spec.get('tolerations') or []
+                for tol in DS_TOLERATIONS:
+                    if not any(t.get('key') == tol['key'] for t in tolerations):
+                        tolerations.append(dict(tol))
+                spec['tolerations'] = tolerations
+                owner = {'apiVersion': 'apps/v1', 'kind': 'DaemonSet', 'name': ds['metadata']['name'], 'uid': uid,
+                         'controller': True, 'blockOwnerDeletion': True}
+                self.new_pod(ds['metadata']['namespace'], '%s-%s' % (ds['metadata']['name'], _suffix()), labels, spec, owner=owner,
+                             kind=kind, grace=grace, start_delay=delay, annotations=(template.get('metadata') or {}).get('annotations'))
+            # rolling update (maxUnavailable, surge 0): outdated pods that are not ready go first
+            outdated = [p for p in live if p['metadata'].get('labels', {}).get('controller-revision-hash') != revision
+                        and p['spec'].get('nodeName') in eligible]
+            if not outdated:
+                continue
+            rolling = (ds['spec'].get('updateStrategy') or {})
+            if rolling.get('type') == 'OnDelete':
+                continue
+            max_unavailable = _scaled((rolling.get('rollingUpdate') or {}).get('maxUnavailable', 1), len(eligible), True) or 1
+            unavailable = len(eligible) - sum(1 for p in live if p['spec'].get('nodeName') in eligible and pod_ready(p))
+            for pod in sorted(outdated, key=pod_ready):
+                if not pod_ready(pod):
+                    self.delete_pod(pod)
+                elif unavailable < max_unavailable:
+                    self.delete_pod(pod)
+                    unavailable += 1
+
+    # ------------------------------------------------------------------ device plugin
+    def _plugin_inputs(self, pod):
+        """Under the lock: what the plugin pod reads when it starts."""
+        node_name = pod['spec']['nodeName']
+        node = self.store.get('nodes', None, node_name)
+        cfg = self.nodes_cfg.get(node_name) or {}
+        inputs = {'node': node_name, 'pod': pod['metadata']['name'], 'uid': pod['metadata']['uid'], 'nvml_state': cfg.get('nvml_state'),
+                  'simnode': cfg.get('simnode'), 'config_error': None, 'config_name': None, 'config_text': None, 'env_strategy': None}
+        for container in pod['spec'].get('containers') or []:
+            for env in container.get('env') or []:
+                if env.get('name') == 'MIG_STRATEGY' and env.get('value'):
+                    inputs['env_strategy'] = env['value']
+        if self.dp.get('configmap'):
+            cm = self.store.get('configmaps', self.dp['namespace'], self.dp['configmap'])
+            data = dict((cm or {}).get('data') or {})
+            data = dict((k, v) for k, v in data.items() if not k.startswith('..'))
+            label = ((node or {}).get('metadata', {}).get('labels') or {}).get(CONFIG_LABEL)
+            default = self.dp.get('default_config')
+            if label:
+                name = label
+            elif default:
+                name = default
+            elif 'default' in data:
+                name = 'default'
+            elif len(data) == 1:
+                name = list(data)[0]
+            else:
+                name = None
+                inputs['config_error'] = 'no config was set, no default was provided, and all fallbacks failed'
+            if name is not None and name not in data:
+                inputs['config_error'] = 'specified config %s does not exist' % name
+            elif name is not None:
+                inputs['config_name'] = name
+                inputs['config_text'] = data[name]
+        return inputs
+
+    @staticmethod
+    def run_plugin(inputs):
+        """Outside the lock: the plugin's start-up.  Returns (resources, strategy, error)."""
+        strategy = None
+        try:
+            file_strategy = deviceplugin.parse_config(inputs['config_text'])
+            strategy = deviceplugin.check_strategy(inputs['env_strategy'] or file_strategy or 'none')
+            state = deviceplugin.read_node(inputs['simnode'], inputs['nvml_state'])
+            return deviceplugin.advertise(state, strategy), strategy, None
+        except deviceplugin.PluginError as exc:
+            return None, strategy, str(exc)
+
+    def _kubelet_plugins(self, now):
+        with self.store.lock:
+            starting = []
+            for pod in self.store.items('pods'):
+                info = self.internal.get(pod['metadata']['uid'])
+                if info is None or info['kind'] != 'plugin' or info.get('delete_at') is not None:
+                    continue
+                due = (info.get('start_at') is not None and not info.get('started') and now >= info['start_at'] and info.get('retry_at') is None)
+                retry = info.get('retry_at') is not None and now >= info['retry_at']
+                if due or retry:
+                    starting.append(self._plugin_inputs(pod))
+                elif info.get('started') and self.dp.get('configmap'):
+                    # config-manager sidecar: a changed nvidia.com/device-plugin.config target -> SIGHUP -> the plugin
+                    # reloads its config and re-enumerates; an unknown target keeps the running config (k8s.md 1.4)
+                    inputs = self._plugin_inputs(pod)
+                    if not inputs['config_error'] and inputs['config_name'] != info.get('config_name'):
+                        starting.append(inputs)
+        for inputs in starting:
+            if inputs['config_error']:
+                result = (None, None, inputs['config_error'])
+            else:
+                result = self.run_plugin(inputs)
+            with self.store.lock:
+                pod = self.store.get('pods', self.dp['namespace'], inputs['pod'])
+                if pod is None or pod['metadata']['uid'] != inputs['uid'] or pod['metadata'].get('deletionTimestamp'):
+                    continue
+                resources, strategy, error = result
+                self.internal[inputs['uid']]['config_name'] = inputs['config_name']
+                self.plugin_log.append({'time': now_iso(), 'node': inputs['node'], 'pod': inputs['pod'], 'config': inputs['config_name'],
+                                        'strategy': strategy, 'resources': resources, 'error': error})
+                if error:
+                    self._set_crashloop(pod, error, init=bool(inputs['config_error']))
+                    continue
+                node = self.store.get('nodes', None, inputs['node'])
+                if node is not None:
+                    before = json.dumps(node['status'], sort_keys=True)
+                    deviceplugin.apply_to_node(node, resources)
+                    if json.dumps(node['status'], sort_keys=True) != before:
+                        self.store.put('nodes', node)
+                self.internal[inputs['uid']]['retry_at'] = None
+                self._set_running(pod)
+
+    # ------------------------------------------------------------------ statuses
+    def pdb_status(self, pdb):
+        """status of a PodDisruptionBudget as the disruption controller computes it."""
+        spec = pdb.get('spec') or {}
+        namespace = pdb['metadata']['namespace']
+        pods = [p for p in self.store.items('pods', namespace)
+                if match_label_selector_object(spec.get('selector'), p['metadata'].get('labels'))]
+        healthy = sum(1 for p in pods if pod_ready(p) and not p['metadata'].get('deletionTimestamp'))
+        if 'minAvailable' in spec and not (isinstance(spec['minAvailable'], str) and spec['minAvailable'].endswith('%')):
+            expected = len(pods)
+            desired = int(spec['minAvailable'])
+        else:
+            expected = 0
+            seen = set()
+            for pod in pods:
+                uid = owner_uid(pod)
+                if uid is None or uid in seen:
+                    expected += 1 if uid is None else 0
+                    continue
+                seen.add(uid)
+                owner = next((o for plural in ('replicasets', 'daemonsets') for o in self.store.items(plural, namespace)
+                              if o['metadata']['uid'] == uid), None)
+                if owner is None:
+                    expected += 1
+                elif owner['kind'] == 'ReplicaSet':
+                    expected += int(owner['spec'].get('replicas', 1))
+                else:
+                    expected += int((owner.get('status') or {}).get('desiredNumberScheduled', 0))
+            if 'minAvailable' in spec:
+                desired = _scaled(spec['minAvailable'], expected, True)
+            else:
+                desired = max(0, expected - _scaled(spec.get('maxUnavailable', 0), expected, True))
+        allowed = max(0, healthy - desired)
+        return {'currentHealthy': healthy, 'desiredHealthy': desired, 'disruptionsAllowed': allowed, 'expectedPods': expected,
+                'observedGeneration': pdb['metadata'].get('generation', 1)}
+
+    def _pdb_statuses(self):
+        for pdb in self.store.items('poddisruptionbudgets'):
+            computed = self.pdb_status(pdb)
+            status = dict(pdb.get('status') or {})
+            old_cond = next((c for c in status.get('conditions') or [] if c.get('type') == 'DisruptionAllowed'), None)
+            allowed = computed['disruptionsAllowed'] > 0
+            cond = {'type': 'DisruptionAllowed', 'status': 'True' if allowed else 'False',
+                    'reason': 'SufficientPods' if allowed else 'InsufficientPods', 'message': '',
+                    'observedGeneration': computed['observedGeneration'],
+                    'lastTransitionTime': old_cond['lastTransitionTime'] if old_cond and old_cond.get('status') == ('True' if allowed else 'False')
+                    else now_iso()}
+            computed['conditions'] = [cond]
+            if status != computed:
+                pdb['status'] = computed
+                self.store.put('poddisruptionbudgets', pdb)
+
+    def _workload_statuses(self):
+        for rs in self.store.items('replicasets'):
+            uid = rs['metadata']['uid']
+            pods = [p for p in self.store.items('pods', rs['metadata']['namespace']) if owner_uid(p) == uid
+                    and not p['metadata'].get('deletionTimestamp')]
+            ready = sum(1 for p in pods if pod_ready(p))
+            status = {'replicas': len(pods), 'fullyLabeledReplicas': len(pods), 'readyReplicas': ready, 'availableReplicas': ready,
+                      'observedGeneration': rs['metadata'].get('generation', 1)}
+            if rs.get('status') != status:
+                rs['status'] = status
+                self.store.put('replicasets', rs)
+
+    def _daemonset_statuses(self):
+        for ds in self.store.items('daemonsets'):
+            uid = ds['metadata']['uid']
+            revision = _template_hash(ds['spec'].get('template') or {})
+            eligible = self._eligible_nodes(ds)
+            pods = [p for p in self.store.items('pods', ds['metadata']['namespace']) if owner_uid(p) == uid
+                    and not p['metadata'].get('deletionTimestamp')]
+            ready = sum(1 for p in pods if pod_ready(p))
+            status = {'currentNumberScheduled': len(pods), 'desiredNumberScheduled': len(eligible), 'numberMisscheduled': 0,
+                      'numberReady': ready, 'numberAvailable': ready, 'observedGeneration': ds['metadata'].get('generation', 1),
+                      'updatedNumberScheduled': sum(1 for p in pods if p['metadata']['labels'].get('controller-revision-hash') == revision)}
+            if len(eligible) - ready:
+                status['numberUnavailable'] = len(eligible) - ready
+            if ds.get('status') != status:
+                ds['status'] = status
+                self.store.put('daemonsets', ds)
+
+    # ------------------------------------------------------------------ eviction
+    def evict(self, namespace, name, grace=None, dry_run=False):
+        """policy/v1 Eviction (k8s.md section 5).  Raises ApiError; returns on success."""
+        pod = self.store.get('pods', namespace, name)
+        if pod is None:
+            raise not_found(BY_PLURAL['pods'], name)
+        if pod['metadata'].get('deletionTimestamp') or pod['status'].get('phase') in ('Succeeded', 'Failed', 'Pending'):
+            self.delete_pod(pod, grace, dry_run)
+            return
+        pdbs = [p for p in self.store.items('poddisruptionbudgets', namespace)
+                if match_label_selector_object((p.get('spec') or {}).get('selector'), pod['metadata'].get('labels'))]
+        if len(pdbs) > 1:
+            message = 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.'
+            raise ApiError(500, 'InternalError', 'Internal error occurred: %s' % message, {'causes': [{'message': message}]})
+        if not pdbs:
+            self.delete_pod(pod, grace, dry_run)
+            return
+        pdb = pdbs[0]
+        pdb_name = pdb['metadata']['name']
+        status = pdb.get('status') or {}
+        if status.get('observedGeneration', 0) < pdb['metadata'].get('generation', 1):
+            raise _too_many(pdb_name, 'The disruption budget %s is still being processed by the server.' % pdb_name)
+        status = self.pdb_status(pdb)
+        if not pod_ready(pod):
+            policy = (pdb.get('spec') or {}).get('unhealthyPodEvictionPolicy') or 'IfHealthyBudget'
+            if policy == 'AlwaysAllow' or (status['currentHealthy'] >= status['desiredHealthy'] and status['desiredHealthy'] > 0):
+                self.delete_pod(pod, grace, dry_run)
+                return
+        if status['disruptionsAllowed'] <= 0:
+            raise _too_many(pdb_name, 'The disruption budget %s needs %d healthy pods and has %d currently'
+                            % (pdb_name, status['desiredHealthy'], status['currentHealthy']))
+        if dry_run:
+            return
+        self.delete_pod(pod, grace)
+        self._pdb_statuses()
+
+
+def _too_many(pdb_name, cause):
+    del pdb_name
+    return ApiError(429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.",
+                    {'causes': [{'reason': 'DisruptionBudget', 'message': cause}]})

@@ -1,0 +1,140 @@
+# Copyright (c) 2026 gpufleet.mig contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The simulated NVIDIA device plugin: resources per MIG strategy (k8s.md 1.5), restart after
+a MIG change (1.6), stale resources at "0" (section 6), crash loop under single."""
+
+from __future__ import absolute_import, division, print_function
+
+import datetime
+
+from simhelpers import base_description, clients, nvidia_smi, wait_until
+
+NS = 'gpu-operator'
+DS = 'nvidia-device-plugin-daemonset'
+
+
+def _gpu_resources(core, node):
+    capacity = core.read_node(node).status.capacity
+    allocatable = core.read_node(node).status.allocatable
+    found = dict((k, v) for k, v in capacity.items() if k.startswith('nvidia.com/'))
+    assert found == dict((k, v) for k, v in allocatable.items() if k.startswith('nvidia.com/'))
+    return found
+
+
+def _plugin_pod(core, node):
+    pods = core.list_namespaced_pod(NS, label_selector='app=%s' % DS, field_selector='spec.nodeName=%s' % node).items
+    return [p for p in pods if p.metadata.deletion_timestamp is None]
+
+
+def _restart(apps):
+    stamp = datetime.datetime.utcnow().strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+    apps.patch_namespaced_daemon_set(DS, NS, {'spec': {'template': {'metadata': {'annotations': {
+        'kubectl.kubernetes.io/restartedAt': stamp}}}}})
+
+
+def _ready(pod):
+    return any(c.type == 'Ready' and c.status == 'True' for c in pod.status.conditions or [])
+
+
+def _relayout(state, profiles):
+    nvidia_smi(state, 'mig', '-i', '0', '-dci', check=False)  # fails (Not Found) when there is nothing to destroy
+    nvidia_smi(state, 'mig', '-i', '0', '-dgi', check=False)
+    if profiles:
+        nvidia_smi(state, 'mig', '-i', '0', '-cgi', profiles, '-C')
+
+
+def test_none_and_mixed_and_restart_after_mig_change(cluster, gpu_node):
+    # gpu 0: MIG with 3g + 2g + 2x1g; gpu 1: MIG disabled
+    state = gpu_node('g1', gpus='A100-SXM4-40GB:2', mig='0', profiles='9,19,14,19')
+    nodes = [{'name': 'g1', 'nvml_state': state}, {'name': 'g2', 'nvml_state': gpu_node('g2', gpus='L40S:2', mig='none')},
+             {'name': 'cpu'}]
+    sim = cluster(base_description(nodes))
+    core, apps = clients(sim)[:2]
+    # default config "none": every GPU is nvidia.com/gpu, MIG devices are not advertised
+    assert _gpu_resources(core, 'g1') == {'nvidia.com/gpu': '2'}
+    assert _gpu_resources(core, 'g2') == {'nvidia.com/gpu': '2'}
+    assert _gpu_resources(core, 'cpu') == {}
+    assert apps.read_namespaced_daemon_set(DS, NS).status.desired_number_scheduled == 2
+    # switching the node's config label makes config-manager reload the plugin (SIGHUP)
+    core.patch_node('g1', {'metadata': {'labels': {'nvidia.com/device-plugin.config': 'mixed'}}})
+    wait_until(lambda: 'nvidia.com/mig-1g.5gb' in _gpu_resources(core, 'g1'), message='mixed resources')
+    assert _gpu_resources(core, 'g1') == {'nvidia.com/gpu': '1', 'nvidia.com/mig-1g.5gb': '2', 'nvidia.com/mig-2g.10gb': '1',
+                                          'nvidia.com/mig-3g.20gb': '1'}
+    # repartition in the fake NVML: nothing changes until the plugin restarts
+    _relayout(state, '19,19,19,19,19,19,19')
+    old_pod = _plugin_pod(core, 'g1')[0].metadata.name
+    assert _gpu_resources(core, 'g1')['nvidia.com/mig-3g.20gb'] == '1'
+    _restart(apps)
+    wait_until(lambda: [p for p in _plugin_pod(core, 'g1') if p.metadata.name != old_pod and _ready(p)], message='new plugin pod')
+    # vanished resource names stay with "0", as the kubelet leaves them
+    assert _gpu_resources(core, 'g1') == {'nvidia.com/gpu': '1', 'nvidia.com/mig-1g.5gb': '7', 'nvidia.com/mig-2g.10gb': '0',
+                                          'nvidia.com/mig-3g.20gb': '0'}
+    # deleting the plugin pod also restarts it (the DaemonSet recreates it)
+    _relayout(state, '9,9')
+    pod = _plugin_pod(core, 'g1')[0].metadata.name
+    core.delete_namespaced_pod(pod, NS)
+    wait_until(lambda: _gpu_resources(core, 'g1')['nvidia.com/mig-3g.20gb'] == '2', message='restart after delete')
+    assert _gpu_resources(core, 'g1')['nvidia.com/mig-1g.5gb'] == '0'
+    assert [s['strategy'] for s in sim.control('GET', '/_sim/plugin')['starts'] if s['node'] == 'g1'] == ['none', 'mixed', 'mixed', 'mixed']
+
+
+def test_mixed_exposes_only_full_compute_instances(cluster, gpu_node):
+    state = gpu_node('g1', profiles='9')
+    # split the 3g GPU instance into 1c compute instances only: no full-size CI -> no mig-3g resource
+    nvidia_smi(state, 'mig', '-i', '0', '-dci')
+    nvidia_smi(state, 'mig', '-i', '0', '-cci', '0,0,0', '-gi', _gi_id(state))
+    sim = cluster(base_description([{'name': 'g1', 'nvml_state': state, 'labels': {'nvidia.com/device-plugin.config': 'mixed'}}]))
+    core = clients(sim)[0]
+    assert _gpu_resources(core, 'g1') == {}
+
+
+def _gi_id(state):
+    import json  # pylint: disable=import-outside-toplevel
+    from simhelpers import simnode  # pylint: disable=import-outside-toplevel
+    return str(json.loads(simnode('show', state, '--json'))['gpus'][0]['gpu_instances'][0]['id'])
+
+
+def test_single_valid_then_crash_loop_keeps_resources(cluster, gpu_node):
+    state = gpu_node('g1', profiles='19,19,19,19,19,19,19')
+    sim = cluster(base_description([{'name': 'g1', 'nvml_state': state, 'labels': {'nvidia.com/device-plugin.config': 'single'}}]))
+    core, apps = clients(sim)[:2]
+    assert _gpu_resources(core, 'g1') == {'nvidia.com/gpu': '7'}
+    # a mixed geometry is invalid under single: the restarted plugin crash-loops, resources stay
+    _relayout(state, '9,14,19')
+    _restart(apps)
+
+    def crashing():
+        pods = _plugin_pod(core, 'g1')
+        statuses = pods[0].status.container_statuses or [] if pods else []
+        return [s for s in statuses if s.state.waiting is not None and s.state.waiting.reason == 'CrashLoopBackOff']
+    status = wait_until(crashing, message='CrashLoopBackOff')[0]
+    assert 'more than one MIG device type present on node' in status.last_state.terminated.message
+    assert status.restart_count >= 1 and not status.ready
+    assert _gpu_resources(core, 'g1') == {'nvidia.com/gpu': '7'}
+    assert apps.read_namespaced_daemon_set(DS, NS).status.number_ready == 0
+    # an empty MIG GPU is also invalid under single
+    _relayout(state, '')
+    wait_until(lambda: [s for s in sim.control('GET', '/_sim/plugin')['starts'] if 'has no MIG devices' in (s['error'] or '')],
+               message='empty GPU error')
+    # fixing the geometry lets the crash-looping plugin come up on its next restart
+    _relayout(state, '14,14,14')
+    wait_until(lambda: _gpu_resources(core, 'g1') == {'nvidia.com/gpu': '3'}, message='recovered')
+    assert _ready(_plugin_pod(core, 'g1')[0])
+
+
+def test_config_errors(cluster, gpu_node):
+    state = gpu_node('g1', profiles='19,19')
+    desc = base_description([{'name': 'g1', 'nvml_state': state, 'labels': {'nvidia.com/device-plugin.config': 'typo'}}])
+    desc['device_plugin']['configs']['bad'] = 'version: v1\nflags:\n  migStrategy: weird\n'
+    sim = cluster(desc)
+    core = clients(sim)[0]
+    pod = _plugin_pod(core, 'g1')[0]
+    init = pod.status.init_container_statuses[0]
+    assert init.state.waiting.reason == 'CrashLoopBackOff' and 'specified config typo does not exist' in init.last_state.terminated.message
+    assert _gpu_resources(core, 'g1') == {}
+    core.patch_node('g1', {'metadata': {'labels': {'nvidia.com/device-plugin.config': 'bad'}}})
+    wait_until(lambda: [s for s in sim.control('GET', '/_sim/plugin')['starts'] if 'unknown MIG strategy: weird' in (s['error'] or '')],
+               message='bad strategy')
+    core.patch_node('g1', {'metadata': {'labels': {'nvidia.com/device-plugin.config': 'mixed'}}})
+    wait_until(lambda: _gpu_resources(core, 'g1') == {'nvidia.com/mig-1g.5gb': '2'}, message='mixed after fix')
