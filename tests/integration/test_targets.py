@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 
 import pytest
 
 from simfleet import build_fleet, write_inventory
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'k8ssim'))
+from k8ssim import Cluster  # noqa: E402  pylint: disable=wrong-import-position
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TARGETS = sorted(
@@ -59,9 +63,25 @@ def test_target(target, tmp_path, bare_python):
     fleet = dict(FLEET)
     fleet['sim-nopynvml'] = dict(FLEET['sim-nopynvml'], python=bare_python)
     hosts = build_fleet(str(tmp_path / 'fleet'), fleet, sim_build, python)
-    inventory = write_inventory(str(tmp_path / 'inventory.json'), hosts, python, {
-        'simnode': os.path.join(sim_build, 'bin', 'simnode'),
-    })
+    extra = {'simnode': os.path.join(sim_build, 'bin', 'simnode')}
+    # A target whose aliases say gpufleet/k8s gets a simulated Kubernetes cluster whose nodes are the fleet's.
+    with open(os.path.join(HERE, 'targets', target, 'aliases')) as handle:
+        needs_k8s = 'gpufleet/k8s' in handle.read().split()
+    description = os.path.join(HERE, 'cluster.yml')
+    if not needs_k8s:
+        _run_playbook(target, tmp_path, hosts, python, extra)
+        return
+    with open(description) as handle:
+        cluster_yaml = handle.read().replace('@FLEET@', str(tmp_path / 'fleet')).replace('@SIMNODE@', extra['simnode'])
+    (tmp_path / 'cluster.yml').write_text(cluster_yaml)
+    with Cluster(str(tmp_path / 'cluster.yml'), str(tmp_path / 'k8s')) as cluster:
+        extra.update(kubeconfig=cluster.kubeconfig, k8s_url=cluster.url, k8s_token=cluster.token,
+                     k8ssim=os.path.join(HERE, '..', 'k8ssim', 'k8ssim.py'), k8s_state_dir=str(tmp_path / 'k8s'))
+        _run_playbook(target, tmp_path, hosts, python, extra)
+
+
+def _run_playbook(target, tmp_path, hosts, python, extra):
+    inventory = write_inventory(str(tmp_path / 'inventory.json'), hosts, python, extra)
     playbook = tmp_path / 'play.yml'
     playbook.write_text(
         '- name: Integration target %s\n'

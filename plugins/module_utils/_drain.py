@@ -1,0 +1,203 @@
+# Copyright (c) 2026 gpufleet.mig contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""Cordon, GPU-aware drain and uncordon of a node, the way ``kubectl drain`` does it, plus two promises.
+
+Like kubectl (k8s.md section 5): cordon first, skip DaemonSet and mirror pods, evict every pod
+concurrently through the Eviction API, retry a 429 (a PodDisruptionBudget forbids it now) after a
+delay until the timeout, fail a pod on any other refusal (500: several budgets select it), and wait
+until each evicted pod is gone (or replaced by a pod with another UID).
+
+Beyond kubectl: only pods that use GPU resources are evicted unless asked otherwise; the cordon
+this code makes is recorded in an annotation, so uncordon lifts only that cordon and an
+administrator's own cordon stays; and a drain that fails leaves the node cordoned with the reason
+in an annotation, visible to anyone who looks at the node.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+
+__all__ = (
+    'CORDON_ANNOTATION',
+    'DRAIN_FAILED_ANNOTATION',
+    'DrainError',
+    'Drainer',
+    'classify_pods',
+    'uses_gpu',
+)
+
+CORDON_ANNOTATION = 'gpufleet.mig/cordoned'
+DRAIN_FAILED_ANNOTATION = 'gpufleet.mig/drain-failed'
+MIRROR_ANNOTATION = 'kubernetes.io/config.mirror'
+# nvidia.com/gpu, its time-sliced renames (nvidia.com/gpu.shared) and every MIG resource (nvidia.com/mig-1g.5gb).
+GPU_RESOURCE_PREFIXES = ('nvidia.com/gpu', 'nvidia.com/mig-')
+# Polls of the API never run faster than this.
+POLL_INTERVAL = 1.0
+
+
+class DrainError(Exception):
+    """The drain did not finish; ``blocked`` maps 'namespace/name' to the reason."""
+
+    def __init__(self, message, blocked=None, evicted=()):
+        super(DrainError, self).__init__(message)
+        self.blocked = dict(blocked or {})
+        self.evicted = tuple(evicted)
+
+
+def _name(pod):
+    return '%s/%s' % (pod['metadata']['namespace'], pod['metadata']['name'])
+
+
+def uses_gpu(pod):
+    """True when any container or init container requests or limits a GPU or MIG resource."""
+    spec = pod.get('spec') or {}
+    for container in (spec.get('containers') or []) + (spec.get('initContainers') or []):
+        resources = container.get('resources') or {}
+        for amounts in (resources.get('requests') or {}, resources.get('limits') or {}):
+            if any(key.startswith(GPU_RESOURCE_PREFIXES) for key in amounts):
+                return True
+    return False
+
+
+def classify_pods(pods, gpu_only=True):
+    """Split the node's pods into (to_evict, skipped) where skipped maps 'ns/name' to the reason."""
+    to_evict, skipped = [], {}
+    for pod in sorted(pods, key=_name):
+        metadata = pod['metadata']
+        owners = metadata.get('ownerReferences') or []
+        phase = (pod.get('status') or {}).get('phase')
+        if any(owner.get('kind') == 'DaemonSet' for owner in owners):
+            skipped[_name(pod)] = 'DaemonSet pod (its controller would recreate it at once)'
+        elif MIRROR_ANNOTATION in (metadata.get('annotations') or {}):
+            skipped[_name(pod)] = 'static (mirror) pod, managed by the kubelet'
+        elif phase in ('Succeeded', 'Failed'):
+            skipped[_name(pod)] = 'already finished (%s)' % phase
+        elif gpu_only and not uses_gpu(pod):
+            skipped[_name(pod)] = 'uses no GPU'
+        else:
+            to_evict.append(pod)
+    return to_evict, skipped
+
+
+class Drainer(object):
+    """Drain logic over a :class:`_k8s.Kube`; ``clock``/``sleep`` are injectable for tests of timing."""
+
+    def __init__(self, kube, node, timeout=600, retry_delay=5.0, grace_period=None, clock=time.monotonic, sleep=time.sleep):
+        self.kube = kube
+        self.node = node
+        self.timeout = timeout
+        self.retry_delay = max(retry_delay, POLL_INTERVAL)
+        self.grace_period = grace_period
+        self.clock = clock
+        self.sleep = sleep
+
+    # -- cordon -------------------------------------------------------------------------------
+
+    def cordon(self, check_mode=False):
+        """Cordon the node, recording that we did (an existing cordon is left as it is). Returns (changed, node)."""
+        def change(node):
+            if node['spec'].get('unschedulable'):
+                return None
+            return {'spec': {'unschedulable': True}, 'metadata': {'annotations': {CORDON_ANNOTATION: 'true'}}}
+        return self._update(change, check_mode)
+
+    def uncordon(self, force=False, check_mode=False):
+        """Lift the cordon if we made it (or ``force``). Returns (changed, admin_cordon_left, node)."""
+        def change(node):
+            annotations = node['metadata'].get('annotations') or {}
+            ours = annotations.get(CORDON_ANNOTATION) == 'true'
+            patch = {}
+            if node['spec'].get('unschedulable') and (ours or force):
+                patch['spec'] = {'unschedulable': False}
+            stale = dict((key, None) for key in (CORDON_ANNOTATION, DRAIN_FAILED_ANNOTATION) if key in annotations)
+            if stale and (ours or force or not node['spec'].get('unschedulable')):
+                patch['metadata'] = {'annotations': stale}
+            return patch or None
+        changed, node = self._update(change, check_mode)
+        annotations = node['metadata'].get('annotations') or {}
+        admin = bool(node['spec'].get('unschedulable')) and annotations.get(CORDON_ANNOTATION) != 'true' and not force
+        return changed, admin, node
+
+    def _update(self, change, check_mode):
+        if check_mode:
+            node = self.kube.read_node(self.node)
+            return change(node) is not None, node
+        dummy, node, changed = self.kube.update_node(self.node, change)
+        return changed, node
+
+    def mark_failed(self, reason):
+        """Leave the reason of a failed drain on the node."""
+        self.kube.update_node(self.node, lambda node: {'metadata': {'annotations': {DRAIN_FAILED_ANNOTATION: reason[:1000]}}})
+
+    # -- drain --------------------------------------------------------------------------------
+
+    def plan(self, gpu_only=True):
+        """(to_evict, skipped) for the node as it is now."""
+        return classify_pods(self.kube.pods_on_node(self.node), gpu_only)
+
+    def drain(self, gpu_only=True):
+        """Cordon, evict, wait. Returns (cordon_changed, evicted names, skipped). Raises DrainError."""
+        cordon_changed, dummy = self.cordon()
+        to_evict, skipped = self.plan(gpu_only)
+        deadline = self.clock() + self.timeout
+        blocked = {}
+        evicted = []
+        if to_evict:
+            workers = min(len(to_evict), 16)
+            with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+                outcomes = list(pool.map(lambda pod: (pod, self._evict(pod, deadline)), to_evict))
+            for pod, refusal in outcomes:
+                if refusal is None:
+                    evicted.append(pod)
+                else:
+                    blocked[_name(pod)] = refusal
+        waiting = self._wait_gone(evicted, deadline)
+        blocked.update(waiting)
+        done = [_name(pod) for pod in evicted if _name(pod) not in waiting]
+        if blocked:
+            message = 'draining node %s did not finish: %s' % (
+                self.node, '; '.join('%s: %s' % (name, reason) for name, reason in sorted(blocked.items())))
+            self.mark_failed(message)
+            raise DrainError(message + '; the node stays cordoned and is annotated %s' % DRAIN_FAILED_ANNOTATION, blocked, done)
+        # A drain that finished clears the mark of an earlier failed one.
+        self.kube.update_node(self.node, lambda node: (
+            {'metadata': {'annotations': {DRAIN_FAILED_ANNOTATION: None}}}
+            if DRAIN_FAILED_ANNOTATION in (node['metadata'].get('annotations') or {}) else None))
+        return cordon_changed, done, skipped
+
+    def _evict(self, pod, deadline):
+        """Evict one pod, retrying 429 until the deadline. None when accepted, else the reason it was not."""
+        namespace, name = pod['metadata']['namespace'], pod['metadata']['name']
+        while True:
+            refusal = self.kube.evict(namespace, name, self.grace_period)
+            if refusal is None:
+                return None
+            status, message = refusal
+            # 429: a budget forbids it now; 502-504 or no answer: the API server is briefly unavailable. Both pass.
+            # Anything else (500: several budgets select the pod) will not change by waiting.
+            if status not in (429, 502, 503, 504, None):
+                return 'eviction refused (HTTP %s): %s' % (status, message)
+            if self.clock() + self.retry_delay > deadline:
+                return 'eviction still refused when the timeout of %ss ran out (HTTP %s): %s' % (self.timeout, status, message)
+            self.sleep(self.retry_delay)
+
+    def _wait_gone(self, pods, deadline):
+        """Wait until every pod is gone or replaced (another UID). Returns 'ns/name' -> reason for those still there."""
+        left = dict((_name(pod), pod) for pod in pods)
+        while left:
+            for name, pod in list(left.items()):
+                current = self.kube.read_pod(pod['metadata']['namespace'], pod['metadata']['name'])
+                if current is None or current['metadata'].get('uid') != pod['metadata'].get('uid'):
+                    del left[name]
+            if not left:
+                break
+            if self.clock() + POLL_INTERVAL > deadline:
+                return dict((name, 'evicted but still terminating when the timeout of %ss ran out' % self.timeout) for name in left)
+            self.sleep(POLL_INTERVAL)
+        return {}

@@ -1,0 +1,275 @@
+# Copyright (c) 2026 gpufleet.mig contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""The Kubernetes client: the only code in the collection that imports ``kubernetes``.
+
+Connection options follow kubernetes.core's names and environment variables (``K8S_AUTH_*``,
+which AWX's Kubernetes bearer-token credential injects), documented once in the
+``gpufleet.mig.k8s_auth`` doc fragment and defined once here in :data:`AUTH_ARG_SPEC`.
+
+Reads and idempotent writes are retried on transient failures (connection errors, 502/503/504)
+with bounded exponential backoff.  409 Conflicts are retried by :meth:`Kube.update_node`, which
+re-reads the node and re-applies the change.  Error messages carry the API's own message and
+never the token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import traceback
+
+from ansible.module_utils.basic import env_fallback
+
+try:
+    import kubernetes
+    from kubernetes.client.rest import ApiException
+    from urllib3.exceptions import HTTPError as Urllib3Error
+except ImportError:
+    kubernetes = None
+    KUBERNETES_IMPORT_ERROR = traceback.format_exc()
+
+    class ApiException(Exception):
+        """Stand-in so that except clauses stay valid when the library is missing."""
+
+    class Urllib3Error(Exception):
+        """Stand-in so that except clauses stay valid when the library is missing."""
+else:
+    KUBERNETES_IMPORT_ERROR = None
+
+__all__ = (
+    'AUTH_ARG_SPEC',
+    'metadata_problems',
+    'KUBERNETES_IMPORT_ERROR',
+    'Kube',
+    'KubeError',
+)
+
+AUTH_ARG_SPEC = dict(
+    kubeconfig=dict(type='path', fallback=(env_fallback, ['K8S_AUTH_KUBECONFIG'])),
+    context=dict(type='str', fallback=(env_fallback, ['K8S_AUTH_CONTEXT'])),
+    host=dict(type='str', fallback=(env_fallback, ['K8S_AUTH_HOST'])),
+    api_key=dict(type='str', no_log=True, fallback=(env_fallback, ['K8S_AUTH_API_KEY'])),
+    validate_certs=dict(type='bool', aliases=['verify_ssl'], fallback=(env_fallback, ['K8S_AUTH_VERIFY_SSL'])),
+    ca_cert=dict(type='path', aliases=['ssl_ca_cert'], fallback=(env_fallback, ['K8S_AUTH_SSL_CA_CERT'])),
+)
+
+TRANSIENT_STATUS = (502, 503, 504)
+
+# Kubernetes object-metadata rules (apimachinery validation): a key is an optional DNS-subdomain prefix and a
+# name of at most 63 characters; a label value is empty or a name-like string of at most 63 characters.
+_NAME = re.compile(r'^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$')
+_PREFIX = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')
+
+
+def _key_problem(kind, key):
+    prefix, slash, name = key.rpartition('/')
+    if slash and (not prefix or len(prefix) > 253 or not _PREFIX.match(prefix)):
+        return '%s key %r: the prefix %r must be a lower-case DNS subdomain of at most 253 characters' % (kind, key, prefix)
+    if not name or len(name) > 63 or not _NAME.match(name):
+        return ('%s key %r: the name %r must be 1-63 characters of letters, digits, "-", "_" or ".", starting and ending '
+                'with a letter or digit' % (kind, key, name))
+    return None
+
+
+def metadata_problems(labels, annotations):
+    """Every problem with the requested labels and annotations (value None means: remove the key)."""
+    problems = []
+    for kind, items in (('label', labels or {}), ('annotation', annotations or {})):
+        for key, value in sorted(items.items()):
+            problem = _key_problem(kind, key)
+            if problem:
+                problems.append(problem)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                problems.append('%s %s: the value %r is a %s; Kubernetes needs a string (quote it)' % (kind, key, value, type(value).__name__))
+            elif kind == 'label' and value and (len(value) > 63 or not _NAME.match(value)):
+                problems.append('label %s: the value %r must be empty or 1-63 characters of letters, digits, "-", "_" or ".", '
+                                'starting and ending with a letter or digit' % (key, value))
+    return problems
+
+
+class KubeError(Exception):
+    """A Kubernetes API call failed; ``status`` is the HTTP status (None for a connection error)."""
+
+    def __init__(self, message, status=None, reason=None):
+        super(KubeError, self).__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+def api_message(exc):
+    """The ``message`` of the API's Status body, or the HTTP reason."""
+    body = getattr(exc, 'body', None)
+    if body:
+        try:
+            return json.loads(body).get('message') or exc.reason
+        except (ValueError, AttributeError):
+            pass
+    return getattr(exc, 'reason', None) or str(exc)
+
+
+class Kube(object):
+    """A connection to one cluster, made from the module's auth options."""
+
+    def __init__(self, params, retries=4, backoff=0.5, sleep=time.sleep):
+        self.retries = retries
+        self.backoff = backoff
+        self.sleep = sleep
+        self.api_client = self._client(params)
+        self.core = kubernetes.client.CoreV1Api(self.api_client)
+        self.apps = kubernetes.client.AppsV1Api(self.api_client)
+        self.policy = kubernetes.client.PolicyV1Api(self.api_client)
+
+    @staticmethod
+    def _client(params):
+        configuration = kubernetes.client.Configuration()
+        try:
+            if params.get('host') and params.get('api_key'):
+                configuration.host = params['host']
+                configuration.api_key = {'authorization': params['api_key']}
+                configuration.api_key_prefix = {'authorization': 'Bearer'}
+            elif params.get('kubeconfig') or params.get('context') or not os.environ.get('KUBERNETES_SERVICE_HOST'):
+                kubernetes.config.load_kube_config(config_file=params.get('kubeconfig'), context=params.get('context'),
+                                                   client_configuration=configuration)
+                if params.get('host'):
+                    configuration.host = params['host']
+            else:
+                kubernetes.config.load_incluster_config(client_configuration=configuration)
+        except (kubernetes.config.ConfigException, IOError, OSError) as exc:
+            raise KubeError('cannot configure the Kubernetes client: %s. Give kubeconfig (or K8S_AUTH_KUBECONFIG), or host and '
+                            'api_key (or K8S_AUTH_HOST and K8S_AUTH_API_KEY).' % exc)
+        if params.get('validate_certs') is not None:
+            configuration.verify_ssl = params['validate_certs']
+        if params.get('ca_cert'):
+            configuration.ssl_ca_cert = params['ca_cert']
+        return kubernetes.client.ApiClient(configuration)
+
+    def call(self, what, function, *args, **kwargs):
+        """Call an API function; retry transient failures; raise KubeError naming ``what``."""
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                return function(*args, **kwargs)
+            except ApiException as exc:
+                if exc.status in TRANSIENT_STATUS and attempt < self.retries:
+                    self.sleep(delay)
+                    delay *= 2
+                    continue
+                raise KubeError('%s failed: %s (HTTP %s)' % (what, api_message(exc), exc.status), exc.status, exc.reason)
+            except (Urllib3Error, IOError, OSError) as exc:
+                if attempt < self.retries:
+                    self.sleep(delay)
+                    delay *= 2
+                    continue
+                raise KubeError('%s failed: cannot reach the Kubernetes API server (%s)' % (what, type(exc).__name__))
+        raise KubeError('%s failed after %d attempts' % (what, self.retries + 1))
+
+    # -- nodes --------------------------------------------------------------------------------
+
+    def read_node(self, name):
+        """The node as a plain dict; KubeError (404) when it does not exist."""
+        node = self.call('reading node %s' % name, self.core.read_node, name)
+        return self.api_client.sanitize_for_serialization(node)
+
+    def update_node(self, name, change, conflicts=5):
+        """Apply ``change(node_dict) -> merge patch or None`` with optimistic concurrency.
+
+        The patch carries the resourceVersion it was computed from, so a concurrent writer makes
+        the server answer 409; the node is then read again and the change recomputed.
+        Returns (before, after, patched).
+        """
+        for dummy in range(conflicts):
+            before = self.read_node(name)
+            patch = change(before)
+            if not patch:
+                return before, before, False
+            patch.setdefault('metadata', {})['resourceVersion'] = before['metadata']['resourceVersion']
+            try:
+                after = self.call('patching node %s' % name, self.core.patch_node, name, patch)
+            except KubeError as exc:
+                if exc.status == 409:
+                    continue
+                raise
+            return before, self.api_client.sanitize_for_serialization(after), True
+        raise KubeError('patching node %s failed: it kept changing under us (%d conflicts in a row)' % (name, conflicts), 409)
+
+    # -- pods ---------------------------------------------------------------------------------
+
+    def pods_on_node(self, name):
+        """Every pod bound to the node, as plain dicts."""
+        pods = self.call('listing pods on node %s' % name, self.core.list_pod_for_all_namespaces,
+                         field_selector='spec.nodeName=%s' % name)
+        return [self.api_client.sanitize_for_serialization(pod) for pod in pods.items]
+
+    def read_pod(self, namespace, name):
+        """The pod as a plain dict, or None when it is gone."""
+        try:
+            return self.api_client.sanitize_for_serialization(
+                self.call('reading pod %s/%s' % (namespace, name), self.core.read_namespaced_pod, name, namespace))
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def evict(self, namespace, name, grace_period=None):
+        """Ask the Eviction API to evict a pod. Returns None when done, else (status, message) of the refusal.
+
+        429 (a PodDisruptionBudget forbids it now) and 500 (several budgets select the pod) are
+        answers, not transient failures, so they are returned to the caller, never retried here.
+        """
+        body = kubernetes.client.V1Eviction(
+            metadata=kubernetes.client.V1ObjectMeta(name=name, namespace=namespace),
+            delete_options=None if grace_period is None else kubernetes.client.V1DeleteOptions(grace_period_seconds=grace_period))
+        try:
+            self.core.create_namespaced_pod_eviction(name, namespace, body)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            return exc.status, api_message(exc)
+        except (Urllib3Error, IOError, OSError) as exc:
+            return None, 'cannot reach the Kubernetes API server (%s)' % type(exc).__name__
+        return None
+
+    # -- config maps and plugin pods ----------------------------------------------------------
+
+    def read_config_map(self, namespace, name):
+        """The ConfigMap as a plain dict, or None when it does not exist."""
+        try:
+            return self.api_client.sanitize_for_serialization(
+                self.call('reading configmap %s/%s' % (namespace, name), self.core.read_namespaced_config_map, name, namespace))
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def write_config_map_data(self, namespace, name, data, existing):
+        """Create the ConfigMap with ``data``, or merge ``data`` into ``existing`` (409 when someone changed it since)."""
+        if existing is None:
+            body = {'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': {'name': name, 'namespace': namespace}, 'data': data}
+            return self.call('creating configmap %s/%s' % (namespace, name), self.core.create_namespaced_config_map, namespace, body)
+        patch = {'metadata': {'resourceVersion': existing['metadata']['resourceVersion']}, 'data': data}
+        return self.call('patching configmap %s/%s' % (namespace, name), self.core.patch_namespaced_config_map, name, namespace, patch)
+
+    def pods(self, namespace, label_selector, node=None):
+        """Pods in ``namespace`` matching ``label_selector`` (and on ``node``), as plain dicts."""
+        kwargs = {'label_selector': label_selector}
+        if node:
+            kwargs['field_selector'] = 'spec.nodeName=%s' % node
+        pods = self.call('listing pods %s in %s' % (label_selector, namespace), self.core.list_namespaced_pod, namespace, **kwargs)
+        return [self.api_client.sanitize_for_serialization(pod) for pod in pods.items]
+
+    def delete_pod(self, namespace, name):
+        """Delete a pod (its DaemonSet recreates it); a pod already gone is fine."""
+        try:
+            self.call('deleting pod %s/%s' % (namespace, name), self.core.delete_namespaced_pod, name, namespace)
+        except KubeError as exc:
+            if exc.status != 404:
+                raise

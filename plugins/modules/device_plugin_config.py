@@ -1,0 +1,322 @@
+#!/usr/bin/python
+# Copyright (c) 2026 gpufleet.mig contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: device_plugin_config
+short_description: Manage NVIDIA device plugin configs, select one for a node, and wait for its MIG resources
+version_added: 0.1.0
+description:
+  - Writes named configs into the device plugin's ConfigMap, after checking each strictly against the plugin's C(version=v1)
+    schema - the plugin itself silently ignores unknown or misplaced keys. Other configs in the ConfigMap are left alone.
+  - With O(node), selects O(config_name) for that node with the label C(nvidia.com/device-plugin.config), checks that
+    the config's MIG strategy suits the node's layout (C(single) needs one profile on every MIG GPU, or the plugin
+    crash-loops), restarts the plugin pod on the node when needed (the plugin only enumerates MIG devices when it
+    starts), and waits until the node advertises exactly the resources the layout gives under that strategy.
+  - On a timeout it fails, naming the resources that are wrong, missing or stale and the plugin pod's state.
+  - Runs where the Kubernetes client and credentials are, usually the controller (C(delegate_to=localhost)).
+author:
+  - gpufleet.mig contributors (@gpufleet)
+extends_documentation_fragment:
+  - gpufleet.mig.attributes
+  - gpufleet.mig.attributes.ACTIONGROUP_MIG
+  - gpufleet.mig.k8s_auth
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - Shows the managed ConfigMap keys, the node's config label and its GPU resources before and after.
+  idempotent:
+    support: full
+options:
+  namespace:
+    description:
+      - Namespace of the ConfigMap and of the device plugin pods.
+    type: str
+    default: gpu-operator
+  configmap:
+    description:
+      - Name of the ConfigMap that holds the named configs (the Helm chart's C(config.name)).
+    type: str
+    required: true
+  configs:
+    description:
+      - Named configs to write, as mappings or YAML text. Keys not listed here are left as they are.
+    type: dict
+    default: {}
+  node:
+    description:
+      - The node whose plugin config to select and whose resources to wait for.
+    type: str
+  config_name:
+    description:
+      - The config to select for O(node); it must exist in O(configs) or already in the ConfigMap.
+    type: str
+  gpus:
+    description:
+      - The node's GPUs, as the RV(gpufleet.mig.gpu_info#module:node.gpus) list of M(gpufleet.mig.gpu_info) (entries
+        need C(index), C(mig_capable) and C(layout)), from which the expected resources are computed.
+      - Required with O(node) unless O(wait=false).
+    type: list
+    elements: dict
+  plugin_selector:
+    description:
+      - Label selector of the device plugin pods.
+    type: str
+    default: app=nvidia-device-plugin-daemonset
+  restart:
+    description:
+      - V(auto) restarts the plugin pod on the node when its config label or config changed, or when the node does not
+        advertise the expected resources; V(always) and V(never) do what they say.
+    type: str
+    choices: [auto, always, never]
+    default: auto
+  wait:
+    description:
+      - Wait until the node advertises exactly the expected resources.
+    type: bool
+    default: true
+  timeout:
+    description:
+      - Seconds to wait for the resources.
+    type: int
+    default: 300
+seealso:
+  - module: gpufleet.mig.gpu_info
+  - module: gpufleet.mig.mig_layout
+"""
+
+EXAMPLES = r"""
+---
+- name: Read the node's GPUs
+  gpufleet.mig.gpu_info:
+  become: true
+  register: gpus
+
+- name: Use the mixed strategy on this node and wait for its MIG resources
+  gpufleet.mig.device_plugin_config:
+    configmap: nvidia-device-plugin-configs
+    configs:
+      mig-mixed:
+        version: v1
+        flags:
+          migStrategy: mixed
+    node: "{{ inventory_hostname }}"
+    config_name: mig-mixed
+    gpus: "{{ gpus.node.gpus }}"
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+expected:
+  description: The GPU resources the node should advertise.
+  returned: with O(node)
+  type: dict
+  sample: {nvidia.com/mig-1g.5gb: 4, nvidia.com/mig-3g.20gb: 2}
+advertised:
+  description: The node's GPU resources (allocatable) at the end.
+  returned: with O(node)
+  type: dict
+restarted:
+  description: Whether the plugin pod on the node was restarted.
+  returned: with O(node)
+  type: bool
+written:
+  description: Config names written to the ConfigMap (or that would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.gpufleet.mig.plugins.module_utils._drain import POLL_INTERVAL
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import AUTH_ARG_SPEC, KUBERNETES_IMPORT_ERROR, Kube, KubeError
+from ansible_collections.gpufleet.mig.plugins.module_utils._plugin_config import config_problems, load_config, mig_strategy, resource_differences
+from ansible_collections.gpufleet.mig.plugins.module_utils._resources import expected_resources, strategy_problems
+
+CONFIG_LABEL = 'nvidia.com/device-plugin.config'
+
+try:
+    import yaml
+except ImportError:
+    yaml = None
+
+
+def _gpu_resources(node):
+    allocatable = (node.get('status') or {}).get('allocatable') or {}
+    return dict((key, value) for key, value in allocatable.items() if key.startswith(('nvidia.com/gpu', 'nvidia.com/mig-')))
+
+
+def _pod_state(pod):
+    statuses = (pod.get('status') or {}).get('containerStatuses') or []
+    for status in statuses:
+        waiting = (status.get('state') or {}).get('waiting')
+        if waiting:
+            return '%s: %s' % (waiting.get('reason'), waiting.get('message') or '')
+    return (pod.get('status') or {}).get('phase') or 'unknown'
+
+
+class PluginConfig(object):
+    """Validate, write configs, select for the node, restart, wait."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.result = {'changed': False, 'written': []}
+
+    def fail(self, msg, **extra):
+        self.module.fail_json(msg=msg, **dict(self.result, **extra))
+
+    def validate(self):
+        configs, problems = {}, []
+        for name, value in sorted(self.params['configs'].items()):
+            try:
+                config = load_config(value)
+            except ValueError as exc:
+                problems.append('config %s: %s' % (name, exc))
+                continue
+            problems.extend('config %s: %s' % (name, problem) for problem in config_problems(config))
+            configs[name] = config
+        if self.params['node'] and not self.params['config_name']:
+            problems.append('config_name is required with node')
+        if self.params['node'] and self.params['wait'] and self.params['gpus'] is None:
+            problems.append("gpus (gpu_info's node.gpus of the node) is required with node unless wait is false")
+        if problems:
+            self.fail('; '.join(problems), problems=problems)
+        return configs
+
+    def run(self, kube):
+        configs = self.validate()
+        namespace, name = self.params['namespace'], self.params['configmap']
+        existing = kube.read_config_map(namespace, name)
+        data = (existing or {}).get('data') or {}
+        to_write = dict((key, yaml.safe_dump(config, default_flow_style=False, sort_keys=True)) for key, config in configs.items()
+                        if key not in data or _parsed(data[key]) != config)
+        self.result['written'] = sorted(to_write)
+        if self.module._diff:
+            self.result['diff'] = {'before': {'configmap': dict((k, data.get(k)) for k in sorted(configs))},
+                                   'after': {'configmap': dict((k, data.get(k)) for k in sorted(configs))}}
+            self.result['diff']['after']['configmap'].update(to_write)
+
+        expected = None
+        if self.params['node']:
+            selected = configs.get(self.params['config_name'])
+            if selected is None and self.params['config_name'] in data:
+                selected = _parsed(data[self.params['config_name']])
+            if selected is None:
+                self.fail('config %s is neither in configs nor in configmap %s/%s (it has: %s)'
+                          % (self.params['config_name'], namespace, name, ', '.join(sorted(data)) or 'nothing'))
+            strategy = mig_strategy(selected)
+            problems = strategy_problems(self.params['gpus'] or [], strategy) if self.params['gpus'] is not None else []
+            if problems:
+                self.fail('the device plugin would not start on %s with config %s (migStrategy %s): %s'
+                          % (self.params['node'], self.params['config_name'], strategy, '; '.join(problems)), problems=problems)
+            try:
+                expected = None if self.params['gpus'] is None else expected_resources(self.params['gpus'], strategy)
+            except ValueError as exc:
+                self.fail('gpus: %s' % exc)
+
+        if to_write:
+            self.result['changed'] = True
+            if not self.module.check_mode:
+                kube.write_config_map_data(namespace, name, to_write, existing)
+        if self.params['node']:
+            self.select_and_wait(kube, expected, self.params['config_name'] in to_write)
+        return self.result
+
+    def select_and_wait(self, kube, expected, config_changed):
+        node_name = self.params['node']
+        wanted = self.params['config_name']
+
+        def change(node):
+            if ((node['metadata'].get('labels') or {}).get(CONFIG_LABEL)) == wanted:
+                return None
+            return {'metadata': {'labels': {CONFIG_LABEL: wanted}}}
+        if self.module.check_mode:
+            node = kube.read_node(node_name)
+            label_changed = change(node) is not None
+        else:
+            dummy, node, label_changed = kube.update_node(node_name, change)
+        wrong, stale = resource_differences(_gpu_resources(node), expected) if expected is not None else ({}, [])
+        restart = {'always': True, 'never': False}.get(self.params['restart'], label_changed or config_changed or bool(wrong or stale))
+        self.result.update(changed=self.result['changed'] or label_changed or restart, restarted=restart,
+                           expected=expected, advertised=_gpu_resources(node))
+        if self.module._diff:
+            self.result.setdefault('diff', {'before': {}, 'after': {}})
+            self.result['diff']['before'].update(label=(node['metadata'].get('labels') or {}).get(CONFIG_LABEL) if not label_changed else None,
+                                                 resources=_gpu_resources(node))
+            self.result['diff']['after'].update(label=wanted, resources=expected if expected is not None else _gpu_resources(node))
+        if self.module.check_mode:
+            return
+        old_uids = set()
+        if restart:
+            for pod in kube.pods(self.params['namespace'], self.params['plugin_selector'], node_name):
+                old_uids.add(pod['metadata']['uid'])
+                kube.delete_pod(self.params['namespace'], pod['metadata']['name'])
+        if self.params['wait'] and expected is not None:
+            self.wait(kube, expected, old_uids)
+
+    def wait(self, kube, expected, old_uids):
+        deadline = time.monotonic() + self.params['timeout']
+        while True:
+            node = kube.read_node(self.params['node'])
+            pods = [p for p in kube.pods(self.params['namespace'], self.params['plugin_selector'], self.params['node'])
+                    if p['metadata']['uid'] not in old_uids]
+            wrong, stale = resource_differences(_gpu_resources(node), expected)
+            self.result['advertised'] = _gpu_resources(node)
+            if not wrong and not stale and pods:
+                return
+            if time.monotonic() + POLL_INTERVAL > deadline:
+                parts = ['%s is %s, expected %s' % (key, have, want) for key, (have, want) in sorted(wrong.items())]
+                parts += ['%s is still advertised' % key for key in stale]
+                plugin = ', '.join('%s (%s)' % (p['metadata']['name'], _pod_state(p)) for p in pods) or 'no new plugin pod on the node'
+                self.fail('node %s does not advertise the expected GPU resources after %ss: %s; device plugin: %s'
+                          % (self.params['node'], self.params['timeout'], '; '.join(parts) or 'no plugin pod has started', plugin),
+                          wrong=dict((k, {'advertised': h, 'expected': w}) for k, (h, w) in wrong.items()), stale=stale)
+            time.sleep(POLL_INTERVAL)
+
+
+def _parsed(text):
+    try:
+        return load_config(text)
+    except ValueError:
+        return None
+
+
+def main():
+    argument_spec = dict(
+        namespace=dict(type='str', default='gpu-operator'),
+        configmap=dict(type='str', required=True),
+        configs=dict(type='dict', default={}),
+        node=dict(type='str'),
+        config_name=dict(type='str'),
+        gpus=dict(type='list', elements='dict'),
+        plugin_selector=dict(type='str', default='app=nvidia-device-plugin-daemonset'),
+        restart=dict(type='str', choices=['auto', 'always', 'never'], default='auto'),
+        wait=dict(type='bool', default=True),
+        timeout=dict(type='int', default=300),
+    )
+    argument_spec.update(AUTH_ARG_SPEC)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if KUBERNETES_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib('kubernetes'), exception=KUBERNETES_IMPORT_ERROR)
+    if yaml is None:
+        module.fail_json(msg=missing_required_lib('PyYAML'))
+    worker = PluginConfig(module)
+    try:
+        result = worker.run(Kube(module.params))
+    except (KubeError, ValueError) as exc:
+        worker.fail(str(exc))
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

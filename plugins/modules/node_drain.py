@@ -1,0 +1,196 @@
+#!/usr/bin/python
+# Copyright (c) 2026 gpufleet.mig contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: node_drain
+short_description: Cordon a Kubernetes node and evict its GPU workloads, respecting disruption budgets
+version_added: 0.1.0
+description:
+  - With O(state=drain), cordons the node, then evicts the pods that use GPU resources (C(nvidia.com/gpu*) or
+    C(nvidia.com/mig-*) requests or limits), or every pod with O(gpu_only=false), through the Eviction API, so
+    PodDisruptionBudgets are respected. DaemonSet pods, static (mirror) pods and finished pods are never evicted.
+  - Evicts all pods at once and retries an eviction that a budget refuses (HTTP 429) every O(retry_delay) seconds until
+    O(timeout), as C(kubectl drain) does; then waits until every evicted pod is gone.
+  - When the drain does not finish, fails with each pod that blocked and why; the node stays cordoned and carries the
+    reason in the annotation C(gpufleet.mig/drain-failed).
+  - Records the cordon it makes in the annotation C(gpufleet.mig/cordoned). O(state=uncordon) lifts only such a cordon;
+    a cordon an administrator made stays unless O(force=true).
+  - Runs where the Kubernetes client and credentials are, usually the controller (C(delegate_to=localhost)).
+author:
+  - gpufleet.mig contributors (@gpufleet)
+extends_documentation_fragment:
+  - gpufleet.mig.attributes
+  - gpufleet.mig.attributes.ACTIONGROUP_MIG
+  - gpufleet.mig.k8s_auth
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Lists exactly which pods would be evicted and which are skipped, and why.
+  diff_mode:
+    support: full
+    details:
+      - Shows the node's schedulability and the pods on it before and after.
+  idempotent:
+    support: full
+options:
+  node:
+    description:
+      - The node's name.
+    type: str
+    required: true
+  state:
+    description:
+      - V(drain) cordons and evicts; V(cordon) only cordons; V(uncordon) lifts the cordon this collection made.
+    type: str
+    choices: [drain, cordon, uncordon]
+    default: drain
+  gpu_only:
+    description:
+      - Evict only pods that use GPU resources. With V(false) every pod is evicted, as C(kubectl drain) does.
+    type: bool
+    default: true
+  timeout:
+    description:
+      - Seconds to keep retrying refused evictions and waiting for evicted pods to go.
+    type: int
+    default: 600
+  retry_delay:
+    description:
+      - Seconds between attempts to evict a pod that a disruption budget protects (at least 1).
+    type: float
+    default: 5
+  grace_period:
+    description:
+      - Termination grace period in seconds for the evicted pods; their own when omitted.
+    type: int
+  force:
+    description:
+      - With O(state=uncordon), also lift a cordon that this collection did not make.
+    type: bool
+    default: false
+seealso:
+  - module: gpufleet.mig.node_labels
+"""
+
+EXAMPLES = r"""
+---
+- name: Drain the GPU work off a node, waiting up to 15 minutes for its budgets
+  gpufleet.mig.node_drain:
+    node: gpu-node-07
+    timeout: 900
+  delegate_to: localhost
+
+- name: Show what a drain would evict
+  gpufleet.mig.node_drain:
+    node: gpu-node-07
+  check_mode: true
+  delegate_to: localhost
+  register: plan
+
+- name: Put the node back into service (only if we cordoned it)
+  gpufleet.mig.node_drain:
+    node: gpu-node-07
+    state: uncordon
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+evicted:
+  description: The pods evicted (or that would be, in check mode), as C(namespace/name).
+  returned: success with O(state=drain)
+  type: list
+  elements: str
+  sample: [research/train-7f9c4, research/notebook-2]
+skipped:
+  description: Pods left on the node, with the reason.
+  returned: with O(state=drain)
+  type: dict
+  sample: {gpu-operator/nvidia-device-plugin-daemonset-x2k4q: DaemonSet pod (its controller would recreate it at once)}
+blocked:
+  description: Pods that kept the drain from finishing, with the reason.
+  returned: failure of O(state=drain)
+  type: dict
+  sample:
+    research/train-7f9c4: >-
+      eviction still refused when the timeout of 600s ran out (HTTP 429):
+      Cannot evict pod as it would violate the pod's disruption budget.
+cordoned:
+  description: Whether the node is cordoned after the task.
+  returned: success
+  type: bool
+admin_cordon:
+  description: With O(state=uncordon), true when the node stays cordoned because an administrator cordoned it.
+  returned: with O(state=uncordon)
+  type: bool
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.gpufleet.mig.plugins.module_utils._drain import DrainError, Drainer
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import AUTH_ARG_SPEC, KUBERNETES_IMPORT_ERROR, Kube, KubeError
+
+
+def _names(pods):
+    return ['%s/%s' % (pod['metadata']['namespace'], pod['metadata']['name']) for pod in pods]
+
+
+def main():
+    argument_spec = dict(
+        node=dict(type='str', required=True),
+        state=dict(type='str', choices=['drain', 'cordon', 'uncordon'], default='drain'),
+        gpu_only=dict(type='bool', default=True),
+        timeout=dict(type='int', default=600),
+        retry_delay=dict(type='float', default=5),
+        grace_period=dict(type='int'),
+        force=dict(type='bool', default=False),
+    )
+    argument_spec.update(AUTH_ARG_SPEC)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if KUBERNETES_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib('kubernetes'), exception=KUBERNETES_IMPORT_ERROR)
+    params = module.params
+    for name, minimum in (('timeout', 0), ('retry_delay', 1), ('grace_period', 0)):
+        if params[name] is not None and params[name] < minimum:
+            module.fail_json(msg='%s must be at least %s, got %s' % (name, minimum, params[name]))
+
+    result = {}
+    try:
+        kube = Kube(params)
+        drainer = Drainer(kube, params['node'], timeout=params['timeout'], retry_delay=params['retry_delay'],
+                          grace_period=params['grace_period'])
+        before = kube.read_node(params['node'])
+        was_cordoned = bool(before['spec'].get('unschedulable'))
+        if params['state'] == 'uncordon':
+            changed, admin, node = drainer.uncordon(force=params['force'], check_mode=module.check_mode)
+            cordoned = admin or (bool(node['spec'].get('unschedulable')) and not changed)
+            if module.check_mode and changed:
+                cordoned = False
+            result.update(changed=changed, cordoned=cordoned, admin_cordon=admin)
+        elif params['state'] == 'cordon' or module.check_mode:
+            changed, dummy = drainer.cordon(check_mode=module.check_mode)
+            result.update(changed=changed, cordoned=True)
+            if params['state'] == 'drain':
+                to_evict, skipped = drainer.plan(params['gpu_only'])
+                result.update(changed=changed or bool(to_evict), evicted=_names(to_evict), skipped=skipped)
+        else:
+            try:
+                changed, evicted, skipped = drainer.drain(params['gpu_only'])
+            except DrainError as exc:
+                module.fail_json(msg=str(exc), blocked=exc.blocked, evicted=list(exc.evicted), cordoned=True)
+            result.update(changed=changed or bool(evicted), evicted=evicted, skipped=skipped, cordoned=True)
+    except KubeError as exc:
+        module.fail_json(msg=str(exc), status=exc.status)
+
+    if module._diff:
+        result['diff'] = {'before': {'unschedulable': was_cordoned},
+                          'after': {'unschedulable': result['cordoned'], 'evicted': result.get('evicted', [])}}
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

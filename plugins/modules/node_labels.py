@@ -1,0 +1,162 @@
+#!/usr/bin/python
+# Copyright (c) 2026 gpufleet.mig contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: node_labels
+short_description: Set and remove labels and annotations on a Kubernetes node
+version_added: 0.1.0
+description:
+  - Sets the given labels and annotations on a node and removes those given as null, leaving every other key alone.
+  - Checks every key and value against Kubernetes' rules before sending anything, and names each bad one.
+  - Sends one merge patch carrying the resourceVersion it was computed from; when another writer changed the node in the
+    meantime the node is read again and the change recomputed, so no concurrent change is overwritten.
+  - Runs where the Kubernetes client and credentials are, usually the controller (C(delegate_to=localhost)).
+author:
+  - gpufleet.mig contributors (@gpufleet)
+extends_documentation_fragment:
+  - gpufleet.mig.attributes
+  - gpufleet.mig.attributes.ACTIONGROUP_MIG
+  - gpufleet.mig.k8s_auth
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - The diff holds the labels and annotations this task manages, before and after.
+  idempotent:
+    support: full
+options:
+  node:
+    description:
+      - The node's name.
+    type: str
+    required: true
+  labels:
+    description:
+      - Labels to set (string values) or remove (null values).
+    type: dict
+    default: {}
+  annotations:
+    description:
+      - Annotations to set (string values) or remove (null values).
+    type: dict
+    default: {}
+seealso:
+  - module: gpufleet.mig.node_drain
+"""
+
+EXAMPLES = r"""
+---
+- name: Mark a node's MIG reconfiguration as pending
+  gpufleet.mig.node_labels:
+    node: gpu-node-07
+    labels:
+      nvidia.com/mig.config.state: pending
+  delegate_to: localhost
+
+- name: Record success and drop the failure reason
+  gpufleet.mig.node_labels:
+    node: gpu-node-07
+    labels:
+      nvidia.com/mig.config: all-balanced
+      nvidia.com/mig.config.state: success
+    annotations:
+      gpufleet.mig/failure-reason: null
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+labels:
+  description: All labels of the node after the task (as they would be, in check mode).
+  returned: success
+  type: dict
+  sample: {kubernetes.io/hostname: gpu-node-07, nvidia.com/mig.config.state: success}
+annotations:
+  description: The annotations this task manages, after the task; removed ones are absent.
+  returned: success
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import AUTH_ARG_SPEC, KUBERNETES_IMPORT_ERROR, Kube, KubeError, metadata_problems
+
+
+def _changes(current, wanted):
+    """The merge-patch fragment that turns ``current`` into ``wanted`` (None values remove keys); {} when equal."""
+    return dict((key, value) for key, value in wanted.items() if current.get(key) != value)
+
+
+def _apply(current, patch):
+    result = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = value
+    return result
+
+
+def _managed(items, keys):
+    return dict((key, items[key]) for key in sorted(keys) if key in items)
+
+
+def main():
+    argument_spec = dict(
+        node=dict(type='str', required=True),
+        labels=dict(type='dict', default={}),
+        annotations=dict(type='dict', default={}),
+    )
+    argument_spec.update(AUTH_ARG_SPEC)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if KUBERNETES_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib('kubernetes'), exception=KUBERNETES_IMPORT_ERROR)
+    labels, annotations = module.params['labels'], module.params['annotations']
+    problems = metadata_problems(labels, annotations)
+    if problems:
+        module.fail_json(msg='; '.join(problems), problems=problems)
+
+    def change(node):
+        metadata = node['metadata']
+        patch = {}
+        label_patch = _changes(metadata.get('labels') or {}, labels)
+        annotation_patch = _changes(metadata.get('annotations') or {}, annotations)
+        if label_patch:
+            patch['labels'] = label_patch
+        if annotation_patch:
+            patch['annotations'] = annotation_patch
+        return {'metadata': patch} if patch else None
+
+    try:
+        kube = Kube(module.params)
+        if module.check_mode:
+            before = kube.read_node(module.params['node'])
+            patch = (change(before) or {}).get('metadata', {})
+            after_labels = _apply(before['metadata'].get('labels') or {}, patch.get('labels', {}))
+            after_annotations = _apply(before['metadata'].get('annotations') or {}, patch.get('annotations', {}))
+            changed = bool(patch)
+        else:
+            before, after, changed = kube.update_node(module.params['node'], change)
+            after_labels = after['metadata'].get('labels') or {}
+            after_annotations = after['metadata'].get('annotations') or {}
+    except KubeError as exc:
+        module.fail_json(msg=str(exc), status=exc.status)
+
+    result = dict(changed=changed, labels=after_labels, annotations=_managed(after_annotations, annotations))
+    if module._diff:
+        before_labels = before['metadata'].get('labels') or {}
+        before_annotations = before['metadata'].get('annotations') or {}
+        result['diff'] = {
+            'before': {'labels': _managed(before_labels, labels), 'annotations': _managed(before_annotations, annotations)},
+            'after': {'labels': _managed(after_labels, labels), 'annotations': _managed(after_annotations, annotations)},
+        }
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
