@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from ansible_collections.gpufleet.mig.plugins.module_utils._catalog import parse_profile_name
 
 __all__ = (
+    'with_planned_layouts',
     'GPU_RESOURCE',
     'MIG_RESOURCE_PREFIX',
     'STRATEGIES',
@@ -293,3 +294,20 @@ def expected_resources(gpus, strategy):
                 if resource is not None:
                     _add(resources, resource, count)
     return dict(sorted(resources.items()))
+
+
+def with_planned_layouts(gpus, planned):
+    """``gpus`` (gpu_info entries) with the layouts that mig_layout plans (its ``gpus`` return) in place of the current ones.
+
+    A planned GPU gets the planned instances and the MIG mode the layout wants; others are unchanged.
+    """
+    by_index = dict((entry['index'], entry) for entry in planned or ())
+    result = []
+    for gpu in gpus:
+        plan = by_index.get(gpu.get('index'))
+        if plan is not None:
+            layout = dict(plan['after']) if plan.get('mig_enabled') else {'mig-devices': {}, 'placements': []}
+            layout['mig-enabled'] = bool(plan.get('mig_enabled'))
+            gpu = dict(gpu, layout=layout)
+        result.append(gpu)
+    return result

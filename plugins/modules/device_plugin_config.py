@@ -64,6 +64,13 @@ options:
       - Required with O(node) unless O(wait=false).
     type: list
     elements: dict
+  planned_layouts:
+    description:
+      - The layouts M(gpufleet.mig.mig_layout) will apply, as its RV(gpufleet.mig.mig_layout#module:gpus) list (for example
+        from a check-mode run); they replace the current layouts of O(gpus) when the expected resources are computed, so
+        a strategy can be checked before the layout changes.
+    type: list
+    elements: dict
   plugin_selector:
     description:
       - Label selector of the device plugin pods.
@@ -140,7 +147,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.gpufleet.mig.plugins.module_utils._drain import POLL_INTERVAL
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import AUTH_ARG_SPEC, KUBERNETES_IMPORT_ERROR, Kube, KubeError
 from ansible_collections.gpufleet.mig.plugins.module_utils._plugin_config import config_problems, load_config, mig_strategy, resource_differences
-from ansible_collections.gpufleet.mig.plugins.module_utils._resources import expected_resources, strategy_problems
+from ansible_collections.gpufleet.mig.plugins.module_utils._resources import expected_resources, strategy_problems, with_planned_layouts
 
 CONFIG_LABEL = 'nvidia.com/device-plugin.config'
 
@@ -215,12 +222,15 @@ class PluginConfig(object):
                 self.fail('config %s is neither in configs nor in configmap %s/%s (it has: %s)'
                           % (self.params['config_name'], namespace, name, ', '.join(sorted(data)) or 'nothing'))
             strategy = mig_strategy(selected)
-            problems = strategy_problems(self.params['gpus'] or [], strategy) if self.params['gpus'] is not None else []
+            gpus = self.params['gpus']
+            if gpus is not None and self.params['planned_layouts']:
+                gpus = with_planned_layouts(gpus, self.params['planned_layouts'])
+            problems = strategy_problems(gpus, strategy) if gpus is not None else []
             if problems:
                 self.fail('the device plugin would not start on %s with config %s (migStrategy %s): %s'
                           % (self.params['node'], self.params['config_name'], strategy, '; '.join(problems)), problems=problems)
             try:
-                expected = None if self.params['gpus'] is None else expected_resources(self.params['gpus'], strategy)
+                expected = None if gpus is None else expected_resources(gpus, strategy)
             except ValueError as exc:
                 self.fail('gpus: %s' % exc)
 
@@ -299,6 +309,7 @@ def main():
         node=dict(type='str'),
         config_name=dict(type='str'),
         gpus=dict(type='list', elements='dict'),
+        planned_layouts=dict(type='list', elements='dict'),
         plugin_selector=dict(type='str', default='app=nvidia-device-plugin-daemonset'),
         restart=dict(type='str', choices=['auto', 'always', 'never'], default='auto'),
         wait=dict(type='bool', default=True),

@@ -24,7 +24,9 @@ description:
   - Writes a checkpoint of the resulting layout of every MIG GPU (per GPU UUID - profiles, placements, compute
     instances) for a boot-time restore.
   - MIG mode must already be as the layout says; set it first with M(gpufleet.mig.mig_mode). A GPU whose layout says
-    C(mig-enabled=false) while MIG is still on has all its instances removed, so that MIG can then be disabled.
+    C(mig-enabled=false) while MIG is still on has all its instances removed, so that MIG can then be disabled. In check
+    mode a GPU whose MIG mode is still off is planned as if it had been enabled (with a warning), so a check-mode run of
+    the whole sequence predicts it.
   - Needs root on the node.
 author:
   - gpufleet.mig contributors (@gpufleet)
@@ -147,6 +149,9 @@ gpus:
     changed:
       description: Whether this GPU changed (or would, in check mode).
       type: bool
+    mig_enabled:
+      description: The MIG mode the layout wants for this GPU (this module does not change modes; see M(gpufleet.mig.mig_mode)).
+      type: bool
     status:
       description: C(unchanged), C(changed), C(restored) (the change failed and the old layout is back), C(failed) (it
         could not be restored), or C(not-applied) (not reached, or excluded by O(gpus)).
@@ -253,9 +258,13 @@ class MigLayout(object):
             model = _catalog.model_by_key(target.model)
             gpu = canonical_gpu(gpu, model)
             if target.layout.mig_enabled and not gpu.mig_current:
-                problems.append('GPU %d (%s): MIG mode is disabled%s; enable it first with gpufleet.mig.mig_mode'
-                                % (index, model.key, ' (an enable is pending: reset or reboot)' if gpu.mig_pending else ''))
-                continue
+                if not self.module.check_mode:
+                    problems.append('GPU %d (%s): MIG mode is disabled%s; enable it first with gpufleet.mig.mig_mode'
+                                    % (index, model.key, ' (an enable is pending: reset or reboot)' if gpu.mig_pending else ''))
+                    continue
+                # Check mode predicts the run that follows mig_mode: a GPU that MIG is enabled on has no instances.
+                self.module.warn('GPU %d: MIG mode is disabled now; planned as if gpufleet.mig.mig_mode had enabled it' % index)
+                gpu = dataclasses.replace(gpu, mig_current=True, mig_pending=True, gpu_instances=())
             if not target.layout.mig_enabled and not gpu.mig_current:
                 plans.append((gpu, model, target, None))
                 continue
@@ -294,6 +303,7 @@ class MigLayout(object):
         after = before if not steps else slot_diagram(model.memory_slices, plan.target, width=width)
         return {
             'index': gpu.index, 'uuid': gpu.uuid, 'model': model.key, 'changed': bool(steps),
+            'mig_enabled': target.layout.mig_enabled,
             'status': 'not-applied' if excluded else ('changed' if steps else 'unchanged'),
             'before': layout_of(gpu), 'after': layout_of(gpu) if not steps else _target_layout(gpu, model, plan.target),
             'actions': [str(step) for step in steps],

@@ -67,7 +67,9 @@ def test_target(target, tmp_path, bare_python):
     # A target whose aliases say gpufleet/k8s gets a simulated Kubernetes cluster whose nodes are the fleet's.
     with open(os.path.join(HERE, 'targets', target, 'aliases')) as handle:
         needs_k8s = 'gpufleet/k8s' in handle.read().split()
-    description = os.path.join(HERE, 'cluster.yml')
+    description = os.path.join(HERE, 'targets', target, 'cluster.yml')
+    if not os.path.exists(description):
+        description = os.path.join(HERE, 'cluster.yml')
     if not needs_k8s:
         _run_playbook(target, tmp_path, hosts, python, extra)
         return

@@ -233,7 +233,7 @@ def main(argv=None):
     p_audit = sub.add_parser('audit', help='request counts from the audit log')
     p_audit.add_argument('--state-dir', required=True)
     p_audit.add_argument('--json', action='store_true')
-    p_audit.add_argument('--clear', action='store_true', help='empty the audit log (server must run)')
+    p_audit.add_argument('--clear', action='store_true', help='empty the audit log after reading it (server must run)')
     p_fault = sub.add_parser('fault', help='fault injection')
     p_fault.add_argument('action', choices=('add', 'list', 'clear'))
     p_fault.add_argument('--state-dir', required=True)
@@ -264,9 +264,10 @@ def main(argv=None):
         elif args.command == 'dump':
             _print(_request(_read_info(args.state_dir), 'GET', '/_sim/state'), True)
         elif args.command == 'audit':
+            # Read first, then clear: a caller counting requests per step gets each step's requests once.
+            summary = summarize(read_audit(args.state_dir))
             if args.clear:
                 _request(_read_info(args.state_dir), 'DELETE', '/_sim/audit')
-            summary = summarize(read_audit(args.state_dir))
             if args.json:
                 _print(summary, True)
             else:

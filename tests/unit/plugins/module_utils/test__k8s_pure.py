@@ -96,3 +96,17 @@ def test_resource_differences_allows_stale_zero_only():
     assert resource_differences(advertised, {'nvidia.com/mig-1g.5gb': 4}) == ({}, ['nvidia.com/gpu'])
     assert resource_differences(advertised, {'nvidia.com/mig-1g.5gb': 4, 'nvidia.com/gpu': 1}) == ({}, [])
     assert resource_differences(advertised, {'nvidia.com/mig-1g.5gb': 7, 'nvidia.com/gpu': 1}) == ({'nvidia.com/mig-1g.5gb': (4, 7)}, [])
+
+
+def test_with_planned_layouts_replaces_only_planned_gpus():
+    from ansible_collections.gpufleet.mig.plugins.module_utils._resources import expected_resources, with_planned_layouts
+    off = {'mig-enabled': False, 'mig-devices': {}, 'placements': []}
+    gpus = [{'index': 0, 'mig_capable': True, 'layout': off}, {'index': 1, 'mig_capable': True, 'layout': off},
+            {'index': 2, 'mig_capable': False, 'layout': None}]
+    planned = [{'index': 0, 'mig_enabled': True, 'after': {'mig-enabled': False, 'mig-devices': {'3g.20gb': 2}, 'placements': []}},
+               {'index': 1, 'mig_enabled': False, 'after': off}]
+    merged = with_planned_layouts(gpus, planned)
+    assert merged[0]['layout'] == {'mig-enabled': True, 'mig-devices': {'3g.20gb': 2}, 'placements': []}
+    assert merged[1]['layout'] == off
+    assert merged[2] is gpus[2]
+    assert expected_resources(merged, 'mixed') == {'nvidia.com/gpu': 2, 'nvidia.com/mig-3g.20gb': 2}
