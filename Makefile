@@ -20,9 +20,22 @@ TEST_ENV := PATH="$(VENV)/bin:$$PATH" PYTHONPATH="$(COLLECTIONS)" ANSIBLE_COLLEC
 	LD_LIBRARY_PATH="$(SIM)/lib" SIM_BUILD="$(SIM)" GPUFLEET_ROOT="$(ROOT)" VENV_PYTHON="$(VPY)"
 
 .PHONY: help venv simulator collection test sanity lint units simulator-tests k8ssim-tests integration changelog-lint clean
+.PHONY: demo demo-setup demo-stop
+
+# make demo: the rollout against the simulated fleet (inventories/simulated, tests/demo/). DEMO_PLAYBOOK can be
+# pointed at another playbook to try the simulated fleet with it.
+DEMO := $(BUILD)/demo
+DEMO_INVENTORY := inventories/simulated
+DEMO_PLAYBOOK ?= playbooks/rollout.yml
+DEMO_PY := $(TEST_ENV) $(VPY)
+# Batches are a play keyword, which inventory variables cannot set: a canary node, then half of the fleet per batch.
+DEMO_EXTRA_VARS ?= {"gpufleet_mig_serial": [1, "50%"]}
+DEMO_PLAY := $(TEST_ENV) ANSIBLE_RETRY_FILES_ENABLED=0 ansible-playbook $(DEMO_PLAYBOOK) -i $(DEMO_INVENTORY) -e '$(DEMO_EXTRA_VARS)'
 
 help:
 	@echo "make test   - everything: sanity, lint, unit, simulator and integration tests"
+	@echo "make demo   - the rollout against a simulated fleet of four GPU nodes, run twice, with a summary"
+	@echo "make demo-setup / demo-stop - start the simulated fleet and cluster (to run playbooks yourself) / stop it"
 	@echo "make clean  - remove the virtual environment and build outputs"
 
 $(VENV)/.installed: requirements.txt tests/requirements.txt
@@ -77,6 +90,28 @@ integration: venv simulator collection
 	$(TEST_ENV) $(VPY) -m pytest -q tests/integration
 
 test: sanity lint changelog-lint units simulator-tests k8ssim-tests integration
+
+# The simulated cluster is stopped on every exit (trap), also when a step failed; the exit status is kept.
+demo: venv simulator collection
+	@trap '$(DEMO_PY) tests/demo/setup.py stop' EXIT; \
+	$(DEMO_PY) tests/demo/setup.py start; \
+	$(DEMO_PY) tests/demo/summary.py --before; \
+	echo "demo: first run: ansible-playbook $(DEMO_PLAYBOOK) -i $(DEMO_INVENTORY)"; \
+	rc=0; $(DEMO_PLAY) 2>&1 | tee $(DEMO)/first-run.log || rc=$$?; \
+	$(DEMO_PY) tests/demo/summary.py --title "After the rollout (first run)" || { [ $$rc -ne 0 ] || rc=1; }; \
+	if [ $$rc -ne 0 ]; then echo "demo: FAILED: the first run exited with $$rc (log: $(DEMO)/first-run.log)"; exit $$rc; fi; \
+	echo "demo: second run: the same playbook again, which must change nothing"; \
+	$(DEMO_PLAY) 2>&1 | tee $(DEMO)/second-run.log || { rc=$$?; echo "demo: FAILED: the second run exited with $$rc"; exit $$rc; }; \
+	$(DEMO_PY) tests/demo/summary.py --recap $(DEMO)/second-run.log --title "second run"
+
+demo-setup: venv simulator collection
+	$(DEMO_PY) tests/demo/setup.py start
+	$(DEMO_PY) tests/demo/summary.py --before
+	@echo "demo: run a playbook: ANSIBLE_COLLECTIONS_PATH=.build/collections .venv/bin/ansible-playbook $(DEMO_PLAYBOOK) -i $(DEMO_INVENTORY) -e '$(DEMO_EXTRA_VARS)'"
+	@echo "demo: then: PYTHONPATH=.build/collections .venv/bin/python tests/demo/summary.py; stop with: make demo-stop"
+
+demo-stop: venv
+	$(DEMO_PY) tests/demo/setup.py stop
 
 clean:
 	rm -rf $(BUILD) $(VENV) tests/output
