@@ -80,6 +80,10 @@ annotations:
   description: The annotations this task manages, after the task; removed ones are absent.
   returned: success
   type: dict
+unschedulable:
+  description: Whether the node is cordoned.
+  returned: success
+  type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -147,7 +151,8 @@ def main():
     except KubeError as exc:
         module.fail_json(msg=str(exc), status=exc.status)
 
-    result = dict(changed=changed, labels=after_labels, annotations=_managed(after_annotations, annotations))
+    result = dict(changed=changed, labels=after_labels, annotations=_managed(after_annotations, annotations),
+                  unschedulable=bool(before['spec'].get('unschedulable')))
     if module._diff:
         before_labels = before['metadata'].get('labels') or {}
         before_annotations = before['metadata'].get('annotations') or {}
