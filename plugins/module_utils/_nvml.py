@@ -273,17 +273,21 @@ class Nvml(object):
 
     def gpu_instance_profiles(self, handle, index):
         """Map profile id -> (enum, profile info) for the GI profiles this GPU offers (MIG must be on)."""
-        profiles = {}
-        for enum in range(pynvml.NVML_GPU_INSTANCE_PROFILE_COUNT):
+        return dict((info.id, (enum, info)) for enum, info in self._offered(
+            'nvmlDeviceGetGpuInstanceProfileInfo', handle, pynvml.NVML_GPU_INSTANCE_PROFILE_COUNT, index))
+
+    def _offered(self, function, owner, count, index, *extra):
+        """Yield (enum, info) for the profile enums 0..count-1 that ``owner`` offers.
+
+        NVML's documented enumeration protocol: a profile this GPU or GPU instance does not offer
+        answers NOT_SUPPORTED, an enum past the driver's last one INVALID_ARGUMENT; both are skipped.
+        """
+        for enum in range(count):
             try:
-                info = self.call('nvmlDeviceGetGpuInstanceProfileInfo', handle, enum, gpu=index)
+                yield enum, self.call(function, owner, enum, *extra, gpu=index)
             except NvmlError as exc:
-                # NVML's documented enumeration protocol: skip what this GPU does not offer.
-                if exc.code in (NVML_ERROR_NOT_SUPPORTED, NVML_ERROR_INVALID_ARGUMENT):
-                    continue
-                raise
-            profiles[info.id] = (enum, info)
-        return profiles
+                if exc.code not in (NVML_ERROR_NOT_SUPPORTED, NVML_ERROR_INVALID_ARGUMENT):
+                    raise
 
     def _read_gpu_instances(self, handle, index, total_bytes):
         uuids = self._mig_device_uuids(handle, index)
@@ -316,13 +320,8 @@ class Nvml(object):
 
     def _compute_profiles(self, gi, index, gi_info, gi_enum, total_bytes):
         profiles = []
-        for enum in range(pynvml.NVML_COMPUTE_INSTANCE_PROFILE_COUNT):
-            try:
-                info = self.call('nvmlGpuInstanceGetComputeInstanceProfileInfo', gi, enum, 0, gpu=index)
-            except NvmlError as exc:
-                if exc.code in (NVML_ERROR_NOT_SUPPORTED, NVML_ERROR_INVALID_ARGUMENT):
-                    continue
-                raise
+        for enum, info in self._offered('nvmlGpuInstanceGetComputeInstanceProfileInfo', gi, pynvml.NVML_COMPUTE_INSTANCE_PROFILE_COUNT,
+                                        index, 0):
             name = _nvml_name(info) or profile_name_from_memory(
                 gi_info.sliceCount, info.sliceCount, gi_info.memorySizeMB, total_bytes, _PROFILE_ATTRIBUTES.get(gi_enum, ''))
             profiles.append((info.id, name, info.instanceCount))
@@ -423,13 +422,8 @@ class Nvml(object):
 
     def _compute_profile_id(self, gi, index, slices):
         # The base profile of that size: the lowest CI enum with this slice count (REV1 variants come later).
-        for enum in range(pynvml.NVML_COMPUTE_INSTANCE_PROFILE_COUNT):
-            try:
-                info = self.call('nvmlGpuInstanceGetComputeInstanceProfileInfo', gi, enum, 0, gpu=index)
-            except NvmlError as exc:
-                if exc.code in (NVML_ERROR_NOT_SUPPORTED, NVML_ERROR_INVALID_ARGUMENT):
-                    continue
-                raise
+        for dummy, info in self._offered('nvmlGpuInstanceGetComputeInstanceProfileInfo', gi, pynvml.NVML_COMPUTE_INSTANCE_PROFILE_COUNT,
+                                         index, 0):
             if info.sliceCount == slices:
                 return info.id
         raise NvmlError('GPU %s of %s offers no compute-instance profile of %d slice(s) in this GPU instance' % (index, self.host, slices),
