@@ -20,7 +20,7 @@ TEST_ENV := PATH="$(VENV)/bin:$$PATH" PYTHONPATH="$(COLLECTIONS)" ANSIBLE_COLLEC
 	LD_LIBRARY_PATH="$(SIM)/lib" SIM_BUILD="$(SIM)" GPUFLEET_ROOT="$(ROOT)" VENV_PYTHON="$(VPY)"
 
 .PHONY: help venv simulator collection test sanity lint units simulator-tests k8ssim-tests integration changelog-lint clean
-.PHONY: demo demo-setup demo-stop
+.PHONY: demo demo-setup demo-stop molecule
 
 # make demo: the rollout against the simulated fleet (inventories/simulated, tests/demo/). DEMO_PLAYBOOK can be
 # pointed at another playbook to try the simulated fleet with it.
@@ -35,6 +35,7 @@ DEMO_PLAY := $(TEST_ENV) ANSIBLE_RETRY_FILES_ENABLED=0 ansible-playbook $(DEMO_P
 help:
 	@echo "make test   - everything: sanity, lint, unit, simulator and integration tests"
 	@echo "make demo   - the rollout against a simulated fleet of four GPU nodes, run twice, with a summary"
+	@echo "make molecule - the Molecule scenarios of extensions/molecule/ (part of make test)"
 	@echo "make demo-setup / demo-stop - start the simulated fleet and cluster (to run playbooks yourself) / stop it"
 	@echo "make clean  - remove the virtual environment and build outputs"
 
@@ -89,7 +90,16 @@ k8ssim-tests: venv simulator
 integration: venv simulator collection
 	$(TEST_ENV) $(VPY) -m pytest -q tests/integration
 
-test: sanity lint changelog-lint units simulator-tests k8ssim-tests integration
+# Molecule scenarios (extensions/molecule/, no container engine): `rollout` runs playbooks/rollout.yml over the simulated
+# fleet of make demo, twice (the second run must change nothing), and verifies every node through NVML and the API server;
+# `preflight_refuses` checks that one invalid node stops the rollout before any node changes. Run from the collection
+# root (galaxy.yml there makes Molecule use extensions/molecule/). They use .build/demo/ as make demo does: not both at once.
+# One scenario: make molecule MOLECULE_ARGS='-s preflight_refuses'.
+MOLECULE_ARGS ?= --all
+molecule: venv simulator collection
+	$(TEST_ENV) molecule test $(MOLECULE_ARGS)
+
+test: sanity lint changelog-lint units simulator-tests k8ssim-tests integration molecule
 
 # The simulated cluster is stopped on every exit (trap), also when a step failed; the exit status is kept.
 demo: venv simulator collection
