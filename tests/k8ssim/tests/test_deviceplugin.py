@@ -15,8 +15,9 @@ DS = 'nvidia-device-plugin-daemonset'
 
 
 def _gpu_resources(core, node):
-    capacity = core.read_node(node).status.capacity
-    allocatable = core.read_node(node).status.allocatable
+    # One read: the plugin may restart between two reads, so capacity and allocatable must come from one snapshot.
+    status = core.read_node(node).status
+    capacity, allocatable = status.capacity, status.allocatable
     found = dict((k, v) for k, v in capacity.items() if k.startswith('nvidia.com/'))
     assert found == dict((k, v) for k, v in allocatable.items() if k.startswith('nvidia.com/'))
     return found
