@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import errno
 import json
 import os
 import signal
@@ -50,7 +51,10 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml, Nv
 __all__ = (
     'CHECKPOINT_VERSION',
     'CheckpointError',
+    'DEFAULT_STATUS',
     'GpuCheckpoint',
+    'boot_restore_state',
+    'checkpoint_mismatches',
     'load_checkpoint',
     'main',
     'restore_gpus',
@@ -171,6 +175,82 @@ def _check_layout(model, layout):
                                  % (ci.profile, ci.start, ci.size, gi.profile, model.key))
 
 
+def _differs(gpu, saved):
+    """Why the live ``gpu`` (a GpuState) differs from its checkpoint entry ``saved``; None when it matches."""
+    if not saved.mig_enabled:
+        return 'MIG mode is enabled, the checkpoint has it disabled' if gpu.mig_current else None
+    if not gpu.mig_current:
+        return 'MIG mode is disabled, the checkpoint has it enabled with %s' % saved.describe()
+    if gpu.model is None:
+        return 'GPU model %s is not in the catalog of this gpufleet.mig version' % gpu.name
+    steps = steps_to(canonical_gpu(gpu, _catalog.model_by_key(gpu.model)), saved.layout)
+    if steps:
+        return ('its %d GPU instance(s) differ from the checkpoint\'s %s (%d step(s) away)'
+                % (len(gpu.gpu_instances), saved.describe(), len(steps)))
+    return None
+
+
+def checkpoint_mismatches(gpus, checkpointed):
+    """Compare live GPUs (GpuState, matched by UUID) with the checkpoint; one line per checkpointed GPU that differs.
+
+    Checkpointed GPUs that are not among ``gpus`` are reported as not on the node: pass every GPU of the node.
+    """
+    present = dict((gpu.uuid, gpu) for gpu in gpus)
+    problems = []
+    for saved in checkpointed:
+        gpu = present.get(saved.uuid)
+        if gpu is None:
+            problems.append('GPU %s (index %s in the checkpoint) is not on the node' % (saved.uuid, saved.index))
+            continue
+        why = _differs(gpu, saved)
+        if why:
+            problems.append('GPU %d (%s): %s' % (gpu.index, gpu.uuid, why))
+    return problems
+
+
+def boot_restore_state(status_path, gpus, complete=True):
+    """What this boot's restore did (its status file) and whether a failure of it still holds.
+
+    A failed restore still holds while the GPUs differ from the checkpoint it read; once a layout has been applied
+    again (which rewrites the checkpoint) or the GPUs were put right by other means, it is history. Never raises:
+    a status file that cannot be read is reported as such. ``complete`` is False when ``gpus`` is not every GPU of
+    the node; checkpointed GPUs that were not read are then left out of the comparison.
+    """
+    state = {'status_file': status_path, 'result': None, 'time': None, 'message': None, 'gpus': [],
+             'outstanding': False, 'mismatches': [], 'reason': None}
+    try:
+        with open(status_path) as handle:
+            status = json.load(handle)
+    except (IOError, OSError) as exc:
+        if exc.errno != errno.ENOENT:
+            state.update(result='unreadable', message='cannot read %s: %s' % (status_path, exc.strerror or exc))
+        return state
+    except ValueError as exc:
+        state.update(result='unreadable', message='%s is not valid JSON: %s' % (status_path, exc))
+        return state
+    if not isinstance(status, dict) or status.get('version') != STATUS_VERSION:
+        state.update(result='unreadable', message='%s is not a %s status file' % (status_path, STATUS_VERSION))
+        return state
+    state.update(result=status.get('result'), time=status.get('time'), message=status.get('message'),
+                 gpus=[gpu for gpu in status.get('gpus') or [] if isinstance(gpu, dict) and gpu.get('result') not in GOOD])
+    if state['result'] == 'ok':
+        return state
+    try:
+        checkpointed = load_checkpoint(status.get('checkpoint') or DEFAULT_CHECKPOINT)[1]
+    except CheckpointError as exc:
+        state['mismatches'] = [str(exc)]
+    else:
+        if not complete:
+            read = set(gpu.uuid for gpu in gpus)
+            checkpointed = [saved for saved in checkpointed if saved.uuid in read]
+        state['mismatches'] = checkpoint_mismatches(gpus, checkpointed)
+    state['outstanding'] = bool(state['mismatches'])
+    if state['outstanding']:
+        state['reason'] = ('the boot-time restore at %s ended %s: %s. Now: %s'
+                           % (state['time'], state['result'], state['message'], '; '.join(state['mismatches'])))
+    return state
+
+
 # -- the NVML work (runs in the worker process) -------------------------------------------------------
 
 def _result(saved, index, result, message, actions=()):
@@ -218,9 +298,9 @@ def _restore_gpu(nvml, gpu, saved):
         return _result(saved, gpu.index, FAILED, 'GPU model %s is not in the catalog of this gpufleet.mig version' % gpu.name)
     model = _catalog.model_by_key(gpu.model)
     _check_layout(model, saved.layout)
-    gpu = canonical_gpu(gpu, model)
-    if gpu.mig_current and not steps_to(gpu, saved.layout):
+    if _differs(gpu, saved) is None:
         return _result(saved, gpu.index, MATCHING, 'MIG enabled, %s' % saved.describe())
+    gpu = canonical_gpu(gpu, model)
     if gpu.busy:
         return _result(saved, gpu.index, BUSY, 'processes %s use the GPU; not touched. Stop them, then restart the restore'
                        % ', '.join(str(p.pid) for p in gpu.processes))

@@ -17,6 +17,8 @@ description:
     C(mig-devices) keys plus exact C(placements)), and the whole node as a mig-parted C(version=v1) config, so
     exporting a node is one task.
   - Talks to the driver through NVML (the C(pynvml) binding); it never runs C(nvidia-smi) and never changes anything.
+  - Also reports what this boot's restore of the checkpointed layout did (role P(gpufleet.mig.mig_restore#role)) and
+    whether a failure of it still holds, that is whether the GPUs still differ from the checkpoint it read.
   - Reading GPU instances needs root on most systems (NVML's MIG list calls require a privileged user); run it with
     C(become=true).
 author:
@@ -46,6 +48,12 @@ options:
       - Also return the result as the host fact C(gpufleet_mig), so later tasks and plays can use it without registering.
     type: bool
     default: true
+  restore_status:
+    description:
+      - The status file of the boot-time restore (the C(mig_restore_status) of role P(gpufleet.mig.mig_restore#role)).
+      - A missing file means no restore ran in this boot; RV(boot_restore.result) is then null.
+    type: path
+    default: /run/gpufleet-mig/restore.json
 notes:
   - The state is read in one NVML session; instances created or destroyed by another process at the same moment may or
     may not be seen.
@@ -206,8 +214,46 @@ mig_config:
         - devices: all
           mig-enabled: true
           mig-devices: {1g.5gb: 2, 2g.10gb: 1, 3g.20gb: 1}
+boot_restore:
+  description: What the boot-time restore did in this boot, read from O(restore_status).
+  returned: success
+  type: dict
+  contains:
+    status_file:
+      description: The status file read (O(restore_status)).
+      type: str
+    result:
+      description:
+        - C(ok), C(failed) or C(timeout) as the restore wrote it; C(unreadable) when the file exists but cannot be read
+          or is not a restore status; null when there is no status file.
+      type: str
+      sample: failed
+    time:
+      description: When the restore finished (UTC, ISO 8601).
+      type: str
+      sample: "2026-11-30T06:12:09.123456Z"
+    message:
+      description: The restore's summary.
+      type: str
+      sample: 1 of 2 checkpointed GPU(s) do not match the checkpoint
+    gpus:
+      description: The restore's results for the GPUs it could not bring to the checkpoint (uuid, index, result, message).
+      type: list
+      elements: dict
+    outstanding:
+      description:
+        - True when the restore did not succeed and the GPUs still differ from the checkpoint it read. False once the
+          layout has been applied again (which rewrites the checkpoint) or the GPUs were put right otherwise.
+      type: bool
+    mismatches:
+      description: For a restore that did not succeed, how the GPUs differ from the checkpoint now, one line per GPU.
+      type: list
+      elements: str
+    reason:
+      description: One line for an operator when RV(boot_restore.outstanding) is true, else null.
+      type: str
 ansible_facts:
-  description: With O(set_facts=true), the same data under C(gpufleet_mig) (keys C(node) and C(mig_config)).
+  description: With O(set_facts=true), the same data under C(gpufleet_mig) (keys C(node), C(mig_config), C(boot_restore)).
   returned: success and O(set_facts=true)
   type: dict
   contains:
@@ -220,6 +266,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import mig_parted_config
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import PYNVML_IMPORT_ERROR, Nvml, NvmlError
+from ansible_collections.gpufleet.mig.plugins.module_utils._restore import DEFAULT_STATUS, boot_restore_state
 
 
 def main():
@@ -228,6 +275,7 @@ def main():
             gpus=dict(type='list', elements='int'),
             export_label=dict(type='str', default='current'),
             set_facts=dict(type='bool', default=True),
+            restore_status=dict(type='path', default=DEFAULT_STATUS),
         ),
         supports_check_mode=True,
     )
@@ -242,7 +290,11 @@ def main():
     except NvmlError as exc:
         module.fail_json(msg=str(exc), nvml_function=exc.function, nvml_error=exc.code, gpu=exc.gpu)
 
-    result = {'node': node.to_dict(), 'mig_config': mig_parted_config(node.gpus, module.params['export_label'])}
+    result = {
+        'node': node.to_dict(),
+        'mig_config': mig_parted_config(node.gpus, module.params['export_label']),
+        'boot_restore': boot_restore_state(module.params['restore_status'], node.gpus, complete=module.params['gpus'] is None),
+    }
     facts = {'gpufleet_mig': dict(result)} if module.params['set_facts'] else {}
     module.exit_json(changed=False, ansible_facts=facts, **result)
 

@@ -225,6 +225,107 @@ def test_leftover_instances_are_replaced_by_the_checkpointed_layout(node):
     assert results(status) == [(gpu['uuid'], 'restored') for gpu in checkpoint['gpus']]
 
 
+# -- after boot: does a failed restore still hold? (gpu_info's boot_restore) -------------------------
+
+def live_gpus(node):
+    with Nvml() as nvml:
+        return nvml.read_node().gpus
+
+
+def test_a_failed_restore_holds_until_the_gpus_match_the_checkpoint_again(node):
+    before, checkpoint = prepared(node, 'A100-SXM4-40GB')
+    node.sim('reboot', node.state)
+    node.sim('process', 'add', node.state, '--gpu', 1, '--pid', 4242)
+    rc = node.run()[0]
+    assert rc == 1
+
+    state = _restore.boot_restore_state(node.status_path, live_gpus(node))
+    assert state['result'] == 'failed'
+    assert state['outstanding'] is True
+    assert [gpu['result'] for gpu in state['gpus']] == ['busy']
+    assert len(state['mismatches']) == 1
+    assert state['mismatches'][0].startswith('GPU 1 (%s): its 0 GPU instance(s) differ' % checkpoint['gpus'][1]['uuid'])
+    assert 'the boot-time restore at %s ended failed: 1 of 2 checkpointed GPU(s)' % node.status()['time'] in state['reason']
+    assert 'processes 4242' not in state['reason']   # the status keeps the details; the reason says what is wrong now
+
+    # Only GPU 0 read (gpu_info's gpus option): GPU 1's failure is out of view, so nothing holds for what was read.
+    gpu0 = [gpu for gpu in live_gpus(node) if gpu.index == 0]
+    assert _restore.boot_restore_state(node.status_path, gpu0, complete=False)['outstanding'] is False
+    assert _restore.boot_restore_state(node.status_path, gpu0)['outstanding'] is True
+
+    # The process goes and the layout is applied again, which rewrites the checkpoint: the failure is history.
+    node.sim('process', 'remove', node.state, '--pid', 4242)
+    node.apply(LAYOUTS['A100-SXM4-40GB'])
+    node.write_checkpoint()
+    state = _restore.boot_restore_state(node.status_path, live_gpus(node))
+    assert (state['result'], state['outstanding'], state['mismatches'], state['reason']) == ('failed', False, [], None)
+    assert node.layouts() == before
+
+
+def test_a_failed_restore_put_right_by_hand_no_longer_holds(node):
+    prepared(node, 'H100-SXM5-80GB')
+    node.sim('reboot', node.state)
+    node.sim('process', 'add', node.state, '--gpu', 0, '--pid', 5151)
+    assert node.run()[0] == 1
+    node.sim('process', 'remove', node.state, '--pid', 5151)
+    assert _restore.boot_restore_state(node.status_path, live_gpus(node))['outstanding'] is True
+    # Someone runs the restore again by hand (systemctl restart): it now succeeds and the status says ok.
+    assert node.run()[0] == 0
+    state = _restore.boot_restore_state(node.status_path, live_gpus(node))
+    assert (state['result'], state['outstanding'], state['gpus']) == ('ok', False, [])
+
+
+def test_checkpoint_mismatches_names_each_difference(node):
+    before, checkpoint = prepared(node, 'A30', count=3)
+    driver, saved = _restore.load_checkpoint(node.checkpoint)
+    assert _restore.checkpoint_mismatches(live_gpus(node), saved) == []
+    uuids = [gpu['uuid'] for gpu in checkpoint['gpus']]
+    node.sim('reboot', node.state)          # Ampere keeps MIG mode; the instances are gone
+    node.apply([{'devices': [2], 'mig-enabled': True, 'mig-devices': {'1g.6gb': 4}}])
+    gpus = [gpu for gpu in live_gpus(node) if gpu.index != 1]   # GPU 1 is gone from the node
+    problems = _restore.checkpoint_mismatches(gpus, saved)
+    assert problems[0] == ("GPU 0 (%s): its 0 GPU instance(s) differ from the checkpoint's 2 GPU instance(s), "
+                           "3 compute instance(s) (5 step(s) away)" % uuids[0])
+    assert problems[1] == 'GPU %s (index 1 in the checkpoint) is not on the node' % uuids[1]
+    assert problems[2].startswith('GPU 2 (%s): its 4 GPU instance(s) differ' % uuids[2])
+    assert len(problems) == 3
+
+
+def test_a_lost_mig_mode_is_a_mismatch(node):
+    prepared(node, 'H100-SXM5-80GB')
+    driver, saved = _restore.load_checkpoint(node.checkpoint)
+    node.sim('reboot', node.state)          # Hopper loses MIG mode
+    problems = _restore.checkpoint_mismatches(live_gpus(node), saved)
+    assert [p.split(': ', 1)[1] for p in problems] == [
+        'MIG mode is disabled, the checkpoint has it enabled with 4 GPU instance(s), 6 compute instance(s)',
+        'MIG mode is disabled, the checkpoint has it enabled with 2 GPU instance(s), 3 compute instance(s)']
+
+
+@pytest.mark.parametrize('content, result', [
+    (None, None),
+    ('{"half', 'unreadable'),
+    ('{"version": "something/else"}', 'unreadable'),
+])
+def test_no_or_bad_status_file_never_holds(node, content, result):
+    node.create('A30')
+    if content is not None:
+        os.makedirs(os.path.dirname(node.status_path))
+        with open(node.status_path, 'w') as handle:
+            handle.write(content)
+    state = _restore.boot_restore_state(node.status_path, live_gpus(node))
+    assert (state['result'], state['outstanding'], state['reason']) == (result, False, None)
+    assert (state['message'] is None) == (content is None)
+
+
+def test_a_failed_restore_whose_checkpoint_is_gone_holds(node):
+    prepared(node, 'A30')
+    os.unlink(node.checkpoint)
+    assert node.run()[0] == 2
+    state = _restore.boot_restore_state(node.status_path, live_gpus(node))
+    assert state['outstanding'] is True
+    assert 'cannot read the checkpoint' in state['mismatches'][0]
+
+
 # -- what cannot be restored fails clearly, and the other GPUs are restored ---------------------------
 
 def test_replaced_gpu_is_reported_and_the_new_board_left_alone(node):
