@@ -20,6 +20,7 @@ TEST_ENV := PATH="$(VENV)/bin:$$PATH" PYTHONPATH="$(COLLECTIONS)" ANSIBLE_COLLEC
 	LD_LIBRARY_PATH="$(SIM)/lib" SIM_BUILD="$(SIM)" GPUFLEET_ROOT="$(ROOT)" VENV_PYTHON="$(VPY)"
 
 .PHONY: help venv simulator collection test sanity lint units simulator-tests k8ssim-tests integration changelog-lint clean
+.PHONY: reliability soak
 .PHONY: demo demo-setup demo-stop molecule
 
 # make demo: the rollout against the simulated fleet (inventories/simulated, tests/demo/). DEMO_PLAYBOOK can be
@@ -36,6 +37,8 @@ help:
 	@echo "make test   - everything: sanity, lint, unit, simulator and integration tests"
 	@echo "make demo   - the rollout against a simulated fleet of four GPU nodes, run twice, with a summary"
 	@echo "make molecule - the Molecule scenarios of extensions/molecule/ (part of make test)"
+	@echo "make reliability - fault injection and kill-and-resume trials over the rollout (part of make test)"
+	@echo "make soak   - 25 kill-and-resume trials (KILL_TRIALS=N KILL_SEED=S to change)"
 	@echo "make demo-setup / demo-stop - start the simulated fleet and cluster (to run playbooks yourself) / stop it"
 	@echo "make clean  - remove the virtual environment and build outputs"
 
@@ -99,7 +102,21 @@ MOLECULE_ARGS ?= --all
 molecule: venv simulator collection
 	$(TEST_ENV) molecule test $(MOLECULE_ARGS)
 
-test: sanity lint changelog-lint units simulator-tests k8ssim-tests integration molecule
+# The reliability suite (tests/reliability/): the checks' own tests, the fault plan (every fault must fire, nothing may be
+# lost, every stopped node converges on the next run) and a bounded number of kill-and-resume trials with a fixed seed.
+# Counts go to stdout and .build/reliability/*.json. `make soak` runs many more kill trials: KILL_TRIALS, KILL_SEED.
+KILL_TRIALS ?= 2
+KILL_SEED ?= 20261130
+reliability: venv simulator collection
+	$(TEST_ENV) $(VPY) -m pytest -q tests/reliability
+	$(TEST_ENV) $(VPY) tests/reliability/suite.py faults
+	$(TEST_ENV) $(VPY) tests/reliability/suite.py kills --trials $(KILL_TRIALS) --seed $(KILL_SEED)
+
+soak: KILL_TRIALS = 25
+soak: venv simulator collection
+	$(TEST_ENV) $(VPY) tests/reliability/suite.py kills --trials $(KILL_TRIALS) --seed $(KILL_SEED)
+
+test: sanity lint changelog-lint units simulator-tests k8ssim-tests integration reliability molecule
 
 # The simulated cluster is stopped on every exit (trap), also when a step failed; the exit status is kept.
 demo: venv simulator collection

@@ -62,6 +62,10 @@ AUTH_ARG_SPEC = dict(
 
 TRANSIENT_STATUS = (502, 503, 504)
 
+# Seconds to connect and to wait for an answer, per request: without them an API server that accepts the
+# connection but never answers (stopped, overloaded, a dead load balancer) would hang the task forever.
+REQUEST_TIMEOUT = (10, 60)
+
 # Kubernetes object-metadata rules (apimachinery validation): a key is an optional DNS-subdomain prefix and a
 # name of at most 63 characters; a label value is empty or a name-like string of at most 63 characters.
 _NAME = re.compile(r'^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$')
@@ -155,6 +159,7 @@ class Kube(object):
     def call(self, what, function, *args, **kwargs):
         """Call an API function; retry transient failures; raise KubeError naming ``what``."""
         delay = self.backoff
+        kwargs.setdefault('_request_timeout', REQUEST_TIMEOUT)
         for attempt in range(self.retries + 1):
             try:
                 return function(*args, **kwargs)
@@ -229,7 +234,7 @@ class Kube(object):
             metadata=kubernetes.client.V1ObjectMeta(name=name, namespace=namespace),
             delete_options=None if grace_period is None else kubernetes.client.V1DeleteOptions(grace_period_seconds=grace_period))
         try:
-            self.core.create_namespaced_pod_eviction(name, namespace, body)
+            self.core.create_namespaced_pod_eviction(name, namespace, body, _request_timeout=REQUEST_TIMEOUT)
         except ApiException as exc:
             if exc.status == 404:
                 return None

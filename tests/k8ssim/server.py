@@ -520,7 +520,12 @@ class SimServer(object):
                 objects = dict((r.plural, [_public(o) for o in self.store.items(r.plural)]) for r in RESOURCES)
                 internal = json.loads(json.dumps(self.sim.internal))
                 return 200, {'resourceVersion': str(self.store.rv), 'objects': objects, 'pods_internal': internal,
-                             'plugin_log': list(self.sim.plugin_log), 'faults': self.faults.list(), 'url': self.url}
+                             'plugin_log': list(self.sim.plugin_log), 'faults': self.faults.list(), 'url': self.url,
+                             'pdb_low_water': json.loads(json.dumps(self.sim.pdb_low_water))}
+        if parts == ['pdb-low-water'] and method == 'DELETE':
+            with self.store.lock:
+                self.sim.pdb_low_water.clear()
+            return 200, {}
         if parts == ['audit'] and method == 'GET':
             since = int(query.get('since', ['0'])[0])
             with self.audit.lock:

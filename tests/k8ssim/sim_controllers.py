@@ -120,6 +120,9 @@ class Simulation(object):
         dp.setdefault('labels', {'app': dp['daemonset']})
         self.dp = dp
         self.plugin_log = []  # one entry per plugin start: node, pod, strategy, config, result
+        # Per PDB ("ns/name"): the lowest currentHealthy - desiredHealthy seen by the disruption controller, so a
+        # test can tell whether a budget was ever broken (a negative margin), not only whether it is broken now.
+        self.pdb_low_water = {}
 
     # ------------------------------------------------------------------ bootstrap
     def bootstrap(self):
@@ -749,6 +752,11 @@ class Simulation(object):
     def _pdb_statuses(self):
         for pdb in self.store.items('poddisruptionbudgets'):
             computed = self.pdb_status(pdb)
+            key = '%s/%s' % (pdb['metadata']['namespace'], pdb['metadata']['name'])
+            margin = computed['currentHealthy'] - computed['desiredHealthy']
+            if key not in self.pdb_low_water or margin < self.pdb_low_water[key]['margin']:
+                self.pdb_low_water[key] = {'margin': margin, 'time': now_iso(), 'currentHealthy': computed['currentHealthy'],
+                                           'desiredHealthy': computed['desiredHealthy']}
             status = dict(pdb.get('status') or {})
             old_cond = next((c for c in status.get('conditions') or [] if c.get('type') == 'DisruptionAllowed'), None)
             allowed = computed['disruptionsAllowed'] > 0

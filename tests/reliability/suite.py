@@ -1,0 +1,320 @@
+#!/usr/bin/env python
+# Copyright (c) 2026 gpufleet.mig contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Fault injection and kill-and-resume trials over the rollout (tests/reliability).
+
+  suite.py faults [--root DIR]                       the fault plan below, once
+  suite.py kills [--trials N] [--seed S] [--root DIR] N kill-and-resume trials (a soak by hand: --trials 50)
+
+Each prints its counts and writes them as JSON to DIR/<name>.json; the exit status is 1 when anything was lost.
+
+The fault plan is a chain of rollouts over six simulated nodes in two groups. Each run injects faults on one
+group, whose nodes get new targets, while the other group's nodes (faulted in the run before) keep theirs and
+must converge; so every node that a fault stopped is shown to converge in the very next run, and each run does
+double duty. Every fault must fire (a fault that no longer fires means the plan no longer hits its step), and
+after every run every node is converged, labelled failed with a reason, untouched, or (only while the API
+server is down) labelled pending; every GPU is in its old or its new layout; no disruption budget was broken;
+no workload pod was deleted outside the Eviction API; and the rollout's own report agrees with the nodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from world import ROOT, STATE_LABEL, World, check_run, nothing_changed  # noqa: E402  pylint: disable=wrong-import-position
+
+NODES = {
+    # group 1
+    'n1': ('A100-SXM4-40GB', 2, 'off'),
+    'n2': ('H100-SXM5-80GB', 2, 'a'),
+    'n3': ('A30', 2, 'off'),
+    # group 2
+    'n4': ('A100-SXM4-40GB', 2, 'a'),
+    'n5': ('H100-SXM5-80GB', 2, 'off'),
+    'n6': ('A30', 2, 'a'),
+}
+
+
+def nvml(node, function, **kwargs):
+    return dict(kind='nvml', node=node, function=function, **kwargs)
+
+
+def k8s(node, **rule):
+    return dict(kind='k8s', node=node, rule=rule)
+
+
+# Each run: the targets of the nodes that change in it, and its faults (name, what it hits, the fault).
+# Node names in a Kubernetes rule's "name" or "namespace" are the node's; "@plugin" is the node's device plugin pod.
+PLAN = [
+    {'title': 'preflight: an unreadable GPU node and an API error stop the rollout before any change',
+     'targets': {'n1': 'a', 'n2': 'b', 'n3': 'a', 'n4': 'b', 'n5': 'a', 'n6': 'b'},
+     'preflight_only': True,
+     'faults': [
+         ('nvml-init-error', 'preflight reads the GPUs', nvml('n2', 'nvmlInitWithFlags', error='DRIVER_NOT_LOADED')),
+         ('k8s-read-500', 'preflight reads the node', k8s('n4', verb='get', resource='nodes', name='n4', code=500)),
+     ]},
+    {'title': 'group 1: MIG enable, GPU instance creation and the drain fail; group 2 changes cleanly',
+     'targets': {'n1': 'a', 'n2': 'b', 'n3': 'a', 'n4': 'b', 'n5': 'a', 'n6': 'b'},
+     'faults': [
+         ('nvml-enable-error', 'enable MIG', nvml('n1', 'nvmlDeviceSetMigMode', error='UNKNOWN')),
+         ('nvml-create-gi-error', 'create the 2nd GPU instance', nvml('n2', 'nvmlDeviceCreateGpuInstanceWithPlacement', nth=2, error='UNKNOWN')),
+         ('nvml-read-stall', 'read MIG mode (2 s stall)', nvml('n2', 'nvmlDeviceGetMigMode', stall_ms=2000)),
+         ('k8s-evict-drop', 'evict a GPU pod (connection dropped)', k8s('n3', verb='evict', resource='pods', namespace='ns-n3', drop=True)),
+         ('k8s-evict-429', 'evict a GPU pod (429 without a budget)', k8s('n3', verb='evict', resource='pods', namespace='ns-n3', nth=2, code=429)),
+         ('k8s-plugin-restart-500', 'restart the device plugin', k8s('n3', verb='delete', resource='pods', namespace='gpu-operator',
+                                                                     name='@plugin', code=500)),
+     ]},
+    {'title': 'group 2: MIG disable, instance destruction and compute instance creation fail; group 1 converges',
+     'targets': {'n4': 'off', 'n5': 'b', 'n6': 'a'},
+     'faults': [
+         ('nvml-disable-error', 'disable MIG', nvml('n4', 'nvmlDeviceSetMigMode', error='UNKNOWN')),
+         ('k8s-conflict', 'label the node pending (409 conflict)', k8s('n5', verb='patch', resource='nodes', name='n5', code=409)),
+         ('nvml-destroy-gi-in-use', 'destroy a GPU instance', nvml('n5', 'nvmlGpuInstanceDestroy', error='IN_USE')),
+         ('nvml-create-ci-error', 'create the 3rd compute instance', nvml('n6', 'nvmlGpuInstanceCreateComputeInstanceWithPlacement', nth=3,
+                                                                         error='UNKNOWN')),
+     ]},
+    {'title': 'group 1: compute instance destruction and the pending label fail, slow NVML and API; group 2 converges',
+     'targets': {'n1': 'b', 'n2': 'off', 'n3': 'b'},
+     'faults': [
+         ('nvml-destroy-ci-error', 'destroy a compute instance', nvml('n1', 'nvmlComputeInstanceDestroy', error='UNKNOWN')),
+         ('k8s-label-500', 'label the node pending', k8s('n2', verb='patch', resource='nodes', name='n2', code=500)),
+         ('k8s-slow-read', 'read the node (2.5 s)', k8s('n3', verb='get', resource='nodes', name='n3', nth=3, delay_ms=2500)),
+         ('nvml-create-stall', 'create a GPU instance (2 s stall)', nvml('n3', 'nvmlDeviceCreateGpuInstanceWithPlacement', stall_ms=2000)),
+     ]},
+    {'title': 'group 2: an NVML read fails mid-change, late API writes fail or drop; group 1 converges',
+     'targets': {'n4': 'a', 'n5': 'a', 'n6': 'b'},
+     'faults': [
+         ('nvml-read-error', 'read a new GPU instance', nvml('n4', 'nvmlGpuInstanceGetInfo', error='UNKNOWN')),
+         # pending label, cordon, success labels, uncordon: the 4th write of the node is the uncordon.
+         ('k8s-uncordon-500', 'uncordon (the 4th node write)', k8s('n5', verb='patch', resource='nodes', name='n5', nth=4, code=500)),
+         ('k8s-plugin-delete-drop', 'restart the device plugin (connection dropped)', k8s('n6', verb='delete', resource='pods',
+                                                                                         namespace='gpu-operator', name='@plugin', drop=True)),
+     ]},
+    {'title': 'the API server goes away for 15 s in the middle of a batch; group 2 converges',
+     'targets': {'n1': 'a', 'n2': 'a', 'n3': 'a'},
+     'outage': 15,
+     'faults': []},
+    {'title': 'no faults: every node converges',
+     'targets': {},
+     'faults': []},
+]
+
+
+class Counts(object):
+    def __init__(self):
+        self.injected = self.fired = self.refused = self.absorbed = self.failed_cleanly = self.lost = 0
+        self.runs = []
+        self.problems = []
+
+
+def _inject(world, fault):
+    if fault['kind'] == 'nvml':
+        options = dict((k, v) for k, v in fault.items() if k not in ('kind', 'node', 'function'))
+        world.nvml_fault(fault['node'], fault['function'], **options)
+        return None
+    rule = dict(fault['rule'])
+    if rule.get('name') == '@plugin':
+        rule['name'] = world.plugin_pod(fault['node'])
+    return world.k8s_fault(**rule)['id']
+
+
+def _fired(world, fault, rule_id):
+    if fault['kind'] == 'nvml':
+        return any(f['function'] == fault['function'] and f['calls_seen'] >= f['nth'] for f in world.nvml_faults(fault['node']))
+    return any(rule['id'] == rule_id and rule['fired'] > 0 for rule in world.k8s_faults())
+
+
+def _outage(world, seconds, done, began):
+    """Once a node of the run is labelled pending, drop every API request for ``seconds``."""
+    while not done.is_set():
+        nodes = world.cluster.dump()['objects']['nodes']
+        if any((node['metadata'].get('labels') or {}).get(STATE_LABEL) == 'pending' for node in nodes):
+            world.k8s_fault(verb='*', resource='*', drop=True, repeat=True)
+            began.append(time.monotonic())
+            time.sleep(seconds)
+            world.cluster.clear_faults()
+            return
+        done.wait(0.2)
+
+
+def run_faults(root, log=print):
+    """Run PLAN; return the counts (the caller decides what is a failure: anything in counts.problems)."""
+    counts = Counts()
+    world = World(root, NODES)
+    targets = dict((name, spec[2]) for name, spec in NODES.items())
+    faulted_last = set()
+    with world:
+        for number, step in enumerate(PLAN):
+            run_targets = dict(targets, **step['targets'])
+            world.write_inventory(run_targets)
+            world.clear_faults()
+            before = world.snapshot()
+            rules = [(name, where, fault, _inject(world, fault)) for name, where, fault in step['faults']]
+            counts.injected += len(rules) + (1 if step.get('outage') else 0)
+            done, began = threading.Event(), []
+            watcher = None
+            if step.get('outage'):
+                watcher = threading.Thread(target=_outage, args=(world, step['outage'], done, began), daemon=True)
+                watcher.start()
+            result = world.rollout()
+            done.set()
+            problems = []
+            if watcher is not None:
+                watcher.join()
+                if began:
+                    counts.fired += 1
+                else:
+                    problems.append('the API outage never began: no node was labelled pending')
+            after = world.snapshot()
+            for name, where, fault, rule_id in rules:
+                if _fired(world, fault, rule_id):
+                    counts.fired += 1
+                else:
+                    problems.append('fault %s (%s on %s) never fired: the rollout no longer reaches that step the same way'
+                                    % (name, where, fault['node']))
+            faulted = set(fault['node'] for dummy, dummy2, fault, dummy3 in rules)
+            if step.get('preflight_only'):
+                if result.rc == 0:
+                    problems.append('the rollout succeeded although its preflight had faults')
+                problems.extend(nothing_changed(world, before, after))
+                counts.refused += len(rules)
+                outcomes = {}
+            else:
+                outcomes, fleet = check_run(world, before, after, run_targets, world.results(), api_down=bool(step.get('outage')))
+                problems.extend(fleet)
+                for name, (outcome, node_problems) in sorted(outcomes.items()):
+                    problems.extend('%s: %s' % (name, p) for p in node_problems)
+                    # A node faulted in the run before, and not faulted now, must have converged.
+                    if name in faulted_last and name not in faulted and outcome != 'converged' and not step.get('outage'):
+                        problems.append('%s: faulted in the previous run, it did not converge in this one (%s)' % (name, outcome))
+                    if not faulted and not step.get('outage') and outcome != 'converged':
+                        problems.append('%s: %s in a run without faults' % (name, outcome))
+                for name in faulted:
+                    if outcomes[name][0] == 'converged':
+                        counts.absorbed += sum(1 for dummy, dummy2, fault, dummy3 in rules if fault['node'] == name)
+                    else:
+                        counts.failed_cleanly += sum(1 for dummy, dummy2, fault, dummy3 in rules if fault['node'] == name)
+            if step.get('outage'):
+                # The outage hits every node of the run; each ended in one of the allowed states (checked above).
+                counts.failed_cleanly += 1
+            counts.runs.append({'run': number, 'title': step['title'], 'rc': result.rc, 'seconds': round(result.seconds, 1),
+                                'outcomes': dict((n, o[0]) for n, o in outcomes.items()), 'problems': problems,
+                                'log': result.log})
+            log('reliability: run %d (%s): rc=%s in %.0f s; %s%s' % (
+                number, step['title'], result.rc, result.seconds,
+                ', '.join('%s %s' % (n, o[0]) for n, o in sorted(outcomes.items())) or 'preflight only',
+                '' if not problems else '; PROBLEMS: ' + '; '.join(problems)))
+            counts.problems.extend(problems)
+            if problems:
+                counts.lost += 1
+            if not step.get('preflight_only'):
+                targets = run_targets
+                faulted_last = faulted
+    return counts
+
+
+def run_kills(root, trials, seed, log=print):
+    """Kill the rollout with SIGKILL at a random moment, ``trials`` times; each time the next run must converge."""
+    rng = random.Random(seed)
+    nodes = {'k1': ('A100-SXM4-40GB', 2, 'off'), 'k2': ('H100-SXM5-80GB', 2, 'a'), 'k3': ('A30', 2, 'off')}
+    world = World(root, nodes)
+    cycle = ['a', 'b', 'off']
+    targets = dict((name, spec[2]) for name, spec in nodes.items())
+    stats = {'trials': trials, 'seed': seed, 'killed': 0, 'finished_before_kill': 0, 'resumed': 0, 'lost': 0, 'kill_points': [],
+             'torn_gpus': 0, 'mid_change_at_kill': 0, 'problems': []}
+    estimate = 40.0
+    with world:
+        for trial in range(trials):
+            # Every node gets a new target, so the killed run has work to do on each of them.
+            targets = dict((name, cycle[(cycle.index(target) + 1) % len(cycle)]) for name, target in targets.items())
+            world.write_inventory(targets)
+            before = world.snapshot()
+            kill_after = round(rng.uniform(1.0, estimate), 2)
+            killed = world.rollout(kill_after=kill_after)
+            at_kill = world.snapshot()
+            problems = []
+            if killed.killed:
+                stats['killed'] += 1
+                stats['kill_points'].append(kill_after)
+                outcomes, fleet = check_run(world, before, at_kill, targets, results=None, api_down=True)
+                problems.extend(fleet)
+                # Killing the module process in the middle of an NVML sequence can tear a GPU: counted, and the
+                # resumed run must repair it (no rollout can promise more against SIGKILL of its own process).
+                torn = [p for n, (o, ps) in outcomes.items() for p in ps if 'neither its old layout' in p]
+                stats['torn_gpus'] += len(torn)
+                stats['mid_change_at_kill'] += sum(1 for o, dummy in outcomes.values() if o not in ('converged', 'untouched'))
+            else:
+                stats['finished_before_kill'] += 1
+            resumed = world.rollout()
+            after = world.snapshot()
+            outcomes, fleet = check_run(world, at_kill, after, targets, world.results())
+            problems.extend(fleet)
+            if resumed.rc != 0:
+                problems.append('the resumed run failed (rc=%s, log %s)' % (resumed.rc, resumed.log))
+            for name, (outcome, node_problems) in sorted(outcomes.items()):
+                if outcome != 'converged':
+                    problems.append('%s: %s after the resumed run: %s' % (name, outcome, '; '.join(node_problems)))
+            if resumed.rc == 0 and not problems:
+                stats['resumed'] += 1
+            else:
+                stats['lost'] += 1
+            stats['problems'].extend('trial %d: %s' % (trial, p) for p in problems)
+            estimate = max(5.0, resumed.seconds * 1.2) if killed.killed else estimate
+            log('reliability: kill trial %d: %s; resumed rc=%s in %.0f s%s' % (
+                trial, 'killed after %.1f s' % kill_after if killed.killed else 'finished (rc=%s) before the kill at %.1f s' % (killed.rc, kill_after),
+                resumed.rc, resumed.seconds, '' if not problems else '; PROBLEMS: ' + '; '.join(problems)))
+    return stats
+
+
+def fault_summary(counts):
+    return ('fault injection: %d faults injected in %d runs, %d fired: %d stopped the rollout in its preflight with nothing changed, '
+            '%d absorbed within the run, %d stopped a node cleanly (labelled failed, each GPU in its old or new layout) and it '
+            'converged on the next run; %d run(s) with something lost'
+            % (counts.injected, len(counts.runs), counts.fired, counts.refused, counts.absorbed, counts.failed_cleanly, counts.lost))
+
+
+def kill_summary(stats):
+    return ('kill-and-resume: %d trial(s) with seed %s: %d killed mid-run (at %s s; %d node(s) caught mid-change), %d finished '
+            'first, %d resumed and converged, %d GPU(s) torn by a kill and repaired, %d lost'
+            % (stats['trials'], stats['seed'], stats['killed'], ', '.join('%.1f' % p for p in stats['kill_points']) or '-',
+               stats['mid_change_at_kill'], stats['finished_before_kill'], stats['resumed'], stats['torn_gpus'], stats['lost']))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
+    parser.add_argument('what', choices=('faults', 'kills'))
+    parser.add_argument('--root', default=os.path.join(ROOT, '.build', 'reliability'))
+    parser.add_argument('--trials', type=int, default=int(os.environ.get('GPUFLEET_KILL_TRIALS', '3')))
+    parser.add_argument('--seed', type=int, default=int(os.environ.get('GPUFLEET_KILL_SEED', '20261130')))
+    args = parser.parse_args(argv)
+    root = os.path.join(args.root, args.what)
+    if os.path.exists(root):
+        import shutil  # pylint: disable=import-outside-toplevel
+        shutil.rmtree(root)
+    os.makedirs(root)
+    if args.what == 'faults':
+        counts = run_faults(root)
+        summary, data, bad = fault_summary(counts), dict(vars(counts)), counts.problems
+    else:
+        stats = run_kills(root, args.trials, args.seed)
+        summary, data, bad = kill_summary(stats), stats, stats['problems']
+    data['summary'] = summary
+    with open(os.path.join(args.root, args.what + '.json'), 'w') as handle:
+        json.dump(data, handle, indent=2, sort_keys=True)
+    print(summary)
+    for problem in bad:
+        print('  LOST: %s' % problem)
+    return 1 if bad else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,437 @@
+# Copyright (c) 2026 gpufleet.mig contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A simulated fleet and cluster for the reliability tests, and the checks of what a rollout must never lose.
+
+A :class:`World` is a set of simulated GPU nodes (fake-NVML state files reached through interpreter wrappers,
+tests/integration/simfleet.py) in a simulated Kubernetes cluster (tests/k8ssim) with GPU workloads under
+PodDisruptionBudgets and a spare GPU node that takes the evicted pods. It writes the rollout's inventory for a
+set of per-node targets, runs ``playbooks/rollout.yml`` with ``ansible-playbook`` (optionally killing it), and
+takes snapshots of the GPUs and the cluster.
+
+:func:`check_run` compares two snapshots and says, per node, what happened (``converged``, ``failed`` with a
+reason on the node, ``untouched``, or ``pending`` when the API server itself was down) and what was lost: a GPU
+that is in neither its old nor its new layout, a cordon without a visible reason, a broken disruption budget, a
+workload pod deleted outside the Eviction API, or a report that disagrees with the node.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'k8ssim'))
+import k8ssim  # noqa: E402  pylint: disable=wrong-import-position
+from simfleet import build_fleet, simnode  # noqa: E402  pylint: disable=wrong-import-position
+
+DRIVER = '550.54.15'
+CUDA = '12040'
+PLUGIN_NAMESPACE = 'gpu-operator'
+CORDON_ANNOTATION = 'gpufleet.mig/cordoned'
+FAILURE_ANNOTATION = 'gpufleet.mig/failure-reason'
+STATE_LABEL = 'nvidia.com/mig.config.state'
+CONFIG_LABEL = 'nvidia.com/mig.config'
+
+# Two layouts per model (the same on every GPU of a node) and MIG off: the targets a node moves between.
+LAYOUTS = {
+    'A100-SXM4-40GB': {'a': {'1g.5gb': 2, '2g.10gb': 1, '3g.20gb': 1}, 'b': {'3g.20gb': 2}},
+    'H100-SXM5-80GB': {'a': {'1g.10gb': 2, '2g.20gb': 1, '3g.40gb': 1}, 'b': {'3g.40gb': 2}},
+    'A30': {'a': {'1g.6gb': 4}, 'b': {'2g.12gb': 2}},
+}
+SHORT = {'A100-SXM4-40GB': 'a100', 'H100-SXM5-80GB': 'h100', 'A30': 'a30'}
+# Written as the collection's device_plugin_config writes them, so that the rollout finds them up to date.
+PLUGIN_CONFIGS = {'none': 'flags:\n  migStrategy: none\nversion: v1\n', 'mixed': 'flags:\n  migStrategy: mixed\nversion: v1\n'}
+
+# Applies a layout with the collection's own planner and executor, and writes the checkpoint, as mig_layout does.
+APPLY_SCRIPT = '''
+import json, sys
+from ansible_collections.gpufleet.mig.plugins.module_utils._apply import apply_with_rollback, canonical_gpu
+from ansible_collections.gpufleet.mig.plugins.module_utils._catalog import model_by_key
+from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import write_checkpoint
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout import parse_inline_layout, targets_for_node
+from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml
+from ansible_collections.gpufleet.mig.plugins.module_utils._planner import plan_gpu
+with Nvml() as nvml:
+    for index in range(nvml.call('nvmlDeviceGetCount')):
+        nvml.set_mig_mode(index, True)
+    node = nvml.read_node()
+    for index, target in sorted(targets_for_node(parse_inline_layout(json.loads(sys.argv[1])), node.gpus, node.driver_version).items()):
+        model = model_by_key(target.model)
+        gpu = canonical_gpu(node.gpus[index], model)
+        apply_with_rollback(nvml, model, gpu, plan_gpu(model, gpu, target.layout).target)
+    write_checkpoint(nvml.read_node(), sys.argv[2])
+'''
+
+
+class WorldError(Exception):
+    """The simulated world could not be set up or driven (not a finding about the collection)."""
+
+
+def config_name(model, target):
+    return 'all-disabled' if target == 'off' else '%s-%s' % (SHORT[model], target)
+
+
+def layout_entries(model, target):
+    if target == 'off':
+        return [{'devices': 'all', 'mig-enabled': False}]
+    return [{'devices': 'all', 'mig-enabled': True, 'mig-devices': dict(LAYOUTS[model][target])}]
+
+
+def exact_layout(gpu):
+    """A GPU as (MIG mode, instances with placements and compute instances): what 'old layout' must match exactly."""
+    return (gpu['mig_mode_current'], sorted(
+        (gi['profile'], gi['start'], gi['size'], sorted((ci['profile'], ci['start'], ci['size']) for ci in gi['compute_instances']))
+        for gi in gpu['gpu_instances']))
+
+
+def matches_target(gpu, model, target):
+    """Whether a GPU has the target's MIG mode and MIG devices (placements are the planner's choice)."""
+    if target == 'off':
+        return not gpu['mig_mode_current'] and not gpu['gpu_instances']
+    if not gpu['mig_mode_current']:
+        return False
+    # One compute instance spanning the GPU instance: the fake names it like its GPU instance (no "Nc." prefix).
+    if any(len(gi['compute_instances']) != 1 or gi['compute_instances'][0]['profile'] != gi['profile'] for gi in gpu['gpu_instances']):
+        return False
+    return collections.Counter(gi['profile'] for gi in gpu['gpu_instances']) == collections.Counter(LAYOUTS[model][target])
+
+
+def expected_resources(model, target, count):
+    """What the device plugin advertises under the mixed strategy for ``count`` GPUs at ``target``."""
+    if target == 'off':
+        return {'nvidia.com/gpu': str(count)}
+    return dict(('nvidia.com/mig-%s' % profile, str(n * count)) for profile, n in LAYOUTS[model][target].items())
+
+
+class RunResult(object):
+    """One ansible-playbook run."""
+
+    def __init__(self, rc, seconds, log, killed=False, kill_after=None):
+        self.rc = rc
+        self.seconds = seconds
+        self.log = log
+        self.killed = killed
+        self.kill_after = kill_after
+
+    def tail(self, chars=6000):
+        with open(self.log) as handle:
+            return handle.read()[-chars:]
+
+
+class World(object):
+    """Simulated GPU nodes, a simulated cluster with workloads, and the rollout over them.
+
+    ``nodes`` maps a node name to ``(model, gpu count, start)``; start is ``off`` (MIG off, device plugin on
+    ``none``, two GPU pods under a budget of minAvailable 1) or a layout key (MIG on with that layout, plugin on
+    ``mixed``, node labelled as a finished rollout leaves it, one CPU pod that the GPU-aware drain leaves alone).
+    """
+
+    def __init__(self, root, nodes, spare_gpus=8, forks=None):
+        self.root = os.path.abspath(root)
+        self.nodes = dict((name, {'model': spec[0], 'count': spec[1], 'start': spec[2]}) for name, spec in nodes.items())
+        self.spare_gpus = spare_gpus
+        self.forks = forks or len(self.nodes)
+        self.fleet_dir = os.path.join(self.root, 'fleet')
+        self.report_dir = os.path.join(self.root, 'report')
+        self.inventory_path = os.path.join(self.root, 'inventory.json')
+        self.sim_build = os.environ.get('SIM_BUILD') or os.path.join(ROOT, '.build', 'sim')
+        self.python = os.environ.get('VENV_PYTHON') or sys.executable
+        self.hosts = {}
+        self.cluster = None
+        self.runs = 0
+
+    # -- setting up ----------------------------------------------------------------------------------
+
+    def start(self):
+        if not os.path.exists(os.path.join(self.sim_build, 'bin', 'simnode')):
+            raise WorldError('the GPU simulator is not built in %s (make simulator)' % self.sim_build)
+        os.makedirs(self.report_dir, exist_ok=True)
+        shim = os.path.join(self.root, 'node-python')
+        with open(shim, 'w') as handle:
+            # The fake NVML checks the effective uid; the simulated nodes run as "root" whoever runs the tests.
+            handle.write('#!/bin/sh\nexport FAKE_NVML_EUID=0\nexec "%s" "$@"\n' % self.python)
+        os.chmod(shim, 0o755)
+        spec = dict((name, {'gpus': ['%s:%d' % (node['model'], node['count'])], 'driver': DRIVER, 'cuda': CUDA, 'python': shim})
+                    for name, node in self.nodes.items())
+        spec['spare-1'] = {'gpus': ['L40S:%d' % self.spare_gpus], 'driver': DRIVER, 'cuda': CUDA, 'python': shim}
+        self.hosts = build_fleet(self.fleet_dir, spec, self.sim_build, shim)
+        for name, node in self.nodes.items():
+            if node['start'] != 'off':
+                self._run([self.hosts[name]['ansible_python_interpreter'], '-c', APPLY_SCRIPT,
+                           json.dumps(layout_entries(node['model'], node['start'])), self.checkpoint(name)],
+                          env=dict(os.environ, PYTHONPATH=self._collections()))
+        self.cluster = k8ssim.Cluster(self._description(), os.path.join(self.root, 'k8s'))
+        self.cluster.__enter__()
+        self.cluster.wait_for(self._settled, timeout=60, message='the simulated cluster to settle')
+        self.cluster.control('DELETE', '/_sim/pdb-low-water')
+        self.cluster.clear_audit()
+        return self
+
+    def stop(self):
+        if self.cluster is not None:
+            self.cluster.stop()
+            self.cluster = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @staticmethod
+    def _collections():
+        return os.environ.get('PYTHONPATH') or os.path.join(ROOT, '.build', 'collections')
+
+    @staticmethod
+    def _run(cmd, env=None):
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        if proc.returncode != 0:
+            raise WorldError('%s failed (rc=%d): %s%s' % (' '.join(cmd[:3]), proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:]))
+        return proc.stdout
+
+    def state(self, name):
+        return self.hosts[name]['sim_state']
+
+    def checkpoint(self, name):
+        return self.state(name) + '.checkpoint.json'
+
+    def _description(self):
+        nodes, workloads, pdbs = [], [], []
+        for name, node in sorted(self.nodes.items()):
+            labels = {'nvidia.com/gpu.present': 'true'}
+            if node['start'] != 'off':
+                labels.update({'nvidia.com/device-plugin.config': 'mixed', CONFIG_LABEL: config_name(node['model'], node['start']),
+                               STATE_LABEL: 'success'})
+            nodes.append({'name': name, 'labels': labels, 'cpu': '64', 'memory': '512Gi', 'nvml_state': self.state(name)})
+            namespace = 'ns-' + name
+            if node['start'] == 'off':
+                workloads.append({'name': 'gpu-' + name, 'namespace': namespace, 'replicas': 2, 'resources': {'nvidia.com/gpu': 1},
+                                  'node': name, 'start_delay': 0.5, 'termination_grace': 0.3})
+                pdbs.append({'name': 'gpu-%s-pdb' % name, 'namespace': namespace, 'selector': {'matchLabels': {'app': 'gpu-' + name}},
+                             'minAvailable': 1})
+            else:
+                workloads.append({'name': 'cpu-' + name, 'namespace': namespace, 'replicas': 1, 'resources': {'cpu': '1'}, 'node': name})
+        nodes.append({'name': 'spare-1', 'labels': {'nvidia.com/gpu.present': 'true'}, 'cpu': '64', 'memory': '512Gi',
+                      'nvml_state': self.state('spare-1')})
+        return {
+            'tick': 0.1, 'time_scale': 0.1, 'pod_start_delay': 0.2,
+            'simnode': os.path.join(self.sim_build, 'bin', 'simnode'),
+            'nodes': nodes,
+            'device_plugin': {'namespace': PLUGIN_NAMESPACE, 'daemonset': 'nvidia-device-plugin-daemonset',
+                              'configmap': 'nvidia-device-plugin-configs', 'default_config': 'none', 'configs': dict(PLUGIN_CONFIGS),
+                              'restart_delay': 0.3, 'termination_grace': 0.1},
+            'workloads': workloads,
+            'pdbs': pdbs,
+        }
+
+    @staticmethod
+    def _settled(state):
+        pods = state['objects'].get('pods') or []
+        return bool(pods) and all((pod.get('status') or {}).get('phase') == 'Running' for pod in pods)
+
+    # -- the rollout -----------------------------------------------------------------------------------
+
+    def write_inventory(self, targets):
+        """The rollout's inventory: every node of the world with its target (a layout key or ``off``)."""
+        hosts = {}
+        for name, node in self.nodes.items():
+            target = targets[name]
+            hosts[name] = {
+                'ansible_connection': 'local',
+                'ansible_python_interpreter': self.hosts[name]['ansible_python_interpreter'],
+                'gpufleet_mig_config_name': config_name(node['model'], target),
+                'gpufleet_mig_layout': layout_entries(node['model'], target),
+                'gpufleet_mig_checkpoint': self.checkpoint(name),
+                'gpufleet_mig_restore_status': self.state(name) + '.restore.json',
+            }
+        group_vars = {
+            'gpufleet_k8s_kubeconfig': self.cluster.kubeconfig,
+            'gpufleet_mig_become': False,
+            'gpufleet_mig_install_restore': False,
+            'gpufleet_mig_report_dir': self.report_dir,
+            'gpufleet_mig_drain_timeout': 60,
+            'gpufleet_mig_drain_retry_delay': 1,
+            'gpufleet_mig_device_plugin_timeout': 60,
+            'gpufleet_mig_device_plugin_config': 'mixed',
+            'gpufleet_mig_device_plugin_configs': {'none': {'version': 'v1', 'flags': {'migStrategy': 'none'}},
+                                                   'mixed': {'version': 'v1', 'flags': {'migStrategy': 'mixed'}}},
+        }
+        inventory = {'all': {'hosts': {'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': self.python}},
+                             'children': {'gpu_nodes': {'hosts': hosts, 'vars': group_vars}}}}
+        with open(self.inventory_path, 'w') as handle:
+            json.dump(inventory, handle, indent=2)
+
+    def rollout(self, serial='100%', kill_after=None, timeout=900, on_start=None):
+        """Run the rollout once; with ``kill_after`` seconds, SIGKILL ansible-playbook and all its workers then."""
+        self.runs += 1
+        for name in os.listdir(self.report_dir):
+            path = os.path.join(self.report_dir, name)
+            if os.path.isdir(path):
+                for entry in os.listdir(path):
+                    os.unlink(os.path.join(path, entry))
+            else:
+                os.unlink(path)
+        log = os.path.join(self.root, 'run-%02d.log' % self.runs)
+        env = dict(os.environ, ANSIBLE_FORCE_COLOR='0', ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='0',
+                   ANSIBLE_LOCAL_TEMP=os.path.join(self.root, 'tmp'), ANSIBLE_HOME=os.path.join(self.root, 'ansible-home'),
+                   ANSIBLE_FORKS=str(self.forks), ANSIBLE_COLLECTIONS_PATH=self._collections())
+        extra = {'gpufleet_mig_serial': serial, 'gpufleet_mig_max_fail_percentage': 100}
+        cmd = [os.path.join(os.path.dirname(self.python), 'ansible-playbook'), os.path.join(ROOT, 'playbooks', 'rollout.yml'),
+               '-i', self.inventory_path, '-e', json.dumps(extra)]
+        began = time.monotonic()
+        with open(log, 'w') as out:
+            # Its own session, so that a kill reaches ansible-playbook, its forks and the module processes alike.
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=self.root, start_new_session=True)
+            if on_start is not None:
+                on_start(proc)
+            try:
+                rc = proc.wait(timeout=kill_after if kill_after is not None else timeout)
+            except subprocess.TimeoutExpired:
+                if kill_after is None:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+                    raise WorldError('the rollout did not finish within %ss; log: %s' % (timeout, log))
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                # Whatever the killed run left running in the background (nothing should) gets a moment to show.
+                time.sleep(0.5)
+                return RunResult(None, time.monotonic() - began, log, killed=True, kill_after=kill_after)
+        return RunResult(rc, time.monotonic() - began, log)
+
+    def results(self):
+        """The per-node results the rollout wrote (report/nodes/<host>.json)."""
+        found = {}
+        directory = os.path.join(self.report_dir, 'nodes')
+        if os.path.isdir(directory):
+            for entry in os.listdir(directory):
+                with open(os.path.join(directory, entry)) as handle:
+                    found[entry[:-len('.json')]] = json.load(handle)
+        return found
+
+    # -- faults ------------------------------------------------------------------------------------------
+
+    def nvml_fault(self, name, function, nth=1, error=None, stall_ms=None, gpu=None, repeat=False):
+        args = ['fault', 'add', self.state(name), '--function', function, '--nth', nth]
+        if error:
+            args += ['--error', error]
+        if stall_ms:
+            args += ['--stall-ms', stall_ms]
+        if gpu is not None:
+            args += ['--gpu', gpu]
+        if repeat:
+            args.append('--repeat')
+        simnode(self.sim_build, *args)
+
+    def nvml_faults(self, name):
+        return json.loads(simnode(self.sim_build, 'fault', 'list', self.state(name)))
+
+    def plugin_pod(self, name):
+        """The name of the device plugin pod on a node now (each restart makes a new one)."""
+        for pod in self.cluster.dump()['objects']['pods']:
+            if (pod['metadata']['namespace'] == PLUGIN_NAMESPACE and pod['spec'].get('nodeName') == name
+                    and not pod['metadata'].get('deletionTimestamp')):
+                return pod['metadata']['name']
+        raise WorldError('no device plugin pod runs on %s' % name)
+
+    def k8s_fault(self, **rule):
+        return self.cluster.add_fault(**rule)
+
+    def k8s_faults(self):
+        return self.cluster.control('GET', '/_sim/faults')['faults']
+
+    def clear_faults(self):
+        for name in self.nodes:
+            simnode(self.sim_build, 'fault', 'clear', self.state(name))
+        self.cluster.clear_faults()
+
+    # -- observing -------------------------------------------------------------------------------------
+
+    def snapshot(self):
+        """GPUs of every node (fake NVML), cluster objects, PDB low-water marks and the audit log since the last one."""
+        state = self.cluster.dump()
+        audit = self.cluster.audit()
+        self.cluster.clear_audit()
+        nodes = dict((node['metadata']['name'], node) for node in state['objects']['nodes'])
+        gpus = dict((name, json.loads(simnode(self.sim_build, 'show', self.state(name), '--json'))['gpus']) for name in self.nodes)
+        mutating = dict((name, json.loads(simnode(self.sim_build, 'calls', self.state(name), '--json'))['mutating']) for name in self.nodes)
+        return {'gpus': gpus, 'nodes': nodes, 'pods': state['objects']['pods'], 'pdb_low_water': state.get('pdb_low_water') or {},
+                'audit': audit, 'mutating': mutating}
+
+
+def node_view(node):
+    metadata = node['metadata']
+    return {'labels': dict(metadata.get('labels') or {}), 'annotations': dict(metadata.get('annotations') or {}),
+            'unschedulable': bool((node.get('spec') or {}).get('unschedulable')),
+            'allocatable': dict((node.get('status') or {}).get('allocatable') or {})}
+
+
+def check_run(world, before, after, targets, results=None, api_down=False):
+    """Per node ``(outcome, problems)`` after a run, and the fleet-wide problems.
+
+    ``targets`` are the run's targets; ``results`` the rollout's own per-node results (None for a killed run).
+    A node is ``converged`` (new layout, labelled success, advertised, not cordoned), ``failed`` (labelled failed
+    with a reason; every GPU in its old or new layout), ``untouched`` (exactly as before) or, only while the API
+    server was down, ``pending`` (labelled pending; it could not be labelled failed). Anything else is a problem.
+    """
+    outcomes, fleet = {}, []
+    for name, node in sorted(world.nodes.items()):
+        model, target, problems = node['model'], targets[name], []
+        old = [exact_layout(gpu) for gpu in before['gpus'][name]]
+        new = after['gpus'][name]
+        for position, gpu in enumerate(new):
+            if exact_layout(gpu) != old[position] and not matches_target(gpu, model, target):
+                problems.append('GPU %d is in neither its old layout nor the target %s: %s' % (gpu['index'], target, exact_layout(gpu)))
+        view, was = node_view(after['nodes'][name]), node_view(before['nodes'][name])
+        state = view['labels'].get(STATE_LABEL)
+        all_new = all(matches_target(gpu, model, target) for gpu in new)
+        if (all_new and state == 'success' and view['labels'].get(CONFIG_LABEL) == config_name(model, target)
+                and not view['unschedulable'] and FAILURE_ANNOTATION not in view['annotations']
+                and all(view['allocatable'].get(key) == value
+                        for key, value in expected_resources(model, target, node['count']).items())):
+            outcome = 'converged'
+        elif state == 'failed' and view['annotations'].get(FAILURE_ANNOTATION):
+            outcome = 'failed'
+        elif [exact_layout(gpu) for gpu in new] == old and dict(view, allocatable=None) == dict(was, allocatable=None):
+            outcome = 'untouched'
+        elif state == 'pending' and api_down:
+            outcome = 'pending'
+        else:
+            outcome = 'unexplained'
+            problems.append('node is neither converged, nor labelled failed with a reason, nor untouched: state=%s, '
+                            'cordoned=%s, GPUs at target=%s' % (state, view['unschedulable'], all_new))
+        if view['unschedulable'] and (state not in ('failed', 'pending') or view['annotations'].get(CORDON_ANNOTATION) != 'true'):
+            problems.append('node is cordoned without a visible reason (state=%s, %s=%s)'
+                            % (state, CORDON_ANNOTATION, view['annotations'].get(CORDON_ANNOTATION)))
+        if results is not None:
+            status = (results.get(name) or {}).get('status')
+            if outcome == 'converged' and status not in ('changed', 'unchanged'):
+                problems.append('the node converged but the rollout reported %s' % status)
+            if outcome != 'converged' and status != 'failed':
+                problems.append('the node is %s but the rollout reported %s' % (outcome, status))
+        outcomes[name] = (outcome, problems)
+    for key, mark in sorted(after['pdb_low_water'].items()):
+        if mark['margin'] < 0:
+            fleet.append('disruption budget %s was broken: %d healthy pods for %d desired at %s'
+                         % (key, mark['currentHealthy'], mark['desiredHealthy'], mark['time']))
+    for entry in after['audit']:
+        if entry.get('verb') == 'delete' and entry.get('resource') == 'pods' and entry.get('namespace') != PLUGIN_NAMESPACE:
+            fleet.append('a workload pod was deleted outside the Eviction API: %s/%s' % (entry.get('namespace'), entry.get('name')))
+    return outcomes, fleet
+
+
+def nothing_changed(world, before, after):
+    """Problems if a run changed anything at all: an API write or a mutating NVML call."""
+    problems = ['API write: %s %s %s/%s' % (e['verb'], e.get('resource'), e.get('namespace') or '', e.get('name') or '')
+                for e in after['audit'] if e.get('verb') in k8ssim.WRITE_VERBS and 200 <= (e.get('code') or 0) < 300]
+    for name in world.nodes:
+        if after['mutating'][name] != before['mutating'][name]:
+            problems.append('%s: %d mutating NVML call(s)' % (name, after['mutating'][name] - before['mutating'][name]))
+    return problems
