@@ -29,6 +29,7 @@ import yaml
 
 from sim_controllers import Simulation
 from sim_patches import PatchError, json_patch, merge_patch, strategic_merge_patch
+from sim_rbac import Authorizer, forbidden, request_attributes
 from sim_selectors import SelectorError, match_fields, match_requirements, parse_field_selector, parse_label_selector
 from sim_store import (BY_PLURAL, GROUPS, RESOURCES, ApiError, Store, already_exists, bad_request, conflict, find_resource,
                        invalid, not_found, now_iso)
@@ -151,6 +152,8 @@ class SimServer(object):
         self.tokens = dict((token, name) for name, token in tokens.items())
         # kubectl (client-go) does not send a bearer token over plain http: allow it without one when asked
         self.anonymous = bool(self.description.get('anonymous', False))
+        # Tokens bound to a subject by `rbac` are authorized by the RBAC rules of its manifests; the others keep full access.
+        self.rbac = Authorizer.from_description(self.description['rbac'], base_dir, set(tokens)) if self.description.get('rbac') else None
         self.store = Store()
         self.sim = Simulation(self.description, self.store, base_dir)
         self.audit = Audit(os.path.join(state_dir, 'audit.log') if state_dir else None)
@@ -609,13 +612,21 @@ class Handler(BaseHTTPRequestHandler):
         user = sim.tokens.get(token) if token else None
         entry = {'time': now_iso(started), 'ts': started, 'method': method, 'path': path, 'query': split.query, 'user': user,
                  'verb': None, 'resource': None, 'subresource': None, 'namespace': None, 'name': None}
+        # Requests over one keep-alive connection, so from one client process, share the client's port.
+        entry['client_port'] = self.client_address[1]
         headers = {}
         try:
             if token is None and sim.anonymous:
                 user = entry['user'] = 'system:anonymous'
             if (token is not None and user is None) or (token is None and user is None and path not in PUBLIC_PATHS):
                 raise ApiError(401, 'Unauthorized', 'Unauthorized')
+            bound = sim.rbac.bound(user) if sim.rbac and user else None
+            if bound is not None:
+                entry['username'] = bound.name
             if path.startswith('/_sim'):
+                if bound is not None:
+                    # The control API is not Kubernetes: no RBAC rule can grant it.
+                    raise forbidden(bound, request_attributes(method, path, query, None))
                 code, payload = sim.control(method, path, query, body)
                 self._send(code, payload)
                 return
@@ -625,6 +636,8 @@ class Handler(BaseHTTPRequestHandler):
             if info['discovery'] is not None:
                 entry['verb'] = 'get'
                 entry['resource'] = ''
+            if bound is not None:
+                self._authorize(sim, bound, entry, request_attributes(method, path, query, info))
             for rule in sim.faults.match(entry) if info['discovery'] is None else []:
                 entry['fault'] = rule['id']
                 if rule['delay_ms']:
@@ -663,6 +676,17 @@ class Handler(BaseHTTPRequestHandler):
         entry['code'] = code
         self._audit(sim, entry, path, started)
         self._send(code, payload, headers)
+
+    @staticmethod
+    def _authorize(sim, user, entry, attrs):
+        """RBAC decision for a bound token, recorded in the audit entry; raises the 403 of a denial."""
+        allowed, reason, grant = sim.rbac.authorize(user, attrs)
+        resource = attrs['resource'] + ('/' + attrs['subresource'] if attrs['subresource'] else '')
+        entry['authz'] = {'decision': 'allow' if allowed else 'forbid', 'reason': reason, 'verb': attrs['verb'],
+                          'apiGroup': attrs['api_group'], 'resource': resource, 'namespace': attrs['namespace'],
+                          'name': attrs['name'], 'path': None if attrs['resource_request'] else attrs['path'], 'grant': grant}
+        if not allowed:
+            raise forbidden(user, attrs, reason)
 
     @staticmethod
     def _audit(sim, entry, path, started):
