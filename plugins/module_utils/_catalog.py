@@ -162,9 +162,10 @@ def _unv(fields, reason):
 # Profile-name grammar (mig.md 1.3)
 # --------------------------------------------------------------------------------------------------
 
+# \Z, not $: '$' also matches before a trailing newline, which would let '1g.5gb\n' through.
 _PROFILE_NAME_RE = re.compile(
     r'^(?:(?P<c>[1-9][0-9]*)c\.)?(?P<g>[1-9][0-9]*)g\.(?P<gb>[1-9][0-9]*)gb'
-    r'(?:\+(?P<attrs>[^+\-]+)|-(?P<neg>[^+\-]+))?$'
+    r'(?:\+(?P<attrs>[^+\-]+)|-(?P<neg>[^+\-]+))?\Z'
 )
 _PROFILE_FORMS = ("'<G>g.<GB>gb' or '<C>c.<G>g.<GB>gb', optionally followed by '+<attr>[,<attr>]' (attributes: %s) or '-me'"
                   % ', '.join(_KNOWN_ATTRIBUTES))

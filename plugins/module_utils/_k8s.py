@@ -45,7 +45,10 @@ else:
 
 __all__ = (
     'AUTH_ARG_SPEC',
+    'config_key_problem',
+    'label_value_problem',
     'metadata_problems',
+    'name_problem',
     'KUBERNETES_IMPORT_ERROR',
     'Kube',
     'KubeError',
@@ -68,8 +71,13 @@ REQUEST_TIMEOUT = (10, 60)
 
 # Kubernetes object-metadata rules (apimachinery validation): a key is an optional DNS-subdomain prefix and a
 # name of at most 63 characters; a label value is empty or a name-like string of at most 63 characters.
-_NAME = re.compile(r'^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$')
-_PREFIX = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')
+# \Z, not $: '$' also matches before a trailing newline, which Kubernetes refuses.
+_NAME = re.compile(r'^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?\Z')
+_PREFIX = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z')
+# Object names: nodes and ConfigMaps are DNS subdomains (at most 253), namespaces DNS labels (at most 63).
+_LABEL = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z')
+# A ConfigMap data key (IsConfigMapKey).
+_CONFIG_KEY = re.compile(r'^[-._a-zA-Z0-9]+\Z')
 
 
 def _key_problem(kind, key):
@@ -80,6 +88,38 @@ def _key_problem(kind, key):
         return ('%s key %r: the name %r must be 1-63 characters of letters, digits, "-", "_" or ".", starting and ending '
                 'with a letter or digit' % (kind, key, name))
     return None
+
+
+def name_problem(option, value, kind='subdomain'):
+    """The problem with an object name given in ``option`` (``kind`` 'subdomain' or 'label'), or None.
+
+    Checked before any request: an empty node name would turn a GET of one node into a list of all of them.
+    """
+    if kind == 'label':
+        if isinstance(value, str) and len(value) <= 63 and _LABEL.match(value):
+            return None
+        return ('%s: %r is not a valid namespace name: it must be 1-63 lower-case letters, digits or "-", starting and ending '
+                'with a letter or digit' % (option, value))
+    if isinstance(value, str) and len(value) <= 253 and _PREFIX.match(value):
+        return None
+    return ('%s: %r is not a valid Kubernetes object name: it must be a lower-case DNS subdomain of at most 253 characters '
+            '(letters, digits, "-" and ".", starting and ending with a letter or digit)' % (option, value))
+
+
+def config_key_problem(option, value):
+    """The problem with a ConfigMap data key, or None."""
+    if isinstance(value, str) and len(value) <= 253 and _CONFIG_KEY.match(value) and value not in ('.', '..') and not value.startswith('..'):
+        return None
+    return ('%s: %r is not a valid ConfigMap key: it must be 1-253 characters of letters, digits, "-", "_" or ".", and not '
+            'start with ".."' % (option, value))
+
+
+def label_value_problem(option, value):
+    """The problem with a non-empty label value, or None."""
+    if isinstance(value, str) and 0 < len(value) <= 63 and _NAME.match(value):
+        return None
+    return ('%s: %r must be 1-63 characters of letters, digits, "-", "_" or ".", starting and ending with a letter or digit '
+            '(it becomes the value of a node label)' % (option, value))
 
 
 def metadata_problems(labels, annotations):

@@ -137,10 +137,15 @@ def _load(data):
         return data
     if isinstance(data, bytes):
         data = data.decode('utf-8')
+    # Both parsers recurse once per nesting level, so deep nesting ends in RecursionError rather than a parse error.
+    too_deep = LayoutError('the config is nested too deeply to read; a mig-parted config is a mapping of version and mig-configs, '
+                           'with entries a few levels down')
     try:
         return json.loads(data)
     except ValueError:
         pass
+    except RecursionError:
+        raise too_deep from None
     try:
         import yaml
     except ImportError:
@@ -150,6 +155,8 @@ def _load(data):
         return yaml.safe_load(data)
     except yaml.YAMLError as exc:
         raise LayoutError('the config is neither valid JSON nor valid YAML: %s' % exc) from None
+    except RecursionError:
+        raise too_deep from None
 
 
 def _jmespath():
@@ -338,6 +345,10 @@ def _parse_entry(entry, where, problems, inline):
                     jmespath.compile(selector)
                 except jmespath.exceptions.JMESPathError as exc:
                     problems.append('%s.device-selector: %r is not a valid JMESPath expression: %s' % (where, selector, exc))
+                except RecursionError:
+                    # jmespath's parser recurses once per nesting level.
+                    problems.append('%s.device-selector: the JMESPath expression is nested too deeply to compile; write a flatter '
+                                    'expression' % where)
     if len(problems) != before:
         return None
     return {
@@ -443,7 +454,13 @@ def _filter_matches(filters, gpu):
 
 def _select(selector, gpus, where, problems):
     jmespath = _jmespath()
-    found = jmespath.search(selector, [gpu.to_dict() for gpu in gpus])
+    try:
+        found = jmespath.search(selector, [gpu.to_dict() for gpu in gpus])
+    except jmespath.exceptions.JMESPathError as exc:
+        # Type and arity errors only show when the expression runs over the GPU dicts.
+        problems.append('%s.device-selector: %r failed on the GPU list: %s; it must return GPU dicts (with index) or GPU indices'
+                        % (where, selector, exc))
+        return set()
     if found is None:
         return set()
     if not isinstance(found, list):
@@ -526,6 +543,13 @@ class _Validator(object):
             if found is None:
                 continue
             gi_profile, compute = found
+            # Refuse impossible counts before building one spec per instance: a count can be any integer.
+            if compute.is_default and count > gi_profile.max_count:
+                self.problem('%d instances of %s requested; at most %d fit on %s' % (count, gi_profile.name, gi_profile.max_count, self.model.key))
+                continue
+            if count > self.model.max_mig_devices:
+                self.problem('%d compute instances %s requested; at most %d MIG devices fit on %s' % (count, name, self.model.max_mig_devices, self.model.key))
+                continue
             if compute.is_default:
                 whole.extend([InstanceSpec(gi_profile.name, (compute.name,))] * count)
             else:

@@ -62,21 +62,29 @@ def load_config(value):
         return value
     if not isinstance(value, str):
         raise ValueError('a device plugin config must be a mapping or YAML text, not %s' % type(value).__name__)
+    # Both parsers recurse once per nesting level, so deep nesting ends in RecursionError rather than a parse error.
     try:
-        return json.loads(value)
-    except ValueError:
-        pass
-    try:
-        import yaml
-    except ImportError:
-        raise ValueError('the config is not JSON, and PyYAML is not installed to read it as YAML')
-    try:
-        data = yaml.safe_load(value)
-    except yaml.YAMLError as exc:
-        raise ValueError('the config is not valid YAML: %s' % exc)
+        try:
+            data = json.loads(value)
+        except ValueError:
+            data = _load_yaml(value)
+    except RecursionError:
+        raise ValueError('the config is nested too deeply to read; a device plugin config is a mapping a few levels deep') from None
+    # JSON text such as '0' or '[]' parses too, and is no more a config than the same YAML.
     if not isinstance(data, dict):
         raise ValueError('a device plugin config must be a mapping at the top level')
     return data
+
+
+def _load_yaml(text):
+    try:
+        import yaml
+    except ImportError:
+        raise ValueError('the config is not JSON, and PyYAML is not installed to read it as YAML') from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError('the config is not valid YAML: %s' % exc) from None
 
 
 def _is(value, kind):
@@ -136,15 +144,33 @@ def _replicated(where, value, problems):
         if not isinstance(item, dict):
             problems.append('%s: must be a mapping with name and replicas' % at)
             continue
-        for key in sorted(set(item) - {'name', 'replicas', 'rename', 'devices'}):
+        # YAML keys need not be strings, and mixed types do not sort.
+        for key in sorted((k for k in item if k not in ('name', 'replicas', 'rename', 'devices')), key=str):
             problems.append('%s.%s: unknown key; valid keys: devices, name, rename, replicas' % (at, key))
-        if not isinstance(item.get('name'), str) or not item.get('name'):
-            problems.append('%s.name: no resource name specified' % at)
+        name = item.get('name')
+        if name is None or name == '':
+            problems.append('%s.name: no resource name specified; give the resource to share, e.g. nvidia.com/gpu' % at)
+        elif not isinstance(name, str):
+            problems.append('%s.name: %r must be a string, a resource name such as nvidia.com/gpu' % (at, name))
         replicas = item.get('replicas')
         if replicas is None:
-            problems.append('%s.replicas: no replicas specified' % at)
+            problems.append('%s.replicas: no replicas specified; give an integer >= 2' % at)
         elif not _is(replicas, _INT) or replicas < 2:
             problems.append('%s.replicas: %r must be an integer >= 2' % (at, replicas))
+        if 'rename' in item and not isinstance(item['rename'], str):
+            problems.append('%s.rename: %r must be a string, a resource name' % (at, item['rename']))
+        if 'devices' in item and not _devices_ok(item['devices']):
+            problems.append("%s.devices: %r must be 'all', a positive integer, or a list of GPU indices, MIG indices ('0:1') or UUIDs"
+                            % (at, item['devices']))
+
+
+def _devices_ok(value):
+    # The plugin's ReplicatedDevices (k8s.md 1.1): "all", a positive count, or a list of indices and UUIDs.
+    if isinstance(value, str):
+        return value == 'all'
+    if _is(value, _INT):
+        return value > 0
+    return isinstance(value, list) and all((_is(v, _INT) and v >= 0) or (isinstance(v, str) and v) for v in value)
 
 
 def _patterns(where, value, problems):
@@ -154,6 +180,13 @@ def _patterns(where, value, problems):
     for position, item in enumerate(value):
         if not isinstance(item, dict) or not item.get('pattern') or not item.get('name'):
             problems.append("%s[%d]: resources must have a 'pattern' and a 'name' field set" % (where, position))
+            continue
+        for key in sorted((k for k in item if k not in ('pattern', 'name')), key=str):
+            problems.append('%s[%d].%s: unknown key; valid keys: name, pattern' % (where, position, key))
+        for key in ('pattern', 'name'):
+            # The plugin unmarshals both into strings; any other type fails its start-up.
+            if not isinstance(item[key], str):
+                problems.append('%s[%d].%s: %r must be a string' % (where, position, key, item[key]))
 
 
 def config_problems(config):

@@ -301,10 +301,18 @@ def with_planned_layouts(gpus, planned):
 
     A planned GPU gets the planned instances and the MIG mode the layout wants; others are unchanged.
     """
-    by_index = dict((entry['index'], entry) for entry in planned or ())
+    by_index = {}
+    for position, entry in enumerate(planned or ()):
+        # Entries come from module arguments: refuse what is not a mig_layout result instead of failing on a key.
+        if (not isinstance(entry, Mapping) or not _is_int(entry.get('index')) or not isinstance(entry.get('mig_enabled'), bool)
+                or (entry['mig_enabled'] and not isinstance(entry.get('after'), Mapping))):
+            raise ValueError('planned_layouts entry %d must be a GPU result of mig_layout (index, mig_enabled and, when enabled, '
+                             'after), got %r' % (position, entry))
+        by_index[entry['index']] = entry
     result = []
     for gpu in gpus:
-        plan = by_index.get(gpu.get('index'))
+        index = gpu.get('index') if isinstance(gpu, Mapping) else None
+        plan = by_index.get(index) if _is_int(index) else None     # a malformed entry is left for _parse_gpus to name
         if plan is not None:
             layout = dict(plan['after']) if plan.get('mig_enabled') else {'mig-devices': {}, 'placements': []}
             layout['mig-enabled'] = bool(plan.get('mig_enabled'))

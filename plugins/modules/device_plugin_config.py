@@ -145,7 +145,15 @@ import time
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._drain import POLL_INTERVAL
-from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import AUTH_ARG_SPEC, KUBERNETES_IMPORT_ERROR, Kube, KubeError
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import (
+    AUTH_ARG_SPEC,
+    KUBERNETES_IMPORT_ERROR,
+    Kube,
+    KubeError,
+    config_key_problem,
+    label_value_problem,
+    name_problem,
+)
 from ansible_collections.gpufleet.mig.plugins.module_utils._plugin_config import config_problems, load_config, mig_strategy, resource_differences
 from ansible_collections.gpufleet.mig.plugins.module_utils._resources import expected_resources, strategy_problems, with_planned_layouts
 
@@ -183,8 +191,18 @@ class PluginConfig(object):
         self.module.fail_json(msg=msg, **dict(self.result, **extra))
 
     def validate(self):
-        configs, problems = {}, []
+        """Every problem with the arguments, before any request: names, configs, and the shape of gpus and planned_layouts."""
+        params = self.params
+        problems = [p for p in (name_problem('namespace', params['namespace'], 'label'), name_problem('configmap', params['configmap']),
+                                params['node'] is not None and name_problem('node', params['node']),
+                                params['node'] and params['config_name'] and label_value_problem('config_name', params['config_name']),
+                                params['timeout'] < 0 and 'timeout must be at least 0, got %d' % params['timeout']) if p]
+        configs = {}
         for name, value in sorted(self.params['configs'].items()):
+            problem = config_key_problem('configs', name)
+            if problem:
+                problems.append(problem)
+                continue
             try:
                 config = load_config(value)
             except ValueError as exc:
@@ -196,6 +214,16 @@ class PluginConfig(object):
             problems.append('config_name is required with node')
         if self.params['node'] and self.params['wait'] and self.params['gpus'] is None:
             problems.append("gpus (gpu_info's node.gpus of the node) is required with node unless wait is false")
+        # The same parsing run() does later, here so that malformed entries fail before any request.
+        try:
+            gpus = with_planned_layouts(params['gpus'] or [], params['planned_layouts'])
+        except ValueError as exc:
+            problems.append('planned_layouts: %s' % exc)
+        else:
+            try:
+                expected_resources(gpus, 'none')
+            except ValueError as exc:
+                problems.append('gpus: %s' % exc)
         if problems:
             self.fail('; '.join(problems), problems=problems)
         return configs

@@ -129,10 +129,12 @@ admin_cordon:
   type: bool
 """
 
+import math
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._drain import DrainError, Drainer
-from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import AUTH_ARG_SPEC, KUBERNETES_IMPORT_ERROR, Kube, KubeError
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import AUTH_ARG_SPEC, KUBERNETES_IMPORT_ERROR, Kube, KubeError, name_problem
 
 
 def _names(pods):
@@ -154,9 +156,15 @@ def main():
     if KUBERNETES_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib('kubernetes'), exception=KUBERNETES_IMPORT_ERROR)
     params = module.params
+    problem = name_problem('node', params['node'])
+    if problem:
+        module.fail_json(msg=problem)
     for name, minimum in (('timeout', 0), ('retry_delay', 1), ('grace_period', 0)):
         if params[name] is not None and params[name] < minimum:
             module.fail_json(msg='%s must be at least %s, got %s' % (name, minimum, params[name]))
+    # Ansible's float type accepts 'nan' and 'inf', which compare as not below the minimum; time.sleep refuses both.
+    if not math.isfinite(params['retry_delay']):
+        module.fail_json(msg='retry_delay must be a finite number of seconds, at least 1, got %s' % params['retry_delay'])
 
     result = {}
     try:

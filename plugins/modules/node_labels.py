@@ -88,7 +88,14 @@ unschedulable:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import AUTH_ARG_SPEC, KUBERNETES_IMPORT_ERROR, Kube, KubeError, metadata_problems
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import (
+    AUTH_ARG_SPEC,
+    KUBERNETES_IMPORT_ERROR,
+    Kube,
+    KubeError,
+    metadata_problems,
+    name_problem,
+)
 
 
 def _changes(current, wanted):
@@ -121,7 +128,7 @@ def main():
     if KUBERNETES_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib('kubernetes'), exception=KUBERNETES_IMPORT_ERROR)
     labels, annotations = module.params['labels'], module.params['annotations']
-    problems = metadata_problems(labels, annotations)
+    problems = [p for p in [name_problem('node', module.params['node'])] if p] + metadata_problems(labels, annotations)
     if problems:
         module.fail_json(msg='; '.join(problems), problems=problems)
 

@@ -540,6 +540,7 @@ def test_exact_names_resolve_without_warning(key, name):
     ('A100-SXM4-40GB', '1c.3g.20gb'),   # a compute-instance name
     ('A100-SXM4-40GB', 'all-1g.5gb'),   # a config label, not a profile
     ('A100-SXM4-40GB', ''),
+    ('A100-SXM4-40GB', '1g.5gb\n'),     # '$' in the grammar used to match before a final newline
 ])
 def test_resolve_refuses_other_names(key, requested):
     model = _catalog.model_by_key(key)

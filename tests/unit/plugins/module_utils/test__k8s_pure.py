@@ -110,3 +110,84 @@ def test_with_planned_layouts_replaces_only_planned_gpus():
     assert merged[1]['layout'] == off
     assert merged[2] is gpus[2]
     assert expected_resources(merged, 'mixed') == {'nvidia.com/gpu': 2, 'nvidia.com/mig-3g.20gb': 2}
+
+
+# --------------------------------------------------------------------------------------------------
+# Hostile input found by tests/unit/property (issue 7)
+# --------------------------------------------------------------------------------------------------
+
+def _shared(extra=None, **item):
+    item = dict({'name': 'nvidia.com/gpu', 'replicas': 2}, **item)
+    item.update(extra or {})
+    return {'sharing': {'timeSlicing': {'resources': [item]}}}
+
+
+@pytest.mark.parametrize('config, problem', [
+    # Keys of several types (YAML allows it) used to make sorted() raise TypeError.
+    (_shared({'b': 1, 1: 'x'}), 'sharing.timeSlicing.resources[0].1: unknown key; valid keys: devices, name, rename, replicas'),
+    # Wrong types that the plugin fails to unmarshal, so it would crash-loop; they used to pass.
+    ({'resources': {'gpus': [{'pattern': 5, 'name': 'gpu'}]}}, 'resources.gpus[0].pattern: 5 must be a string'),
+    ({'resources': {'mig': [{'pattern': '*', 'name': ['x']}]}}, "resources.mig[0].name: ['x'] must be a string"),
+    ({'resources': {'gpus': [{'pattern': '*', 'name': 'gpu', 'rename': 'x'}]}}, 'resources.gpus[0].rename: unknown key; valid keys: name, pattern'),
+    (_shared(name=7), 'sharing.timeSlicing.resources[0].name: 7 must be a string, a resource name such as nvidia.com/gpu'),
+    (_shared(rename=['a']), "sharing.timeSlicing.resources[0].rename: ['a'] must be a string, a resource name"),
+    (_shared(devices=0), "sharing.timeSlicing.resources[0].devices: 0 must be 'all', a positive integer, or a list of GPU indices"),
+    (_shared(devices=[True]), "sharing.timeSlicing.resources[0].devices: [True] must be 'all', a positive integer"),
+    # Messages that did not say what would be valid.
+    (_shared(name=''), 'sharing.timeSlicing.resources[0].name: no resource name specified; give the resource to share, e.g. nvidia.com/gpu'),
+    ({'sharing': {'mps': {'resources': [{'name': 'nvidia.com/gpu'}]}}}, 'sharing.mps.resources[0].replicas: no replicas specified; give an integer >= 2'),
+])
+def test_config_problems_hostile(config, problem):
+    assert any(p.startswith(problem) for p in config_problems(config)), config_problems(config)
+
+
+@pytest.mark.parametrize('devices', ['all', 3, [0, '0:1', 'GPU-8a6c', 'MIG-1b2c']])
+def test_shared_devices_that_the_plugin_accepts(devices):
+    assert config_problems(_shared(devices=devices)) == []
+
+
+@pytest.mark.parametrize('text, message', [
+    ('0', 'a device plugin config must be a mapping at the top level'),      # used to come back as 0, then crash mig_strategy
+    ('[]', 'a device plugin config must be a mapping at the top level'),
+    ('[' * 100000, 'the config is nested too deeply to read; a device plugin config is a mapping a few levels deep'),
+    ('a: ' + '[' * 3000 + ']' * 3000, 'the config is nested too deeply to read; a device plugin config is a mapping a few levels deep'),
+])
+def test_load_config_refuses_text_that_is_not_a_mapping(text, message):
+    from ansible_collections.gpufleet.mig.plugins.module_utils._plugin_config import load_config
+    with pytest.raises(ValueError) as info:
+        load_config(text)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize('labels, problem', [
+    ({'ok': 'value\n'}, "label ok: the value 'value\\n' must be empty or 1-63 characters"),
+    ({'key\n': 'v'}, "label key 'key\\n': the name 'key\\n' must be 1-63 characters"),
+    ({'example.com\n/key': 'v'}, "label key 'example.com\\n/key': the prefix 'example.com\\n' must be a lower-case DNS subdomain"),
+])
+def test_metadata_problems_refuse_a_trailing_newline(labels, problem):
+    # '$' matched before a final newline, so these went to the API server, which refuses them.
+    problems = metadata_problems(labels, {})
+    assert len(problems) == 1 and problems[0].startswith(problem)
+
+
+@pytest.mark.parametrize('value, kind, ok', [
+    ('gpu-node-1', 'subdomain', True), ('node.example.com', 'subdomain', True), ('a' * 253, 'subdomain', True),
+    ('', 'subdomain', False), ('Node1', 'subdomain', False), ('node_1', 'subdomain', False), ('a' * 254, 'subdomain', False),
+    ('node\n', 'subdomain', False), ('../x', 'subdomain', False),
+    ('gpu-operator', 'label', True), ('gpu.operator', 'label', False), ('a' * 64, 'label', False),
+])
+def test_name_problem(value, kind, ok):
+    from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import name_problem
+    problem = name_problem('node', value, kind)
+    assert (problem is None) == ok
+    if not ok:
+        assert problem.startswith('node: %r is not a valid ' % value) and 'must be' in problem
+
+
+def test_with_planned_layouts_refuses_what_is_not_a_mig_layout_result():
+    from ansible_collections.gpufleet.mig.plugins.module_utils._resources import with_planned_layouts
+    with pytest.raises(ValueError) as info:
+        with_planned_layouts([{'index': 0, 'mig_capable': True, 'layout': None}], [{'index': 'zero', 'mig_enabled': True, 'after': 5}])
+    assert str(info.value).startswith('planned_layouts entry 0 must be a GPU result of mig_layout')
+    # A GPU entry whose index cannot be looked up is left for expected_resources to name (it used to raise TypeError).
+    assert with_planned_layouts([{'index': [0]}], [])[0] == {'index': [0]}

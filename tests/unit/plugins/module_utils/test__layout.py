@@ -506,3 +506,42 @@ def test_drifted_ci_names_resolve():
     targets = _layout.targets_for_node([entry({'1c.3g.39gb': 2})], [make_gpu('A100-SXM4-80GB')])
     assert targets[0].layout.instances == (InstanceSpec('3g.40gb', ('1c.3g.40gb', '1c.3g.40gb')),)
     assert len(targets[0].warnings) == 1
+
+
+# --------------------------------------------------------------------------------------------------
+# Hostile input found by tests/unit/property (issue 7): each used to escape as another exception
+# --------------------------------------------------------------------------------------------------
+
+def test_a_selector_nested_too_deeply_is_a_named_problem_not_a_recursion_error():
+    selector = '(' * 5000 + 'index' + ')' * 5000
+    problems = problems_of(_layout.parse_inline_layout, [entry({}, device_selector=selector)])
+    assert problems == ('layout[0].device-selector: the JMESPath expression is nested too deeply to compile; write a flatter expression',)
+
+
+@pytest.mark.parametrize('selector', ['abs(`"x"`)', 'sort(@)', 'not_null()'])
+def test_a_selector_that_fails_on_the_gpus_is_a_named_problem(selector):
+    problems = problems_of(_layout.targets_for_node, [entry({'1g.5gb': 1}, device_selector=selector)], [make_gpu('A100-SXM4-40GB')])
+    assert len(problems) == 1 and problems[0].startswith('entry 1.device-selector: %r failed on the GPU list: ' % selector)
+    assert problems[0].endswith('it must return GPU dicts (with index) or GPU indices')
+
+
+@pytest.mark.parametrize('name, count, problem', [
+    ('1g.5gb', 10 ** 20, '100000000000000000000 instances of 1g.5gb requested; at most 7 fit on A100-SXM4-40GB'),
+    ('1c.7g.40gb', 10 ** 7, '10000000 compute instances 1c.7g.40gb requested; at most 7 MIG devices fit on A100-SXM4-40GB'),
+])
+def test_huge_counts_are_refused_before_anything_is_built(name, count, problem):
+    # 10**20 used to raise OverflowError, 10**7 compute instances took minutes to pack.
+    assert problems_of(_layout.targets_for_node, [entry({name: count})], [make_gpu('A100-SXM4-40GB')]) == ('GPU 0 (A100-SXM4-40GB): ' + problem,)
+
+
+@pytest.mark.parametrize('text', ['[' * 100000, 'a: ' + '[' * 100000, 'version: ' + '[' * 3000 + ']' * 3000])
+def test_config_text_nested_too_deeply_is_a_layout_error(text):
+    problems = problems_of(_layout.parse_mig_parted_config, text)
+    assert problems == ('the config is nested too deeply to read; a mig-parted config is a mapping of version and mig-configs, with entries '
+                        'a few levels down',)
+
+
+def test_a_profile_name_with_a_trailing_newline_is_not_a_drifted_name():
+    # '$' in the name grammar matched before a final newline, so '1g.5gb\n' resolved to 1g.5gb with a drift warning.
+    problems = problems_of(_layout.parse_inline_layout, [entry({'1g.5gb\n': 1})])
+    assert problems == ("layout[0].mig-devices: invalid MIG profile name '1g.5gb\\n': expected " + _catalog._PROFILE_FORMS,)

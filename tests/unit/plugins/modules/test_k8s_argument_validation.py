@@ -1,0 +1,88 @@
+# Copyright (c) 2026 gpufleet.mig contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The Kubernetes-side modules refuse bad arguments before their first API request (issue 7, found by tests/unit/property).
+
+Each module runs in this process through ``main()`` with its arguments passed as Ansible passes them; every HTTP
+request of the kubernetes client is recorded and answered with an error instead of reaching a server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+AUTH = {'host': 'http://127.0.0.1:9', 'api_key': 'token'}
+
+
+@pytest.fixture(name='run')
+def run_fixture(monkeypatch):
+    from kubernetes.client import rest
+
+    requests = []
+
+    def request(self, method, url, *args, **kwargs):
+        requests.append('%s %s' % (method, url))
+        raise rest.ApiException(status=599, reason='no API server in this test')
+
+    monkeypatch.setattr(rest.RESTClientObject, 'request', request)
+    for key in ('K8S_AUTH_HOST', 'K8S_AUTH_API_KEY', 'K8S_AUTH_KUBECONFIG', 'K8S_AUTH_CONTEXT'):
+        monkeypatch.delenv(key, raising=False)
+
+    def run(name, args):
+        module = importlib.import_module('ansible_collections.gpufleet.mig.plugins.modules.' + name)
+        del requests[:]
+        out = io.StringIO()
+        with patch_module_args(dict(AUTH, **args)), contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+            module.main()
+        return json.loads(out.getvalue()), list(requests)
+    return run
+
+
+def test_a_valid_request_reaches_the_recorder(run):
+    result, requests = run('node_labels', {'node': 'gpu-1', 'labels': {'a': 'b'}})
+    assert requests == ['GET http://127.0.0.1:9/api/v1/nodes/gpu-1'] and 'no API server in this test' in result['msg']
+
+
+@pytest.mark.parametrize('module, args', [
+    ('node_labels', {'labels': {'a': 'b'}}),
+    ('node_drain', {'state': 'cordon'}),
+    ('device_plugin_config', {'configmap': 'cm', 'config_name': 'mixed', 'wait': False}),
+])
+@pytest.mark.parametrize('node', ['', 'Node-1', 'node_1', 'node\n', '../x'])
+def test_a_bad_node_name_is_refused_before_any_request(run, module, args, node):
+    # An empty name used to turn "GET node" into "GET /api/v1/nodes/", a list of every node.
+    result, requests = run(module, dict(args, node=node))
+    assert requests == [] and result['failed']
+    assert 'node: %r is not a valid Kubernetes object name: it must be a lower-case DNS subdomain' % node in result['msg']
+
+
+@pytest.mark.parametrize('delay', ['nan', 'inf', float('nan'), float('inf')])
+def test_node_drain_refuses_a_retry_delay_that_is_not_finite(run, delay):
+    # nan and inf passed the "at least 1" check and then failed in time.sleep, after the node was cordoned.
+    result, requests = run('node_drain', {'node': 'gpu-1', 'retry_delay': delay})
+    assert requests == [] and result['msg'].startswith('retry_delay must be a finite number of seconds, at least 1, got ')
+
+
+@pytest.mark.parametrize('args, message', [
+    # A valid ConfigMap key but not a label value: the ConfigMap used to be written before the label patch failed.
+    ({'node': 'gpu-1', 'config_name': '-mixed', 'configs': {'-mixed': {'version': 'v1'}}, 'wait': False},
+     "config_name: '-mixed' must be 1-63 characters of letters, digits"),
+    ({'configs': {'has space': {'version': 'v1'}}}, "configs: 'has space' is not a valid ConfigMap key"),
+    ({'namespace': 'GPU-Operator'}, "namespace: 'GPU-Operator' is not a valid namespace name"),
+    ({'configmap': 'my_configs'}, "configmap: 'my_configs' is not a valid Kubernetes object name"),
+    # A negative timeout used to write the config, restart the plugin and then fail at once.
+    ({'node': 'gpu-1', 'config_name': 'mixed', 'gpus': [], 'timeout': -1}, 'timeout must be at least 0, got -1'),
+    # Malformed entries used to raise KeyError or TypeError, or were found only after reading the ConfigMap.
+    ({'node': 'gpu-1', 'config_name': 'mixed', 'gpus': [], 'planned_layouts': [{'gpu': 0}]},
+     'planned_layouts: planned_layouts entry 0 must be a GPU result of mig_layout'),
+    ({'node': 'gpu-1', 'config_name': 'mixed', 'gpus': [{'index': [0]}]}, 'gpus: GPU entry 0: index must be a non-negative integer'),
+])
+def test_device_plugin_config_refuses_bad_arguments_before_any_request(run, args, message):
+    result, requests = run('device_plugin_config', dict({'configmap': 'nvidia-device-plugin-configs'}, **args))
+    assert requests == [] and result['failed'] and message in result['msg'], result['msg']
