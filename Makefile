@@ -21,7 +21,7 @@ TEST_ENV := PATH="$(VENV)/bin:$$PATH" PYTHONPATH="$(COLLECTIONS)" ANSIBLE_COLLEC
 
 .PHONY: help venv simulator collection test sanity lint units simulator-tests k8ssim-tests integration changelog-lint clean
 .PHONY: reliability soak
-.PHONY: demo demo-setup demo-stop molecule
+.PHONY: demo demo-setup demo-stop molecule bench
 
 # make demo: the rollout against the simulated fleet (inventories/simulated, tests/demo/). DEMO_PLAYBOOK can be
 # pointed at another playbook to try the simulated fleet with it.
@@ -37,6 +37,7 @@ help:
 	@echo "make test   - everything: sanity, lint, unit, simulator and integration tests"
 	@echo "make demo   - the rollout against a simulated fleet of four GPU nodes, run twice, with a summary"
 	@echo "make molecule - the Molecule scenarios of extensions/molecule/ (part of make test)"
+	@echo "make bench  - benchmarks against the simulators: no-op and change cost, API/NVML use, disruption, planner, memory"
 	@echo "make reliability - fault injection and kill-and-resume trials over the rollout (part of make test)"
 	@echo "make soak   - 25 kill-and-resume trials (KILL_TRIALS=N KILL_SEED=S to change)"
 	@echo "make demo-setup / demo-stop - start the simulated fleet and cluster (to run playbooks yourself) / stop it"
@@ -117,6 +118,13 @@ soak: venv simulator collection
 	$(TEST_ENV) $(VPY) tests/reliability/suite.py kills --trials $(KILL_TRIALS) --seed $(KILL_SEED)
 
 test: sanity lint changelog-lint units simulator-tests k8ssim-tests integration reliability molecule
+
+# make bench: the rollout's own cost (no-op and change), API and NVML use, disruption and planner speed, against the
+# simulators, in .build/bench/ (tests/bench/README.md). It prints a table with every figure, its goal and PASS/MISS,
+# and writes .build/bench/results.json. One part alone: make bench BENCH_ARGS='--only noop --sizes 8'.
+BENCH_ARGS ?=
+bench: venv simulator collection
+	$(TEST_ENV) $(VPY) tests/bench/run.py $(BENCH_ARGS)
 
 # The simulated cluster is stopped on every exit (trap), also when a step failed; the exit status is kept.
 demo: venv simulator collection
