@@ -17,7 +17,9 @@ current GI of the same catalog profile (at the pinned start when pinned) or a ne
 not overlap the memory slices of the choices made before. Identical target instances (same profile, pin and
 compute instances) take their choices in strictly increasing option order, which removes the permutations of
 identical instances without losing any distinct plan. The space is small (at most 7 instances of at most 7 starts
-each), so the search is exhaustive, exact and deterministic.
+each), so the search is exhaustive, exact and deterministic; it only skips branches that provably hold no plan as
+good as the best one found (branch and bound, see ``_search``). Its results and the prepared targets are memoized
+per process on everything they depend on, because a fleet repeats a few (layout, current instances) pairs.
 
 Objective, compared in this order (smaller wins):
 
@@ -268,7 +270,15 @@ class _Current(object):
 # --------------------------------------------------------------------------------------------------
 
 def _search(targets, currents, busy_allowed):
-    """Best assignment: a tuple with, per target (canonical order), ('keep', current position) or ('new', start); None if none."""
+    """Best assignment: a tuple with, per target (canonical order), ('keep', current position) or ('new', start); None if none.
+
+    Branch and bound: the exhaustive depth-first search, cut where a branch cannot match the best plan found so far.
+    A branch's cost counts the current GIs it can no longer keep (another choice took their slices, or no later
+    target can keep them) as destroyed and its kept GIs with other CIs as recomputed, after the starts it chose: a
+    lower bound of every plan below it, and the exact cost of a complete plan. A branch is cut only when that is
+    strictly worse than the best plan, and the visiting order is unchanged, so the result is the plan the full search
+    returns (the first of the cheapest, in that order).
+    """
     busy_mask = 0
     for current in currents:
         if current.pids and not busy_allowed:
@@ -283,73 +293,108 @@ def _search(targets, currents, busy_allowed):
                 continue
             if current.pids and not busy_allowed and current.ci_key != target.ci_key:
                 continue   # keeping a busy GI means keeping its CIs too
-            opts.append((0, position, current.gi.start, current.mask))
+            recompute = 1 << position if current.ci_key != target.ci_key else 0
+            opts.append((0, position, current.gi.start, current.mask, recompute))
         size = target.profile.memory_slices
         for start in (target.profile.starts if target.pin is None else (target.pin,)):
-            opts.append((1, start, start, ((1 << size) - 1) << start))
+            opts.append((1, start, start, ((1 << size) - 1) << start, 0))
         options.append(opts)
+    # orphans[i]: the current GIs (a bit per position) that no target from i on can keep; at the end, all of them.
+    orphans = [(1 << len(currents)) - 1] * (len(targets) + 1)
+    for index in range(len(targets) - 1, -1, -1):
+        orphans[index] = orphans[index + 1]
+        for option in options[index]:
+            if option[0] == 0:
+                orphans[index] &= ~(1 << option[1])
     best = [None, None]
     choice = [None] * len(targets)
     same_as_previous = [i > 0 and targets[i].key == targets[i - 1].key for i in range(len(targets))]
+    covering = {}
+    counted = {}
 
-    def evaluate():
-        kept = {}
-        for index, (kind, value, dummy_start, dummy_mask) in enumerate(choice):
-            if kind == 0:
-                kept[value] = index
-        busy_touched = 0
-        destroyed = 0
-        destroyed_cis = 0
-        recomputed = 0
-        for position, current in enumerate(currents):
-            index = kept.get(position)
-            if index is None:
-                destroyed += 1
-                destroyed_cis += len(current.gi.compute_instances)
-                busy_touched += bool(current.pids)
-            elif current.ci_key != targets[index].ci_key:
-                recomputed += 1
-                destroyed_cis += len(current.gi.compute_instances)
-                busy_touched += bool(current.pids)
-        if busy_touched and not busy_allowed:
-            return None
-        starts = tuple(option[2] for option in choice)
-        return (busy_touched, destroyed, destroyed_cis, recomputed, starts)
+    def covered(used_mask):
+        """The current GIs that overlap the memory slices ``used_mask``."""
+        if used_mask not in covering:
+            covering[used_mask] = sum(1 << position for position, current in enumerate(currents) if current.mask & used_mask)
+        return covering[used_mask]
 
-    def dfs(index, used_mask, used_currents):
+    def counts(destroyed, recomputed):
+        """(busy GIs touched, GIs destroyed, CIs destroyed, GIs recomputed) for these current GIs."""
+        if (destroyed, recomputed) not in counted:
+            touched = [current for position, current in enumerate(currents) if (destroyed | recomputed) >> position & 1]
+            counted[destroyed, recomputed] = (sum(bool(c.pids) for c in touched), bin(destroyed).count('1'),
+                                              sum(len(c.gi.compute_instances) for c in touched), bin(recomputed).count('1'))
+        return counted[destroyed, recomputed]
+
+    def dfs(index, used_mask, kept, recomputed, starts):
+        cost = counts((covered(used_mask) | orphans[index]) & ~kept, recomputed) + starts
+        if cost[0] and not busy_allowed:
+            return   # every plan below touches a busy GI
+        if best[0] is not None and cost > best[0][:len(cost)]:
+            return
         if index == len(targets):
-            cost = evaluate()
-            if cost is not None and (best[0] is None or cost < best[0]):
-                best[0] = cost
-                best[1] = tuple(choice)
+            if best[0] is None or cost < best[0]:
+                best[:] = [cost, tuple(option[:4] for option in choice)]
             return
         previous = choice[index - 1] if same_as_previous[index] else None
         for option in options[index]:
             if previous is not None and option[:2] <= previous[:2]:
                 continue
-            kind, value, dummy_start, mask = option
+            kind, value, start, mask, recompute = option
             if used_mask & mask:
                 continue
-            if kind == 0 and value in used_currents:
+            if kind == 0 and kept >> value & 1:
                 continue
             if kind == 1 and busy_mask & mask:
                 continue   # a busy GI keeps its slices
             choice[index] = option
-            dfs(index + 1, used_mask | mask, used_currents | {value} if kind == 0 else used_currents)
+            dfs(index + 1, used_mask | mask, kept | (1 << value if kind == 0 else 0), recomputed | recompute, starts + (start,))
         choice[index] = None
 
-    dfs(0, 0, frozenset())
+    dfs(0, 0, 0, 0, ())
     return best[1]
 
 
+# Memos of the two costly pure steps: a fleet holds few distinct (layout, current instances) pairs, and the GPUs of
+# a node usually share one. A key holds everything the step reads, errors are never stored, and a full memo is
+# emptied, so a long-lived process stays small.
+_MEMO_LIMIT = 512
+_TARGETS = {}
+_FOUND = {}
+
+
+def _remember(memo, key, compute):
+    try:
+        return memo[key]
+    except KeyError:
+        pass
+    except TypeError:
+        return compute()   # unhashable input (e.g. a spec-like object holding a list): not memoized
+    value = compute()
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+    return value
+
+
 def _prepare(model, gpu_index, specs):
-    label = _gpu_label(model, gpu_index)
-    targets = []
-    for number, spec in enumerate(specs):
-        where = '%s, instance %d' % (label, number + 1)
-        targets.append(_Target(model, spec, where))
-    targets.sort(key=lambda target: target.key)
-    return targets
+    """The targets of ``specs`` in canonical order (a tuple); the GPU index only names the GPU in errors."""
+    specs = tuple(specs)
+
+    def build():
+        label = _gpu_label(model, gpu_index)
+        targets = [_Target(model, spec, '%s, instance %d' % (label, number + 1)) for number, spec in enumerate(specs)]
+        # The model is stored with the targets: they hold its profile objects, which _search compares by identity, so
+        # the key names the model object by id (which stays unique while the entry keeps the model alive).
+        return model, tuple(sorted(targets, key=lambda target: target.key))
+
+    return _remember(_TARGETS, (id(model), specs), build)[1]
+
+
+def _find(targets, currents, busy_allowed):
+    """:func:`_search`, memoized on what it reads of the current GIs (not their ids, pids or CI placements)."""
+    shapes = tuple((c.profile, c.gi.start, c.mask, c.ci_key, bool(c.pids), len(c.gi.compute_instances)) for c in currents)
+    return _remember(_FOUND, (targets, shapes, busy_allowed), lambda: _search(targets, currents, busy_allowed))
 
 
 def find_placements(model, instances):
@@ -361,7 +406,7 @@ def find_placements(model, instances):
     if not model.mig_capable:
         raise PlanError('GPU model %s is not MIG capable' % model.key)
     targets = _prepare(model, None, instances)
-    found = _search(targets, [], False)
+    found = _find(targets, (), False)
     if found is None:
         return None
     result = []
@@ -387,7 +432,7 @@ def plan_gpu(model, gpu, layout, force=False):
         raise PlanError('%s: the GPU model is not MIG capable; MIG cannot be enabled' % label)
     specs = layout.instances if layout.mig_enabled else ()
     targets = _prepare(model, gpu.index, specs)
-    found = _search(targets, currents, False)
+    found = _find(targets, currents, False)
     if found is None:
         busy = [c for c in currents if c.pids]
         if not force or not busy:
@@ -397,7 +442,7 @@ def plan_gpu(model, gpu, layout, force=False):
                                 % (label, '; '.join('%s with pids %s' % (_describe(c.gi), ', '.join(str(p) for p in c.pids)) for c in busy)))
             raise PlanError('%s: no placement fits the target instances %s'
                             % (label, ', '.join(t.profile.name for t in targets)))
-        found = _search(targets, currents, True)
+        found = _find(targets, currents, True)
         if found is None:
             raise PlanError('%s: no placement fits the target instances %s' % (label, ', '.join(t.profile.name for t in targets)))
     return _build_plan(gpu.index, targets, currents, found)

@@ -6,14 +6,20 @@
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import itertools
+import os
+import random
 
 import pytest
+import yaml
 
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
 from ansible_collections.gpufleet.mig.plugins.module_utils import _planner
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance, GpuProcess, GpuState
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import GpuLayout, InstanceSpec
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout import (GpuLayout, InstanceSpec, LayoutError, parse_mig_parted_config,
+                                                                           targets_for_node)
 
 A100_40 = _catalog.model_by_key('A100-SXM4-40GB')
 A100_80 = _catalog.model_by_key('A100-SXM4-80GB')
@@ -358,3 +364,265 @@ def test_planner_destroys_the_naive_minimum(key, max_current, max_target, stride
         assert not plan.changed or expected or len(target) != len(current)
         checked += 1
     assert checked > 1000
+
+
+# --------------------------------------------------------------------------------------------------
+# Branch and bound and memos: exactly the plans of the exhaustive, unmemoized search
+# --------------------------------------------------------------------------------------------------
+
+def _exhaustive_search(targets, currents, busy_allowed):
+    """The reference: ``_planner._search`` as it was before the branch and bound (commit 1968c38), unchanged."""
+    busy_mask = 0
+    for current in currents:
+        if current.pids and not busy_allowed:
+            busy_mask |= current.mask
+    options = []
+    for target in targets:
+        opts = []
+        for position, current in enumerate(currents):
+            if current.profile is not target.profile:
+                continue
+            if target.pin is not None and current.gi.start != target.pin:
+                continue
+            if current.pids and not busy_allowed and current.ci_key != target.ci_key:
+                continue   # keeping a busy GI means keeping its CIs too
+            opts.append((0, position, current.gi.start, current.mask))
+        size = target.profile.memory_slices
+        for start in (target.profile.starts if target.pin is None else (target.pin,)):
+            opts.append((1, start, start, ((1 << size) - 1) << start))
+        options.append(opts)
+    best = [None, None]
+    choice = [None] * len(targets)
+    same_as_previous = [i > 0 and targets[i].key == targets[i - 1].key for i in range(len(targets))]
+
+    def evaluate():
+        kept = {}
+        for index, (kind, value, dummy_start, dummy_mask) in enumerate(choice):
+            if kind == 0:
+                kept[value] = index
+        busy_touched = 0
+        destroyed = 0
+        destroyed_cis = 0
+        recomputed = 0
+        for position, current in enumerate(currents):
+            index = kept.get(position)
+            if index is None:
+                destroyed += 1
+                destroyed_cis += len(current.gi.compute_instances)
+                busy_touched += bool(current.pids)
+            elif current.ci_key != targets[index].ci_key:
+                recomputed += 1
+                destroyed_cis += len(current.gi.compute_instances)
+                busy_touched += bool(current.pids)
+        if busy_touched and not busy_allowed:
+            return None
+        starts = tuple(option[2] for option in choice)
+        return (busy_touched, destroyed, destroyed_cis, recomputed, starts)
+
+    def dfs(index, used_mask, used_currents):
+        if index == len(targets):
+            cost = evaluate()
+            if cost is not None and (best[0] is None or cost < best[0]):
+                best[0] = cost
+                best[1] = tuple(choice)
+            return
+        previous = choice[index - 1] if same_as_previous[index] else None
+        for option in options[index]:
+            if previous is not None and option[:2] <= previous[:2]:
+                continue
+            kind, value, dummy_start, mask = option
+            if used_mask & mask:
+                continue
+            if kind == 0 and value in used_currents:
+                continue
+            if kind == 1 and busy_mask & mask:
+                continue   # a busy GI keeps its slices
+            choice[index] = option
+            dfs(index + 1, used_mask | mask, used_currents | {value} if kind == 0 else used_currents)
+        choice[index] = None
+
+    dfs(0, 0, frozenset())
+    return best[1]
+
+
+def outcome(function, *args, **kwargs):
+    """The result of a planner call, or the message of its PlanError (errors must match too)."""
+    try:
+        return function(*args, **kwargs)
+    except _planner.PlanError as exc:
+        return 'PlanError: %s' % exc
+
+
+@pytest.fixture
+def reference(monkeypatch):
+    """Run a planner call as the planner did before: the exhaustive search, and nothing memoized."""
+    def run(function, *args, **kwargs):
+        with monkeypatch.context() as patch:
+            patch.setattr(_planner, '_search', _exhaustive_search)
+            patch.setattr(_planner, '_remember', lambda dummy_memo, dummy_key, compute: compute())
+            return outcome(function, *args, **kwargs)
+    return run
+
+
+@pytest.fixture
+def empty_memos():
+    _planner._TARGETS.clear()
+    _planner._FOUND.clear()
+    yield
+    _planner._TARGETS.clear()
+    _planner._FOUND.clear()
+
+
+def gpu_holding(model, planned, index=0, first_id=1, busy=()):
+    """A GPU holding ``planned`` instances, GI ids from ``first_id``; ``busy``: positions of GIs with a process."""
+    instances = []
+    for number, inst in enumerate(planned):
+        cis = tuple(ComputeInstance(id=position, profile=ci.profile, profile_id=ci.profile_id, start=ci.start, size=ci.size)
+                    for position, ci in enumerate(inst.compute))
+        instances.append(GpuInstance(id=first_id + number, profile=inst.profile, profile_id=model.profile(inst.profile).profile_id,
+                                     start=inst.start, size=inst.size, compute_slices=model.profile(inst.profile).compute_slices,
+                                     compute_instances=cis))
+    processes = tuple(GpuProcess(pid=1000 + position, used_mib=1, gpu_instance_id=first_id + position, compute_instance_id=0)
+                      for position in busy if position < len(instances))
+    return make_gpu(model, instances, processes, index)
+
+
+DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'mig-parted-default-config.yaml')
+
+
+def default_layouts(model):
+    """{label: GpuLayout} of the named configs of mig-parted's default config that validate on ``model``."""
+    with open(DEFAULT_CONFIG, encoding='utf-8') as handle:
+        config = yaml.safe_load(handle)
+    result = {}
+    for label in sorted(config['mig-configs']):
+        try:
+            targets = targets_for_node(parse_mig_parted_config(config, label), [make_gpu(model)], '595.58.03')
+        except LayoutError:
+            continue
+        if 0 in targets:
+            result[label] = targets[0].layout
+    return result
+
+
+MIG_MODELS = [m for m in _catalog.MODELS if m.mig_capable]
+
+
+@pytest.mark.parametrize('model', MIG_MODELS, ids=lambda m: m.key)
+def test_transition_matrix_plans_equal_the_exhaustive_search(model, reference, empty_memos, monkeypatch):
+    """Every ordered pair of default-config layouts (the same one too), idle and with a busy GI, with and without force.
+
+    Each pair is planned on two GPUs that differ in index and GI ids, so the second is answered from the memo, and
+    both must get exactly the plan (or PlanError) of the exhaustive search without memos.
+    """
+    searches = []
+    search = _planner._search
+    monkeypatch.setattr(_planner, '_search', lambda *args: searches.append(args) or search(*args))
+    layouts = default_layouts(model)
+    assert len(layouts) >= 3
+    placed = dict((label, _planner.plan_gpu(model, make_gpu(model), layout).target) for label, layout in layouts.items())
+    compared = 0
+    for source in sorted(layouts):
+        for label, target in sorted(layouts.items()):
+            assert outcome(_planner.find_placements, model, target.instances) == reference(_planner.find_placements, model, target.instances)
+            for busy, force in (((), False), ((1,), False), ((1,), True)):
+                for index, first_id in ((0, 1), (5, 40)):
+                    gpu = gpu_holding(model, placed[source], index, first_id, busy)
+                    searched = len(searches)
+                    got = outcome(_planner.plan_gpu, model, gpu, target, force=force)
+                    assert got == reference(_planner.plan_gpu, model, gpu, target, force=force), (source, label, busy, force, index)
+                    if index:
+                        assert len(searches) == searched, 'the second GPU was searched again, not answered from the memo'
+                    compared += 1
+    assert compared == 6 * len(layouts) ** 2
+
+
+def random_current(model, rng):
+    """Up to the model's GI count of disjoint GIs of any profile, each with a random fitting set of CIs."""
+    planned = []
+    used = 0
+    for dummy in range(rng.randint(0, model.memory_slices)):
+        profile = rng.choice(model.gi_profiles)
+        start = rng.choice(profile.starts)
+        mask = ((1 << profile.memory_slices) - 1) << start
+        if used & mask:
+            continue
+        computes = [rng.choice(profile.compute_profiles) for dummy_ci in range(rng.randint(1, 3))]
+        placed = _planner.place_compute_instances(profile, computes) or _planner.place_compute_instances(profile, computes[:1])
+        used |= mask
+        planned.append(_planner.PlannedInstance(profile.name, profile.profile_id, start, profile.memory_slices,
+                                                _planner._planned_compute(placed)))
+    return sorted(planned, key=lambda p: p.start)
+
+
+def random_target(model, rng, layouts):
+    """A default-config layout, or random instances (CI splits, pins; some do not fit)."""
+    if rng.random() < 0.3:
+        return rng.choice(sorted(layouts.values(), key=repr))
+    specs = []
+    for dummy in range(rng.randint(0, 5)):
+        profile = rng.choice(model.gi_profiles)
+        computes = rng.choice([(profile.name,), tuple(c.name for c in profile.compute_profiles[:2])])
+        if _planner.place_compute_instances(profile, [c for c in profile.compute_profiles if c.name in computes]) is None:
+            computes = (profile.name,)
+        specs.append(InstanceSpec(profile.name, computes, rng.choice([None, None, rng.choice(profile.starts)])))
+    return GpuLayout(True, tuple(specs))
+
+
+@pytest.mark.parametrize('model', [A100_40, A30, _catalog.model_by_key('H100-NVL'), _catalog.model_by_key('B200')], ids=lambda m: m.key)
+def test_random_plans_equal_the_exhaustive_search(model, reference, empty_memos):
+    """Random current GIs (any profile, split CIs, busy ones) and targets (CI splits, pins, unfittable ones), twice each."""
+    rng = random.Random(model.key)
+    layouts = default_layouts(model)
+    kinds = collections.Counter()
+    for dummy in range(300):
+        current = random_current(model, rng)
+        target = random_target(model, rng, layouts)
+        busy = tuple(position for position in range(len(current)) if rng.random() < 0.2)
+        force = rng.random() < 0.5
+        for index, first_id in ((0, 1), (3, 20)):
+            gpu = gpu_holding(model, current, index, first_id, busy)
+            got = outcome(_planner.plan_gpu, model, gpu, target, force=force)
+            assert got == reference(_planner.plan_gpu, model, gpu, target, force=force), (current, target, busy, force)
+        kinds['error' if isinstance(got, str) else 'recompute' if got.recompute else 'keep' if got.keep else 'other'] += 1
+    assert min(kinds[k] for k in ('error', 'recompute', 'keep', 'other')) >= 5, kinds   # the sample covers every case
+
+
+def test_memo_never_mixes_equal_model_objects(empty_memos):
+    # An equal but distinct model (its own profile objects) must not get targets built from the catalog's model: the
+    # search matches current GIs to targets by profile identity, so it would keep nothing.
+    twin = dataclasses.replace(A100_40, gi_profiles=tuple(dataclasses.replace(p) for p in A100_40.gi_profiles))
+    assert twin == A100_40 and twin.profile('3g.20gb') is not A100_40.profile('3g.20gb')
+    target = layout('1g.5gb', '1g.5gb', '2g.10gb', '3g.20gb')
+    assert not _planner.plan_gpu(A100_40, make_gpu(A100_40), target).keep   # the memo now holds A100_40's targets
+    for model in (twin, A100_40):
+        gpu = make_gpu(model, (make_gi(model, 1, '3g.20gb', 4), make_gi(model, 2, '2g.10gb', 0),
+                               make_gi(model, 3, '1g.5gb', 2), make_gi(model, 4, '1g.5gb', 3)))
+        assert _planner.plan_gpu(model, gpu, target).keep == (1, 2, 3, 4)
+
+
+def test_memo_tells_apart_current_gis_that_differ_only_in_their_cis(empty_memos):
+    target = layout(InstanceSpec('3g.20gb', ('2c.3g.20gb', '1c.3g.20gb')), InstanceSpec('3g.20gb', ('1c.3g.20gb', '1c.3g.20gb')))
+    for first, second in ((['2c.3g.20gb', '1c.3g.20gb'], ['1c.3g.20gb', '1c.3g.20gb']), (['1c.3g.20gb', '1c.3g.20gb'], ['2c.3g.20gb', '1c.3g.20gb'])):
+        gpu = make_gpu(A100_40, (make_gi(A100_40, 1, '3g.20gb', 0, first), make_gi(A100_40, 2, '3g.20gb', 4, second)))
+        plan = _planner.plan_gpu(A100_40, gpu, target)
+        assert (plan.keep, plan.recompute) == ((1, 2), ())
+
+
+def test_memo_keeps_errors_naming_each_gpu_and_unhashable_specs_work(empty_memos):
+    bad = layout('1g.5gb', '9g.80gb')
+    for index in (0, 6):
+        with pytest.raises(_planner.PlanError, match=r"^GPU %d \(A100-SXM4-40GB\), instance 1: unknown MIG profile '9g\.80gb'" % index):
+            _planner.plan_gpu(A100_40, make_gpu(A100_40, index=index), bad)
+    listed = [InstanceSpec('1g.5gb', ['1g.5gb']), InstanceSpec('3g.20gb', ['1c.3g.20gb', '2c.3g.20gb'])]
+    assert _planner.find_placements(A100_40, listed) == _planner.find_placements(A100_40, [
+        InstanceSpec('1g.5gb', ('1g.5gb',)), InstanceSpec('3g.20gb', ('1c.3g.20gb', '2c.3g.20gb'))])
+
+
+def test_memo_stays_bounded(monkeypatch, empty_memos):
+    monkeypatch.setattr(_planner, '_MEMO_LIMIT', 3)
+    for profile in A100_40.gi_profiles:
+        for start in profile.starts:
+            expected = [(profile.name, start, profile.memory_slices)]
+            assert placed(_planner.find_placements(A100_40, [InstanceSpec(profile.name, (profile.name,), start)])) == expected
+            assert len(_planner._TARGETS) <= 3 and len(_planner._FOUND) <= 3
