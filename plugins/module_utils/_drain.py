@@ -23,6 +23,8 @@ from __future__ import annotations
 import concurrent.futures
 import time
 
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import merge_patched, metadata_patch
+
 __all__ = (
     'CORDON_ANNOTATION',
     'DRAIN_FAILED_ANNOTATION',
@@ -86,9 +88,14 @@ def classify_pods(pods, gpu_only=True):
 
 
 class Drainer(object):
-    """Drain logic over a :class:`_k8s.Kube`; ``clock``/``sleep`` are injectable for tests of timing."""
+    """Drain logic over a :class:`_k8s.Kube`; ``clock``/``sleep`` are injectable for tests of timing.
 
-    def __init__(self, kube, node, timeout=600, retry_delay=5.0, grace_period=None, clock=time.monotonic, sleep=time.sleep):
+    ``labels`` and ``annotations`` (None removes a key) go into the same node patch as the cordon or the
+    uncordon, so no one ever sees the node cordoned without them, or them without the cordon lifted.
+    """
+
+    def __init__(self, kube, node, timeout=600, retry_delay=5.0, grace_period=None, clock=time.monotonic, sleep=time.sleep,
+                 labels=None, annotations=None):
         self.kube = kube
         self.node = node
         self.timeout = timeout
@@ -96,30 +103,48 @@ class Drainer(object):
         self.grace_period = grace_period
         self.clock = clock
         self.sleep = sleep
+        self.labels = labels or {}
+        self.annotations = annotations or {}
 
     # -- cordon -------------------------------------------------------------------------------
 
+    def cordon_patch(self, node):
+        """The patch that cordons ``node`` (recording that we did) and sets the labels, or None when nothing is to do.
+
+        An existing cordon is left as it is: then only the labels and annotations are patched.
+        """
+        metadata = metadata_patch(node['metadata'], self.labels, self.annotations)
+        patch = {}
+        if not node['spec'].get('unschedulable'):
+            patch['spec'] = {'unschedulable': True}
+            metadata.setdefault('annotations', {})[CORDON_ANNOTATION] = 'true'
+        if metadata:
+            patch['metadata'] = metadata
+        return patch or None
+
+    def uncordon_patch(self, node, force=False):
+        """The patch that lifts our cordon (any cordon with ``force``) and sets the labels, or None when nothing is to do."""
+        annotations = node['metadata'].get('annotations') or {}
+        ours = annotations.get(CORDON_ANNOTATION) == 'true'
+        metadata = metadata_patch(node['metadata'], self.labels, self.annotations)
+        patch = {}
+        if node['spec'].get('unschedulable') and (ours or force):
+            patch['spec'] = {'unschedulable': False}
+        if ours or force or not node['spec'].get('unschedulable'):
+            for key in (CORDON_ANNOTATION, DRAIN_FAILED_ANNOTATION):
+                if key in annotations:
+                    metadata.setdefault('annotations', {})[key] = None
+        if metadata:
+            patch['metadata'] = metadata
+        return patch or None
+
     def cordon(self, check_mode=False):
-        """Cordon the node, recording that we did (an existing cordon is left as it is). Returns (changed, node)."""
-        def change(node):
-            if node['spec'].get('unschedulable'):
-                return None
-            return {'spec': {'unschedulable': True}, 'metadata': {'annotations': {CORDON_ANNOTATION: 'true'}}}
-        return self._update(change, check_mode)
+        """Cordon the node and set the labels. Returns (changed, node after; in check mode, as it would be)."""
+        return self._update(self.cordon_patch, check_mode)
 
     def uncordon(self, force=False, check_mode=False):
-        """Lift the cordon if we made it (or ``force``). Returns (changed, admin_cordon_left, node)."""
-        def change(node):
-            annotations = node['metadata'].get('annotations') or {}
-            ours = annotations.get(CORDON_ANNOTATION) == 'true'
-            patch = {}
-            if node['spec'].get('unschedulable') and (ours or force):
-                patch['spec'] = {'unschedulable': False}
-            stale = dict((key, None) for key in (CORDON_ANNOTATION, DRAIN_FAILED_ANNOTATION) if key in annotations)
-            if stale and (ours or force or not node['spec'].get('unschedulable')):
-                patch['metadata'] = {'annotations': stale}
-            return patch or None
-        changed, node = self._update(change, check_mode)
+        """Lift the cordon if we made it (or ``force``) and set the labels. Returns (changed, admin_cordon_left, node after)."""
+        changed, node = self._update(lambda current: self.uncordon_patch(current, force), check_mode)
         annotations = node['metadata'].get('annotations') or {}
         admin = bool(node['spec'].get('unschedulable')) and annotations.get(CORDON_ANNOTATION) != 'true' and not force
         return changed, admin, node
@@ -127,7 +152,8 @@ class Drainer(object):
     def _update(self, change, check_mode):
         if check_mode:
             node = self.kube.read_node(self.node)
-            return change(node) is not None, node
+            patch = change(node)
+            return patch is not None, merge_patched(node, patch) if patch else node
         dummy, node, changed = self.kube.update_node(self.node, change)
         return changed, node
 
@@ -142,8 +168,11 @@ class Drainer(object):
         return classify_pods(self.kube.pods_on_node(self.node), gpu_only)
 
     def drain(self, gpu_only=True):
-        """Cordon, evict, wait. Returns (cordon_changed, evicted names, skipped). Raises DrainError."""
-        cordon_changed, dummy = self.cordon()
+        """Cordon (with the labels), evict, wait. Returns (cordon_changed, evicted names, skipped, node after the cordon).
+
+        Raises DrainError.
+        """
+        cordon_changed, node = self.cordon()
         to_evict, skipped = self.plan(gpu_only)
         deadline = self.clock() + self.timeout
         blocked = {}
@@ -169,7 +198,7 @@ class Drainer(object):
         self.kube.update_node(self.node, lambda node: (
             {'metadata': {'annotations': {DRAIN_FAILED_ANNOTATION: None}}}
             if DRAIN_FAILED_ANNOTATION in (node['metadata'].get('annotations') or {}) else None))
-        return cordon_changed, done, skipped
+        return cordon_changed, done, skipped, node
 
     def _evict(self, pod, deadline):
         """Evict one pod, retrying 429 until the deadline. None when accepted, else the reason it was not."""

@@ -11,8 +11,9 @@ Connection options follow kubernetes.core's names and environment variables (``K
 which AWX's Kubernetes bearer-token credential injects), documented once in the
 ``gpufleet.mig.k8s_auth`` doc fragment and defined once here in :data:`AUTH_ARG_SPEC`.
 
-Reads and idempotent writes are retried on transient failures (connection errors, 502/503/504)
-with bounded exponential backoff.  409 Conflicts are retried by :meth:`Kube.update_node`, which
+Requests go through the client's ``ApiClient`` with plain JSON bodies and answers, so objects are the
+dicts the API server sent.  Reads and idempotent writes are retried on transient failures (connection
+errors, 502/503/504) with bounded exponential backoff.  409 Conflicts are retried by :meth:`Kube.update_node`, which
 re-reads the node and re-applies the change.  Error messages carry the API's own message and
 never the token.
 """
@@ -24,15 +25,20 @@ import os
 import re
 import time
 import traceback
+from urllib.parse import quote
 
 from ansible.module_utils.basic import env_fallback
 
+# Only the client's plumbing: the configuration, the kubeconfig and in-cluster loaders, ApiClient and its REST layer.
+# The generated API classes (CoreV1Api & co.) and their pydantic models are never used: with kubernetes 37, loading
+# them and deserialising answers into them took about 0.6 s of CPU per module run, twice all the rest (issue 8).
 try:
-    import kubernetes
+    from kubernetes.client.api_client import ApiClient
+    from kubernetes.client.configuration import Configuration
     from kubernetes.client.rest import ApiException
+    from kubernetes.config import ConfigException, load_incluster_config, load_kube_config
     from urllib3.exceptions import HTTPError as Urllib3Error
 except ImportError:
-    kubernetes = None
     KUBERNETES_IMPORT_ERROR = traceback.format_exc()
 
     class ApiException(Exception):
@@ -47,6 +53,8 @@ __all__ = (
     'AUTH_ARG_SPEC',
     'config_key_problem',
     'label_value_problem',
+    'merge_patched',
+    'metadata_patch',
     'metadata_problems',
     'name_problem',
     'KUBERNETES_IMPORT_ERROR',
@@ -140,6 +148,30 @@ def metadata_problems(labels, annotations):
     return problems
 
 
+def metadata_patch(metadata, labels, annotations):
+    """The merge-patch fragment of ``metadata`` that sets ``labels`` and ``annotations`` (None removes a key); {} when all hold."""
+    patch = {}
+    for field, wanted in (('labels', labels), ('annotations', annotations)):
+        current = metadata.get(field) or {}
+        changes = dict((key, value) for key, value in (wanted or {}).items() if current.get(key) != value)
+        if changes:
+            patch[field] = changes
+    return patch
+
+
+def merge_patched(document, patch):
+    """What ``document`` becomes under the merge ``patch`` (RFC 7386), as the API server would store it; a new object."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(document) if isinstance(document, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patched(result.get(key), value)
+    return result
+
+
 class KubeError(Exception):
     """A Kubernetes API call failed; ``status`` is the HTTP status (None for a connection error)."""
 
@@ -160,49 +192,82 @@ def api_message(exc):
     return getattr(exc, 'reason', None) or str(exc)
 
 
+def _path(template, *names):
+    """An API path with each name quoted as the generated client quotes path parameters (nothing is safe)."""
+    return template % tuple(quote(str(name), safe='') for name in names)
+
+
+JSON = 'application/json'
+# RFC 7386: a null removes a key; one document for nodes and ConfigMaps alike, whatever their schema.
+MERGE_PATCH = 'application/merge-patch+json'
+
+
 class Kube(object):
-    """A connection to one cluster, made from the module's auth options."""
+    """A connection to one cluster, made from the module's auth options.
+
+    Requests go through the client's ApiClient (its configuration, bearer token, TLS and connection pool) with
+    plain JSON bodies and answers: objects come back as the dicts the API server sent.
+    """
 
     def __init__(self, params, retries=4, backoff=0.5, sleep=time.sleep):
         self.retries = retries
         self.backoff = backoff
         self.sleep = sleep
         self.api_client = self._client(params)
-        self.core = kubernetes.client.CoreV1Api(self.api_client)
-        self.apps = kubernetes.client.AppsV1Api(self.api_client)
-        self.policy = kubernetes.client.PolicyV1Api(self.api_client)
 
     @staticmethod
     def _client(params):
-        configuration = kubernetes.client.Configuration()
+        configuration = Configuration()
         try:
             if params.get('host') and params.get('api_key'):
                 configuration.host = params['host']
                 configuration.api_key = {'authorization': params['api_key']}
                 configuration.api_key_prefix = {'authorization': 'Bearer'}
             elif params.get('kubeconfig') or params.get('context') or not os.environ.get('KUBERNETES_SERVICE_HOST'):
-                kubernetes.config.load_kube_config(config_file=params.get('kubeconfig'), context=params.get('context'),
-                                                   client_configuration=configuration)
+                load_kube_config(config_file=params.get('kubeconfig'), context=params.get('context'), client_configuration=configuration)
                 if params.get('host'):
                     configuration.host = params['host']
             else:
-                kubernetes.config.load_incluster_config(client_configuration=configuration)
-        except (kubernetes.config.ConfigException, IOError, OSError) as exc:
+                load_incluster_config(client_configuration=configuration)
+        except (ConfigException, IOError, OSError) as exc:
             raise KubeError('cannot configure the Kubernetes client: %s. Give kubeconfig (or K8S_AUTH_KUBECONFIG), or host and '
                             'api_key (or K8S_AUTH_HOST and K8S_AUTH_API_KEY).' % exc)
         if params.get('validate_certs') is not None:
             configuration.verify_ssl = params['validate_certs']
         if params.get('ca_cert'):
             configuration.ssl_ca_cert = params['ca_cert']
-        return kubernetes.client.ApiClient(configuration)
+        return ApiClient(configuration)
 
-    def call(self, what, function, *args, **kwargs):
-        """Call an API function; retry transient failures; raise KubeError naming ``what``."""
+    def send(self, method, path, query=None, body=None, content_type=JSON):
+        """One request; the raw answer body when the status is 2xx, else ApiException (urllib3 errors pass through)."""
+        configuration = self.api_client.configuration
+        headers = dict(self.api_client.default_headers, Accept=JSON)
+        if body is not None:
+            headers['Content-Type'] = content_type
+        # The bearer token, as the generated API classes add it: auth_settings() runs the refresh hook that a
+        # kubeconfig (exec, OIDC) or the in-cluster loader installed, so an expiring token is renewed.
+        for setting in configuration.auth_settings().values():
+            if setting['in'] == 'header' and setting['value']:
+                headers[setting['key']] = setting['value']
+        url = configuration.host + path
+        if query:
+            url += '?' + '&'.join('%s=%s' % (key, quote(value)) for key, value in query)
+        if hasattr(self.api_client, 'param_serialize'):
+            # kubernetes 37 and later: call_api sends the request as given and leaves the status to the caller.
+            response = self.api_client.call_api(method, url, header_params=headers, body=body, _request_timeout=REQUEST_TIMEOUT)
+            data = response.read()
+            if not 200 <= response.status <= 299:
+                raise ApiException(http_resp=response)
+            return data
+        # Older clients (the python-legacy generator): ApiClient.request raises ApiException itself for a status that is not 2xx.
+        return self.api_client.request(method, url, headers=headers, body=body, _request_timeout=REQUEST_TIMEOUT).data
+
+    def call(self, what, method, path, query=None, body=None, content_type=JSON):
+        """Send a request and return the answer as plain data; retry transient failures; raise KubeError naming ``what``."""
         delay = self.backoff
-        kwargs.setdefault('_request_timeout', REQUEST_TIMEOUT)
         for attempt in range(self.retries + 1):
             try:
-                return function(*args, **kwargs)
+                data = self.send(method, path, query, body, content_type)
             except ApiException as exc:
                 if exc.status in TRANSIENT_STATUS and attempt < self.retries:
                     self.sleep(delay)
@@ -215,14 +280,17 @@ class Kube(object):
                     delay *= 2
                     continue
                 raise KubeError('%s failed: cannot reach the Kubernetes API server (%s)' % (what, type(exc).__name__))
+            try:
+                return json.loads(data) if data else {}
+            except ValueError:
+                raise KubeError('%s failed: the answer of the API server is not JSON' % what)
         raise KubeError('%s failed after %d attempts' % (what, self.retries + 1))
 
     # -- nodes --------------------------------------------------------------------------------
 
     def read_node(self, name):
         """The node as a plain dict; KubeError (404) when it does not exist."""
-        node = self.call('reading node %s' % name, self.core.read_node, name)
-        return self.api_client.sanitize_for_serialization(node)
+        return self.call('reading node %s' % name, 'GET', _path('/api/v1/nodes/%s', name))
 
     def update_node(self, name, change, conflicts=5):
         """Apply ``change(node_dict) -> merge patch or None`` with optimistic concurrency.
@@ -238,27 +306,25 @@ class Kube(object):
                 return before, before, False
             patch.setdefault('metadata', {})['resourceVersion'] = before['metadata']['resourceVersion']
             try:
-                after = self.call('patching node %s' % name, self.core.patch_node, name, patch)
+                after = self.call('patching node %s' % name, 'PATCH', _path('/api/v1/nodes/%s', name), body=patch, content_type=MERGE_PATCH)
             except KubeError as exc:
                 if exc.status == 409:
                     continue
                 raise
-            return before, self.api_client.sanitize_for_serialization(after), True
+            return before, after, True
         raise KubeError('patching node %s failed: it kept changing under us (%d conflicts in a row)' % (name, conflicts), 409)
 
     # -- pods ---------------------------------------------------------------------------------
 
     def pods_on_node(self, name):
         """Every pod bound to the node, as plain dicts."""
-        pods = self.call('listing pods on node %s' % name, self.core.list_pod_for_all_namespaces,
-                         field_selector='spec.nodeName=%s' % name)
-        return [self.api_client.sanitize_for_serialization(pod) for pod in pods.items]
+        pods = self.call('listing pods on node %s' % name, 'GET', '/api/v1/pods', query=[('fieldSelector', 'spec.nodeName=%s' % name)])
+        return pods.get('items') or []
 
     def read_pod(self, namespace, name):
         """The pod as a plain dict, or None when it is gone."""
         try:
-            return self.api_client.sanitize_for_serialization(
-                self.call('reading pod %s/%s' % (namespace, name), self.core.read_namespaced_pod, name, namespace))
+            return self.call('reading pod %s/%s' % (namespace, name), 'GET', _path('/api/v1/namespaces/%s/pods/%s', namespace, name))
         except KubeError as exc:
             if exc.status == 404:
                 return None
@@ -270,11 +336,11 @@ class Kube(object):
         429 (a PodDisruptionBudget forbids it now) and 500 (several budgets select the pod) are
         answers, not transient failures, so they are returned to the caller, never retried here.
         """
-        body = kubernetes.client.V1Eviction(
-            metadata=kubernetes.client.V1ObjectMeta(name=name, namespace=namespace),
-            delete_options=None if grace_period is None else kubernetes.client.V1DeleteOptions(grace_period_seconds=grace_period))
+        body = {'apiVersion': 'policy/v1', 'kind': 'Eviction', 'metadata': {'name': name, 'namespace': namespace}}
+        if grace_period is not None:
+            body['deleteOptions'] = {'gracePeriodSeconds': grace_period}
         try:
-            self.core.create_namespaced_pod_eviction(name, namespace, body, _request_timeout=REQUEST_TIMEOUT)
+            self.send('POST', _path('/api/v1/namespaces/%s/pods/%s/eviction', namespace, name), body=body)
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -288,8 +354,7 @@ class Kube(object):
     def read_config_map(self, namespace, name):
         """The ConfigMap as a plain dict, or None when it does not exist."""
         try:
-            return self.api_client.sanitize_for_serialization(
-                self.call('reading configmap %s/%s' % (namespace, name), self.core.read_namespaced_config_map, name, namespace))
+            return self.call('reading configmap %s/%s' % (namespace, name), 'GET', _path('/api/v1/namespaces/%s/configmaps/%s', namespace, name))
         except KubeError as exc:
             if exc.status == 404:
                 return None
@@ -299,22 +364,22 @@ class Kube(object):
         """Create the ConfigMap with ``data``, or merge ``data`` into ``existing`` (409 when someone changed it since)."""
         if existing is None:
             body = {'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': {'name': name, 'namespace': namespace}, 'data': data}
-            return self.call('creating configmap %s/%s' % (namespace, name), self.core.create_namespaced_config_map, namespace, body)
+            return self.call('creating configmap %s/%s' % (namespace, name), 'POST', _path('/api/v1/namespaces/%s/configmaps', namespace), body=body)
         patch = {'metadata': {'resourceVersion': existing['metadata']['resourceVersion']}, 'data': data}
-        return self.call('patching configmap %s/%s' % (namespace, name), self.core.patch_namespaced_config_map, name, namespace, patch)
+        return self.call('patching configmap %s/%s' % (namespace, name), 'PATCH', _path('/api/v1/namespaces/%s/configmaps/%s', namespace, name),
+                         body=patch, content_type=MERGE_PATCH)
 
     def pods(self, namespace, label_selector, node=None):
         """Pods in ``namespace`` matching ``label_selector`` (and on ``node``), as plain dicts."""
-        kwargs = {'label_selector': label_selector}
-        if node:
-            kwargs['field_selector'] = 'spec.nodeName=%s' % node
-        pods = self.call('listing pods %s in %s' % (label_selector, namespace), self.core.list_namespaced_pod, namespace, **kwargs)
-        return [self.api_client.sanitize_for_serialization(pod) for pod in pods.items]
+        query = [('fieldSelector', 'spec.nodeName=%s' % node)] if node else []
+        query.append(('labelSelector', label_selector))
+        pods = self.call('listing pods %s in %s' % (label_selector, namespace), 'GET', _path('/api/v1/namespaces/%s/pods', namespace), query=query)
+        return pods.get('items') or []
 
     def delete_pod(self, namespace, name):
         """Delete a pod (its DaemonSet recreates it); a pod already gone is fine."""
         try:
-            self.call('deleting pod %s/%s' % (namespace, name), self.core.delete_namespaced_pod, name, namespace)
+            self.call('deleting pod %s/%s' % (namespace, name), 'DELETE', _path('/api/v1/namespaces/%s/pods/%s', namespace, name))
         except KubeError as exc:
             if exc.status != 404:
                 raise

@@ -19,6 +19,9 @@ description:
     reason in the annotation C(gpufleet.mig/drain-failed).
   - Records the cordon it makes in the annotation C(gpufleet.mig/cordoned). O(state=uncordon) lifts only such a cordon;
     a cordon an administrator made stays unless O(force=true).
+  - Sets O(labels) and O(annotations) in the same write as the cordon or the uncordon, so the node is never seen cordoned
+    without them, nor carrying them with the cordon not yet lifted. When there is no cordon to make or to lift, they are
+    still set (a write of them alone).
   - Runs where the Kubernetes client and credentials are, usually the controller (C(delegate_to=localhost)).
 author:
   - gpufleet.mig contributors (@gpufleet)
@@ -30,11 +33,13 @@ attributes:
   check_mode:
     support: full
     details:
-      - Lists exactly which pods would be evicted and which are skipped, and why.
+      - Lists exactly which pods would be evicted and which are left alone, and why, and the labels and annotations that
+        would be set.
   diff_mode:
     support: full
     details:
-      - Shows the node's schedulability and the pods on it before and after.
+      - Shows the node's schedulability, the pods evicted, and the labels and annotations this task manages, before and
+        after.
   idempotent:
     support: full
 options:
@@ -73,6 +78,20 @@ options:
       - With O(state=uncordon), also lift a cordon that this collection did not make.
     type: bool
     default: false
+  labels:
+    description:
+      - Labels to set (string values) or remove (null values) in the same write as the cordon (O(state=drain) or
+        O(state=cordon)) or the uncordon (O(state=uncordon)). Other labels are left alone.
+      - Checked against Kubernetes' rules before any request, as M(gpufleet.mig.node_labels) checks them.
+    type: dict
+    default: {}
+  annotations:
+    description:
+      - Annotations to set (string values) or remove (null values), in the same write as O(labels).
+      - The annotations C(gpufleet.mig/cordoned) and C(gpufleet.mig/drain-failed) belong to this module and cannot be
+        given.
+    type: dict
+    default: {}
 seealso:
   - module: gpufleet.mig.node_labels
 """
@@ -97,6 +116,24 @@ EXAMPLES = r"""
     node: gpu-node-07
     state: uncordon
   delegate_to: localhost
+
+- name: Drain, marking the reconfiguration as pending in the same write as the cordon
+  gpufleet.mig.node_drain:
+    node: gpu-node-07
+    labels:
+      nvidia.com/mig.config.state: pending
+  delegate_to: localhost
+
+- name: Record success and lift the cordon in one write
+  gpufleet.mig.node_drain:
+    node: gpu-node-07
+    state: uncordon
+    labels:
+      nvidia.com/mig.config: all-balanced
+      nvidia.com/mig.config.state: success
+    annotations:
+      gpufleet.mig/failure-reason: null
+  delegate_to: localhost
 """
 
 RETURN = r"""
@@ -106,8 +143,10 @@ evicted:
   type: list
   elements: str
   sample: [research/train-7f9c4, research/notebook-2]
-skipped:
-  description: Pods left on the node, with the reason.
+skipped_pods:
+  description:
+    - Pods left on the node, with the reason.
+    - Not called C(skipped), which Ansible takes for its own flag of a skipped task.
   returned: with O(state=drain)
   type: dict
   sample: {gpu-operator/nvidia-device-plugin-daemonset-x2k4q: DaemonSet pod (its controller would recreate it at once)}
@@ -127,18 +166,40 @@ admin_cordon:
   description: With O(state=uncordon), true when the node stays cordoned because an administrator cordoned it.
   returned: with O(state=uncordon)
   type: bool
+labels:
+  description: The labels named in O(labels), after the task (as they would be, in check mode); removed ones are absent.
+  returned: success
+  type: dict
+  sample: {nvidia.com/mig.config.state: pending}
+annotations:
+  description: The annotations named in O(annotations), after the task (as they would be, in check mode); removed ones are absent.
+  returned: success
+  type: dict
 """
 
 import math
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.gpufleet.mig.plugins.module_utils._drain import DrainError, Drainer
-from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import AUTH_ARG_SPEC, KUBERNETES_IMPORT_ERROR, Kube, KubeError, name_problem
+from ansible_collections.gpufleet.mig.plugins.module_utils._drain import CORDON_ANNOTATION, DRAIN_FAILED_ANNOTATION, DrainError, Drainer
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import (
+    AUTH_ARG_SPEC,
+    KUBERNETES_IMPORT_ERROR,
+    Kube,
+    KubeError,
+    metadata_problems,
+    name_problem,
+)
 
 
 def _names(pods):
     return ['%s/%s' % (pod['metadata']['namespace'], pod['metadata']['name']) for pod in pods]
+
+
+def _managed(node, field, keys):
+    """The entries of the node's ``field`` (labels or annotations) named in ``keys``, as they are on ``node``."""
+    items = node['metadata'].get(field) or {}
+    return dict((key, items[key]) for key in sorted(keys) if key in items)
 
 
 def main():
@@ -150,15 +211,21 @@ def main():
         retry_delay=dict(type='float', default=5),
         grace_period=dict(type='int'),
         force=dict(type='bool', default=False),
+        labels=dict(type='dict', default={}),
+        annotations=dict(type='dict', default={}),
     )
     argument_spec.update(AUTH_ARG_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if KUBERNETES_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib('kubernetes'), exception=KUBERNETES_IMPORT_ERROR)
     params = module.params
-    problem = name_problem('node', params['node'])
-    if problem:
-        module.fail_json(msg=problem)
+    labels, annotations = params['labels'], params['annotations']
+    problems = [p for p in [name_problem('node', params['node'])] if p] + metadata_problems(labels, annotations)
+    # The module's own record of its cordon and of a failed drain: set by hand they would lift or keep the wrong cordon.
+    problems += ['annotation %s: node_drain manages it itself; leave it out of annotations' % key
+                 for key in (CORDON_ANNOTATION, DRAIN_FAILED_ANNOTATION) if key in annotations]
+    if problems:
+        module.fail_json(msg='; '.join(problems), problems=problems)
     for name, minimum in (('timeout', 0), ('retry_delay', 1), ('grace_period', 0)):
         if params[name] is not None and params[name] < minimum:
             module.fail_json(msg='%s must be at least %s, got %s' % (name, minimum, params[name]))
@@ -170,33 +237,35 @@ def main():
     try:
         kube = Kube(params)
         drainer = Drainer(kube, params['node'], timeout=params['timeout'], retry_delay=params['retry_delay'],
-                          grace_period=params['grace_period'])
+                          grace_period=params['grace_period'], labels=labels, annotations=annotations)
         before = kube.read_node(params['node'])
-        was_cordoned = bool(before['spec'].get('unschedulable'))
         if params['state'] == 'uncordon':
-            changed, admin, node = drainer.uncordon(force=params['force'], check_mode=module.check_mode)
-            cordoned = admin or (bool(node['spec'].get('unschedulable')) and not changed)
-            if module.check_mode and changed:
-                cordoned = False
-            result.update(changed=changed, cordoned=cordoned, admin_cordon=admin)
+            changed, admin, after = drainer.uncordon(force=params['force'], check_mode=module.check_mode)
+            result.update(changed=changed, admin_cordon=admin)
         elif params['state'] == 'cordon' or module.check_mode:
-            changed, dummy = drainer.cordon(check_mode=module.check_mode)
-            result.update(changed=changed, cordoned=True)
+            changed, after = drainer.cordon(check_mode=module.check_mode)
+            result.update(changed=changed)
             if params['state'] == 'drain':
                 to_evict, skipped = drainer.plan(params['gpu_only'])
-                result.update(changed=changed or bool(to_evict), evicted=_names(to_evict), skipped=skipped)
+                result.update(changed=changed or bool(to_evict), evicted=_names(to_evict), skipped_pods=skipped)
         else:
             try:
-                changed, evicted, skipped = drainer.drain(params['gpu_only'])
+                changed, evicted, skipped, after = drainer.drain(params['gpu_only'])
             except DrainError as exc:
                 module.fail_json(msg=str(exc), blocked=exc.blocked, evicted=list(exc.evicted), cordoned=True)
-            result.update(changed=changed or bool(evicted), evicted=evicted, skipped=skipped, cordoned=True)
+            result.update(changed=changed or bool(evicted), evicted=evicted, skipped_pods=skipped)
     except KubeError as exc:
         module.fail_json(msg=str(exc), status=exc.status)
 
+    result.update(cordoned=bool(after['spec'].get('unschedulable')), labels=_managed(after, 'labels', labels),
+                  annotations=_managed(after, 'annotations', annotations))
     if module._diff:
-        result['diff'] = {'before': {'unschedulable': was_cordoned},
+        result['diff'] = {'before': {'unschedulable': bool(before['spec'].get('unschedulable'))},
                           'after': {'unschedulable': result['cordoned'], 'evicted': result.get('evicted', [])}}
+        for field, keys in (('labels', labels), ('annotations', annotations)):
+            if keys:
+                result['diff']['before'][field] = _managed(before, field, keys)
+                result['diff']['after'][field] = result[field]
     module.exit_json(**result)
 
 

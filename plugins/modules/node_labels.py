@@ -93,24 +93,11 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import (
     KUBERNETES_IMPORT_ERROR,
     Kube,
     KubeError,
+    merge_patched,
+    metadata_patch,
     metadata_problems,
     name_problem,
 )
-
-
-def _changes(current, wanted):
-    """The merge-patch fragment that turns ``current`` into ``wanted`` (None values remove keys); {} when equal."""
-    return dict((key, value) for key, value in wanted.items() if current.get(key) != value)
-
-
-def _apply(current, patch):
-    result = dict(current)
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = value
-    return result
 
 
 def _managed(items, keys):
@@ -133,23 +120,17 @@ def main():
         module.fail_json(msg='; '.join(problems), problems=problems)
 
     def change(node):
-        metadata = node['metadata']
-        patch = {}
-        label_patch = _changes(metadata.get('labels') or {}, labels)
-        annotation_patch = _changes(metadata.get('annotations') or {}, annotations)
-        if label_patch:
-            patch['labels'] = label_patch
-        if annotation_patch:
-            patch['annotations'] = annotation_patch
+        patch = metadata_patch(node['metadata'], labels, annotations)
         return {'metadata': patch} if patch else None
 
     try:
         kube = Kube(module.params)
         if module.check_mode:
             before = kube.read_node(module.params['node'])
-            patch = (change(before) or {}).get('metadata', {})
-            after_labels = _apply(before['metadata'].get('labels') or {}, patch.get('labels', {}))
-            after_annotations = _apply(before['metadata'].get('annotations') or {}, patch.get('annotations', {}))
+            patch = change(before)
+            after = merge_patched(before, patch) if patch else before
+            after_labels = after['metadata'].get('labels') or {}
+            after_annotations = after['metadata'].get('annotations') or {}
             changed = bool(patch)
         else:
             before, after, changed = kube.update_node(module.params['node'], change)

@@ -117,9 +117,32 @@ def node_drain_args(draw):
                         ('force', st.booleans())):
         if draw(st.booleans()):
             args[name] = draw(value)
+    if draw(st.booleans()):
+        keys = st.lists(st.sampled_from(LABEL_KEYS), max_size=2, unique=True)
+        args['labels'] = dict((k, draw(st.sampled_from(LABEL_VALUES))) for k in draw(keys))
+        args['annotations'] = dict((k, draw(st.none() | st.text(max_size=30))) for k in draw(keys))
     poisons = []
-    kind = draw(st.sampled_from(['clean', 'timeout', 'retry_delay', 'grace_period', 'node', 'argument', 'choice']))
-    if kind in ('timeout', 'grace_period'):
+    kind = draw(st.sampled_from(['clean', 'timeout', 'retry_delay', 'grace_period', 'node', 'argument', 'choice', 'label-key', 'label-value',
+                                 'annotation-type', 'own-annotation']))
+    if kind in ('label-key', 'label-value', 'annotation-type', 'own-annotation'):
+        labels, annotations = args.setdefault('labels', {}), args.setdefault('annotations', {})
+        if kind == 'label-key':
+            key = draw(st.sampled_from(BAD_KEYS))
+            labels[key] = 'ok'
+            poisons.append(hs.Poison('module', kind, (repr(key),), ('must be',)))
+        elif kind == 'label-value':
+            value = draw(st.sampled_from(BAD_VALUES))
+            labels['nvidia.com/mig.config.state'] = value
+            poisons.append(hs.Poison('module', kind, (repr(value),), ('must be',)))
+        elif kind == 'annotation-type':
+            value = draw(NOT_STRINGS)
+            annotations['gpufleet.mig/x'] = value
+            poisons.append(hs.Poison('module', kind, hs.name_of(value, 'gpufleet.mig/x'), ('needs a string',)))
+        else:
+            key = draw(st.sampled_from(['gpufleet.mig/cordoned', 'gpufleet.mig/drain-failed']))
+            annotations[key] = draw(st.none() | st.sampled_from(['true', '']))
+            poisons.append(hs.Poison('module', kind, (key,), ('manages it itself',)))
+    elif kind in ('timeout', 'grace_period'):
         args[kind] = draw(st.integers(max_value=-1))
         poisons.append(hs.Poison('module', kind, (kind,), ('at least',)))
     elif kind == 'retry_delay':

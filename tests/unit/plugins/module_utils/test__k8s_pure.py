@@ -1,14 +1,14 @@
 # Copyright (c) 2026 gpufleet.mig contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The pure parts of the Kubernetes side: metadata rules, pod classification, plugin config validation."""
+"""The pure parts of the Kubernetes side: metadata rules and patches, pod classification, plugin config validation."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.gpufleet.mig.plugins.module_utils._drain import classify_pods, uses_gpu
-from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import metadata_problems
+from ansible_collections.gpufleet.mig.plugins.module_utils._drain import Drainer, classify_pods, uses_gpu
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import merge_patched, metadata_patch, metadata_problems
 from ansible_collections.gpufleet.mig.plugins.module_utils._plugin_config import config_problems, mig_strategy, resource_differences
 
 
@@ -28,6 +28,91 @@ def test_metadata_problems(labels, annotations, problem):
         assert problems == []
     else:
         assert len(problems) == 1 and problem in problems[0]
+
+
+def test_metadata_patch_sets_and_removes_only_what_differs():
+    metadata = {'labels': {'keep': 'a', 'state': 'pending', 'gone': 'x'}, 'annotations': {'note': 'n'}}
+    assert metadata_patch(metadata, {'state': 'success', 'keep': 'a', 'gone': None, 'absent': None}, {'note': None, 'new': 'v'}) == {
+        'labels': {'state': 'success', 'gone': None}, 'annotations': {'note': None, 'new': 'v'}}
+    assert metadata_patch(metadata, {'state': 'pending', 'absent': None}, {}) == {}
+    assert metadata_patch({}, {'a': ''}, None) == {'labels': {'a': ''}}
+
+
+def test_merge_patched_is_what_the_api_server_stores():
+    node = {'metadata': {'name': 'n', 'labels': {'a': '1', 'b': '2'}}, 'spec': {'unschedulable': True, 'taints': [{'key': 'k'}]}}
+    after = merge_patched(node, {'metadata': {'labels': {'a': None, 'c': '3'}, 'annotations': {'x': 'y'}}, 'spec': {'unschedulable': False}})
+    assert after == {'metadata': {'name': 'n', 'labels': {'b': '2', 'c': '3'}, 'annotations': {'x': 'y'}},
+                     'spec': {'unschedulable': False, 'taints': [{'key': 'k'}]}}
+    assert node['metadata']['labels'] == {'a': '1', 'b': '2'} and node['spec']['unschedulable'] is True
+
+
+def node(unschedulable=False, labels=None, annotations=None):
+    return {'metadata': {'name': 'n', 'labels': dict(labels or {}), 'annotations': dict(annotations or {})},
+            'spec': {'unschedulable': True} if unschedulable else {}}
+
+
+OURS = {'gpufleet.mig/cordoned': 'true'}
+PENDING = {'nvidia.com/mig.config.state': 'pending'}
+SUCCESS = {'nvidia.com/mig.config.state': 'success'}
+
+
+@pytest.mark.parametrize('current, labels, annotations, patch', [
+    # The cordon and the labels in one patch.
+    (node(), PENDING, {}, {'spec': {'unschedulable': True},
+                           'metadata': {'labels': PENDING, 'annotations': {'gpufleet.mig/cordoned': 'true'}}}),
+    (node(), {}, {'why': 'mig', 'old': None}, {'spec': {'unschedulable': True},
+                                               'metadata': {'annotations': {'why': 'mig', 'gpufleet.mig/cordoned': 'true'}}}),
+    (node(), {}, {}, {'spec': {'unschedulable': True}, 'metadata': {'annotations': {'gpufleet.mig/cordoned': 'true'}}}),
+    # Already cordoned (by us or by an administrator): only the labels, and the cordon is not claimed.
+    (node(True, annotations=OURS), PENDING, {}, {'metadata': {'labels': PENDING}}),
+    (node(True), PENDING, {}, {'metadata': {'labels': PENDING}}),
+    # Nothing to do: a second run changes nothing.
+    (node(True, labels=PENDING, annotations=OURS), PENDING, {}, None),
+    (node(True), {'absent': None}, {}, None),
+])
+def test_cordon_patch(current, labels, annotations, patch):
+    assert Drainer(None, 'n', labels=labels, annotations=annotations).cordon_patch(current) == patch
+
+
+@pytest.mark.parametrize('current, force, labels, patch', [
+    # Our cordon is lifted and its record removed in the same patch as the labels.
+    (node(True, labels=PENDING, annotations=OURS), False, SUCCESS,
+     {'spec': {'unschedulable': False}, 'metadata': {'labels': SUCCESS, 'annotations': {'gpufleet.mig/cordoned': None}}}),
+    (node(True, annotations=dict(OURS, **{'gpufleet.mig/drain-failed': 'x'})), False, {},
+     {'spec': {'unschedulable': False}, 'metadata': {'annotations': {'gpufleet.mig/cordoned': None, 'gpufleet.mig/drain-failed': None}}}),
+    # An administrator's cordon stays; the labels are still set.
+    (node(True, labels=PENDING), False, SUCCESS, {'metadata': {'labels': SUCCESS}}),
+    (node(True, labels=PENDING), True, SUCCESS, {'spec': {'unschedulable': False}, 'metadata': {'labels': SUCCESS}}),
+    # Not cordoned: the labels, and a stale record of ours goes.
+    (node(labels=PENDING), False, SUCCESS, {'metadata': {'labels': SUCCESS}}),
+    (node(annotations=OURS), False, {}, {'metadata': {'annotations': {'gpufleet.mig/cordoned': None}}}),
+    # Nothing to do.
+    (node(labels=SUCCESS), False, SUCCESS, None),
+    (node(True, labels=SUCCESS), False, SUCCESS, None),
+])
+def test_uncordon_patch(current, force, labels, patch):
+    assert Drainer(None, 'n', labels=labels).uncordon_patch(current, force) == patch
+
+
+class ReadOnly(object):
+    """A Kube that only reads (check mode must not write)."""
+
+    def __init__(self, current):
+        self.current = current
+
+    def read_node(self, name):
+        return self.current
+
+
+def test_check_mode_predicts_the_node_after_the_patch_without_writing():
+    drainer = Drainer(ReadOnly(node(True, labels=PENDING, annotations=OURS)), 'n', labels=SUCCESS)
+    changed, admin, after = drainer.uncordon(check_mode=True)
+    assert changed and not admin and not after['spec']['unschedulable']
+    assert after['metadata']['labels'] == SUCCESS and 'gpufleet.mig/cordoned' not in after['metadata']['annotations']
+    changed, admin, after = Drainer(ReadOnly(node(True)), 'n', labels=SUCCESS).uncordon(check_mode=True)
+    assert changed and admin and after['spec']['unschedulable'] and after['metadata']['labels'] == SUCCESS
+    changed, after = Drainer(ReadOnly(node(True, labels=PENDING)), 'n', labels=PENDING).cordon(check_mode=True)
+    assert not changed and after['spec']['unschedulable']
 
 
 def pod(name, resources=None, owner=None, phase='Running', mirror=False, init=False):

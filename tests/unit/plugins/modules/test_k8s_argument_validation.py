@@ -86,3 +86,24 @@ def test_node_drain_refuses_a_retry_delay_that_is_not_finite(run, delay):
 def test_device_plugin_config_refuses_bad_arguments_before_any_request(run, args, message):
     result, requests = run('device_plugin_config', dict({'configmap': 'nvidia-device-plugin-configs'}, **args))
     assert requests == [] and result['failed'] and message in result['msg'], result['msg']
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'labels': {'nvidia.com/mig.config.state': 'has space'}}, "label nvidia.com/mig.config.state: the value 'has space' must be empty"),
+    ({'labels': {'Bad_Prefix.com/x': 'v'}}, "label key 'Bad_Prefix.com/x': the prefix 'Bad_Prefix.com' must be a lower-case DNS subdomain"),
+    ({'annotations': {'gpufleet.mig/why': 3}}, 'annotation gpufleet.mig/why: the value 3 is a int; Kubernetes needs a string'),
+    # The module's own records: set by hand, they would make uncordon lift a cordon it did not make, or keep its own.
+    ({'annotations': {'gpufleet.mig/cordoned': 'true'}}, 'annotation gpufleet.mig/cordoned: node_drain manages it itself'),
+    ({'annotations': {'gpufleet.mig/drain-failed': None}}, 'annotation gpufleet.mig/drain-failed: node_drain manages it itself'),
+])
+@pytest.mark.parametrize('state', ['drain', 'cordon', 'uncordon'])
+def test_node_drain_refuses_bad_labels_and_annotations_before_any_request(run, args, message, state):
+    result, requests = run('node_drain', dict(args, node='gpu-1', state=state))
+    assert requests == [] and result['failed'] and message in result['msg'], result['msg']
+    assert message in ' '.join(result['problems'])
+
+
+def test_node_drain_with_valid_labels_reaches_the_recorder(run):
+    result, requests = run('node_drain', {'node': 'gpu-1', 'state': 'cordon', 'labels': {'nvidia.com/mig.config.state': 'pending'},
+                                          'annotations': {'gpufleet.mig/failure-reason': None}})
+    assert requests == ['GET http://127.0.0.1:9/api/v1/nodes/gpu-1'] and 'no API server in this test' in result['msg']
