@@ -106,7 +106,7 @@ molecule: venv simulator collection
 # The reliability suite (tests/reliability/): the checks' own tests, the fault plan (every fault must fire, nothing may be
 # lost, every stopped node converges on the next run) and a bounded number of kill-and-resume trials with a fixed seed.
 # Counts go to stdout and .build/reliability/*.json. `make soak` runs many more kill trials: KILL_TRIALS, KILL_SEED.
-KILL_TRIALS ?= 2
+KILL_TRIALS ?= 3
 KILL_SEED ?= 20261130
 reliability: venv simulator collection
 	$(TEST_ENV) $(VPY) -m pytest -q tests/reliability

@@ -27,6 +27,7 @@ __all__ = (
     'CHECKPOINT_VERSION',
     'DEFAULT_CHECKPOINT',
     'checkpoint_content',
+    'checkpoint_stale',
     'write_checkpoint',
 )
 
@@ -55,15 +56,24 @@ def checkpoint_content(node):
                       indent=2, sort_keys=True) + '\n'
 
 
+def _current(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
+def checkpoint_stale(node, path):
+    """Whether the checkpoint at ``path`` is missing or records another layout than ``node``'s (write_checkpoint would write)."""
+    return _current(path) != checkpoint_content(node)
+
+
 def write_checkpoint(node, path):
     """Write the checkpoint atomically when its content differs; return whether it was written (OSError on failure)."""
     content = checkpoint_content(node)
-    try:
-        with open(path) as handle:
-            if handle.read() == content:
-                return False
-    except (IOError, OSError):
-        pass
+    if _current(path) == content:
+        return False
     directory = os.path.dirname(path) or '.'
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o755)

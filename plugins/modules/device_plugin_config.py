@@ -138,6 +138,19 @@ written:
   returned: always
   type: list
   elements: str
+labels:
+  description: The node's labels as read (after the config label was set, outside check mode), so that one task gives a
+    playbook both the plugin's state and the node's.
+  returned: with O(node)
+  type: dict
+annotations:
+  description: The node's annotations as read.
+  returned: with O(node)
+  type: dict
+unschedulable:
+  description: Whether the node is cordoned.
+  returned: with O(node)
+  type: bool
 """
 
 import time
@@ -286,7 +299,9 @@ class PluginConfig(object):
         wrong, stale = resource_differences(_gpu_resources(node), expected) if expected is not None else ({}, [])
         restart = {'always': True, 'never': False}.get(self.params['restart'], label_changed or config_changed or bool(wrong or stale))
         self.result.update(changed=self.result['changed'] or label_changed or restart, restarted=restart,
-                           expected=expected, advertised=_gpu_resources(node))
+                           expected=expected, advertised=_gpu_resources(node),
+                           labels=dict(node['metadata'].get('labels') or {}), annotations=dict(node['metadata'].get('annotations') or {}),
+                           unschedulable=bool((node.get('spec') or {}).get('unschedulable')))
         if self.module._diff:
             self.result.setdefault('diff', {'before': {}, 'after': {}})
             self.result['diff']['before'].update(label=(node['metadata'].get('labels') or {}).get(CONFIG_LABEL) if not label_changed else None,

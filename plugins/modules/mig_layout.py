@@ -189,6 +189,19 @@ checkpoint:
   description: The checkpoint path, when written or already up to date.
   returned: when O(write_checkpoint=true) and the layout was valid
   type: str
+checkpoint_stale:
+  description:
+    - Whether the checkpoint did not match the layout (missing, or recording another layout) and was rewritten, or would
+      be in check mode. A node whose GPUs are as the layout says but whose checkpoint is stale is reported changed, so
+      that a boot-time restore never brings back an old layout.
+  returned: when O(write_checkpoint=true) and the layout was valid
+  type: bool
+node:
+  description:
+    - The node as read before any change, in the shape of RV(gpufleet.mig.gpu_info#module:node), so that a check-mode
+      run gives both the plan and the state it was made from.
+  returned: when the GPUs could be read
+  type: dict
 problems:
   description: Every problem found in the layout or the plan, when the module refused to change anything.
   returned: failure
@@ -202,7 +215,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
 from ansible_collections.gpufleet.mig.plugins.module_utils._apply import ApplyError, apply_with_rollback, canonical_gpu, steps_to
-from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import DEFAULT_CHECKPOINT, write_checkpoint
+from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import DEFAULT_CHECKPOINT, checkpoint_stale, write_checkpoint
 from ansible_collections.gpufleet.mig.plugins.module_utils._diagram import model_cell_width, slot_diagram
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance, layout_of
 from ansible_collections.gpufleet.mig.plugins.module_utils._layout import (
@@ -232,6 +245,7 @@ class MigLayout(object):
     def __init__(self, module):
         self.module = module
         self.params = module.params
+        self.node = None
 
     def entries(self):
         try:
@@ -281,6 +295,7 @@ class MigLayout(object):
         try:
             with Nvml() as nvml:
                 node = nvml.read_node()
+                self.node = node.to_dict()
                 plans = self.plan(node, entries)
                 results = [self._result(gpu, model, target, plan) for gpu, model, target, plan in plans]
                 failure = None
@@ -292,8 +307,11 @@ class MigLayout(object):
         checkpoint_changed = False
         if self.params['write_checkpoint'] and final is not None:
             checkpoint_changed = self._write_checkpoint(final)
+        elif self.params['write_checkpoint'] and not any(r['changed'] for r in results):
+            # Check mode, with the layout staying as it is: the run would still rewrite a stale checkpoint.
+            checkpoint_changed = checkpoint_stale(node, self.params['checkpoint'])
         changed = any(r['changed'] for r in results) or checkpoint_changed
-        return changed, results, failure
+        return changed, results, failure, checkpoint_changed
 
     def _result(self, gpu, model, target, plan):
         excluded = self.params['gpus'] is not None and gpu.index not in self.params['gpus']
@@ -362,15 +380,17 @@ def main():
     if PYNVML_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib('nvidia-ml-py'), exception=PYNVML_IMPORT_ERROR)
 
-    changed, results, failure = MigLayout(module).run()
+    layout = MigLayout(module)
+    changed, results, failure, checkpoint_changed = layout.run()
     for result in results:
         for key in ('_plan', '_gpu', '_model'):
             result.pop(key)
         for warning in result['warnings']:
             module.warn('GPU %d: %s' % (result['index'], warning))
-    output = dict(changed=changed, gpus=results)
+    output = dict(changed=changed, gpus=results, node=layout.node)
     if module.params['write_checkpoint']:
         output['checkpoint'] = module.params['checkpoint']
+        output['checkpoint_stale'] = checkpoint_changed
     if module._diff:
         changed_gpus = [r for r in results if r['changed'] or r['status'] in ('restored', 'failed')]
         output['diff'] = {'before': ''.join(r['diagram']['before'] + '\n' for r in changed_gpus),

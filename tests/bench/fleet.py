@@ -113,7 +113,8 @@ def build(directory, count, converged, prefix='node'):
         kinds[name] = kind
         spec[name] = {'gpus': KINDS[kind]['gpus'], 'driver': DRIVER, 'cuda': CUDA, 'python': shim}
     hosts = build_fleet(directory, spec, sim_build(), shim)
-    jobs = [{'state': hosts[name]['sim_state'], 'layout': KINDS[kind]['target' if converged else 'start'][1]}
+    jobs = [{'state': hosts[name]['sim_state'], 'layout': KINDS[kind]['target' if converged else 'start'][1],
+             'checkpoint': hosts[name]['sim_state'] + '.checkpoint.json'}
             for name, kind in sorted(kinds.items())]
     jobs_path = os.path.join(directory, 'prepare.json')
     with open(jobs_path, 'w') as handle:

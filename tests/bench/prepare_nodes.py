@@ -5,10 +5,10 @@
 
   prepare_nodes.py JOBS.json
 
-JOBS.json is a list of ``{"state": PATH, "layout": [mig-parted entries]}``. For each job the fake NVML is pointed at
+JOBS.json is a list of ``{"state": PATH, "layout": [mig-parted entries], "checkpoint": PATH}``. For each job the fake NVML is pointed at
 the node's state file (``FAKE_NVML_STATE``, read at every ``nvmlInit``), MIG is enabled on every MIG-capable GPU and
-the layout is created with the collection's own planner and apply code, so the result is exactly what a finished
-rollout leaves (the rollout's own check then finds nothing to change). One process for a whole fleet instead of two
+the layout is created with the collection's own planner and apply code and checkpointed with its own writer, so the
+result is exactly what a finished rollout leaves (the rollout's own check then finds nothing to change). One process for a whole fleet instead of two
 ``nvidia-smi`` runs per node keeps building a 128-node fleet to a few seconds. Run it with LD_LIBRARY_PATH pointing
 at the simulator's library and the collection on PYTHONPATH; the fake NVML must see a privileged caller
 (FAKE_NVML_EUID=0 is set here).
@@ -25,12 +25,13 @@ os.environ['FAKE_NVML_EUID'] = '0'
 # pylint: disable=wrong-import-position
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog  # noqa: E402
 from ansible_collections.gpufleet.mig.plugins.module_utils._apply import apply_with_rollback, canonical_gpu  # noqa: E402
+from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import write_checkpoint  # noqa: E402
 from ansible_collections.gpufleet.mig.plugins.module_utils._layout import targets_for_node  # noqa: E402
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml  # noqa: E402
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import plan_gpu  # noqa: E402
 
 
-def prepare(state, layout):
+def prepare(state, layout, checkpoint):
     os.environ['FAKE_NVML_STATE'] = state
     with Nvml() as nvml:
         node = nvml.read_node(instances=False)
@@ -48,13 +49,14 @@ def prepare(state, layout):
             plan = plan_gpu(model, before, target.layout)
             if plan.changed:
                 apply_with_rollback(nvml, model, before, plan.target)
+        write_checkpoint(nvml.read_node(), checkpoint)
 
 
 def main(argv):
     with open(argv[1]) as handle:
         jobs = json.load(handle)
     for job in jobs:
-        prepare(job['state'], job['layout'])
+        prepare(job['state'], job['layout'], job['checkpoint'])
     return 0
 
 

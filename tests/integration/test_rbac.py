@@ -329,6 +329,6 @@ def test_least_privilege_and_no_secret_leaks(tmp_path):
                      'report/report.json', 'report/report.md', 'report/nodes/sim-a100.json', 'k8s/server.log', 'k8s/audit.log',
                      'final-state.json'):
         assert expected in scanned, (expected, sorted(scanned))
-    assert 'TASK [gpufleet.mig.mig_rollout : Cordon the node and drain its GPU work]' in runs['rollout'].stdout
+    assert 'TASK [gpufleet.mig.mig_rollout : Label the node pending, cordon it and drain its GPU work]' in runs['rollout'].stdout
     assert 'PLAY [Preflight every targeted node]' in runs['rollout'].stdout
     assert not leaks, leaks

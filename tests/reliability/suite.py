@@ -77,16 +77,16 @@ PLAN = [
      'targets': {'n4': 'off', 'n5': 'b', 'n6': 'a'},
      'faults': [
          ('nvml-disable-error', 'disable MIG', nvml('n4', 'nvmlDeviceSetMigMode', error='UNKNOWN')),
-         ('k8s-conflict', 'label the node pending (409 conflict)', k8s('n5', verb='patch', resource='nodes', name='n5', code=409)),
+         ('k8s-conflict', 'label pending and cordon (409 conflict)', k8s('n5', verb='patch', resource='nodes', name='n5', code=409)),
          ('nvml-destroy-gi-in-use', 'destroy a GPU instance', nvml('n5', 'nvmlGpuInstanceDestroy', error='IN_USE')),
-         ('nvml-create-ci-error', 'create the 3rd compute instance', nvml('n6', 'nvmlGpuInstanceCreateComputeInstanceWithPlacement', nth=3,
-                                                                         error='UNKNOWN')),
+         ('nvml-create-ci-error', 'create the 3rd compute instance',
+          nvml('n6', 'nvmlGpuInstanceCreateComputeInstanceWithPlacement', nth=3, error='UNKNOWN')),
      ]},
     {'title': 'group 1: compute instance destruction and the pending label fail, slow NVML and API; group 2 converges',
      'targets': {'n1': 'b', 'n2': 'off', 'n3': 'b'},
      'faults': [
          ('nvml-destroy-ci-error', 'destroy a compute instance', nvml('n1', 'nvmlComputeInstanceDestroy', error='UNKNOWN')),
-         ('k8s-label-500', 'label the node pending', k8s('n2', verb='patch', resource='nodes', name='n2', code=500)),
+         ('k8s-label-500', 'label pending and cordon', k8s('n2', verb='patch', resource='nodes', name='n2', code=500)),
          ('k8s-slow-read', 'read the node (2.5 s)', k8s('n3', verb='get', resource='nodes', name='n3', nth=3, delay_ms=2500)),
          ('nvml-create-stall', 'create a GPU instance (2 s stall)', nvml('n3', 'nvmlDeviceCreateGpuInstanceWithPlacement', stall_ms=2000)),
      ]},
@@ -94,10 +94,11 @@ PLAN = [
      'targets': {'n4': 'a', 'n5': 'a', 'n6': 'b'},
      'faults': [
          ('nvml-read-error', 'read a new GPU instance', nvml('n4', 'nvmlGpuInstanceGetInfo', error='UNKNOWN')),
-         # pending label, cordon, success labels, uncordon: the 4th write of the node is the uncordon.
-         ('k8s-uncordon-500', 'uncordon (the 4th node write)', k8s('n5', verb='patch', resource='nodes', name='n5', nth=4, code=500)),
-         ('k8s-plugin-delete-drop', 'restart the device plugin (connection dropped)', k8s('n6', verb='delete', resource='pods',
-                                                                                         namespace='gpu-operator', name='@plugin', drop=True)),
+         # The node's writes: the pending label with the cordon, then the success label with the uncordon.
+         ('k8s-uncordon-500', 'label success and uncordon (the 2nd node write)',
+          k8s('n5', verb='patch', resource='nodes', name='n5', nth=2, code=500)),
+         ('k8s-plugin-delete-drop', 'restart the device plugin (connection dropped)',
+          k8s('n6', verb='delete', resource='pods', namespace='gpu-operator', name='@plugin', drop=True)),
      ]},
     {'title': 'the API server goes away for 15 s in the middle of a batch; group 2 converges',
      'targets': {'n1': 'a', 'n2': 'a', 'n3': 'a'},
@@ -231,14 +232,22 @@ def run_kills(root, trials, seed, log=print):
     targets = dict((name, spec[2]) for name, spec in nodes.items())
     stats = {'trials': trials, 'seed': seed, 'killed': 0, 'finished_before_kill': 0, 'resumed': 0, 'lost': 0, 'kill_points': [],
              'torn_gpus': 0, 'mid_change_at_kill': 0, 'problems': []}
-    estimate = 40.0
     with world:
+        # A full run first, undisturbed: it moves every node once and says how long such a run takes here, so that the
+        # kills fall inside a run whatever the machine's speed.
+        targets = dict((name, cycle[(cycle.index(target) + 1) % len(cycle)]) for name, target in targets.items())
+        world.write_inventory(targets)
+        calibration = world.rollout()
+        if calibration.rc != 0:
+            raise RuntimeError('the calibration run failed (rc=%s): %s' % (calibration.rc, calibration.tail()))
+        estimate = calibration.seconds
+        stats['calibration_s'] = round(estimate, 1)
         for trial in range(trials):
             # Every node gets a new target, so the killed run has work to do on each of them.
             targets = dict((name, cycle[(cycle.index(target) + 1) % len(cycle)]) for name, target in targets.items())
             world.write_inventory(targets)
             before = world.snapshot()
-            kill_after = round(rng.uniform(1.0, estimate), 2)
+            kill_after = round(rng.uniform(0.05, 0.95) * estimate, 2)
             killed = world.rollout(kill_after=kill_after)
             at_kill = world.snapshot()
             problems = []
@@ -268,7 +277,8 @@ def run_kills(root, trials, seed, log=print):
             else:
                 stats['lost'] += 1
             stats['problems'].extend('trial %d: %s' % (trial, p) for p in problems)
-            estimate = max(5.0, resumed.seconds * 1.2) if killed.killed else estimate
+            if not killed.killed:
+                estimate = min(estimate, killed.seconds)
             log('reliability: kill trial %d: %s; resumed rc=%s in %.0f s%s' % (
                 trial, 'killed after %.1f s' % kill_after if killed.killed else 'finished (rc=%s) before the kill at %.1f s' % (killed.rc, kill_after),
                 resumed.rc, resumed.seconds, '' if not problems else '; PROBLEMS: ' + '; '.join(problems)))
@@ -283,9 +293,10 @@ def fault_summary(counts):
 
 
 def kill_summary(stats):
-    return ('kill-and-resume: %d trial(s) with seed %s: %d killed mid-run (at %s s; %d node(s) caught mid-change), %d finished '
-            'first, %d resumed and converged, %d GPU(s) torn by a kill and repaired, %d lost'
+    return ('kill-and-resume: %d trial(s) with seed %s: %d killed mid-run (at %s s of a %.0f s run; %d node(s) caught mid-change), '
+            '%d finished first, %d resumed and converged, %d GPU(s) torn by a kill and repaired, %d lost'
             % (stats['trials'], stats['seed'], stats['killed'], ', '.join('%.1f' % p for p in stats['kill_points']) or '-',
+               stats.get('calibration_s', 0),
                stats['mid_change_at_kill'], stats['finished_before_kill'], stats['resumed'], stats['torn_gpus'], stats['lost']))
 
 
