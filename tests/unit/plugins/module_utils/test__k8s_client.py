@@ -59,9 +59,12 @@ def wire_fixture(monkeypatch):
     original = rest.RESTClientObject.request
 
     def spy(self, method, url, *args, **kwargs):
-        sent.append({'method': method, 'path': '/' + url.split('//', 1)[1].split('/', 1)[1], 'headers': dict(kwargs.get('headers') or {}),
-                     'body': kwargs.get('body'), 'timeout': kwargs.get('_request_timeout')})
-        return original(self, method, url, *args, **kwargs)
+        entry = {'method': method, 'path': '/' + url.split('//', 1)[1].split('/', 1)[1], 'headers': dict(kwargs.get('headers') or {}),
+                 'body': kwargs.get('body'), 'timeout': kwargs.get('_request_timeout'), 'status': None}
+        sent.append(entry)
+        response = original(self, method, url, *args, **kwargs)
+        entry['status'] = getattr(response, 'status', None)
+        return response
 
     monkeypatch.setattr(rest.RESTClientObject, 'request', spy)
     return sent
@@ -261,8 +264,11 @@ def test_drain_labels_go_in_the_same_patch_as_the_cordon_and_the_uncordon(sim_cl
     client = kube(sim_clean)
     drainer = Drainer(client, 'gpu-2', labels={'nvidia.com/mig.config.state': 'pending'}, annotations={'example.com/why': 'mig'})
     assert drainer.cordon()[0]
-    patches = [r['body'] for r in wire if r['method'] == 'PATCH']
+    # Only the patches the server took: the simulated node lifecycle controller also writes the node (the unschedulable
+    # taint), so a patch can meet a 409 and be computed and sent again, as it must be.
+    patches = [r['body'] for r in wire if r['method'] == 'PATCH' and r['status'] == 200]
     assert len(patches) == 1
+    assert all(r['status'] in (200, 409) for r in wire if r['method'] == 'PATCH')
     assert patches[0]['spec'] == {'unschedulable': True}
     assert patches[0]['metadata']['labels'] == {'nvidia.com/mig.config.state': 'pending'}
     assert patches[0]['metadata']['annotations'] == {'example.com/why': 'mig', 'gpufleet.mig/cordoned': 'true'}
@@ -271,7 +277,7 @@ def test_drain_labels_go_in_the_same_patch_as_the_cordon_and_the_uncordon(sim_cl
     drainer = Drainer(client, 'gpu-2', labels={'nvidia.com/mig.config.state': 'success'}, annotations={'example.com/why': None})
     changed, admin, node = drainer.uncordon()
     assert changed and not admin and not node['spec'].get('unschedulable')
-    patches = [r['body'] for r in wire if r['method'] == 'PATCH']
+    patches = [r['body'] for r in wire if r['method'] == 'PATCH' and r['status'] == 200]
     assert len(patches) == 1
     assert patches[0]['spec'] == {'unschedulable': False}
     assert patches[0]['metadata']['labels'] == {'nvidia.com/mig.config.state': 'success'}
