@@ -23,7 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'k8ssim'))
 # pylint: disable=wrong-import-position
-from simfleet import build_fleet, write_inventory  # noqa: E402
+from simfleet import build_fleet, write_inventory, write_root_shim  # noqa: E402
 
 DRIVER = '550.54.15'
 CUDA = '12040'
@@ -91,21 +91,12 @@ class Fleet(object):
         return [self.hosts[name]['sim_state'] for name in self.names]
 
 
-def _write_root_shim(path, python):
-    """The simulated nodes run as "root" for the fake NVML, whoever runs the benchmark (as tests/demo/setup.py does)."""
-    with open(path, 'w') as handle:
-        handle.write('#!/bin/sh\n# the fake NVML checks the effective uid; the simulated nodes run as "root"\n')
-        handle.write('export FAKE_NVML_EUID=0\nexec "%s" "$@"\n' % python)
-    os.chmod(path, 0o755)
-    return path
-
-
 def build(directory, count, converged, prefix='node'):
     """Create ``count`` nodes in ``directory`` (emptied first), each in its target (converged) or starting layout."""
     directory = os.path.abspath(directory)
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory)
-    shim = _write_root_shim(os.path.join(directory, 'node-python'), node_python())
+    shim = write_root_shim(os.path.join(directory, 'node-python'), node_python())
     spec, kinds = {}, {}
     for number in range(count):
         kind = KIND_ORDER[number % len(KIND_ORDER)]

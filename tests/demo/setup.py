@@ -34,7 +34,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'k8ssim'))
 import k8ssim  # noqa: E402  pylint: disable=wrong-import-position
-from simfleet import build_fleet, simnode  # noqa: E402  pylint: disable=wrong-import-position
+from simfleet import build_fleet, simnode, write_root_shim  # noqa: E402  pylint: disable=wrong-import-position
 
 DESCRIPTION = os.path.join(ROOT, 'tests', 'demo', 'cluster.yml')
 DEMO = os.path.join(ROOT, '.build', 'demo')
@@ -88,15 +88,6 @@ def _run(cmd, env=None):
     return proc.stdout
 
 
-def _write_root_shim(path, python):
-    """A Python launcher for the simulated nodes that the fake NVML treats as root, whoever runs the demo."""
-    with open(path, 'w') as handle:
-        handle.write('#!/bin/sh\n# the fake NVML checks the effective uid; the simulated nodes run as "root"\n')
-        handle.write('export FAKE_NVML_EUID=0\nexec "%s" "$@"\n' % python)
-    os.chmod(path, 0o755)
-    return path
-
-
 def _nvidia_smi(build, state, *args):
     env = dict(os.environ, FAKE_NVML_STATE=state, FAKE_NVML_EUID='0', LD_LIBRARY_PATH=os.path.join(build, 'lib'))
     return _run([os.path.join(build, 'bin', 'nvidia-smi')] + list(args), env=env)
@@ -105,7 +96,7 @@ def _nvidia_smi(build, state, *args):
 def create_fleet(build):
     """State files in their starting state, interpreter wrappers and checkpoints; returns build_fleet's hosts."""
     os.makedirs(FLEET)
-    shim = _write_root_shim(os.path.join(FLEET, 'node-python'), node_python())
+    shim = write_root_shim(os.path.join(FLEET, 'node-python'), node_python())
     spec = dict((name, {'gpus': node['gpus'], 'driver': DRIVER, 'cuda': CUDA, 'python': shim}) for name, node in NODES.items())
     hosts = build_fleet(FLEET, spec, build, shim)
     for name, node in NODES.items():

@@ -28,6 +28,16 @@ def simnode(sim_build, *args):
     return proc.stdout
 
 
+def write_root_shim(path, python):
+    """A Python launcher for simulated nodes that the fake NVML treats as root (it checks the effective uid), whoever
+    runs the tests; give it as a node's ``python`` to build_fleet."""
+    with open(path, 'w') as handle:
+        handle.write('#!/bin/sh\n# the fake NVML checks the effective uid; the simulated nodes run as "root"\n')
+        handle.write('export FAKE_NVML_EUID=0\nexec %s "$@"\n' % shlex.quote(python))
+    os.chmod(path, 0o755)
+    return path
+
+
 def build_fleet(directory, nodes, sim_build, python):
     """Create the nodes described by ``nodes`` (name -> spec) in ``directory``; return inventory hosts.
 

@@ -30,7 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'k8ssim'))
 import k8ssim  # noqa: E402  pylint: disable=wrong-import-position
-from simfleet import build_fleet, simnode  # noqa: E402  pylint: disable=wrong-import-position
+from simfleet import build_fleet, simnode, write_root_shim  # noqa: E402  pylint: disable=wrong-import-position
 
 DRIVER = '550.54.15'
 CUDA = '12040'
@@ -154,11 +154,7 @@ class World(object):
         if not os.path.exists(os.path.join(self.sim_build, 'bin', 'simnode')):
             raise WorldError('the GPU simulator is not built in %s (make simulator)' % self.sim_build)
         os.makedirs(self.report_dir, exist_ok=True)
-        shim = os.path.join(self.root, 'node-python')
-        with open(shim, 'w') as handle:
-            # The fake NVML checks the effective uid; the simulated nodes run as "root" whoever runs the tests.
-            handle.write('#!/bin/sh\nexport FAKE_NVML_EUID=0\nexec "%s" "$@"\n' % self.python)
-        os.chmod(shim, 0o755)
+        shim = write_root_shim(os.path.join(self.root, 'node-python'), self.python)
         spec = dict((name, {'gpus': ['%s:%d' % (node['model'], node['count'])], 'driver': DRIVER, 'cuda': CUDA, 'python': shim})
                     for name, node in self.nodes.items())
         spec['spare-1'] = {'gpus': ['L40S:%d' % self.spare_gpus], 'driver': DRIVER, 'cuda': CUDA, 'python': shim}
