@@ -9,7 +9,7 @@
   k8ssim.py status --state-dir DIR
   k8ssim.py audit --state-dir DIR [--json] [--clear]
   k8ssim.py fault add --state-dir DIR --verb V --resource R [--subresource S] [--name N] [--namespace NS]
-                      [--nth N] [--repeat] (--code C [--message M] | --delay-ms MS | --drop)
+                      [--query Q] [--nth N] [--repeat] (--code C [--message M] | --delay-ms MS | --drop)
   k8ssim.py fault list|clear --state-dir DIR
   k8ssim.py dump --state-dir DIR
 
@@ -242,6 +242,7 @@ def main(argv=None):
     p_fault.add_argument('--subresource')
     p_fault.add_argument('--namespace')
     p_fault.add_argument('--name')
+    p_fault.add_argument('--query', help='a substring of the decoded query string, e.g. spec.nodeName=n1')
     p_fault.add_argument('--nth', type=int, default=1)
     p_fault.add_argument('--repeat', action='store_true')
     p_fault.add_argument('--code', type=int)
@@ -278,7 +279,7 @@ def main(argv=None):
             info = _read_info(args.state_dir)
             if args.action == 'add':
                 rule = {'verb': args.verb, 'resource': args.resource, 'nth': args.nth, 'repeat': args.repeat}
-                for key in ('subresource', 'namespace', 'name', 'code', 'message', 'delay_ms'):
+                for key in ('subresource', 'namespace', 'name', 'query', 'code', 'message', 'delay_ms'):
                     if getattr(args, key) is not None:
                         rule[key] = getattr(args, key)
                 if args.drop:

@@ -23,7 +23,7 @@ import time
 import traceback
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 import yaml
 
@@ -76,8 +76,9 @@ class Audit(object):
 
 
 class Faults(object):
-    """Fault rules: the Nth request matching (verb, resource[, subresource, namespace, name])
-    gets a status code, a delay or a dropped connection; once or from the Nth on."""
+    """Fault rules: the Nth request matching (verb, resource[, subresource, namespace, name, query])
+    gets a status code, a delay or a dropped connection; once or from the Nth on. ``query`` is a substring of the
+    decoded query string, e.g. ``spec.nodeName=n1``: a list of the pods on one node, not on every node."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -87,7 +88,8 @@ class Faults(object):
     def add(self, rule):
         if not isinstance(rule, dict):
             raise bad_request('fault rule must be a JSON object')
-        known = ('verb', 'resource', 'subresource', 'namespace', 'name', 'nth', 'repeat', 'code', 'message', 'delay_ms', 'drop')
+        known = ('verb', 'resource', 'subresource', 'namespace', 'name', 'query', 'nth', 'repeat', 'code', 'message', 'delay_ms',
+                 'drop')
         unknown = sorted(set(rule) - set(known))
         if unknown:
             raise bad_request('unknown fault rule fields: %s' % ', '.join(unknown))
@@ -96,7 +98,7 @@ class Faults(object):
         with self.lock:
             entry = {'id': self.next_id, 'verb': rule.get('verb', '*'), 'resource': rule.get('resource', '*'),
                      'subresource': rule.get('subresource'), 'namespace': rule.get('namespace'), 'name': rule.get('name'),
-                     'nth': int(rule.get('nth', 1)), 'repeat': bool(rule.get('repeat', False)), 'code': rule.get('code'),
+                     'query': rule.get('query'), 'nth': int(rule.get('nth', 1)), 'repeat': bool(rule.get('repeat', False)), 'code': rule.get('code'),
                      'message': rule.get('message'), 'delay_ms': int(rule.get('delay_ms') or 0), 'drop': bool(rule.get('drop')),
                      'seen': 0, 'fired': 0}
             self.next_id += 1
@@ -110,6 +112,8 @@ class Faults(object):
                 if rule['verb'] not in ('*', request['verb']) or rule['resource'] not in ('*', request['resource']):
                     continue
                 if any(rule[k] is not None and rule[k] != request.get(k) for k in ('subresource', 'namespace', 'name')):
+                    continue
+                if rule['query'] is not None and rule['query'] not in unquote_plus(request.get('query') or ''):
                     continue
                 rule['seen'] += 1
                 if rule['seen'] == rule['nth'] or (rule['repeat'] and rule['seen'] > rule['nth']):

@@ -82,8 +82,9 @@ PLAN = [
          ('nvml-create-ci-error', 'create the 3rd compute instance',
           nvml('n6', 'nvmlGpuInstanceCreateComputeInstanceWithPlacement', nth=3, error='UNKNOWN')),
      ]},
+    # n1 goes to MIG off, so that a GPU workload can run there for the drain two runs later.
     {'title': 'group 1: compute instance destruction and the pending label fail, slow NVML and API; group 2 converges',
-     'targets': {'n1': 'b', 'n2': 'off', 'n3': 'b'},
+     'targets': {'n1': 'off', 'n2': 'off', 'n3': 'b'},
      'faults': [
          ('nvml-destroy-ci-error', 'destroy a compute instance', nvml('n1', 'nvmlComputeInstanceDestroy', error='UNKNOWN')),
          ('k8s-label-500', 'label pending and cordon', k8s('n2', verb='patch', resource='nodes', name='n2', code=500)),
@@ -100,8 +101,23 @@ PLAN = [
          ('k8s-plugin-delete-drop', 'restart the device plugin (connection dropped)',
           k8s('n6', verb='delete', resource='pods', namespace='gpu-operator', name='@plugin', drop=True)),
      ]},
-    {'title': 'the API server goes away for 15 s in the middle of a batch; group 2 converges',
-     'targets': {'n1': 'a', 'n2': 'a', 'n3': 'a'},
+    {'title': "group 1: the device plugin ConfigMap write and the reads of the drain's and the device plugin's waits fail; "
+              'group 2 converges',
+     'targets': {'n1': 'a', 'n2': 'b', 'n3': 'a'},
+     # n2 alone has a config that is not in the ConfigMap yet: its rollout is the one that writes it.
+     'plugin_configs': {'n2': 'mixed-n2'},
+     # n1 has MIG off since the run before: a GPU workload runs there, for the drain to evict and wait for.
+     'workloads': {'n1': 'late-gpu-n1'},
+     'faults': [
+         ('k8s-drain-wait-500', "read an evicted GPU pod in the drain's wait", k8s('n1', verb='get', resource='pods', namespace='ns-n1', code=500)),
+         ('k8s-configmap-write-500', 'write the device plugin ConfigMap',
+          k8s('n2', verb='patch', resource='configmaps', namespace='gpu-operator', name='nvidia-device-plugin-configs', code=500)),
+         # The 1st list of the plugin pods on n3 finds the pod to restart; the 2nd is the wait's.
+         ('k8s-plugin-wait-500', "list the new device plugin pod in the wait for the node's resources",
+          k8s('n3', verb='list', resource='pods', namespace='gpu-operator', query='spec.nodeName=n3', nth=2, code=500)),
+     ]},
+    {'title': 'the API server goes away for 15 s in the middle of a batch; group 1 converges',
+     'targets': {'n4': 'b', 'n5': 'b', 'n6': 'a'},
      'outage': 15,
      'faults': []},
     {'title': 'no faults: every node converges',
@@ -153,10 +169,14 @@ def run_faults(root, log=print):
     world = World(root, NODES)
     targets = dict((name, spec[2]) for name, spec in NODES.items())
     faulted_last = set()
+    plugin_configs = {}
     with world:
         for number, step in enumerate(PLAN):
             run_targets = dict(targets, **step['targets'])
-            world.write_inventory(run_targets)
+            plugin_configs.update(step.get('plugin_configs') or {})
+            world.write_inventory(run_targets, plugin_configs)
+            for node, name in sorted((step.get('workloads') or {}).items()):
+                world.run_gpu_workload(node, name)
             world.clear_faults()
             before = world.snapshot()
             rules = [(name, where, fault, _inject(world, fault)) for name, where, fault in step['faults']]
@@ -183,6 +203,9 @@ def run_faults(root, log=print):
                     problems.append('fault %s (%s on %s) never fired: the rollout no longer reaches that step the same way'
                                     % (name, where, fault['node']))
             faulted = set(fault['node'] for dummy, dummy2, fault, dummy3 in rules)
+            if step.get('outage'):
+                # The outage may stop any node of the run: each must converge in the next.
+                faulted = set(step['targets'])
             if step.get('preflight_only'):
                 if result.rc == 0:
                     problems.append('the rollout succeeded although its preflight had faults')

@@ -47,7 +47,9 @@ LAYOUTS = {
     'A30': {'a': {'1g.6gb': 4}, 'b': {'2g.12gb': 2}},
 }
 SHORT = {'A100-SXM4-40GB': 'a100', 'H100-SXM5-80GB': 'h100', 'A30': 'a30'}
-# Written as the collection's device_plugin_config writes them, so that the rollout finds them up to date.
+# The device plugin configs the rollout is given, and the ConfigMap the cluster starts with: written as the
+# collection's device_plugin_config writes them, so that the rollout finds them up to date.
+PLUGIN_CONFIG_VARS = {'none': {'version': 'v1', 'flags': {'migStrategy': 'none'}}, 'mixed': {'version': 'v1', 'flags': {'migStrategy': 'mixed'}}}
 PLUGIN_CONFIGS = {'none': 'flags:\n  migStrategy: none\nversion: v1\n', 'mixed': 'flags:\n  migStrategy: mixed\nversion: v1\n'}
 
 # Applies a layout with the collection's own planner and executor, and writes the checkpoint, as mig_layout does.
@@ -171,6 +173,27 @@ class World(object):
         self.cluster.clear_audit()
         return self
 
+    def run_gpu_workload(self, node, name, timeout=30):
+        """A one-replica GPU ReplicaSet pinned to ``node`` (nodeSelector), created through the API, and running there.
+
+        Evicted GPU pods move to spare-1 and stay there: a drain late in a plan needs a workload put back on its node.
+        """
+        namespace = 'ns-' + node
+        labels = {'app': name}
+        body = {'apiVersion': 'apps/v1', 'kind': 'ReplicaSet', 'metadata': {'name': name, 'namespace': namespace, 'labels': labels},
+                'spec': {'replicas': 1, 'selector': {'matchLabels': labels},
+                         'template': {'metadata': {'labels': labels},
+                                      'spec': {'nodeSelector': {'kubernetes.io/hostname': node}, 'terminationGracePeriodSeconds': 3,
+                                               'containers': [{'name': 'main', 'image': 'cuda',
+                                                               'resources': {'limits': {'nvidia.com/gpu': '1'}}}]}}}}
+        self.cluster.control('POST', '/apis/apps/v1/namespaces/%s/replicasets' % namespace, body)
+
+        def running(state):
+            return any(pod['metadata']['namespace'] == namespace and (pod['metadata'].get('labels') or {}).get('app') == name
+                       and pod['spec'].get('nodeName') == node and (pod.get('status') or {}).get('phase') == 'Running'
+                       for pod in state['objects'].get('pods') or [])
+        self.cluster.wait_for(running, timeout=timeout, message='GPU workload %s to run on %s' % (name, node))
+
     def stop(self):
         if self.cluster is not None:
             self.cluster.stop()
@@ -235,8 +258,12 @@ class World(object):
 
     # -- the rollout -----------------------------------------------------------------------------------
 
-    def write_inventory(self, targets):
-        """The rollout's inventory: every node of the world with its target (a layout key or ``off``)."""
+    def write_inventory(self, targets, plugin_configs=None):
+        """The rollout's inventory: every node of the world with its target (a layout key or ``off``).
+
+        ``plugin_configs`` (node -> name) gives a node a device plugin config of its own, the same as ``mixed`` under
+        another name: only that node's rollout writes it into the ConfigMap, so a fault on that write hits that node.
+        """
         hosts = {}
         for name, node in self.nodes.items():
             target = targets[name]
@@ -248,6 +275,10 @@ class World(object):
                 'gpufleet_mig_checkpoint': self.checkpoint(name),
                 'gpufleet_mig_restore_status': self.state(name) + '.restore.json',
             }
+            own = (plugin_configs or {}).get(name)
+            if own:
+                hosts[name]['gpufleet_mig_device_plugin_config'] = own
+                hosts[name]['gpufleet_mig_device_plugin_configs'] = dict(PLUGIN_CONFIG_VARS, **{own: PLUGIN_CONFIG_VARS['mixed']})
         group_vars = {
             'gpufleet_k8s_kubeconfig': self.cluster.kubeconfig,
             'gpufleet_mig_become': False,
@@ -257,8 +288,7 @@ class World(object):
             'gpufleet_mig_drain_retry_delay': 1,
             'gpufleet_mig_device_plugin_timeout': 60,
             'gpufleet_mig_device_plugin_config': 'mixed',
-            'gpufleet_mig_device_plugin_configs': {'none': {'version': 'v1', 'flags': {'migStrategy': 'none'}},
-                                                   'mixed': {'version': 'v1', 'flags': {'migStrategy': 'mixed'}}},
+            'gpufleet_mig_device_plugin_configs': PLUGIN_CONFIG_VARS,
         }
         inventory = {'all': {'hosts': {'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': self.python}},
                              'children': {'gpu_nodes': {'hosts': hosts, 'vars': group_vars}}}}

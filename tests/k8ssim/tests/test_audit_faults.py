@@ -67,6 +67,22 @@ def test_fault_status_code_on_nth_request(sim):
     assert [e['code'] for e in sim.audit() if e['verb'] == 'list'] == [200, 500, 200]
 
 
+def test_fault_matches_a_query_substring(sim):
+    # The list of the pods on one node fails; the same list for another node, and every list before the Nth, do not.
+    core = clients(sim)[0]
+    rule = sim.add_fault(verb='list', resource='pods', query='spec.nodeName=n2', nth=2, code=500)
+    core.list_pod_for_all_namespaces(field_selector='spec.nodeName=n2')
+    core.list_pod_for_all_namespaces(field_selector='spec.nodeName=n1')
+    core.list_pod_for_all_namespaces()
+    with pytest.raises(ApiException) as err:
+        core.list_pod_for_all_namespaces(field_selector='spec.nodeName=n2')
+    assert err.value.status == 500
+    faults = sim.control('GET', '/_sim/faults')['faults']
+    assert [(f['id'], f['seen'], f['fired'], f['query']) for f in faults] == [(rule['id'], 2, 1, 'spec.nodeName=n2')]
+    with pytest.raises(k8ssim.K8sSimError, match='unknown fault rule fields: querry'):
+        sim.add_fault(verb='list', resource='pods', querry='x', code=500)
+
+
 def test_fault_delay_and_dropped_connection(sim):
     core = clients(sim)[0]
     sim.add_fault(verb='get', resource='nodes', delay_ms=300)
