@@ -1,0 +1,155 @@
+#!/usr/bin/python
+# Copyright (c) 2026 gpufleet.mig contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: node_results
+short_description: Write the rollout's results as JSON files, one per node
+version_added: 0.2.0
+description:
+  - Writes one C(<name>.json) file per entry of O(results) into O(path), usually one per node by host name, in one task for any
+    number of them; the rollout also writes its summary this way, as C(rollout.json).
+  - Each file is replaced atomically and only when its content differs; files of other nodes in O(path) are left alone.
+  - Checks every host name before writing anything, so a bad name writes no file at all.
+  - The rollout uses it on the controller (C(delegate_to=localhost)) to record each node's result as soon as it is known.
+author:
+  - gpufleet.mig contributors (@gpufleet)
+extends_documentation_fragment:
+  - gpufleet.mig.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - The diff holds each file that would change, before and after.
+  idempotent:
+    support: full
+options:
+  path:
+    description:
+      - The directory of the files, created (with its parents) when missing.
+    type: path
+    required: true
+  results:
+    description:
+      - The result of each node by its host name (or any other name, such as C(rollout) for a summary). Each name must be usable as a
+        file name - not empty, not starting with a dot, without C(/), C(\\) or NUL.
+    type: dict
+    required: true
+  mode:
+    description:
+      - The permissions of the files written, and of the directory when it is created (with the execute bits of the read bits).
+    type: raw
+    default: '0644'
+seealso:
+  - module: gpufleet.mig.gpu_info
+"""
+
+EXAMPLES = r"""
+---
+- name: Record the result of every node of the play in one task
+  gpufleet.mig.node_results:
+    path: /var/log/gpufleet-mig/nodes
+    results: "{{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars, 'mig_rollout_result'))) }}"
+  delegate_to: localhost
+  run_once: true
+"""
+
+RETURN = r"""
+written:
+  description: The hosts whose file was (or, in check mode, would be) written because it was missing or different.
+  returned: success
+  type: list
+  elements: str
+  sample: [gpu-node-07]
+"""
+
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_bytes, to_native
+
+from ansible_collections.gpufleet.mig.plugins.module_utils._results import file_name, name_problem, render
+
+
+def _mode(module):
+    value = module.params['mode']
+    try:
+        mode = int(value, 8) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        mode = -1
+    if isinstance(value, bool) or not 0 <= mode <= 0o7777:
+        module.fail_json(msg="mode: %r is not a permission mode (give an octal string such as '0644')" % (value,))
+    return mode
+
+
+def _read(path):
+    try:
+        with open(path, 'rb') as handle:
+            return handle.read().decode('utf-8', 'replace')
+    except FileNotFoundError:
+        return None
+
+
+def _write(module, directory, name, content, mode):
+    # A temporary file in the same directory, then a rename: a reader never sees half a file.
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix='.' + name + '.')
+    try:
+        with os.fdopen(handle, 'wb') as out:
+            out.write(to_bytes(content))
+        os.chmod(temporary, mode)
+        os.rename(temporary, os.path.join(directory, name))
+    except OSError as exc:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        module.fail_json(msg='writing %s failed: %s' % (os.path.join(directory, name), to_native(exc)))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type='path', required=True),
+            results=dict(type='dict', required=True),
+            mode=dict(type='raw', default='0644'),
+        ),
+        supports_check_mode=True,
+    )
+    directory, results = module.params['path'], module.params['results']
+    mode = _mode(module)
+    problems = [p for p in (name_problem(host) for host in sorted(results)) if p]
+    contents = {}
+    for host in sorted(results):
+        if name_problem(host) is None:
+            try:
+                contents[host] = render(results[host])
+            except ValueError as exc:
+                problems.append('results[%s]: %s' % (host, exc))
+    if problems:
+        module.fail_json(msg='; '.join(problems), problems=problems)
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        module.fail_json(msg='path: %s exists and is not a directory' % directory)
+
+    before = dict((host, _read(os.path.join(directory, file_name(host)))) for host in contents)
+    written = sorted(host for host in contents if before[host] != contents[host])
+    result = dict(changed=bool(written), written=written)
+    if module._diff:
+        result['diff'] = [{'before_header': os.path.join(directory, file_name(host)), 'after_header': os.path.join(directory, file_name(host)),
+                           'before': before[host] or '', 'after': contents[host]} for host in written]
+    if written and not module.check_mode:
+        if not os.path.isdir(directory):
+            try:
+                os.makedirs(directory, mode | ((mode & 0o444) >> 2))
+            except OSError as exc:
+                module.fail_json(msg='creating %s failed: %s' % (directory, to_native(exc)))
+        for host in written:
+            _write(module, directory, file_name(host), contents[host], mode)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
