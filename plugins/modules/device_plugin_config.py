@@ -17,6 +17,8 @@ description:
     crash-loops), restarts the plugin pod on the node when needed (the plugin only enumerates MIG devices when it
     starts), and waits until the node advertises exactly the resources the layout gives under that strategy.
   - On a timeout it fails, naming the resources that are wrong, missing or stale and the plugin pod's state.
+  - With O(nodes), in check mode, checks many nodes in one run - one ConfigMap read and one read of each node - as a
+    preflight of a whole fleet does.
   - Runs where the Kubernetes client and credentials are, usually the controller (C(delegate_to=localhost)).
 author:
   - gpufleet.mig contributors (@gpufleet)
@@ -71,6 +73,16 @@ options:
         a strategy can be checked before the layout changes.
     type: list
     elements: dict
+  nodes:
+    description:
+      - Several nodes to check at once, each a mapping with the keys C(node) and C(config_name) (required), C(gpus) and
+        C(planned_layouts), which mean what the options of the same names mean for one node.
+      - Read-only - only in check mode (C(check_mode=true)); to change nodes, give each its own task with O(node).
+      - Every node is checked; each one's findings are in RV(nodes), and the module fails, naming each node's problem,
+        when any node has one.
+      - Mutually exclusive with O(node).
+    type: list
+    elements: dict
   plugin_selector:
     description:
       - Label selector of the device plugin pods.
@@ -117,6 +129,23 @@ EXAMPLES = r"""
     config_name: mig-mixed
     gpus: "{{ gpus.node.gpus }}"
   delegate_to: localhost
+
+- name: Say what each node's device plugin check needs
+  ansible.builtin.set_fact:
+    plugin_check:
+      node: "{{ inventory_hostname }}"
+      config_name: mig-mixed
+      gpus: "{{ gpus.node.gpus }}"
+
+- name: Check a fleet in one task - would any node's plugin restart, or refuse its config?
+  gpufleet.mig.device_plugin_config:
+    configmap: nvidia-device-plugin-configs
+    nodes: >-
+      {{ ansible_play_hosts | map('extract', hostvars, 'plugin_check') | list }}
+  check_mode: true
+  run_once: true
+  delegate_to: localhost
+  register: fleet
 """
 
 RETURN = r"""
@@ -151,6 +180,20 @@ unschedulable:
   description: Whether the node is cordoned.
   returned: with O(node)
   type: bool
+nodes:
+  description:
+    - With O(nodes), each node's findings by node name - RV(expected), RV(advertised), RV(restarted), RV(labels),
+      RV(annotations) and RV(unschedulable) as for one node, or C(failed=true) and C(msg) saying what is wrong with it.
+  returned: with O(nodes)
+  type: dict
+  sample:
+    gpu-node-7:
+      expected: {nvidia.com/mig-3g.40gb: 16}
+      advertised: {nvidia.com/mig-3g.40gb: 16}
+      restarted: false
+      labels: {nvidia.com/mig.config: all-3g.40gb}
+      annotations: {}
+      unschedulable: false
 """
 
 import time
@@ -171,6 +214,7 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._plugin_config import
 from ansible_collections.gpufleet.mig.plugins.module_utils._resources import expected_resources, strategy_problems, with_planned_layouts
 
 CONFIG_LABEL = 'nvidia.com/device-plugin.config'
+NODE_KEYS = ('node', 'config_name', 'gpus', 'planned_layouts')
 
 try:
     import yaml
@@ -223,6 +267,7 @@ class PluginConfig(object):
                 continue
             problems.extend('config %s: %s' % (name, problem) for problem in config_problems(config))
             configs[name] = config
+        problems.extend(self.nodes_problems())
         if self.params['node'] and not self.params['config_name']:
             problems.append('config_name is required with node')
         if self.params['node'] and self.params['wait'] and self.params['gpus'] is None:
@@ -241,6 +286,42 @@ class PluginConfig(object):
             self.fail('; '.join(problems), problems=problems)
         return configs
 
+    def nodes_problems(self):
+        """The problems with O(nodes): its use, each entry's keys and values, the same node twice."""
+        nodes = self.params['nodes']
+        if nodes is None:
+            return []
+        problems = []
+        if not self.module.check_mode:
+            problems.append('nodes only checks (it needs check mode); to change nodes, give each its own task with node')
+        seen = set()
+        for number, entry in enumerate(nodes, 1):
+            where = 'nodes[%d]' % number
+            unknown = sorted(set(entry) - set(NODE_KEYS))
+            if unknown:
+                problems.append('%s: unknown keys %s (valid: %s)' % (where, ', '.join(map(str, unknown)), ', '.join(NODE_KEYS)))
+            node, config_name = entry.get('node'), entry.get('config_name')
+            problem = name_problem('%s.node' % where, node) if isinstance(node, str) else '%s.node must be a node name, got %r' % (where, node)
+            if problem:
+                problems.append(problem)
+            elif node in seen:
+                problems.append('%s: node %s is listed twice' % (where, node))
+            seen.add(node)
+            problem = (label_value_problem('%s.config_name' % where, config_name) if isinstance(config_name, str) and config_name
+                       else '%s.config_name must be a config name, got %r' % (where, config_name))
+            if problem:
+                problems.append(problem)
+            for key in ('gpus', 'planned_layouts'):
+                value = entry.get(key)
+                if value is not None and not (isinstance(value, list) and all(isinstance(item, dict) for item in value)):
+                    problems.append('%s.%s must be a list of mappings, got %r' % (where, key, _short(value)))
+                    entry[key] = None
+            try:
+                expected_resources(with_planned_layouts(entry.get('gpus') or [], entry.get('planned_layouts')), 'none')
+            except ValueError as exc:
+                problems.append('%s (node %s): %s' % (where, node, exc))
+        return problems
+
     def run(self, kube):
         configs = self.validate()
         namespace, name = self.params['namespace'], self.params['configmap']
@@ -256,24 +337,13 @@ class PluginConfig(object):
 
         expected = None
         if self.params['node']:
-            selected = configs.get(self.params['config_name'])
-            if selected is None and self.params['config_name'] in data:
-                selected = _parsed(data[self.params['config_name']])
-            if selected is None:
-                self.fail('config %s is neither in configs nor in configmap %s/%s (it has: %s)'
-                          % (self.params['config_name'], namespace, name, ', '.join(sorted(data)) or 'nothing'))
-            strategy = mig_strategy(selected)
-            gpus = self.params['gpus']
-            if gpus is not None and self.params['planned_layouts']:
-                gpus = with_planned_layouts(gpus, self.params['planned_layouts'])
-            problems = strategy_problems(gpus, strategy) if gpus is not None else []
-            if problems:
-                self.fail('the device plugin would not start on %s with config %s (migStrategy %s): %s'
-                          % (self.params['node'], self.params['config_name'], strategy, '; '.join(problems)), problems=problems)
             try:
-                expected = None if gpus is None else expected_resources(gpus, strategy)
-            except ValueError as exc:
-                self.fail('gpus: %s' % exc)
+                expected = self.expected(self.params, configs, data)
+            except NodeProblem as exc:
+                self.fail(str(exc), **exc.extra)
+        elif self.params['nodes'] is not None:
+            self.check_nodes(kube, configs, data, to_write)
+            return self.result
 
         if to_write:
             self.result['changed'] = True
@@ -282,6 +352,62 @@ class PluginConfig(object):
         if self.params['node']:
             self.select_and_wait(kube, expected, self.params['config_name'] in to_write)
         return self.result
+
+    def expected(self, spec, configs, data):
+        """The resources ``spec`` (O(node), O(config_name), O(gpus), O(planned_layouts)) should advertise; NodeProblem if none can."""
+        selected = configs.get(spec['config_name'])
+        if selected is None and spec['config_name'] in data:
+            selected = _parsed(data[spec['config_name']])
+        if selected is None:
+            raise NodeProblem('config %s is neither in configs nor in configmap %s/%s (it has: %s)'
+                              % (spec['config_name'], self.params['namespace'], self.params['configmap'], ', '.join(sorted(data)) or 'nothing'))
+        strategy = mig_strategy(selected)
+        gpus = spec.get('gpus')
+        if gpus is not None and spec.get('planned_layouts'):
+            gpus = with_planned_layouts(gpus, spec['planned_layouts'])
+        problems = strategy_problems(gpus, strategy) if gpus is not None else []
+        if problems:
+            raise NodeProblem('the device plugin would not start on %s with config %s (migStrategy %s): %s'
+                              % (spec['node'], spec['config_name'], strategy, '; '.join(problems)), problems=problems)
+        try:
+            return None if gpus is None else expected_resources(gpus, strategy)
+        except ValueError as exc:
+            raise NodeProblem('gpus: %s' % exc)
+
+    def check_nodes(self, kube, configs, data, to_write):
+        """O(nodes): what each node's task with O(node) would find in check mode; fail naming every node with a problem."""
+        found, failed = {}, []
+        if to_write:
+            self.result['changed'] = True
+        broken = None
+        for spec in self.params['nodes']:
+            try:
+                if broken is not None:
+                    # The API failed for something other than this node: the nodes not read yet are not tried one by one.
+                    raise NodeProblem('not read: %s' % broken)
+                expected = self.expected(spec, configs, data)
+                node = kube.read_node(spec['node'])
+            except (NodeProblem, KubeError) as exc:
+                if isinstance(exc, KubeError) and exc.status != 404:
+                    broken = exc
+                found[spec['node']] = dict(failed=True, msg=str(exc), **getattr(exc, 'extra', {}))
+                failed.append('%s: %s' % (spec['node'], exc))
+                continue
+            label_changed = (node['metadata'].get('labels') or {}).get(CONFIG_LABEL) != spec['config_name']
+            result = self.node_result(node, label_changed, expected, spec['config_name'] in to_write)
+            self.result['changed'] = self.result['changed'] or label_changed or result['restarted']
+            found[spec['node']] = result
+        self.result['nodes'] = found
+        if failed:
+            self.fail('%d of %d nodes: %s' % (len(failed), len(found), '; '.join(failed)))
+
+    def node_result(self, node, label_changed, expected, config_changed):
+        """What a node read shows: whether its plugin must restart (config label, config or resources differ), its labels and state."""
+        wrong, stale = resource_differences(_gpu_resources(node), expected) if expected is not None else ({}, [])
+        restart = {'always': True, 'never': False}.get(self.params['restart'], label_changed or config_changed or bool(wrong or stale))
+        return dict(restarted=restart, expected=expected, advertised=_gpu_resources(node),
+                    labels=dict(node['metadata'].get('labels') or {}), annotations=dict(node['metadata'].get('annotations') or {}),
+                    unschedulable=bool((node.get('spec') or {}).get('unschedulable')))
 
     def select_and_wait(self, kube, expected, config_changed):
         node_name = self.params['node']
@@ -296,12 +422,9 @@ class PluginConfig(object):
             label_changed = change(node) is not None
         else:
             dummy, node, label_changed = kube.update_node(node_name, change)
-        wrong, stale = resource_differences(_gpu_resources(node), expected) if expected is not None else ({}, [])
-        restart = {'always': True, 'never': False}.get(self.params['restart'], label_changed or config_changed or bool(wrong or stale))
-        self.result.update(changed=self.result['changed'] or label_changed or restart, restarted=restart,
-                           expected=expected, advertised=_gpu_resources(node),
-                           labels=dict(node['metadata'].get('labels') or {}), annotations=dict(node['metadata'].get('annotations') or {}),
-                           unschedulable=bool((node.get('spec') or {}).get('unschedulable')))
+        found = self.node_result(node, label_changed, expected, config_changed)
+        restart = found['restarted']
+        self.result.update(changed=self.result['changed'] or label_changed or restart, **found)
         if self.module._diff:
             self.result.setdefault('diff', {'before': {}, 'after': {}})
             self.result['diff']['before'].update(label=(node['metadata'].get('labels') or {}).get(CONFIG_LABEL) if not label_changed else None,
@@ -337,6 +460,19 @@ class PluginConfig(object):
             time.sleep(POLL_INTERVAL)
 
 
+class NodeProblem(Exception):
+    """Something wrong with one node's config or GPUs (not with the request): the node fails, others go on."""
+
+    def __init__(self, msg, **extra):
+        super(NodeProblem, self).__init__(msg)
+        self.extra = extra
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + '...'
+
+
 def _parsed(text):
     try:
         return load_config(text)
@@ -353,13 +489,14 @@ def main():
         config_name=dict(type='str'),
         gpus=dict(type='list', elements='dict'),
         planned_layouts=dict(type='list', elements='dict'),
+        nodes=dict(type='list', elements='dict'),
         plugin_selector=dict(type='str', default='app=nvidia-device-plugin-daemonset'),
         restart=dict(type='str', choices=['auto', 'always', 'never'], default='auto'),
         wait=dict(type='bool', default=True),
         timeout=dict(type='int', default=300),
     )
     argument_spec.update(AUTH_ARG_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, mutually_exclusive=[('node', 'nodes')], supports_check_mode=True)
     if KUBERNETES_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib('kubernetes'), exception=KUBERNETES_IMPORT_ERROR)
     if yaml is None:

@@ -88,6 +88,12 @@ options:
       - Whether to write O(checkpoint).
     type: bool
     default: true
+  restore_unit:
+    description:
+      - The systemd unit of the boot-time restore that reads O(checkpoint), as the C(gpufleet.mig.mig_restore) role installs
+        it (C(/etc/systemd/system/gpufleet-mig-restore.service)). When set, RV(restore_installed) says whether it exists, so
+        that one task tells whether the layout would come back after a reboot.
+    type: path
 seealso:
   - module: gpufleet.mig.mig_mode
   - module: gpufleet.mig.gpu_info
@@ -196,6 +202,12 @@ checkpoint_stale:
       that a boot-time restore never brings back an old layout.
   returned: when O(write_checkpoint=true) and the layout was valid
   type: bool
+restore_installed:
+  description:
+    - Whether O(restore_unit) exists on the node. A node whose GPUs have MIG layouts but no boot-time restore loses them at
+      its next reboot.
+  returned: when O(restore_unit) is set and the layout was valid
+  type: bool
 node:
   description:
     - The node as read before any change, in the shape of RV(gpufleet.mig.gpu_info#module:node), so that a check-mode
@@ -210,6 +222,7 @@ problems:
 """
 
 import dataclasses
+import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -371,6 +384,7 @@ def main():
             force=dict(type='bool', default=False),
             checkpoint=dict(type='path', default=DEFAULT_CHECKPOINT),
             write_checkpoint=dict(type='bool', default=True),
+            restore_unit=dict(type='path'),
         ),
         mutually_exclusive=[('layout', 'config')],
         required_one_of=[('layout', 'config')],
@@ -391,6 +405,9 @@ def main():
     if module.params['write_checkpoint']:
         output['checkpoint'] = module.params['checkpoint']
         output['checkpoint_stale'] = checkpoint_changed
+    if module.params['restore_unit']:
+        # A plain existence check: whether the unit is enabled and works is the restore role's business.
+        output['restore_installed'] = os.path.exists(module.params['restore_unit'])
     if module._diff:
         changed_gpus = [r for r in results if r['changed'] or r['status'] in ('restored', 'failed')]
         output['diff'] = {'before': ''.join(r['diagram']['before'] + '\n' for r in changed_gpus),

@@ -76,15 +76,16 @@ TASK_COST_TASKS = """---
     checkpoint: "{{ gpufleet_mig_checkpoint }}"
   check_mode: true
   register: bench_plan
-- name: device_plugin_config check on the controller, as the preflight runs it
+- name: device_plugin_config check of one node on the controller, as the preflight runs it for a cluster
   gpufleet.mig.device_plugin_config:
     namespace: "{{ gpufleet_mig_device_plugin_namespace | default('gpu-operator') }}"
     configmap: "{{ gpufleet_mig_device_plugin_configmap | default('nvidia-device-plugin-configs') }}"
     configs: "{{ gpufleet_mig_device_plugin_configs | default({}) }}"
-    node: "{{ inventory_hostname }}"
-    config_name: "{{ gpufleet_mig_device_plugin_config | default('mixed') }}"
-    gpus: "{{ bench_plan.node.gpus }}"
-    planned_layouts: "{{ bench_plan.gpus }}"
+    nodes:
+      - node: "{{ inventory_hostname }}"
+        config_name: "{{ gpufleet_mig_device_plugin_config | default('mixed') }}"
+        gpus: "{{ bench_plan.node.gpus }}"
+        planned_layouts: "{{ bench_plan.gpus }}"
     wait: false
     kubeconfig: "{{ gpufleet_k8s_kubeconfig }}"
   check_mode: true

@@ -186,8 +186,42 @@ def device_plugin_config_args(draw):
     for name in draw(st.lists(st.sampled_from(CONFIG_NAMES), max_size=2, unique=True)):
         configs[name] = draw(hs.plugin_config())
     kind = draw(st.sampled_from(['clean', 'clean', 'config', 'config-text', 'config-name', 'selected-name', 'no-config-name', 'no-gpus',
-                                 'timeout', 'gpus', 'node', 'argument']))
-    with_node = kind in ('selected-name', 'no-config-name', 'no-gpus', 'timeout', 'gpus', 'node') or draw(st.booleans())
+                                 'timeout', 'gpus', 'node', 'argument', 'nodes', 'nodes-clean']))
+    with_node = kind in ('selected-name', 'no-config-name', 'no-gpus', 'timeout', 'gpus', 'node') or (
+        kind not in ('nodes', 'nodes-clean', 'argument') and draw(st.booleans()))
+    if kind in ('nodes', 'nodes-clean'):
+        names = draw(st.lists(st.sampled_from(NODE_NAMES), min_size=1, max_size=3, unique=True))
+        args['nodes'] = [{'node': name, 'config_name': draw(st.sampled_from(sorted(configs) or ['mixed'])), 'gpus': GPUS} for name in names]
+        # Several nodes are only ever checked: outside check mode the module refuses (a poison of its own below).
+        args['_ansible_check_mode'] = True
+    if kind == 'nodes':
+        entry = draw(st.sampled_from(args['nodes']))
+        bad = draw(st.sampled_from(['key', 'node', 'config_name', 'no-config-name', 'gpus', 'twice', 'not-check-mode']))
+        where = 'nodes[%d]' % (args['nodes'].index(entry) + 1)
+        if bad == 'key':
+            entry[draw(st.sampled_from(['gpu', 'Node', 'wait', '']))] = draw(hs.junk(2))
+            poisons.append(hs.Poison('module', 'nodes', (where,), ('unknown keys',)))
+        elif bad == 'node':
+            entry['node'], dummy = draw(node_name_poison)
+            poisons.append(hs.Poison('module', 'nodes', ('%s.node' % where,), ('must', 'DNS')))
+        elif bad == 'config_name':
+            entry['config_name'] = draw(st.sampled_from(BAD_SELECTED_NAMES) | NOT_STRINGS)
+            poisons.append(hs.Poison('module', 'nodes', ('%s.config_name' % where,), ('must be',)))
+        elif bad == 'no-config-name':
+            entry.pop('config_name')
+            poisons.append(hs.Poison('module', 'nodes', ('%s.config_name' % where,), ('must be',)))
+        elif bad == 'gpus':
+            which = draw(st.sampled_from(['gpus', 'planned_layouts']))
+            entry[which] = draw(st.sampled_from([5, 'GPU 0', [1, 2], {'index': 0}]) | st.lists(st.dictionaries(
+                st.sampled_from(['index', 'mig_capable', 'layout', 'after', 'mig_enabled']), hs.junk(3), max_size=4), min_size=1, max_size=2)
+                .map(lambda items: items + [{'index': -1, 'mig_capable': 'yes', 'layout': 5, 'mig_enabled': True, 'after': 5}]))
+            poisons.append(hs.Poison('module', 'nodes', (where,), ('must', 'expected', 'needs')))
+        elif bad == 'twice':
+            args['nodes'].append(dict(entry))
+            poisons.append(hs.Poison('module', 'nodes', ('nodes[%d]' % len(args['nodes']),), ('listed twice',)))
+        else:
+            args['_ansible_check_mode'] = False
+            poisons.append(hs.Poison('module', 'nodes', ('nodes',), ('needs check mode',)))
     if with_node:
         args['node'] = draw(st.sampled_from(NODE_NAMES))
         args['config_name'] = draw(st.sampled_from(sorted(configs) or ['mixed']))
@@ -239,7 +273,7 @@ def device_plugin_config_args(draw):
         name, value, tokens, hints = draw(argument_poison(dict((k, v) for k, v in PLUGIN_SPEC.items() if k not in AUTH)))
         args[name] = value
         poisons.append(hs.Poison('args', 'argument', tokens, hints))
-    args['_ansible_check_mode'] = draw(st.booleans())
+    args.setdefault('_ansible_check_mode', draw(st.booleans()))
     return args, poisons
 
 
