@@ -143,7 +143,8 @@ def main():
     if written and not module.check_mode:
         if not os.path.isdir(directory):
             try:
-                os.makedirs(directory, mode | ((mode & 0o444) >> 2))
+                # exist_ok: the nodes of a batch write their results at the same time, so another run may create it first.
+                os.makedirs(directory, mode | ((mode & 0o444) >> 2), exist_ok=True)
             except OSError as exc:
                 module.fail_json(msg='creating %s failed: %s' % (directory, to_native(exc)))
         for host in written:

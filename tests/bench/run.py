@@ -462,10 +462,12 @@ class Bench(object):
             return
         section3 = '3 API and NVML efficiency'
         counts = [data['api_requests_per_node'] for dummy, data in measured]
-        spread = max(counts) / min(counts) if min(counts) else None
+        # One read per node plus one ConfigMap read per cluster: per node that falls towards 1 as the fleet grows. Bounded
+        # and independent of fleet size means never more per node at a larger size.
+        bounded = all(larger <= smaller * 1.05 for smaller, larger in zip(counts, counts[1:]))
         self.row(section3, 'API requests per unchanged node at %s nodes' % ', '.join(str(s) for s, dummy in measured),
-                 ', '.join(_fmt(c, 1) for c in counts), 'same at every size',
-                 'info' if len(counts) == 1 else ('PASS' if spread is not None and spread <= 1.05 else 'MISS'))
+                 ', '.join(_fmt(c, 1) for c in counts), 'no more at larger sizes',
+                 'info' if len(counts) == 1 else ('PASS' if bounded else 'MISS'))
         self.row(section3, 'NVML calls per GPU, no-op: rollout / gpu_info (%d nodes)' % measured[0][0],
                  '%s / %s' % (_fmt(measured[0][1]['nvml_calls_per_gpu'], 1), _fmt(measured[0][1]['nvml_calls_per_gpu_gpu_info'], 1)))
         section6 = '6 Memory: peak RSS during the no-op rollout'

@@ -94,3 +94,20 @@ def test_render_matches_to_nice_json():
     from ansible.plugins.filter.core import to_nice_json
     assert json.loads(render(RESULT)) == json.loads(to_nice_json(RESULT))
     assert render(RESULT).endswith('\n') and name_problem('gpu-node-07') is None
+
+
+def test_a_directory_created_by_another_run_meanwhile_is_used(tmp_path, monkeypatch):
+    # Two nodes of a batch write their results at once: both see no directory, one creates it first. The other
+    # used to fail with "File exists" after the node's new layout was in place.
+    path = str(tmp_path / 'report' / 'nodes')
+    real_isdir = os.path.isdir
+
+    def isdir_then_created(name):
+        if name == path and not real_isdir(path):
+            os.makedirs(path)    # the other run wins the race
+            return False
+        return real_isdir(name)
+    monkeypatch.setattr(os.path, 'isdir', isdir_then_created)
+    result = run({'path': path, 'results': {'gpu-1': RESULT}})
+    assert not result.get('failed'), result
+    assert result['written'] == ['gpu-1'] and os.listdir(path) == ['gpu-1.json']
