@@ -208,6 +208,7 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import (
     KubeError,
     config_key_problem,
     label_value_problem,
+    metadata_patch,
     name_problem,
 )
 from ansible_collections.gpufleet.mig.plugins.module_utils._plugin_config import config_problems, load_config, mig_strategy, resource_differences
@@ -272,16 +273,7 @@ class PluginConfig(object):
             problems.append('config_name is required with node')
         if self.params['node'] and self.params['wait'] and self.params['gpus'] is None:
             problems.append("gpus (gpu_info's node.gpus of the node) is required with node unless wait is false")
-        # The same parsing run() does later, here so that malformed entries fail before any request.
-        try:
-            gpus = with_planned_layouts(params['gpus'] or [], params['planned_layouts'])
-        except ValueError as exc:
-            problems.append('planned_layouts: %s' % exc)
-        else:
-            try:
-                expected_resources(gpus, 'none')
-            except ValueError as exc:
-                problems.append('gpus: %s' % exc)
+        problems.extend(_layout_problems('', params['gpus'], params['planned_layouts']))
         if problems:
             self.fail('; '.join(problems), problems=problems)
         return configs
@@ -311,15 +303,10 @@ class PluginConfig(object):
                        else '%s.config_name must be a config name, got %r' % (where, config_name))
             if problem:
                 problems.append(problem)
-            for key in ('gpus', 'planned_layouts'):
-                value = entry.get(key)
-                if value is not None and not (isinstance(value, list) and all(isinstance(item, dict) for item in value)):
-                    problems.append('%s.%s must be a list of mappings, got %r' % (where, key, _short(value)))
-                    entry[key] = None
-            try:
-                expected_resources(with_planned_layouts(entry.get('gpus') or [], entry.get('planned_layouts')), 'none')
-            except ValueError as exc:
-                problems.append('%s (node %s): %s' % (where, node, exc))
+            shapes = [key for key in ('gpus', 'planned_layouts') if entry.get(key) is not None
+                      and not (isinstance(entry[key], list) and all(isinstance(item, dict) for item in entry[key]))]
+            problems.extend('%s.%s must be a list of mappings, got %r' % (where, key, _short(entry[key])) for key in shapes)
+            problems.extend(_layout_problems(where + '.', *(None if key in shapes else entry.get(key) for key in ('gpus', 'planned_layouts'))))
         return problems
 
     def run(self, kube):
@@ -393,7 +380,7 @@ class PluginConfig(object):
                 found[spec['node']] = dict(failed=True, msg=str(exc), **getattr(exc, 'extra', {}))
                 failed.append('%s: %s' % (spec['node'], exc))
                 continue
-            label_changed = (node['metadata'].get('labels') or {}).get(CONFIG_LABEL) != spec['config_name']
+            label_changed = _label_patch(node, spec['config_name']) is not None
             result = self.node_result(node, label_changed, expected, spec['config_name'] in to_write)
             self.result['changed'] = self.result['changed'] or label_changed or result['restarted']
             found[spec['node']] = result
@@ -412,16 +399,11 @@ class PluginConfig(object):
     def select_and_wait(self, kube, expected, config_changed):
         node_name = self.params['node']
         wanted = self.params['config_name']
-
-        def change(node):
-            if ((node['metadata'].get('labels') or {}).get(CONFIG_LABEL)) == wanted:
-                return None
-            return {'metadata': {'labels': {CONFIG_LABEL: wanted}}}
         if self.module.check_mode:
             node = kube.read_node(node_name)
-            label_changed = change(node) is not None
+            label_changed = _label_patch(node, wanted) is not None
         else:
-            dummy, node, label_changed = kube.update_node(node_name, change)
+            dummy, node, label_changed = kube.update_node(node_name, lambda current: _label_patch(current, wanted))
         found = self.node_result(node, label_changed, expected, config_changed)
         restart = found['restarted']
         self.result.update(changed=self.result['changed'] or label_changed or restart, **found)
@@ -466,6 +448,25 @@ class NodeProblem(Exception):
     def __init__(self, msg, **extra):
         super(NodeProblem, self).__init__(msg)
         self.extra = extra
+
+
+def _layout_problems(prefix, gpus, planned):
+    """Malformed ``gpus`` or ``planned_layouts`` of one node, found by the parsing run() does later, before any request."""
+    try:
+        gpus = with_planned_layouts(gpus or [], planned)
+    except ValueError as exc:
+        return ['%splanned_layouts: %s' % (prefix, exc)]
+    try:
+        expected_resources(gpus, 'none')
+    except ValueError as exc:
+        return ['%sgpus: %s' % (prefix, exc)]
+    return []
+
+
+def _label_patch(node, wanted):
+    """The merge patch that selects config ``wanted`` for ``node``, or None when it is selected already."""
+    metadata = metadata_patch(node['metadata'], {CONFIG_LABEL: wanted}, None)
+    return {'metadata': metadata} if metadata else None
 
 
 def _short(value):
