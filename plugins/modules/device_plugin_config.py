@@ -305,7 +305,7 @@ class PluginConfig(object):
                 problems.append(problem)
             shapes = [key for key in ('gpus', 'planned_layouts') if entry.get(key) is not None
                       and not (isinstance(entry[key], list) and all(isinstance(item, dict) for item in entry[key]))]
-            problems.extend('%s.%s must be a list of mappings, got %r' % (where, key, _short(entry[key])) for key in shapes)
+            problems.extend('%s.%s must be a list of mappings, got %s' % (where, key, _short(entry[key])) for key in shapes)
             problems.extend(_layout_problems(where + '.', *(None if key in shapes else entry.get(key) for key in ('gpus', 'planned_layouts'))))
         return problems
 
