@@ -691,7 +691,7 @@ def _mig_profiles(layout, rows, placements_note=(), min_drivers=None, notes=None
             max_count=max_count, memory_mib=memory_mib, sm=sm,
             ce=ce, dec=dec, enc=enc, jpeg=jpeg, ofa=ofa, min_driver=min_drivers.get(slice_class),
             compute_profiles=_compute_profiles(name, g, sm, 'sm' in noted, ci_sm_per_slice, ci_sm_note, ci_observed, rev1,
-                                              sm_of_class.get('1g')),
+                                               sm_of_class.get('1g')),
             notes=profile_notes,
         ))
     return tuple(profiles)
