@@ -74,3 +74,28 @@ def test_every_nvml_figure_is_the_catalogs(node, key):
             assert _placements(pynvml.nvmlGpuInstanceGetComputeInstancePossiblePlacements, gi, compute.nvml_enum,
                                pynvml.c_nvmlComputeInstancePlacement_t) == [(s, compute.slices) for s in compute.starts], compute.name
         pynvml.nvmlGpuInstanceDestroy(gi)
+
+
+@pytest.mark.parametrize('extra, message', [
+    ('sim 1g.5gb memory_mib 4000\n', 'the catalog knows this figure (4864)'),
+    ('sim 9g.99gb sm 1\n', 'sim values for unknown profiles or fields'),
+    ('autoplace 1g.5gb 0,1\n', 'is not an order of its placements'),
+])
+def test_model_files_cannot_override_the_catalog(tmp_path, extra, message):
+    with open(os.path.join(SIM_DIR, 'models', 'A100-SXM4-40GB.model')) as handle:
+        text = handle.read()
+    path = tmp_path / 'A100-SXM4-40GB.model'
+    path.write_text(text + extra)
+    with pytest.raises(GEN.ModelFileError) as exc:
+        GEN.model_text(CATALOG, GEN.read_model_file(str(path)), str(path))
+    assert message in str(exc.value)
+
+
+def test_an_unknown_catalog_figure_needs_a_sim_value(tmp_path):
+    with open(os.path.join(SIM_DIR, 'models', 'B200.model')) as handle:
+        text = handle.read()
+    path = tmp_path / 'B200.model'
+    path.write_text(text.replace('sim 3g.90gb sm 54\n', ''))
+    with pytest.raises(GEN.ModelFileError) as exc:
+        GEN.model_text(CATALOG, GEN.read_model_file(str(path)), str(path))
+    assert 'the catalog has no sm for 3g.90gb' in str(exc.value)
