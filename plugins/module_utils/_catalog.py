@@ -344,7 +344,7 @@ class GpuInstanceProfile:
 
     @property
     def default_compute_profile(self):
-        """The full-GI compute profile (the one ``nvidia-smi mig -cgi ... -C`` creates)."""
+        """The full-GI compute profile this collection creates (on Hopper double-memory 1g GIs, 1_SLICE_REV1; see D3)."""
         for compute in self.compute_profiles:
             if compute.is_default:
                 return compute
