@@ -7,8 +7,9 @@
 One source of numbers: every figure NVML reports for a GPU or a profile (identity, memory in MiB, SM and engine counts,
 placements, max counts, compute-instance profiles and placements, minimum drivers, media-engine budget) comes from
 ``plugins/module_utils/_catalog.py``. A ``models/<KEY>.model`` file holds only what the catalog has no business knowing:
-the PCI subsystem id placeholder, the driver's auto-placement orders, and ``sim`` values for the figures the catalog
-leaves unknown (None), which a fake NVML must still answer with. A ``sim`` value for a figure the catalog knows, or a
+the PCI subsystem id placeholder, the driver's auto-placement orders, ``sim`` values for the figures the catalog leaves
+unknown (None), which a fake NVML must still answer with, and any other simulator-only ``KEY VALUE`` line, which is passed
+to the C library unchanged. A ``sim`` value for a figure the catalog knows, or a
 figure that is unknown in the catalog without a ``sim`` value, is an error.
 
     gen_models.py models/A100-SXM4-40GB.model ... > models_data.c      (C source, as the Makefile embeds it)
@@ -27,6 +28,9 @@ CATALOG_PATH = os.path.join(HERE, '..', '..', 'plugins', 'module_utils', '_catal
 # Profile fields a ``sim`` line may supply, in the order of the C parser's profile line.
 SIM_FIELDS = ('memory_mib', 'sm', 'ce', 'dec', 'enc', 'jpeg', 'ofa')
 SIM_MODEL_FIELDS = ('memory_mib',)
+# Model-text keys this script writes from the catalog; a model file may not set them.
+CATALOG_KEYS = ('name', 'pci_device_id', 'arch', 'cc', 'total_mib', 'mig', 'mode_persistent', 'memory_slices', 'compute_slices',
+                'max_mig_devices', 'profile', 'ciprof', 'profile_min_driver', 'combo_min_driver', 'engine_budget')
 
 
 class ModelFileError(Exception):
@@ -46,8 +50,9 @@ def _strip(line):
 
 
 def read_model_file(path):
-    """{'key', 'pci_subsystem_id', 'sm_per_slice', 'autoplace': {name: [starts]}, 'sim': {(name or None, field): int}}."""
-    data = {'autoplace': {}, 'sim': {}, 'sm_per_slice': None}
+    """{'key', 'pci_subsystem_id', 'sm_per_slice', 'autoplace': {name: [starts]}, 'sim': {(name or None, field): int},
+    'other': [lines]}; 'other' holds further simulator-only ``KEY VALUE`` lines, passed to the C library unchanged."""
+    data = {'autoplace': {}, 'sim': {}, 'sm_per_slice': None, 'other': []}
     with open(path) as handle:
         for number, line in enumerate(handle, 1):
             words = _strip(line)
@@ -63,6 +68,11 @@ def read_model_file(path):
                 data['sim'][(args[0], args[1])] = int(args[2])
             elif key == 'sim' and len(args) == 2 and args[0] in SIM_MODEL_FIELDS:
                 data['sim'][(None, args[0])] = int(args[1])
+            elif key in CATALOG_KEYS:
+                raise ModelFileError('%s: %r comes from the catalog (plugins/module_utils/_catalog.py), not from a model file; '
+                                     'a figure the catalog lacks goes in a "sim" line' % (where, key))
+            elif key not in ('key', 'pci_subsystem_id', 'sm_per_slice', 'autoplace', 'sim') and args:
+                data['other'].append(' '.join(words))
             else:
                 raise ModelFileError('%s: cannot read %r; expected key/pci_subsystem_id/sm_per_slice VALUE, autoplace PROFILE '
                                      'STARTS, sim PROFILE FIELD VALUE (fields: %s) or sim memory_mib VALUE'
@@ -98,6 +108,7 @@ def model_text(catalog, data, where):
              'total_mib %d' % _value(sim, used, None, 'memory_mib', model.memory_mib, where),
              'mig %d' % int(model.mig_capable),
              'mode_persistent %d' % int(model.mode_persistent)]
+    lines += data['other']
     if model.mig_capable:
         lines += ['memory_slices %d' % model.memory_slices,
                   'compute_slices %d' % model.compute_slices,

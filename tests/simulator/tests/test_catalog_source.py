@@ -99,3 +99,15 @@ def test_an_unknown_catalog_figure_needs_a_sim_value(tmp_path):
     with pytest.raises(GEN.ModelFileError) as exc:
         GEN.model_text(CATALOG, GEN.read_model_file(str(path)), str(path))
     assert 'the catalog has no sm for 3g.90gb' in str(exc.value)
+
+
+def test_catalog_keys_are_refused_and_other_simulator_keys_pass_through(tmp_path):
+    with open(os.path.join(SIM_DIR, 'models', 'A30.model')) as handle:
+        text = handle.read()
+    path = tmp_path / 'A30.model'
+    path.write_text(text + 'total_mib 1\n')
+    with pytest.raises(GEN.ModelFileError) as exc:
+        GEN.read_model_file(str(path))
+    assert "'total_mib' comes from the catalog" in str(exc.value)
+    path.write_text(text + 'some_sim_only_key 7   # a simulator-only fact\n')
+    assert 'some_sim_only_key 7\n' in GEN.model_text(CATALOG, GEN.read_model_file(str(path)), str(path))
