@@ -21,10 +21,12 @@ Conventions:
   data in the ``notes`` tuple of the profile or model that holds it. Each note reads
   ``'<field>: <tag> <reason>'`` so callers (and tests) can see which field it qualifies; a model note
   about a field of all its profiles names it ``gi_profiles.<field>``.
-* ``memory_mib`` of a profile is ``round(GiB * 1024)`` of the ``nvidia-smi mig -lgip`` figure quoted
-  in the reference. nvidia-smi prints two decimals, so the value can differ by a few MiB from NVML's
-  ``memorySizeMB`` (A100-40GB ``1g.10gb``: 9.62 GiB gives 9851, the go-nvml mock says 9856), and it
-  changes slightly between drivers. Do not compare it for equality with what a driver reports.
+* ``memory_mib`` of a profile is NVML's ``memorySizeMB`` where NVML's own figure is known (an ``int`` in the profile
+  rows: the A100-40GB figures of go-nvml's dgxa100 mock, which match real ``-lgip`` output). Elsewhere only
+  ``nvidia-smi mig -lgip``'s two-decimal GiB figure is known (a ``float`` in the rows); ``memory_mib`` is then
+  ``round(GiB * 1024)``, which can differ from NVML's figure by up to 5 MiB (A100-40GB ``1g.10gb``: 9.62 GiB gives
+  9851, NVML says 9856), and the profile carries an [UNC] ``memory_mib`` note. It also changes slightly between drivers:
+  do not compare it for equality with what a driver reports.
 * ``nvml_enum`` is the NVML_GPU_INSTANCE_PROFILE_* value passed to ``GetGpuInstanceProfileInfo``;
   ``profile_id`` is the device-specific id that every other GI call and ``nvidia-smi -cgi`` take.
   The enum/id pairing is inferred from names and attributes (mig.md 4.2, high confidence).
@@ -274,7 +276,8 @@ class ComputeProfile:
     max_count: int          # how many fit in one GI of the parent profile
     sm: t.Optional[int]     # None when unknown
     name: str               # '1c.3g.20gb', or the GI name when C == G
-    is_default: bool        # the full-GI CI (nvidia-smi marks it '*')
+    is_default: bool        # the full-GI CI that this collection creates for a whole GI
+    starts: t.Tuple[int, ...]   # valid placement starts, in compute slices of the GI (``_CI_STARTS``)
     notes: t.Tuple[str, ...]
 
 
@@ -328,15 +331,20 @@ class GpuInstanceProfile:
         data = dataclasses.asdict(self)
         data['starts'] = list(self.starts)
         data['notes'] = list(self.notes)
-        data['compute_profiles'] = [dict(c, notes=list(c['notes'])) for c in data['compute_profiles']]
+        data['compute_profiles'] = [dict(c, notes=list(c['notes']), starts=list(c['starts'])) for c in data['compute_profiles']]
         data['slice_class'] = self.slice_class
         data['attribute'] = self.attribute
         data['placements'] = [list(p) for p in self.placements]
         return data
 
     @property
+    def compute_profile_names(self):
+        """The distinct names of the compute profiles (two Hopper 1-slice profiles share one), in catalog order."""
+        return tuple(dict.fromkeys(c.name for c in self.compute_profiles))
+
+    @property
     def default_compute_profile(self):
-        """The full-GI compute profile (the one ``nvidia-smi mig -cgi ... -C`` creates)."""
+        """The full-GI compute profile this collection creates (on Hopper double-memory 1g GIs, 1_SLICE_REV1; see D3)."""
         for compute in self.compute_profiles:
             if compute.is_default:
                 return compute
@@ -345,10 +353,10 @@ class GpuInstanceProfile:
     def compute_starts(self, compute):
         """Valid starts, in compute slices, of a CI of ``compute`` (a ComputeProfile of this GI) inside this GI.
 
-        [INF] A CI of C slices starts at a multiple of C and must end within the GI's G compute slices, as the project
-        simulator models it (starts 0, C, 2C, ... up to G - C); the references give no CI placement table.
+        From the one CI placement table ``_CI_STARTS`` (which the project simulator is generated from); its uncertain
+        entries carry a ``starts`` note on the compute profile.
         """
-        return tuple(range(0, self.compute_slices - compute.slices + 1, compute.slices))
+        return compute.starts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -451,7 +459,7 @@ class GpuModel:
 
     def compute_profile(self, name):
         """Return ``(gi_profile, compute_profile)`` for a CI profile name such as '1c.3g.20gb' or '3g.20gb' (exact names)."""
-        valid = [c.name for p in self.gi_profiles for c in p.compute_profiles]
+        valid = [name for p in self.gi_profiles for name in p.compute_profile_names]
         try:
             parsed = parse_profile_name(name)
         except ValueError as exc:
@@ -464,6 +472,41 @@ class GpuModel:
                     if compute.slices == slices:
                         return profile, compute
         raise self._unknown('MIG compute profile', name, valid)
+
+    def instance_problems(self, profile_names):
+        """Why GI profiles (exact names, repeats allowed) cannot all exist on one GPU of this model, whatever their placements.
+
+        Checks each profile's max count, and the media engines: the GPU has as many JPEG decoders and optical-flow
+        accelerators (OFA) as its full-GPU profile reports, and each GI that reports one holds it (A30: one of each, so at
+        most one ``+me`` GI, D1 of the 2026-12 fidelity check). Returns a list of sentences, empty when nothing is wrong.
+        """
+        counts = {}
+        for name in profile_names:
+            counts[name] = counts.get(name, 0) + 1
+        problems = []
+        for name in sorted(counts):
+            profile = self.profile(name)
+            if counts[name] > profile.max_count:
+                problems.append('%d instances of %s requested; at most %d fit on %s' % (counts[name], name, profile.max_count, self.key))
+        if problems:
+            return problems   # the engine sums below would only repeat a count problem
+        full = max(self.gi_profiles, key=lambda p: p.compute_slices, default=None)
+        users, needs, haves = set(), [], []
+        for engine, label in (('jpeg', 'JPEG'), ('ofa', 'OFA')):
+            budget = None if full is None else getattr(full, engine)
+            if budget is None:
+                continue   # unknown for this model: nothing to check against
+            holders = [name for name in sorted(counts) if getattr(self.profile(name), engine)]
+            needed = sum(counts[name] * getattr(self.profile(name), engine) for name in holders)
+            if needed > budget:
+                users.update(holders)
+                needs.append('%d %s' % (needed, label))
+                haves.append('%d %s' % (budget, label))
+        if needs:
+            problems.append('GPU instances %s need %s; %s has %s in all, and each of these GPU instances holds its own'
+                            % (' + '.join(name for name in sorted(profile_names) if name in users), ' and '.join(needs), self.key,
+                               ' and '.join(haves)))
+        return problems
 
     def driver_requirements(self, profile_names=()):
         """Every minimum driver that applies to MIG on this model with these GI profiles.
@@ -541,17 +584,50 @@ _PLACEMENTS_INFERRED = _inf('starts', 'shared placement table of 8-memory-slice 
 _ENUM_PAIRING = _inf('gi_profiles.nvml_enum', 'enum <-> profile-id pairing inferred from names and attributes (mig.md 4.2, high confidence)')
 _CI_HEURISTIC = _inf('max_count', 'C < G compute profiles and their counts follow go-nvlib\'s enumeration (C <= G, 2C <= G+1; floor(G/C)); '
                      'observed only on A100-40GB (nvml.md 5.5)')
-_HOPPER_CI_REV1 = _unc('gi_profiles.compute_profiles', 'a further 1-slice CI profile (NVML enum 7, 1_SLICE_REV1, 26 SM in a 2g.20gb GI) was observed on '
-                       'H100 (go-nvml#146); not catalogued because its name and availability per GI are unknown')
+_HOPPER_CI_REV1 = _unc('gi_profiles.compute_profiles', 'the 1_SLICE_REV1 compute profile of the double-memory 1g GIs (full GI SMs, '
+                       'plain 1_SLICE fewer) follows go-nvlib PR #85 and go-nvml#146; its availability per GI and driver is not '
+                       'confirmed by real -lcip output')
 
 
-def _compute_profiles(gi_name, g, gi_sm, gi_sm_noted, ci_sm_per_slice, ci_sm_note, ci_observed):
-    """Derive the CI profiles of one GI: C <= G and (C == G or 2C <= G+1), as go-nvlib enumerates them."""
+# Compute-instance placements inside one GI: {G (the GI's compute slices): {C: valid starts in compute slices}}. The one
+# table of CI placements: the planner, the validator and the restore checks read it through ComputeProfile.starts, and
+# the project simulator's model data is generated from it. No real ``nvidia-smi mig -lcipp`` output was found; see
+# _CI_STARTS_NOTES for the source of each partial-CI entry. A full CI (C == G) starts at 0.
+_CI_STARTS = types.MappingProxyType({
+    1: {1: (0,)},
+    2: {1: (0, 1), 2: (0,)},
+    3: {1: (0, 1, 2), 2: (0,), 3: (0,)},
+    4: {1: (0, 1, 2, 3), 2: (0, 2), 4: (0,)},
+    7: {1: (0, 1, 2, 3, 4, 5, 6), 2: (0, 2, 4), 3: (0, 4), 4: (0,), 7: (0,)},
+})
+_GO_NVML_CI = 'from the ComputeInstancePlacements of go-nvml\'s mock GPUs (NVIDIA; synthetic B200/H100/A30 data); no real -lcipp seen'
+_CI_STARTS_NOTES = {
+    (2, 1): _unc('starts', _GO_NVML_CI),
+    (3, 1): _unc('starts', _GO_NVML_CI),
+    (3, 2): _unc('starts', _GO_NVML_CI),
+    (4, 1): _unc('starts', _GO_NVML_CI),
+    (4, 2): _unc('starts', _GO_NVML_CI),
+    (7, 1): _unc('starts', _GO_NVML_CI),
+    (7, 2): _unc('starts', _GO_NVML_CI),
+    # D2: {0, 4}, not {0, 3}: the mock's placements, and an A100 site (ALCF Polaris) documents 4c.7g.40gb + 3c.7g.40gb.
+    (7, 3): _unc('starts', _GO_NVML_CI + '; fits 4c.7g.40gb + 3c.7g.40gb, documented as valid by ALCF for A100'),
+    (7, 4): _inf('starts', 'not in the go-nvml mock; 0 is the only start that leaves room for the 3c at 4 that 4c + 3c needs'),
+}
+_HOPPER_REV1_SM = _unc('sm', 'a 1g double-memory GI offers 1_SLICE_REV1 with the GI\'s full SM count and plain 1_SLICE with those of '
+                       'a 1g GI (go-nvlib PR #85, merged then reverted; go-nvml#146); not seen in real -lcip output')
+
+
+def _compute_profiles(gi_name, g, gi_sm, gi_sm_noted, ci_sm_per_slice, ci_sm_note, ci_observed, rev1=False, rev1_plain_sm=None):
+    """Derive the CI profiles of one GI: C <= G and (C == G or 2C <= G+1), as go-nvlib enumerates them.
+
+    ``rev1`` (Hopper 1g double-memory GIs): the GI also offers CI profile 1_SLICE_REV1, which gets the GI's full SMs while
+    plain 1_SLICE gets ``rev1_plain_sm`` (those of a 1g GI; None when unknown). The REV1 profile comes first and is the default, the one created.
+    """
     result = []
     for c in range(1, g + 1):
         if c < g and 2 * c > g + 1:
             continue
-        notes = ()
+        notes = tuple(_CI_STARTS_NOTES.get((g, c), ()))
         if c == g:
             sm = gi_sm
             if gi_sm is None:
@@ -568,15 +644,28 @@ def _compute_profiles(gi_name, g, gi_sm, gi_sm_noted, ci_sm_per_slice, ci_sm_not
             if not ci_observed:
                 notes += _CI_HEURISTIC
             name = '%dc.%s' % (c, gi_name)
+        if c == g and rev1:
+            result.append(ComputeProfile(nvml_enum=NVML_COMPUTE_INSTANCE_PROFILE['1_SLICE_REV1'], slices=1, max_count=1, sm=sm, name=name,
+                                         is_default=True, starts=_CI_STARTS[g][c], notes=notes + _HOPPER_REV1_SM))
+            result.append(ComputeProfile(nvml_enum=_CI_ENUM_BY_SLICES[c], slices=1, max_count=1, sm=rev1_plain_sm, name=name,
+                                         is_default=False, starts=_CI_STARTS[g][c], notes=notes + _HOPPER_REV1_SM))
+            continue
         result.append(ComputeProfile(nvml_enum=_CI_ENUM_BY_SLICES[c], slices=c, max_count=g // c, sm=sm, name=name,
-                                     is_default=(c == g), notes=notes))
+                                     is_default=(c == g), starts=_CI_STARTS[g][c], notes=notes))
     return tuple(result)
 
 
-def _mig_profiles(layout, rows, placements_note=(), min_drivers=None, notes=None, ci_sm_per_slice=None, ci_sm_note=(), ci_observed=False):
+_MEMORY_FROM_LGIP = _unc('memory_mib', 'round(GiB x 1024) of the two-decimal nvidia-smi -lgip figure; NVML\'s memorySizeMB is not '
+                                       'known for this profile and can differ by up to 5 MiB')
+
+
+def _mig_profiles(layout, rows, placements_note=(), min_drivers=None, notes=None, ci_sm_per_slice=None, ci_sm_note=(), ci_observed=False,
+                  hopper_ci_rev1=False):
     """Build the GI profiles of one model from the shared layout and the model's per-profile rows.
 
-    ``rows``: (slice class, name, -lgip GiB or None, SM, CE, DEC, ENC, JPEG, OFA), one per layout entry, same order.
+    ``rows``: (slice class, name, memory, SM, CE, DEC, ENC, JPEG, OFA), one per layout entry, same order. The memory is an
+    ``int`` for NVML's memorySizeMB, a ``float`` for the -lgip GiB figure (see the module docstring), or None (unknown).
+    ``hopper_ci_rev1``: the double-memory 1g GIs offer the 1_SLICE_REV1 compute profile (``_compute_profiles``).
     """
     min_drivers = min_drivers or {}
     notes = notes or {}
@@ -584,17 +673,25 @@ def _mig_profiles(layout, rows, placements_note=(), min_drivers=None, notes=None
     row_classes = [row[0] for row in rows]
     if layout_classes != row_classes:
         raise CatalogError('catalog rows %r do not match the layout %r' % (row_classes, layout_classes))
+    sm_of_class = dict((row[0], row[3]) for row in rows)
     profiles = []
     for (slice_class, enum, profile_id, starts, size, max_count), row in zip(layout, rows):
-        name, gib, sm, ce, dec, enc, jpeg, ofa = row[1:]
+        name, memory, sm, ce, dec, enc, jpeg, ofa = row[1:]
         profile_notes = tuple(notes.get(slice_class, ())) + tuple(placements_note)
+        if isinstance(memory, float):
+            memory_mib = int(round(memory * 1024))
+            profile_notes += _MEMORY_FROM_LGIP
+        else:
+            memory_mib = memory
         noted = set(n.split(':', 1)[0] for n in profile_notes)
         g = int(slice_class.split('g', 1)[0])
+        rev1 = hopper_ci_rev1 and enum == _GI['1_SLICE_REV2']
         profiles.append(GpuInstanceProfile(
             name=name, nvml_enum=enum, profile_id=profile_id, compute_slices=g, memory_slices=size, starts=starts,
-            max_count=max_count, memory_mib=None if gib is None else int(round(gib * 1024)), sm=sm,
+            max_count=max_count, memory_mib=memory_mib, sm=sm,
             ce=ce, dec=dec, enc=enc, jpeg=jpeg, ofa=ofa, min_driver=min_drivers.get(slice_class),
-            compute_profiles=_compute_profiles(name, g, sm, 'sm' in noted, ci_sm_per_slice, ci_sm_note, ci_observed),
+            compute_profiles=_compute_profiles(name, g, sm, 'sm' in noted, ci_sm_per_slice, ci_sm_note, ci_observed, rev1,
+                                               sm_of_class.get('1g')),
             notes=profile_notes,
         ))
     return tuple(profiles)
@@ -604,16 +701,18 @@ def _mig_profiles(layout, rows, placements_note=(), min_drivers=None, notes=None
 # Per-model profile rows
 # --------------------------------------------------------------------------------------------------
 
-# A100 40GB (mig.md 4.5, nvml.md 6.1): -lgip GiB, SM, engines all observed.
-# Row columns: slice class, profile name, -lgip GiB (None: no figure), SM, CE, DEC, ENC, JPEG, OFA (None: unknown).
+# A100 40GB (mig.md 4.5, nvml.md 6.1): SM and engines observed; memory is NVML's memorySizeMB from go-nvml's dgxa100 mock
+# (real data: it matches the -lgip GiB figures 4.75 / 9.62 / 19.50 / 39.25).
+# Row columns: slice class, profile name, memory (int: NVML MiB; float: -lgip GiB; None: no figure), SM, CE, DEC, ENC, JPEG, OFA
+# (None: unknown).
 _A100_40GB_ROWS = (
-    ('1g'   , '1g.5gb'   , 4.75 , 14, 1, 0, 0, 0, 0),
-    ('1g+me', '1g.5gb+me', 4.75 , 14, 1, 1, 0, 1, 1),
-    ('1g.2m', '1g.10gb'  , 9.62 , 14, 1, 1, 0, 0, 0),
-    ('2g'   , '2g.10gb'  , 9.62 , 28, 2, 1, 0, 0, 0),
-    ('3g'   , '3g.20gb'  , 19.50, 42, 3, 2, 0, 0, 0),
-    ('4g'   , '4g.20gb'  , 19.50, 56, 4, 2, 0, 0, 0),
-    ('7g'   , '7g.40gb'  , 39.25, 98, 7, 5, 0, 1, 1),
+    ('1g'   , '1g.5gb'   , 4864 , 14, 1, 0, 0, 0, 0),
+    ('1g+me', '1g.5gb+me', 4864 , 14, 1, 1, 0, 1, 1),
+    ('1g.2m', '1g.10gb'  , 9856 , 14, 1, 1, 0, 0, 0),
+    ('2g'   , '2g.10gb'  , 9856 , 28, 2, 1, 0, 0, 0),
+    ('3g'   , '3g.20gb'  , 19968, 42, 3, 2, 0, 0, 0),
+    ('4g'   , '4g.20gb'  , 19968, 56, 4, 2, 0, 0, 0),
+    ('7g'   , '7g.40gb'  , 40192, 98, 7, 5, 0, 1, 1),
 )
 _A100_40GB_NOTES = {
     '1g.2m': _unc('memory_slices', 'the MIG guide table prints a 1/8 memory fraction for 1g.10gb (likely a typo); -lgipp shows size 2, used here'),
@@ -637,7 +736,9 @@ _A100_80GB_NOTES = {
               + _inf('min_driver', 'R525 is documented for the A100-40GB 1g.10gb (same 1_SLICE_REV2 enum, first in NVML 11.525); '
                                    'assumed for the 80GB 1g.20gb')),
     '4g': _inf(('sm', 'memory_mib', 'dec', 'jpeg', 'ofa'), _A100_80GB_INFERRED),
-    '7g': _inf(('sm', 'memory_mib', 'dec', 'jpeg', 'ofa'), _A100_80GB_INFERRED + '; ~79 GiB'),
+    '7g': (_inf(('sm', 'memory_mib', 'dec', 'jpeg', 'ofa'), _A100_80GB_INFERRED + '; ~79 GiB')
+           + _unc('memory_mib', 'go-nvml\'s mock says 80384 MiB, but its 80GB figures are not real data (its 1g.10gb 9856 MiB '
+                                'contradicts the 9.50 GiB of real -lgip output), so it is not used')),
 }
 _A100_80GB_MIN_DRIVERS = {'1g+me': '470', '1g.2m': '525'}
 _A100_SXM4_80GB_NOTES = dict(_A100_80GB_NOTES)
@@ -839,7 +940,7 @@ MODELS = (
     ),
     _model(
         'H100-SXM5-80GB', ('NVIDIA H100 80GB HBM3',), (0x2330,), ARCH_HOPPER, (9, 0), 81559,
-        _mig_profiles(_EIGHT_SLICE_LAYOUT, _H100_80GB_ROWS),
+        _mig_profiles(_EIGHT_SLICE_LAYOUT, _H100_80GB_ROWS, hopper_ci_rev1=True),
         min_driver=_H100_MIN,
         notes=_UNV_MEMORY + _HOPPER_CI_REV1 + _unv(
             'pci_device_ids', '0x2330 is in mig-parted\'s 80GB filter group (mig.md 2.1); the SXM5 board assignment comes from the '
@@ -849,7 +950,7 @@ MODELS = (
     _model(
         'H100-PCIE-80GB', ('NVIDIA H100 PCIe',), (0x2331,), ARCH_HOPPER, (9, 0), 81559,
         _mig_profiles(_EIGHT_SLICE_LAYOUT, _H100_PCIE_ROWS, placements_note=_inf(
-            'starts', 'the -lgipp seen for H100 80GB is taken to be an SXM5 board; assumed identical on PCIe'), notes=_H100_PCIE_NOTES),
+            'starts', 'the -lgipp seen for H100 80GB is taken to be an SXM5 board; assumed identical on PCIe'), notes=_H100_PCIE_NOTES, hopper_ci_rev1=True),
         min_driver=_H100_MIN,
         notes=_UNV_NAME + _UNV_MEMORY + _HOPPER_CI_REV1 + _unv(
             'pci_device_ids', '0x2331 is in mig-parted\'s 80GB filter group (mig.md 2.1); the PCIe board assignment comes from the '
@@ -857,7 +958,7 @@ MODELS = (
     ),
     _model(
         'H100-NVL', ('NVIDIA H100 NVL',), (0x2321,), ARCH_HOPPER, (9, 0), 95830,
-        _mig_profiles(_EIGHT_SLICE_LAYOUT, _H100_NVL_ROWS),
+        _mig_profiles(_EIGHT_SLICE_LAYOUT, _H100_NVL_ROWS, hopper_ci_rev1=True),
         min_driver=_H100_MIN,
         notes=_UNV_NAME + _UNV_MEMORY + _HOPPER_CI_REV1 + _unc(
             'gi_profiles.memory_mib', 'profile -lgip figures vary with the driver: another driver shows 21.50 / 46.12 / 92.62 GiB '
@@ -865,7 +966,7 @@ MODELS = (
     ),
     _model(
         'H200-141GB', ('NVIDIA H200',), (0x2335, 0x233B), ARCH_HOPPER, (9, 0), 143771,
-        _mig_profiles(_EIGHT_SLICE_LAYOUT, _H200_ROWS, placements_note=_PLACEMENTS_INFERRED, notes=_H200_NOTES),
+        _mig_profiles(_EIGHT_SLICE_LAYOUT, _H200_ROWS, placements_note=_PLACEMENTS_INFERRED, notes=_H200_NOTES, hopper_ci_rev1=True),
         min_driver=_H200_MIN,
         notes=_UNV_NAME + _UNV_MEMORY + _HOPPER_CI_REV1 + _unv(
             'pci_device_ids', '0x233B (H200 NVL) shares mig-parted\'s H200 filter with 0x2335 (mig.md 2.1); the NVL board\'s own '
@@ -873,7 +974,7 @@ MODELS = (
     ),
     _model(
         'GH200-96GB', ('NVIDIA GH200 480GB',), (0x2342,), ARCH_HOPPER, (9, 0), 97871,
-        _mig_profiles(_EIGHT_SLICE_LAYOUT, _GH200_96GB_ROWS, placements_note=_PLACEMENTS_INFERRED, notes=_GH200_96GB_NOTES),
+        _mig_profiles(_EIGHT_SLICE_LAYOUT, _GH200_96GB_ROWS, placements_note=_PLACEMENTS_INFERRED, notes=_GH200_96GB_NOTES, hopper_ci_rev1=True),
         min_driver=_H100_MIN,
         notes=_UNV_NAME + _UNV_MEMORY + _HOPPER_CI_REV1
         + _inf('min_driver', 'GH200 is not in the minimum-driver table (mig.md 5.1); the H100 minimum R525 (525.85.12) is assumed')

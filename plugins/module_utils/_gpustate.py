@@ -45,6 +45,7 @@ class ComputeInstance:
     start: int
     size: int
     uuid: t.Optional[str] = None
+    sm: t.Optional[int] = None      # streaming multiprocessors the MIG device gets (NVML's CI profile info)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,7 +158,7 @@ def _gi_dict(gi):
         'memory_mib': gi.memory_mib,
         'compute_instances': [
             {'id': ci.id, 'profile': ci.profile, 'profile_id': ci.profile_id,
-             'placement': {'start': ci.start, 'size': ci.size}, 'uuid': ci.uuid}
+             'placement': {'start': ci.start, 'size': ci.size}, 'uuid': ci.uuid, 'sm': ci.sm}
             for ci in gi.compute_instances
         ],
     }

@@ -523,7 +523,7 @@ class _Validator(object):
             return None
         if gi_profile is not None and profile is not gi_profile:
             self.problem('compute instance %r cannot be created in a %s GPU instance; valid: %s'
-                         % (name, gi_profile.name, ', '.join(c.name for c in gi_profile.compute_profiles)))
+                         % (name, gi_profile.name, ', '.join(gi_profile.compute_profile_names)))
             return None
         if full:
             return profile, profile.default_compute_profile
@@ -531,7 +531,7 @@ class _Validator(object):
             if compute.slices == parsed['compute_slices']:
                 return profile, compute
         self.problem('unknown MIG compute profile %r; valid compute profiles of %s: %s'
-                     % (name, profile.name, ', '.join(c.name for c in profile.compute_profiles)))
+                     % (name, profile.name, ', '.join(profile.compute_profile_names)))
         return None
 
     def from_mig_devices(self, devices):
@@ -608,10 +608,8 @@ class _Validator(object):
         counts = {}
         for spec in instances:
             counts[spec.profile] = counts.get(spec.profile, 0) + 1
-        for name in sorted(counts):
-            profile = self.model.profile(name)
-            if counts[name] > profile.max_count:
-                self.problem('%d instances of %s requested; at most %d fit on %s' % (counts[name], name, profile.max_count, self.model.key))
+        for text in self.model.instance_problems([spec.profile for spec in instances]):
+            self.problem(text)
         if driver_version is not None:
             for minimum, reason in self.model.driver_requirements(sorted(counts)):
                 if not _catalog.driver_at_least(driver_version, minimum):

@@ -47,6 +47,7 @@ __all__ = (
     'NvmlLibraryNotFound',
     'NvmlPermissionError',
     'activation_status_text',
+    'choose_compute_profile',
     'profile_name_from_memory',
 )
 
@@ -116,6 +117,19 @@ def _nvml_name(info):
     """The profile name the driver reports ('MIG 3g.20gb' -> '3g.20gb'); '' when it reports none (v1 structs)."""
     name = _text(getattr(info, 'name', b'')).strip()
     return name[4:] if name.startswith('MIG ') else name
+
+
+def choose_compute_profile(offered, slices):
+    """The compute-instance profile to create for ``slices`` compute slices, from a GI's offered profile infos; None if none.
+
+    The one with the most SMs, then the lowest id. Hopper's double-memory 1g GIs offer 1_SLICE and 1_SLICE_REV1, and
+    only REV1 gets the GI's full SMs (26 vs 16 on H100, per go-nvlib PR #85; not confirmed on real hardware). Where the
+    variants report the same SMs (A100, per go-nvml's mock) this is the base profile, as before.
+    """
+    fitting = [info for info in offered if info.sliceCount == slices]
+    if not fitting:
+        return None
+    return min(fitting, key=lambda info: (-info.multiprocessorCount, info.id))
 
 
 def profile_name_from_memory(gpu_slices, compute_slices, memory_mib, total_bytes, attribute=''):
@@ -324,12 +338,12 @@ class Nvml(object):
                                         index, 0):
             name = _nvml_name(info) or profile_name_from_memory(
                 gi_info.sliceCount, info.sliceCount, gi_info.memorySizeMB, total_bytes, _PROFILE_ATTRIBUTES.get(gi_enum, ''))
-            profiles.append((info.id, name, info.instanceCount))
+            profiles.append((info.id, name, info.instanceCount, info.multiprocessorCount))
         return profiles
 
     def _read_compute_instances(self, gi, index, gi_id, ci_profiles, uuids):
         found = []
-        for profile_id, name, max_count in ci_profiles:
+        for profile_id, name, max_count, sm in ci_profiles:
             if not max_count:
                 continue
             array = (pynvml.c_nvmlComputeInstance_t * max_count)()
@@ -344,6 +358,7 @@ class Nvml(object):
                     start=info.placement.start,
                     size=info.placement.size,
                     uuid=uuids.get((gi_id, info.id)),
+                    sm=sm,
                 ))
         return tuple(sorted(found, key=lambda c: (c.start, c.size, c.id)))
 
@@ -421,13 +436,13 @@ class Nvml(object):
         return self.call('nvmlComputeInstanceGetInfo', ci, gpu=index).id
 
     def _compute_profile_id(self, gi, index, slices):
-        # The base profile of that size: the lowest CI enum with this slice count (REV1 variants come later).
-        for dummy, info in self._offered('nvmlGpuInstanceGetComputeInstanceProfileInfo', gi, pynvml.NVML_COMPUTE_INSTANCE_PROFILE_COUNT,
-                                         index, 0):
-            if info.sliceCount == slices:
-                return info.id
-        raise NvmlError('GPU %s of %s offers no compute-instance profile of %d slice(s) in this GPU instance' % (index, self.host, slices),
-                        gpu=index)
+        offered = [info for dummy, info in self._offered('nvmlGpuInstanceGetComputeInstanceProfileInfo', gi,
+                                                         pynvml.NVML_COMPUTE_INSTANCE_PROFILE_COUNT, index, 0)]
+        chosen = choose_compute_profile(offered, slices)
+        if chosen is None:
+            raise NvmlError('GPU %s of %s offers no compute-instance profile of %d slice(s) in this GPU instance' % (index, self.host, slices),
+                            gpu=index)
+        return chosen.id
 
     def destroy_compute_instance(self, index, gi_id, ci_id):
         """Destroy CI ``ci_id`` of GI ``gi_id``."""

@@ -42,8 +42,8 @@ not considered, and when none is left a PlanError names the instance, its placem
 busy GIs may be destroyed, but plans touching fewer busy GIs are still preferred (objective 0); NVML itself may
 still refuse to destroy an instance in use.
 
-Compute instances. [INF] A CI of C slices starts at a multiple of C inside the GI's G compute slices (as the
-project simulator models it; ``GpuInstanceProfile.compute_starts``). CIs are placed largest first, each at the
+Compute instances. A CI of C slices starts at one of the starts the catalog's CI placement table gives for a GI of G
+compute slices (``GpuInstanceProfile.compute_starts``; partly uncertain, see ``_catalog._CI_STARTS``). CIs are placed largest first, each at the
 lowest start that still lets the rest fit (an exhaustive search over at most 7 CIs), so the result is exact and
 deterministic.
 """
@@ -117,8 +117,8 @@ def place_compute_instances(gi_profile, compute_profiles):
     """Place CIs inside one GI of ``gi_profile``; return ``((compute_profile, start), ...)`` or None when they cannot fit.
 
     ``compute_profiles`` is a sequence of ``_catalog.ComputeProfile`` of ``gi_profile`` (repeats allowed). The result is
-    ordered largest first (then by name) and each CI takes the lowest start that lets the others fit. [INF] placement
-    rule: see ``GpuInstanceProfile.compute_starts``.
+    ordered largest first (then by name) and each CI takes the lowest start that lets the others fit. Placement rule:
+    ``GpuInstanceProfile.compute_starts``.
     """
     ordered = sorted(compute_profiles, key=lambda c: (-c.slices, c.name))
     counts = {}
@@ -178,8 +178,11 @@ def _target_profile(model, name, where):
 
 
 def _target_compute(model, gi_profile, name, where):
-    """The ComputeProfile of ``gi_profile`` named ``name`` ('1c.3g.20gb', '3g.20gb'; a drifted GI part is resolved)."""
-    for compute in gi_profile.compute_profiles:
+    """The ComputeProfile of ``gi_profile`` named ``name`` ('1c.3g.20gb', '3g.20gb'; a drifted GI part is resolved).
+
+    Where two compute profiles share a name (a Hopper double-memory GI's 1_SLICE and 1_SLICE_REV1), the default one wins.
+    """
+    for compute in sorted(gi_profile.compute_profiles, key=lambda c: not c.is_default):
         if compute.name == name:
             return compute
     try:
@@ -193,7 +196,7 @@ def _target_compute(model, gi_profile, name, where):
     except (_catalog.UnknownProfileError, ValueError):
         pass
     raise PlanError('%s: compute-instance profile %r cannot be created in a %s GPU instance; valid: %s'
-                    % (where, name, gi_profile.name, ', '.join(c.name for c in gi_profile.compute_profiles)))
+                    % (where, name, gi_profile.name, ', '.join(gi_profile.compute_profile_names)))
 
 
 class _Target(object):
@@ -384,6 +387,10 @@ def _prepare(model, gpu_index, specs):
     def build():
         label = _gpu_label(model, gpu_index)
         targets = [_Target(model, spec, '%s, instance %d' % (label, number + 1)) for number, spec in enumerate(specs)]
+        # Max counts and media engines bound the GI multiset whatever the placements; the placement search knows neither.
+        problems = model.instance_problems([target.profile.name for target in targets])
+        if problems:
+            raise PlanError('%s: %s' % (label, '; '.join(problems)))
         # The model is stored with the targets: they hold its profile objects, which _search compares by identity, so
         # the key names the model object by id (which stays unique while the entry keeps the model alive).
         return model, tuple(sorted(targets, key=lambda target: target.key))
@@ -401,7 +408,8 @@ def find_placements(model, instances):
     """Placements for ``instances`` (InstanceSpec-like objects with profile/compute/start, or profile names) on an empty GPU.
 
     Returns the planned instances sorted by start, or None when no placement exists. Raises PlanError for a
-    profile, compute instance or pinned start that the model does not offer.
+    profile, compute instance or pinned start that the model does not offer, and for instances that exceed a profile's
+    max count or the GPU's media engines (``GpuModel.instance_problems``).
     """
     if not model.mig_capable:
         raise PlanError('GPU model %s is not MIG capable' % model.key)

@@ -169,7 +169,12 @@ node:
               description: True when current and pending differ.
               type: bool
         gpu_instances:
-          description: GPU instances, ordered by placement.
+          description:
+            - GPU instances, ordered by placement.
+            - Each compute instance (one MIG device) carries C(sm), the streaming multiprocessors NVML reports for its
+              compute-instance profile. On Hopper, a compute instance of profile id 7 (1_SLICE_REV1) in a double-memory
+              1g GPU instance gets the GPU instance's full SM count where the plain 1-slice profile (id 0) gets fewer;
+              gpufleet.mig creates the one with the most SMs.
           type: list
           elements: dict
           sample:
@@ -180,7 +185,8 @@ node:
               compute_slices: 3
               memory_mib: 19968
               compute_instances:
-                - {id: 0, profile: 3g.20gb, profile_id: 2, placement: {start: 0, size: 3}, uuid: MIG-1f4ee9b2-8e5c-5a39-9c53-2b4d2c1e2a11}
+                - {id: 0, profile: 3g.20gb, profile_id: 2, placement: {start: 0, size: 3}, uuid: MIG-1f4ee9b2-8e5c-5a39-9c53-2b4d2c1e2a11,
+                   sm: 42}
         processes:
           description: Processes on the GPU with their memory use in MiB and, when MIG is on, their GPU and compute instance ids.
           type: list

@@ -112,8 +112,11 @@ def maximal_partitions(model):
     def feasible(names):
         key = tuple(sorted(names))
         if key not in fits:
-            fits[key] = bool(key) and sum(model.profile(n).memory_slices for n in key) <= model.memory_slices \
-                and find_placements(model, list(key)) is not None
+            try:
+                fits[key] = bool(key) and sum(model.profile(n).memory_slices for n in key) <= model.memory_slices \
+                    and find_placements(model, list(key)) is not None
+            except PlanError:   # more instances of a profile than its max count, or than the GPU's media engines
+                fits[key] = False
         return fits[key]
 
     found = []

@@ -52,6 +52,7 @@ static int parse_model(const char *text, model_t *m)
     const char *p = text;
     char line[512];
     memset(m, 0, sizeof *m);
+    m->budget_jpeg = m->budget_ofa = -1;
     while (*p) {
         const char *e = strchr(p, '\n');
         size_t len = e ? (size_t)(e - p) : strlen(p);
@@ -83,6 +84,58 @@ static int parse_model(const char *text, model_t *m)
             if (g->nplace < 0 || g->npref < 0)
                 return -1;
             m->nprof++;
+            continue;
+        }
+        if (strcmp(k, "ciprof") == 0) {
+            /* ciprof GI_PROFILE_ID CI_ENUM COUNT SM STARTS (generated from the catalog by gen_models.py) */
+            int id, en, count, sm;
+            char st[128];
+            gprof_t *g = NULL;
+            int i;
+            if (sscanf(line, "ciprof %d %d %d %d %127s", &id, &en, &count, &sm, st) != 5)
+                goto bad_line;
+            for (i = 0; i < m->nprof; i++)
+                if (m->prof[i].id == id)
+                    g = &m->prof[i];
+            if (!g || g->nci >= MAX_CIPROF)
+                goto bad_line;
+            g->ci[g->nci].en = en;
+            g->ci[g->nci].count = count;
+            g->ci[g->nci].sm = sm;
+            g->ci[g->nci].nstart = parse_list(st, g->ci[g->nci].start, MAX_PLACE);
+            if (g->ci[g->nci].nstart <= 0)
+                goto bad_line;
+            g->nci++;
+            continue;
+        }
+        if (strcmp(k, "profile_min_driver") == 0) {
+            int id, i;
+            char ver[16];
+            gprof_t *g = NULL;
+            if (sscanf(line, "profile_min_driver %d %15s", &id, ver) != 2)
+                goto bad_line;
+            for (i = 0; i < m->nprof; i++)
+                if (m->prof[i].id == id)
+                    g = &m->prof[i];
+            if (!g)
+                goto bad_line;
+            snprintf(g->min_driver, sizeof g->min_driver, "%s", ver);
+            continue;
+        }
+        if (strcmp(k, "combo_min_driver") == 0) {
+            char ids[64], ver[16];
+            if (m->ncombo >= MAX_COMBOS || sscanf(line, "combo_min_driver %63s %15s", ids, ver) != 2)
+                goto bad_line;
+            m->combo[m->ncombo].nids = parse_list(ids, m->combo[m->ncombo].ids, MAX_COMBOS);
+            if (m->combo[m->ncombo].nids <= 0)
+                goto bad_line;
+            snprintf(m->combo[m->ncombo].min_driver, sizeof m->combo[m->ncombo].min_driver, "%s", ver);
+            m->ncombo++;
+            continue;
+        }
+        if (strcmp(k, "engine_budget") == 0) {
+            if (sscanf(line, "engine_budget %d %d", &m->budget_jpeg, &m->budget_ofa) != 2)
+                goto bad_line;
             continue;
         }
         {
@@ -118,6 +171,9 @@ static int parse_model(const char *text, model_t *m)
         return -1;
     }
     return 0;
+bad_line:
+    snprintf(g_model_err, sizeof g_model_err, "%.40s: bad line: %.200s", m->key, line);
+    return -1;
 }
 
 static void models_load(void)
@@ -164,6 +220,72 @@ const gprof_t *model_prof_by_enum(const model_t *m, int en)
         if (m->prof[i].en == en)
             return &m->prof[i];
     return NULL;
+}
+
+/*
+ * Driver versions compare as tuples of numbers, as the catalog's driver_at_least does: "470" is
+ * the R470 branch, met by every 470.x driver; "525.85.12" is not met by "525.60.13".
+ */
+int driver_at_least(const char *version, const char *minimum)
+{
+    const char *a = version, *b = minimum;
+    while (*b) {
+        long x = 0, y;
+        char *end;
+        if (*a) {
+            x = strtol(a, &end, 10);
+            a = (*end == '.') ? end + 1 : end;
+        } else {
+            return 0;   /* "470" is below "470.5" */
+        }
+        y = strtol(b, &end, 10);
+        b = (*end == '.') ? end + 1 : end;
+        if (x != y)
+            return x > y;
+    }
+    return 1;
+}
+
+/* Does this driver offer the profile at all (mig.md §5.1: +me from R470, 1g.10gb and 2g.12gb+me from R525)? */
+int gi_driver_offers(const char *driver, const gprof_t *p)
+{
+    return !p->min_driver[0] || driver_at_least(driver, p->min_driver);
+}
+
+/*
+ * May one more GI of profile p exist next to the GPU's current GIs, on this driver?
+ *  - combinations a newer driver introduced (A100 4g + 3g before R510, mig.md §3.3): the driver
+ *    refuses the GI that completes the combination [inferred: the error code is not documented];
+ *  - media engines: GIs holding JPEG/OFA engines share the whole GPU's (A30: one of each, so one
+ *    +me GI at a time; fidelity-2026-12 D1) [inferred from NVIDIA's engine counts].
+ */
+int gi_create_allowed(const gpu_t *gp, const char *driver, const gprof_t *p)
+{
+    const model_t *m = gp->m;
+    int i, j, k, jpeg = p->jpeg, ofa = p->ofa;
+    for (i = 0; i < MAX_GI; i++) {
+        const gprof_t *x;
+        if (!gp->gi[i].used || !(x = model_prof_by_id(m, gp->gi[i].profile)))
+            continue;
+        jpeg += x->jpeg;
+        ofa += x->ofa;
+    }
+    if ((m->budget_jpeg >= 0 && jpeg > m->budget_jpeg) || (m->budget_ofa >= 0 && ofa > m->budget_ofa))
+        return 0;
+    for (k = 0; k < m->ncombo; k++) {
+        int complete = 1;
+        if (driver_at_least(driver, m->combo[k].min_driver))
+            continue;
+        for (j = 0; j < m->combo[k].nids; j++) {
+            int present = m->combo[k].ids[j] == p->id;
+            for (i = 0; i < MAX_GI && !present; i++)
+                present = gp->gi[i].used && gp->gi[i].profile == m->combo[k].ids[j];
+            complete &= present;
+        }
+        if (complete)
+            return 0;
+    }
+    return 1;
 }
 
 /* ======================================================================== */
@@ -456,6 +578,8 @@ static int gi_count_profile(const gpu_t *gp, int id)
 int gi_remaining(const gpu_t *gp, const gprof_t *p)
 {
     int i, free_pl = 0, cap = p->count - gi_count_profile(gp, p->id);
+    if (!gi_create_allowed(gp, S.driver, p))
+        return 0;
     for (i = 0; i < p->nplace; i++)
         if (gi_range_free(gp, p->place[i], p->size))
             free_pl++;
@@ -474,7 +598,7 @@ int gi_auto_start(const gpu_t *gp, const gprof_t *p)
     int i;
     const int *order = p->npref ? p->pref : p->place;
     int n = p->npref ? p->npref : p->nplace;
-    if (gi_count_profile(gp, p->id) >= p->count)
+    if (gi_count_profile(gp, p->id) >= p->count || !gi_create_allowed(gp, S.driver, p))
         return -1;
     for (i = 0; i < n; i++)
         if (gi_range_free(gp, order[i], p->size))
@@ -514,36 +638,38 @@ int ci_slices_of_enum(int en)
     return (en >= 0 && en < (int)(sizeof c / sizeof c[0])) ? c[en] : 0;
 }
 
-/*
- * Offered CI profiles in a GI of G compute slices (nvml.md §5.5, mig.md §4.11):
- * the full CI (C == G) plus partial CIs with C < G and 2C <= G+1 (go-nvlib rule):
- * 1g: 1c; 2g: 1c,2g; 3g: 1c,2c,3g; 4g: 1c,2c,4g; 7g: 1c,2c,3c,4c,7g.
- * REV1 (7) and NVL (8) CI profiles are not modelled.
- */
-int ci_offered(int gslices, int en)
+/* The catalog's CI profile entry `en` of GI profile gp (gen_models.py writes one ciprof line each), or NULL. */
+static int ci_index(const gprof_t *gp, int en)
 {
-    int c;
-    if (en < 0 || en > 6)
-        return 0;
-    c = ci_slices_of_enum(en);
-    return c == gslices || (c < gslices && 2 * c <= gslices + 1);
+    int i;
+    for (i = 0; gp && i < gp->nci; i++)
+        if (gp->ci[i].en == en)
+            return i;
+    return -1;
 }
 
-int ci_instance_count(int gslices, int en)
+int ci_offered(const gprof_t *gp, int en)
 {
-    int c = ci_slices_of_enum(en);
-    if (!ci_offered(gslices, en))
-        return 0;
-    return c == gslices ? 1 : gslices / c;
+    return ci_index(gp, en) >= 0;
 }
 
-/* Placements in compute slices: starts at multiples of C inside the GI [inferred]. */
-int ci_nplacements(int gslices, int en)
+int ci_instance_count(const gprof_t *gp, int en)
 {
-    int c = ci_slices_of_enum(en);
-    if (!ci_offered(gslices, en))
-        return 0;
-    return gslices / c;
+    int i = ci_index(gp, en);
+    return i < 0 ? 0 : gp->ci[i].count;
+}
+
+/* Placements in compute slices: the catalog's table (_catalog._CI_STARTS; partly uncertain, see there). */
+int ci_nplacements(const gprof_t *gp, int en)
+{
+    int i = ci_index(gp, en);
+    return i < 0 ? 0 : gp->ci[i].nstart;
+}
+
+int ci_placement_start(const gprof_t *gp, int en, int k)
+{
+    int i = ci_index(gp, en);
+    return (i < 0 || k < 0 || k >= gp->ci[i].nstart) ? -1 : gp->ci[i].start[k];
 }
 
 int ci_range_free(const gi_t *gi, int start, int size)
@@ -557,16 +683,16 @@ int ci_range_free(const gi_t *gi, int start, int size)
     return 1;
 }
 
-int ci_remaining(const gi_t *gi, int gslices, int en)
+int ci_remaining(const gi_t *gi, const gprof_t *gp, int en)
 {
     int i, n = 0, free_pl = 0, c = ci_slices_of_enum(en);
-    int cap = ci_instance_count(gslices, en);
+    int cap = ci_instance_count(gp, en);
     for (i = 0; i < MAX_CI; i++)
         if (gi->ci[i].used && gi->ci[i].profile == en)
             n++;
     cap -= n;
-    for (i = 0; i < ci_nplacements(gslices, en); i++)
-        if (ci_range_free(gi, i * c, c))
+    for (i = 0; i < ci_nplacements(gp, en); i++)
+        if (ci_range_free(gi, ci_placement_start(gp, en, i), c))
             free_pl++;
     if (cap < 0)
         cap = 0;
@@ -593,13 +719,12 @@ void ci_profile_name(const model_t *m, const gprof_t *gp, int en, char *out, int
         snprintf(out, (size_t)outlen, "MIG %dc.%s", c, gp->name);
 }
 
-/* SMs of a CI: the GI's SMs for the full CI, else C x sm_per_slice [inferred; exact for A100 (14 x C)]. */
+/* SMs of a CI: the catalog's figure (gen_models.py fills in the GI's or C x sm_per_slice where the catalog has none). */
 int ci_sm(const model_t *m, const gprof_t *gp, int en)
 {
-    int c = ci_slices_of_enum(en);
-    if (c == gp->cslices)
-        return gp->sm;
-    return c * (m->sm_per_slice ? m->sm_per_slice : gp->sm / (gp->cslices ? gp->cslices : 1));
+    int i = ci_index(gp, en);
+    (void)m;
+    return i < 0 ? 0 : gp->ci[i].sm;
 }
 
 /* ======================================================================== */

@@ -18,6 +18,8 @@
 #define MAX_OPTIONS   16
 #define MAX_PROFILES  24
 #define MAX_PLACE     16
+#define MAX_CIPROF    8    /* CI profiles offered in one GI profile */
+#define MAX_COMBOS    4
 
 /* ---- GPU models ---------------------------------------------------------- */
 
@@ -34,6 +36,15 @@ typedef struct {
     int place[MAX_PLACE];   /* possible starts, each of `size` memory slices */
     int npref;
     int pref[MAX_PLACE];    /* driver auto-placement preference (starts) */
+    char min_driver[16];    /* "" or the oldest driver that offers this profile, e.g. "470" (catalog) */
+    int nci;                /* CI profiles offered in a GI of this profile (catalog, via gen_models.py) */
+    struct {
+        int en;             /* NVML_COMPUTE_INSTANCE_PROFILE_* == CI profile id */
+        int count;          /* instanceCount */
+        int sm;
+        int nstart;
+        int start[MAX_PLACE];   /* placement starts in compute slices */
+    } ci[MAX_CIPROF];
 } gprof_t;
 
 typedef struct {
@@ -49,9 +60,12 @@ typedef struct {
     int compute_slices;
     int max_mig;
     int persistent;         /* MIG mode survives reboot / GPU reset (Ampere) */
-    int sm_per_slice;       /* SMs of one compute slice, for CI profiles [inferred] */
+    int sm_per_slice;       /* SMs of one compute slice (only gen_models.py uses it now) */
     int nprof;
     gprof_t prof[MAX_PROFILES];
+    int ncombo;             /* GI profiles that only a newer driver creates together (catalog) */
+    struct { int nids; int ids[MAX_COMBOS]; char min_driver[16]; } combo[MAX_COMBOS];
+    int budget_jpeg, budget_ofa;   /* media engines of the whole GPU; -1 = not modelled (catalog) */
 } model_t;
 
 const model_t *model_find(const char *key);
@@ -59,6 +73,7 @@ int model_count(void);
 const model_t *model_at(int i);
 const gprof_t *model_prof_by_id(const model_t *m, int id);
 const gprof_t *model_prof_by_enum(const model_t *m, int en);
+int driver_at_least(const char *version, const char *minimum);
 const char *model_error(void);
 
 /* ---- node state ---------------------------------------------------------- */
@@ -125,13 +140,17 @@ int gi_auto_start(const gpu_t *gp, const gprof_t *p);
 int gi_new_id(const gpu_t *gp, int start, int size);
 void gpu_clear_instances(gpu_t *gp);
 
-/* compute-instance profiles inside a GI of G compute slices (nvml.md §5.5) */
+int gi_driver_offers(const char *driver, const gprof_t *p);
+int gi_create_allowed(const gpu_t *gp, const char *driver, const gprof_t *p);
+
+/* compute-instance profiles offered inside a GI of profile gp (the catalog's table, nvml.md §5.5) */
 int ci_slices_of_enum(int en);
-int ci_offered(int gslices, int en);
-int ci_instance_count(int gslices, int en);
-int ci_nplacements(int gslices, int en);
+int ci_offered(const gprof_t *gp, int en);
+int ci_instance_count(const gprof_t *gp, int en);
+int ci_nplacements(const gprof_t *gp, int en);
+int ci_placement_start(const gprof_t *gp, int en, int i);
 int ci_range_free(const gi_t *gi, int start, int size);
-int ci_remaining(const gi_t *gi, int gslices, int en);
+int ci_remaining(const gi_t *gi, const gprof_t *gp, int en);
 int ci_new_id(const gi_t *gi);
 void ci_profile_name(const model_t *m, const gprof_t *gp, int en, char *out, int outlen);
 int ci_sm(const model_t *m, const gprof_t *gp, int en);

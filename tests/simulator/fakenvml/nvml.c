@@ -740,7 +740,16 @@ static nvmlReturn_t gi_profile_lookup(nvmlDevice_t device, unsigned int profile,
     if (!gp->mode)   /* profile info while MIG is disabled: NOT_SUPPORTED [inferred, nvml.md §5.3] */
         return NVML_ERROR_NOT_SUPPORTED;
     *out = model_prof_by_enum(gp->m, (int)profile);
-    return *out ? NVML_SUCCESS : NVML_ERROR_NOT_SUPPORTED;
+    /* a profile the node's driver is too old for is not offered at all (mig.md §5.1) */
+    return (*out && gi_driver_offers(S.driver, *out)) ? NVML_SUCCESS : NVML_ERROR_NOT_SUPPORTED;
+}
+
+/* A GI profile by device-specific id, or NULL when the GPU or the node's driver does not offer it
+ * (an older driver does not know the id: INVALID_ARGUMENT for the caller [inferred]). */
+static const gprof_t *offered_prof_by_id(const gpu_t *gp, unsigned int id)
+{
+    const gprof_t *p = model_prof_by_id(gp->m, (int)id);
+    return (p && gi_driver_offers(S.driver, p)) ? p : NULL;
 }
 
 FN_EXPORT nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfo(nvmlDevice_t device, unsigned int profile,
@@ -777,7 +786,7 @@ FN_EXPORT nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfoByIdV(nvmlDevice_t dev
     if (!info || (info->version != nvmlGpuInstanceProfileInfo_v2 && info->version != nvmlGpuInstanceProfileInfo_v3))
         END(NVML_ERROR_INVALID_ARGUMENT);
     CHECK(mig_checks(gp, 0, 1));
-    p = model_prof_by_id(gp->m, (int)profileId);
+    p = offered_prof_by_id(gp, profileId);
     if (!p)
         END(NVML_ERROR_INVALID_ARGUMENT);
     END(fill_gi_versioned(p, info));
@@ -795,7 +804,7 @@ static nvmlReturn_t gi_placements(const char *fn, nvmlDevice_t device, unsigned 
     if (!count)
         END(NVML_ERROR_INVALID_ARGUMENT);
     CHECK(mig_checks(gp, 1, 0));
-    p = model_prof_by_id(gp->m, (int)profileId);
+    p = offered_prof_by_id(gp, profileId);
     if (!p)
         END(NVML_ERROR_INVALID_ARGUMENT);
     if (placements)
@@ -829,7 +838,7 @@ FN_EXPORT nvmlReturn_t nvmlDeviceGetGpuInstanceRemainingCapacity(nvmlDevice_t de
     if (!count)
         END(NVML_ERROR_INVALID_ARGUMENT);
     CHECK(mig_checks(gp, 1, 1));
-    p = model_prof_by_id(gp->m, (int)profileId);
+    p = offered_prof_by_id(gp, profileId);
     if (!p)
         END(NVML_ERROR_INVALID_ARGUMENT);
     *count = (unsigned)gi_remaining(gp, p);
@@ -862,7 +871,7 @@ FN_EXPORT nvmlReturn_t nvmlDeviceCreateGpuInstance(nvmlDevice_t device, unsigned
     if (!gpuInstance)
         END(NVML_ERROR_INVALID_ARGUMENT);
     CHECK(mig_checks(gp, 1, 1));
-    p = model_prof_by_id(gp->m, (int)profileId);
+    p = offered_prof_by_id(gp, profileId);
     if (!p)
         END(NVML_ERROR_INVALID_ARGUMENT);
     start = gi_auto_start(gp, p);
@@ -883,7 +892,7 @@ FN_EXPORT nvmlReturn_t nvmlDeviceCreateGpuInstanceWithPlacement(nvmlDevice_t dev
     if (!gpuInstance || !placement)
         END(NVML_ERROR_INVALID_ARGUMENT);
     CHECK(mig_checks(gp, 1, 1));
-    p = model_prof_by_id(gp->m, (int)profileId);
+    p = offered_prof_by_id(gp, profileId);
     if (!p)
         END(NVML_ERROR_INVALID_ARGUMENT);
     for (i = 0; i < p->nplace; i++)
@@ -894,7 +903,7 @@ FN_EXPORT nvmlReturn_t nvmlDeviceCreateGpuInstanceWithPlacement(nvmlDevice_t dev
     for (i = 0; i < MAX_GI; i++)
         if (gp->gi[i].used && gp->gi[i].profile == p->id)
             n++;
-    if (n >= p->count || !gi_range_free(gp, (int)placement->start, p->size))
+    if (n >= p->count || !gi_range_free(gp, (int)placement->start, p->size) || !gi_create_allowed(gp, S.driver, p))
         END(NVML_ERROR_INSUFFICIENT_RESOURCES);
     END(gi_create(gp, g, p, (int)placement->start, gpuInstance));
 }
@@ -911,7 +920,7 @@ FN_EXPORT nvmlReturn_t nvmlDeviceGetGpuInstances(nvmlDevice_t device, unsigned i
     if (!count || !gpuInstances)
         END(NVML_ERROR_INVALID_ARGUMENT);
     CHECK(mig_checks(gp, 1, 1));
-    p = model_prof_by_id(gp->m, (int)profileId);
+    p = offered_prof_by_id(gp, profileId);
     if (!p)
         END(NVML_ERROR_INVALID_ARGUMENT);
     /* the input value of *count is ignored; never more than instanceCount handles (nvml.md §2.6) */
@@ -985,7 +994,7 @@ static void fill_ci_common(int g, const gi_t *x, int en, unsigned int *fields, c
     const gprof_t *gp = gi_prof(g, x);
     fields[0] = (unsigned)en;   /* CI profile id == CI enum (observed, nvml.md §5.3) */
     fields[1] = (unsigned)ci_slices_of_enum(en);
-    fields[2] = (unsigned)ci_instance_count(gp->cslices, en);
+    fields[2] = (unsigned)ci_instance_count(gp, en);
     fields[3] = (unsigned)ci_sm(S.gpu[g].m, gp, en);
     fields[4] = (unsigned)gp->ce;
     fields[5] = (unsigned)gp->dec;
@@ -1004,7 +1013,7 @@ static nvmlReturn_t ci_profile_check(nvmlGpuInstance_t h, unsigned int profile, 
         return NVML_ERROR_INVALID_ARGUMENT;
     if (profile >= NVML_COMPUTE_INSTANCE_PROFILE_COUNT || eng >= NVML_COMPUTE_INSTANCE_ENGINE_PROFILE_COUNT)
         return NVML_ERROR_INVALID_ARGUMENT;
-    if (!ci_offered(gi_prof(*g, *x)->cslices, (int)profile))
+    if (!ci_offered(gi_prof(*g, *x), (int)profile))
         return NVML_ERROR_NOT_SUPPORTED;
     return NVML_SUCCESS;
 }
@@ -1067,11 +1076,11 @@ FN_EXPORT nvmlReturn_t nvmlGpuInstanceGetComputeInstancePossiblePlacements(nvmlG
     if (!privileged() && gi_ptr(gpuInstance))
         END(NVML_ERROR_NO_PERMISSION);
     CHECK(ci_profile_check(gpuInstance, profileId, 0, &g, &x));
-    n = ci_nplacements(gi_prof(g, x)->cslices, (int)profileId);
+    n = ci_nplacements(gi_prof(g, x), (int)profileId);
     c = ci_slices_of_enum((int)profileId);
     if (placements)
         for (i = 0; i < n; i++) {
-            placements[i].start = (unsigned)(i * c);
+            placements[i].start = (unsigned)ci_placement_start(gi_prof(g, x), (int)profileId, i);
             placements[i].size = (unsigned)c;
         }
     *count = (unsigned)n;
@@ -1089,14 +1098,15 @@ FN_EXPORT nvmlReturn_t nvmlGpuInstanceGetComputeInstanceRemainingCapacity(nvmlGp
     if (!privileged() && gi_ptr(gpuInstance))
         END(NVML_ERROR_NO_PERMISSION);
     CHECK(ci_profile_check(gpuInstance, profileId, 0, &g, &x));
-    *count = (unsigned)ci_remaining(x, gi_prof(g, x)->cslices, (int)profileId);
+    *count = (unsigned)ci_remaining(x, gi_prof(g, x), (int)profileId);
     END(NVML_SUCCESS);
 }
 
 static nvmlReturn_t ci_create(nvmlGpuInstance_t gpuInstance, unsigned int profileId,
                               const nvmlComputeInstancePlacement_t *placement, nvmlComputeInstance_t *out)
 {
-    int g = 0, gid, i, n = 0, start = -1, c, gs, id;
+    int g = 0, gid, i, n = 0, start = -1, c, id, ok = 0;
+    const gprof_t *gp;
     gi_t *x = NULL;
     if (!out)
         return NVML_ERROR_INVALID_ARGUMENT;
@@ -1108,25 +1118,28 @@ static nvmlReturn_t ci_create(nvmlGpuInstance_t gpuInstance, unsigned int profil
             return rc;
     }
     gid = gi_ptr(gpuInstance)->gi;
-    gs = gi_prof(g, x)->cslices;
+    gp = gi_prof(g, x);
     c = ci_slices_of_enum((int)profileId);
     for (i = 0; i < MAX_CI; i++)
         if (x->ci[i].used && x->ci[i].profile == (int)profileId)
             n++;
     if (placement) {
-        if (placement->size != (unsigned)c || placement->start % (unsigned)c != 0 ||
-            placement->start + placement->size > (unsigned)gs)
+        /* only the catalog's placements of this CI profile (a 3c in a 7g GI: 0 or 4) */
+        for (i = 0; i < ci_nplacements(gp, (int)profileId); i++)
+            if ((unsigned)ci_placement_start(gp, (int)profileId, i) == placement->start)
+                ok = 1;
+        if (placement->size != (unsigned)c || !ok)
             return NVML_ERROR_INVALID_ARGUMENT;
-        if (n >= ci_instance_count(gs, (int)profileId) || !ci_range_free(x, (int)placement->start, c))
+        if (n >= ci_instance_count(gp, (int)profileId) || !ci_range_free(x, (int)placement->start, c))
             return NVML_ERROR_INSUFFICIENT_RESOURCES;
         start = (int)placement->start;
     } else {
-        if (n >= ci_instance_count(gs, (int)profileId))
+        if (n >= ci_instance_count(gp, (int)profileId))
             return NVML_ERROR_INSUFFICIENT_RESOURCES;
-        /* auto-placement inside a GI: lowest free start [inferred] */
-        for (i = 0; i < ci_nplacements(gs, (int)profileId); i++)
-            if (ci_range_free(x, i * c, c)) {
-                start = i * c;
+        /* auto-placement inside a GI: the first free start of the placement list [inferred] */
+        for (i = 0; i < ci_nplacements(gp, (int)profileId); i++)
+            if (ci_range_free(x, ci_placement_start(gp, (int)profileId, i), c)) {
+                start = ci_placement_start(gp, (int)profileId, i);
                 break;
             }
         if (start < 0)
@@ -1175,7 +1188,7 @@ FN_EXPORT nvmlReturn_t nvmlGpuInstanceGetComputeInstances(nvmlGpuInstance_t gpuI
         END(NVML_ERROR_NO_PERMISSION);
     CHECK(ci_profile_check(gpuInstance, profileId, 0, &g, &x));
     gid = gi_ptr(gpuInstance)->gi;
-    cap = ci_instance_count(gi_prof(g, x)->cslices, (int)profileId);
+    cap = ci_instance_count(gi_prof(g, x), (int)profileId);
     for (i = 0; i < MAX_CI && (int)n < cap; i++)
         if (x->ci[i].used && x->ci[i].profile == (int)profileId)
             computeInstances[n++] = &H_ci[g][gid][i];

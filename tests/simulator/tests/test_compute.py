@@ -62,8 +62,36 @@ def test_ci_profiles_4g_and_7g(node):
     assert dict((k, v[:2]) for k, v in offered(gi4).items()) == {0: (1, 4), 1: (2, 2), 3: (4, 1)}
     assert dict((k, v[:2]) for k, v in offered(gi7).items()) == {0: (1, 7), 1: (2, 3), 2: (3, 2), 3: (4, 1), 4: (7, 1)}
     assert ci_placements(gi7, 1) == [(0, 2), (2, 2), (4, 2)]
-    assert ci_placements(gi7, 2) == [(0, 3), (3, 3)]
+    # D2: 3c at 0 and 4 (go-nvml mock data, uncertain), not at multiples of 3; the catalog's table, generated in
+    assert ci_placements(gi7, 2) == [(0, 3), (4, 3)]
     assert ci_placements(gi4, 3) == [(0, 4)]
+
+
+def test_4c_and_3c_in_one_7g_gpu_instance(node, nvml_raises):
+    """D2/D13: 4c.7g.40gb + 3c.7g.40gb fit one 7g GI (3c at 4); a 3c at 3 is refused as it is not a placement."""
+    node.create('A100-SXM4-40GB')
+    pynvml.nvmlInit()
+    gi7 = gi_at(pynvml.nvmlDeviceGetHandleByIndex(0), 0, 0, 8)
+    placement = pynvml.c_nvmlComputeInstancePlacement_t()
+    placement.start, placement.size = 3, 3
+    with nvml_raises(pynvml.NVML_ERROR_INVALID_ARGUMENT):
+        pynvml.nvmlGpuInstanceCreateComputeInstanceWithPlacement(gi7, 2, ctypes.byref(placement))
+    four = pynvml.nvmlGpuInstanceCreateComputeInstance(gi7, 3)
+    assert pynvml.nvmlGpuInstanceGetComputeInstanceRemainingCapacity(gi7, 2) == 1
+    three = pynvml.nvmlGpuInstanceCreateComputeInstance(gi7, 2)
+    assert [(i.placement.start, i.placement.size) for i in map(pynvml.nvmlComputeInstanceGetInfo, (four, three))] == [(0, 4), (4, 3)]
+
+
+def test_hopper_double_memory_gi_offers_rev1_with_the_full_sms(node):
+    """D3 [uncertain]: a 1g.20gb GI on H100 offers 1_SLICE (16 SM) and 1_SLICE_REV1 (26 SM, the GI's), from the catalog."""
+    node.create('H100-SXM5-80GB')
+    pynvml.nvmlInit()
+    gi = gi_at(pynvml.nvmlDeviceGetHandleByIndex(0), 15, 0, 2)
+    got = offered(gi)
+    assert sorted(got) == [0, 7]
+    assert (got[0][0], got[0][2]) == (1, 16) and (got[7][0], got[7][2]) == (1, 26)
+    ten = gi_at(pynvml.nvmlDeviceGetHandleByIndex(0), 19, 4, 1)
+    assert sorted(offered(ten)) == [0]   # a plain 1g GI offers no REV1 here
 
 
 class CiProfileInfoV3(ctypes.Structure):
@@ -172,7 +200,7 @@ def test_mig_device_handles(a100, nvml_raises):
     assert pynvml_text(pynvml.nvmlDeviceGetName(mig)) == 'NVIDIA A100-SXM4-40GB MIG 2g.10gb'
     uuid = pynvml_text(pynvml.nvmlDeviceGetUUID(mig))
     assert uuid.startswith('MIG-') and len(uuid) == 40
-    assert pynvml.nvmlDeviceGetMemoryInfo(mig).total == 9851 * 1024 * 1024
+    assert pynvml.nvmlDeviceGetMemoryInfo(mig).total == 9856 * 1024 * 1024   # NVML's MiB (go-nvml dgxa100 mock)
     parent = pynvml.nvmlDeviceGetDeviceHandleFromMigDeviceHandle(mig)
     assert ctypes.addressof(parent.contents) == ctypes.addressof(h.contents)
     again = pynvml.nvmlDeviceGetHandleByUUID(uuid.encode())

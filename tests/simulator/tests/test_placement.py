@@ -41,12 +41,14 @@ def layout(node):
 
 def test_a100_creation_order_failure(a100, nvml_raises):
     node, h = a100
+    # The guide's `-cgi 19,19,14,9`: 1g (GI 13), 1g (GI 11), 2g "GPU instance ID 3" (start 0 under the heap ids that fit
+    # every other documented id; fidelity-2026-12 D6), then the 3g fails with Insufficient Resources.
     assert create(h, 19) == (6, 1)
     assert create(h, 19) == (4, 1)
-    assert create(h, 14) == (2, 2)
+    assert create(h, 14) == (0, 2)
     with nvml_raises(pynvml.NVML_ERROR_INSUFFICIENT_RESOURCES):
         pynvml.nvmlDeviceCreateGpuInstance(h, 9)
-    assert layout(node) == [(14, 2, 2), (19, 4, 1), (19, 6, 1)]
+    assert layout(node) == [(14, 0, 2), (19, 4, 1), (19, 6, 1)]
 
 
 def test_a100_creation_order_success(a100):
@@ -80,9 +82,18 @@ def test_a30_auto_placement(node):
     node.create('A30')
     pynvml.nvmlInit()
     h = pynvml.nvmlDeviceGetHandleByIndex(0)
-    assert create(h, 5) == (2, 2)            # 2g.12gb: 2 then 0 [inferred]
-    assert [create(h, 14)[0] for dummy in range(2)] == [1, 0]   # 1g.6gb: 3,2,1,0 [inferred]
+    # A real A30 (535.183.01, fidelity-2026-12 D5): first 1g at 0, second at 1, then the 2g at 2
+    assert [create(h, 14)[0] for dummy in range(2)] == [0, 1]
+    assert create(h, 5) == (2, 2)
     assert capacity(h, (14, 21, 5, 6, 0)) == {14: 0, 21: 0, 5: 0, 6: 0, 0: 0}
+
+
+def test_a30_auto_placement_2g_first(node):
+    node.create('A30')
+    pynvml.nvmlInit()
+    h = pynvml.nvmlDeviceGetHandleByIndex(0)
+    assert create(h, 5) == (0, 2)            # 2g.12gb: 0 then 2 [inferred: the mirror of the old 2,0]
+    assert [create(h, 14)[0] for dummy in range(2)] == [2, 3]
 
 
 # ---- remaining capacity: nvml.md §5.4 ---------------------------------------------------
@@ -135,7 +146,7 @@ def test_profile_index_vs_id_a30(node, nvml_raises):
     with nvml_raises(pynvml.NVML_ERROR_NOT_SUPPORTED):
         pynvml.nvmlDeviceGetGpuInstanceProfileInfo(h, pynvml.NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV2)
     # id 14 is 1g on the A30 but 2g on the A100
-    assert create(h, 14) == (3, 1)
+    assert create(h, 14) == (0, 1)
     with nvml_raises(pynvml.NVML_ERROR_INVALID_ARGUMENT):
         pynvml.nvmlDeviceCreateGpuInstance(h, 19)
 
@@ -172,7 +183,7 @@ def test_profile_info_v3_and_wrong_version(a100):
     info = GiProfileInfoV3(version=0x03000098)
     assert fn(h, pynvml.NVML_GPU_INSTANCE_PROFILE_2_SLICE, ctypes.byref(info)) == 0
     assert (info.id, info.sliceCount, info.instanceCount, info.multiprocessorCount, info.memorySizeMB,
-            info.name, info.capabilities) == (14, 2, 3, 28, 9851, b'MIG 2g.10gb', 0)
+            info.name, info.capabilities) == (14, 2, 3, 28, 9856, b'MIG 2g.10gb', 0)
     bad = GiProfileInfoV3(version=0x01000098)
     assert fn(h, 0, ctypes.byref(bad)) == pynvml.NVML_ERROR_INVALID_ARGUMENT
 

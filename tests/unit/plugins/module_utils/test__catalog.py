@@ -40,8 +40,8 @@ PROFILES = {
     'A100-SXM4-40GB': (  # mig.md 4.5, nvml.md 6.1
         ('1g.5gb', 0x0, 19, 7, P_1G, 14, 4864),         # 4.75 GiB
         ('1g.5gb+me', 0x7, 20, 1, P_1G, 14, 4864),
-        ('1g.10gb', 0x9, 15, 4, P_1G_2M, 14, 9851),     # 9.62 GiB
-        ('2g.10gb', 0x1, 14, 3, P_2G, 28, 9851),
+        ('1g.10gb', 0x9, 15, 4, P_1G_2M, 14, 9856),     # NVML memorySizeMB (go-nvml dgxa100 mock); -lgip 9.62 GiB
+        ('2g.10gb', 0x1, 14, 3, P_2G, 28, 9856),
         ('3g.20gb', 0x2, 9, 2, P_3G, 42, 19968),        # 19.50 GiB
         ('4g.20gb', 0x3, 5, 1, P_4G, 56, 19968),
         ('7g.40gb', 0x4, 0, 1, P_7G, 98, 40192),        # 39.25 GiB
@@ -228,7 +228,10 @@ OTHER_COMPUTE = {
     ('A30', '1g.6gb'): (('1g.6gb', 0, 1, True),),
     ('H100-SXM5-80GB', '7g.80gb'): (('1c.7g.80gb', 0, 7, False), ('2c.7g.80gb', 1, 3, False), ('3c.7g.80gb', 2, 2, False),
                                     ('4c.7g.80gb', 3, 1, False), ('7g.80gb', 4, 1, True)),
-    ('H100-SXM5-80GB', '1g.20gb'): (('1g.20gb', 0, 1, True),),
+    # D3: the REV1 CI (enum 7, the GI's full SMs) is the default; plain 1_SLICE is offered too
+    ('H100-SXM5-80GB', '1g.20gb'): (('1g.20gb', 7, 1, True), ('1g.20gb', 0, 1, False)),
+    ('H200-141GB', '1g.35gb'): (('1g.35gb', 7, 1, True), ('1g.35gb', 0, 1, False)),
+    ('A100-SXM4-40GB', '1g.10gb'): (('1g.10gb', 0, 1, True),),   # no REV1 choice modelled on Ampere
     ('B200', '3g.90gb'): (('1c.3g.90gb', 0, 3, False), ('2c.3g.90gb', 1, 1, False), ('3g.90gb', 2, 1, True)),
 }
 
@@ -570,7 +573,9 @@ def test_a100_40gb_compute_profiles(key, gi_name):
     profile = _catalog.model_by_key(key).profile(gi_name)
     got = tuple((c.name, c.nvml_enum, c.max_count, c.is_default, c.sm) for c in profile.compute_profiles)
     assert got == A100_40GB_COMPUTE[gi_name]
-    assert all(c.notes == () for c in profile.compute_profiles)   # observed, nothing inferred
+    for compute in profile.compute_profiles:
+        # profiles and SM counts observed; only the placements of partial CIs are uncertain (no real -lcipp seen)
+        assert _noted(compute.notes) == (set() if compute.is_default else {'starts'}), compute
 
 
 @pytest.mark.parametrize('key,gi_name', sorted(OTHER_COMPUTE))
@@ -579,7 +584,7 @@ def test_other_compute_profiles(key, gi_name):
     got = tuple((c.name, c.nvml_enum, c.max_count, c.is_default) for c in profile.compute_profiles)
     assert got == OTHER_COMPUTE[(key, gi_name)]
     for compute in profile.compute_profiles:
-        if not compute.is_default:
+        if compute.slices < profile.compute_slices and key != 'A100-SXM4-40GB':
             assert 'max_count' in _noted(compute.notes)   # go-nvlib heuristic, not observed on this model
 
 
@@ -854,8 +859,13 @@ def test_internal_consistency(key):
             assert 1 <= compute.slices <= profile.compute_slices
             assert compute.max_count * compute.slices <= profile.compute_slices
             assert compute.nvml_enum in _catalog.NVML_COMPUTE_INSTANCE_PROFILE.values()
-            if not compute.is_default:
+            if compute.slices < profile.compute_slices:
                 assert compute.name == '%dc.%s' % (compute.slices, profile.name)
+            else:
+                assert compute.name == profile.name
+            assert compute.starts and list(compute.starts) == sorted(set(compute.starts))
+            assert all(start + compute.slices <= profile.compute_slices for start in compute.starts)
+            assert len(compute.starts) >= compute.max_count
             if compute.sm is not None and profile.sm is not None:
                 assert compute.sm <= profile.sm
     assert model.max_mig_devices == max(p.max_count for p in model.gi_profiles)
@@ -914,3 +924,79 @@ def test_to_dict_content():
 def test_driver_requirements_are_not_repeated():
     requirements = _catalog.model_by_key('A100-SXM4-40GB').driver_requirements(['1g.10gb', '1g.10gb', '1g.5gb'])
     assert requirements == (('450.80.02', 'MIG on A100-SXM4-40GB'), ('525', 'profile 1g.10gb on A100-SXM4-40GB'))
+
+
+# --------------------------------------------------------------------------------------------------
+# Compute-instance placements (D2), Hopper REV1 compute profiles (D3), media engines (D1)
+# --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('key', [m.key for m in _catalog.MODELS if m.mig_capable])
+def test_ci_placements_come_from_one_table(key):
+    """Every GI of G compute slices has the same CI starts on every model; 3c in a 7-slice GI at 0 and 4 (not 0 and 3)."""
+    for profile in _catalog.model_by_key(key).gi_profiles:
+        starts = dict((c.slices, c.starts) for c in profile.compute_profiles)
+        expected = {
+            1: {1: (0,)},
+            2: {1: (0, 1), 2: (0,)},
+            3: {1: (0, 1, 2), 2: (0,), 3: (0,)},
+            4: {1: (0, 1, 2, 3), 2: (0, 2), 4: (0,)},
+            7: {1: (0, 1, 2, 3, 4, 5, 6), 2: (0, 2, 4), 3: (0, 4), 4: (0,), 7: (0,)},
+        }[profile.compute_slices]
+        assert starts == expected, profile.name
+        for compute in profile.compute_profiles:
+            # every partial-CI placement is uncertain (no real -lcipp seen) and says so
+            if compute.slices < profile.compute_slices:
+                assert 'starts' in _noted(compute.notes), compute.name
+
+
+@pytest.mark.parametrize('key, gi_name, rev1_sm, plain_sm', [
+    ('H100-SXM5-80GB', '1g.20gb', 26, 16),
+    ('H100-NVL', '1g.24gb', 26, 16),
+    ('H200-141GB', '1g.35gb', 26, 16),
+    ('GH200-96GB', '1g.24gb', 26, 16),
+    ('H100-PCIE-80GB', '1g.20gb', None, None),
+])
+def test_hopper_double_memory_gi_defaults_to_the_rev1_compute_profile(key, gi_name, rev1_sm, plain_sm):
+    profile = _catalog.model_by_key(key).profile(gi_name)
+    default = profile.default_compute_profile
+    assert default.nvml_enum == _catalog.NVML_COMPUTE_INSTANCE_PROFILE['1_SLICE_REV1']
+    assert default.sm == profile.sm == rev1_sm
+    plain = [c for c in profile.compute_profiles if not c.is_default]
+    assert [(c.nvml_enum, c.sm) for c in plain] == [(0, plain_sm)]
+    assert all(_catalog.NOTE_UNCERTAIN in ' '.join(c.notes) for c in profile.compute_profiles)   # D3 is uncertain
+    assert profile.compute_profile_names == (gi_name,)
+    assert _catalog.model_by_key(key).compute_profile(gi_name) == (profile, default)
+
+
+@pytest.mark.parametrize('key, names, problem', [
+    ('A30', ['1g.6gb+me', '2g.12gb+me'], 'GPU instances 1g.6gb+me + 2g.12gb+me need 2 JPEG and 2 OFA; A30 has 1 JPEG and 1 OFA'),
+    ('A30', ['1g.6gb+me', '1g.6gb+me'], '2 instances of 1g.6gb+me requested; at most 1 fit on A30'),
+    ('A100-SXM4-40GB', ['4g.20gb', '4g.20gb'], '2 instances of 4g.20gb requested; at most 1 fit on A100-SXM4-40GB'),
+])
+def test_instance_problems(key, names, problem):
+    problems = _catalog.model_by_key(key).instance_problems(names)
+    assert len(problems) == 1 and problems[0].startswith(problem)
+
+
+@pytest.mark.parametrize('key, names', [
+    ('A30', ['1g.6gb+me', '1g.6gb', '2g.12gb']),
+    ('A30', ['2g.12gb+me', '2g.12gb']),
+    ('A100-SXM4-40GB', ['1g.5gb+me'] + ['1g.5gb'] * 6),
+    ('H100-SXM5-80GB', ['1g.10gb+me'] + ['1g.10gb'] * 6),   # each Hopper GI holds JPEGs, as many as the 7g has in all
+    ('H100-SXM5-80GB', ['4g.40gb', '3g.40gb']),
+    ('B200', ['1g.23gb+me', '1g.23gb']),                   # 7g engines unknown: nothing to check against
+])
+def test_instance_problems_accepts_what_fits(key, names):
+    assert _catalog.model_by_key(key).instance_problems(names) == []
+
+
+def test_memory_is_nvml_mib_where_known_else_noted():
+    """D5/item 5: NVML's memorySizeMB (go-nvml dgxa100 mock) for the A100-40GB; -lgip-derived figures carry a note."""
+    a100 = _catalog.model_by_key('A100-SXM4-40GB')
+    assert [p.memory_mib for p in a100.gi_profiles] == [4864, 4864, 9856, 9856, 19968, 19968, 40192]
+    assert all('memory_mib' not in _noted(p.notes) for p in a100.gi_profiles)
+    for model in _catalog.MODELS:
+        if model.key in ('A100-SXM4-40GB', 'A100-PCIE-40GB'):
+            continue
+        for profile in model.gi_profiles:
+            assert 'memory_mib' in _noted(profile.notes), (model.key, profile.name)

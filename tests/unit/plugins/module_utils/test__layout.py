@@ -485,6 +485,27 @@ def test_ci_keys_pack_into_gpu_instances():
     assert whole_and_split.to_dict()['mig-devices'] == {'1c.3g.20gb': 1, '3g.20gb': 1}
 
 
+def test_4c_and_3c_share_one_7_slice_gpu_instance():
+    """D13: {4c.7g.40gb: 1, 3c.7g.40gb: 1} is one 7g GI with two CIs (3c at compute slice 4), not "2 instances of 7g.40gb"."""
+    gpus = [make_gpu('A100-SXM4-40GB')]
+    target = _layout.targets_for_node([entry({'4c.7g.40gb': 1, '3c.7g.40gb': 1})], gpus)[0]
+    assert target.layout.instances == (InstanceSpec('7g.40gb', ('4c.7g.40gb', '3c.7g.40gb')),)
+    assert target.layout.to_dict()['mig-devices'] == {'3c.7g.40gb': 1, '4c.7g.40gb': 1}
+    plan = _planner.plan_gpu(model('A100-SXM4-40GB'), gpus[0], target.layout)
+    assert [(c.profile, c.start, c.size) for c in plan.create[0].compute] == [('4c.7g.40gb', 0, 4), ('3c.7g.40gb', 4, 3)]
+    two = _layout.targets_for_node([entry({'3c.7g.40gb': 2, '1c.7g.40gb': 1})], gpus)[0].layout
+    assert two.instances == (InstanceSpec('7g.40gb', ('3c.7g.40gb', '3c.7g.40gb', '1c.7g.40gb')),)
+
+
+def test_a30_media_engine_gpu_instances_are_exclusive():
+    """D1: one JPEG and one OFA per A30, so 1g.6gb+me and 2g.12gb+me cannot coexist; refused before anything changes."""
+    gpus = [make_gpu('A30')]
+    assert problems_of(_layout.targets_for_node, [entry({'1g.6gb+me': 1, '2g.12gb+me': 1})], gpus) == (
+        'GPU 0 (A30): GPU instances 1g.6gb+me + 2g.12gb+me need 2 JPEG and 2 OFA; A30 has 1 JPEG and 1 OFA in all, and each of '
+        'these GPU instances holds its own',)
+    assert _layout.targets_for_node([entry({'1g.6gb+me': 1, '1g.6gb': 1, '2g.12gb': 1})], gpus)[0].layout.instances
+
+
 def test_ci_packing_that_needs_too_many_gpu_instances_and_bad_ci_names():
     gpus = [make_gpu('A100-SXM4-40GB')]
     assert problems_of(_layout.targets_for_node, [entry({'1c.3g.20gb': 7})], gpus) == (

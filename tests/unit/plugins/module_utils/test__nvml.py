@@ -161,3 +161,33 @@ def test_profile_names_follow_nvidias_formula(args, name):
 def test_module_imports_without_pynvml_report_the_import_error():
     # The modules call missing_required_lib when this is set; with pynvml installed it must be None.
     assert _nvml.PYNVML_IMPORT_ERROR is None
+
+
+def test_compute_profile_choice_prefers_the_full_sms():
+    """D3: of the offered CI profiles of that size, the one with the most SMs (REV1 on Hopper 1g.20gb), then the lowest id."""
+    def info(profile_id, slices, sm):
+        return type('Info', (), {'id': profile_id, 'sliceCount': slices, 'multiprocessorCount': sm})()
+    hopper = [info(0, 1, 16), info(7, 1, 26)]
+    assert _nvml.choose_compute_profile(hopper, 1).id == 7
+    ampere = [info(0, 1, 14), info(7, 1, 14), info(1, 2, 28)]   # go-nvml's A100 mock: REV1 offered with the same SMs
+    assert _nvml.choose_compute_profile(ampere, 1).id == 0
+    assert _nvml.choose_compute_profile(ampere, 2).id == 1
+    assert _nvml.choose_compute_profile(ampere, 3) is None
+
+
+@pytest.mark.parametrize('model, gi_enum, gi_size, want', [
+    ('H100-SXM5-80GB', 0x9, 2, ('1g.20gb', 7, 26)),   # REV1: the GI's 26 SMs, not 16 [uncertain, D3]
+    ('H200-141GB', 0x9, 2, ('1g.35gb', 7, 26)),
+    ('A100-SXM4-40GB', 0x9, 2, ('1g.10gb', 0, 14)),
+    ('A100-SXM4-40GB', 0x2, 4, ('3g.20gb', 2, 42)),
+])
+def test_created_compute_instance_gets_the_full_sms_and_gpu_info_shows_them(sim, model, gi_enum, gi_size, want):
+    sim('simnode', 'create', sim.state, '--name', 'n1', '--gpu', model, '--driver', '550.54.15', '--mig-enabled', 'all')
+    with Nvml(host='n1') as nvml:
+        gi_id = nvml.create_gpu_instance(0, gi_enum, 0, gi_size)
+        slices = nvml.read_gpu(0).gpu_instances[0].compute_slices
+        nvml.create_compute_instance(0, gi_id, slices, 0)
+        gpu = nvml.read_gpu(0)
+    ci = gpu.gpu_instances[0].compute_instances[0]
+    assert (ci.profile, ci.profile_id, ci.sm) == want
+    assert gpu.to_dict()['gpu_instances'][0]['compute_instances'][0]['sm'] == want[2]
