@@ -13,7 +13,9 @@ same device fails the test.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from concurrent import futures
 
@@ -24,11 +26,12 @@ grpc = pytest.importorskip('grpc', reason='grpcio (tests/requirements-nvidia.txt
 NOT_SUPPORTED = 3
 
 # Where real NVML answers NOT_SUPPORTED on these devices, so the tools see it too (nvml.h):
-# profile enums a GPU lacks, CI profiles a GI does not offer, MIG mode of a GPU without MIG, fabric info
-# before Hopper.
+# profile enums a GPU lacks, CI profiles a GI does not offer, NVLink queries (no NVLink is simulated,
+# tests/simulator/README.md), and below: MIG mode of a GPU without MIG, fabric info before Hopper.
 EXPECTED_NOT_SUPPORTED = {
     'nvmlDeviceGetGpuInstanceProfileInfo', 'nvmlDeviceGetGpuInstanceProfileInfoV',
     'nvmlGpuInstanceGetComputeInstanceProfileInfo', 'nvmlGpuInstanceGetComputeInstanceProfileInfoV',
+    'nvmlDeviceGetNvLinkState', 'nvmlDeviceGetNvLinkRemotePciInfo_v2',
 }
 
 
@@ -118,9 +121,49 @@ def test_gpu_feature_discovery_oneshot(name, strategy, sim_build, node_factory, 
         assert 'nvmlDeviceGetAttributes_v2' in called
 
 
+def _varint(value):
+    out = b''
+    while True:
+        byte, value = value & 0x7f, value >> 7
+        if not value:
+            return out + bytes([byte])
+        out += bytes([byte | 0x80])
+
+
+def pb_field(tag, data):
+    """A length-delimited protobuf field (strings, bytes, messages)."""
+    return bytes([tag << 3 | 2]) + _varint(len(data)) + data
+
+
+def pb_fields(raw):
+    """[(tag, bytes)] of the length-delimited fields of a message; varint fields are skipped."""
+    pos, fields = 0, []
+    while pos < len(raw):
+        key = raw[pos]
+        pos += 1
+        if key & 7 == 0:
+            while raw[pos] & 0x80:
+                pos += 1
+            pos += 1
+            continue
+        assert key & 7 == 2, 'unexpected wire type in %r' % raw
+        length = shift = 0
+        while True:
+            byte = raw[pos]
+            pos += 1
+            length |= (byte & 0x7f) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        fields.append((key >> 3, raw[pos:pos + length]))
+        pos += length
+    return fields
+
+
 class Kubelet:
-    """The kubelet side of device-plugin registration (deviceplugin/v1beta1 Registration.Register), no more:
-    it records each RegisterRequest (raw protobuf) and answers Empty."""
+    """The kubelet side of the device plugin API (deviceplugin/v1beta1), as little as these tests need: the
+    Registration service on kubelet.sock, and calls to a registered plugin's socket (ListAndWatch's first
+    answer, GetPreferredAllocation, Allocate), with messages encoded by hand (tags from api.proto)."""
 
     def __init__(self, directory):
         self.directory = directory
@@ -138,39 +181,66 @@ class Kubelet:
         self.requests.append(request)
         return b''
 
-    def resources(self):
-        """resource_name (field 3) of each RegisterRequest."""
-        names = []
+    def registered(self):
+        """{resource_name: endpoint} of the RegisterRequests (fields 3 and 2)."""
+        result = {}
         for raw in self.requests:
-            pos = 0
-            while pos < len(raw):
-                key = raw[pos]
-                length = raw[pos + 1]
-                if key == 0x1a:
-                    names.append(raw[pos + 2:pos + 2 + length].decode())
-                pos += 2 + length
-        return sorted(names)
+            fields = dict(pb_fields(raw))
+            result[fields[3].decode()] = fields[2].decode()
+        return result
+
+    def _channel(self, endpoint):
+        return grpc.insecure_channel('unix://' + os.path.join(self.directory, 'device-plugins', endpoint))
+
+    def devices(self, endpoint):
+        """{device id: health} from the plugin's first ListAndWatch answer."""
+        with self._channel(endpoint) as channel:
+            stream = channel.unary_stream('/v1beta1.DevicePlugin/ListAndWatch')(b'', timeout=20)
+            first = next(stream)
+            stream.cancel()
+        devices = [dict(pb_fields(raw)) for tag, raw in pb_fields(first) if tag == 1]
+        return {d[1].decode(): d[2].decode() for d in devices}
+
+    def preferred(self, endpoint, available, size):
+        request = b''.join(pb_field(1, i.encode()) for i in available) + bytes([3 << 3]) + _varint(size)
+        with self._channel(endpoint) as channel:
+            raw = channel.unary_unary('/v1beta1.DevicePlugin/GetPreferredAllocation')(pb_field(1, request), timeout=20)
+        (container,) = [r for tag, r in pb_fields(raw) if tag == 1]
+        return [r.decode() for tag, r in pb_fields(container) if tag == 1]
+
+    def allocate(self, endpoint, ids):
+        """{env name: value} of the one container's AllocateResponse."""
+        request = pb_field(1, b''.join(pb_field(1, i.encode()) for i in ids))
+        with self._channel(endpoint) as channel:
+            raw = channel.unary_unary('/v1beta1.DevicePlugin/Allocate')(request, timeout=20)
+        (container,) = [r for tag, r in pb_fields(raw) if tag == 1]
+        envs = [dict(pb_fields(r)) for tag, r in pb_fields(container) if tag == 1]
+        return {e[1].decode(): e[2].decode() for e in envs}
 
     def stop(self):
         self.server.stop(0)
 
 
 @pytest.mark.parametrize('name,strategy,resources', [
-    ('mig-off', 'none', ['nvidia.com/gpu']),
-    ('whole', 'mixed', ['nvidia.com/mig-1g.10gb', 'nvidia.com/mig-3g.40gb']),
-    ('whole', 'none', ['nvidia.com/gpu']),
-    ('mixed-models', 'mixed', ['nvidia.com/gpu', 'nvidia.com/mig-1g.6gb', 'nvidia.com/mig-3g.71gb',
-                               'nvidia.com/mig-4g.71gb', 'nvidia.com/mig-7g.180gb']),
+    ('mig-off', 'none', {'nvidia.com/gpu': 3}),
+    ('whole', 'mixed', {'nvidia.com/mig-1g.10gb': 7, 'nvidia.com/mig-3g.40gb': 2}),
+    ('whole', 'none', {'nvidia.com/gpu': 2}),
+    ('mixed-models', 'mixed', {'nvidia.com/gpu': 1, 'nvidia.com/mig-1g.6gb': 2, 'nvidia.com/mig-3g.71gb': 1,
+                               'nvidia.com/mig-4g.71gb': 1, 'nvidia.com/mig-7g.180gb': 1}),
 ])
-def test_device_plugin_registers_and_health_checks(name, strategy, resources, sim_build, node_factory, tmp_path,
-                                                   nvidia_tools):
+def test_device_plugin_serves_kubelet(name, strategy, resources, sim_build, node_factory, tmp_path, nvidia_tools):
+    """Registration, ListAndWatch, the health check, a preferred allocation (for full GPUs go-gpuallocator's
+    topology queries) and Allocate: every call a real kubelet makes, with the plugin alive after them."""
     gpus, mig, layouts = NODES[name]
     state = make_node(sim_build, tmp_path / ('%s.state' % name), gpus, mig, layouts)
-    kubelet = Kubelet(str(tmp_path / 'kubelet'))
+    # A short folder: a unix socket's path has at most 107 characters, pytest's tmp_path is longer.
+    kubelet_dir = tempfile.mkdtemp(prefix='kubelet-')
+    kubelet = Kubelet(kubelet_dir)
     log = tmp_path / 'plugin.log'
+    served = {}
     try:
         with open(str(log), 'w') as handle:
-            proc = node_factory(state, str(tmp_path / 'kubelet')).popen(
+            proc = node_factory(state, kubelet_dir).popen(
                 [os.path.join(nvidia_tools, 'nvidia-device-plugin'), '--mig-strategy=%s' % strategy,
                  '--fail-on-init-error=true'], stdout=handle, stderr=subprocess.STDOUT)
             deadline = time.monotonic() + 30
@@ -180,18 +250,29 @@ def test_device_plugin_registers_and_health_checks(name, strategy, resources, si
                 if len(kubelet.requests) == len(resources) and len(waits) >= len(resources):
                     break
                 time.sleep(0.2)
+            if proc.poll() is None and len(kubelet.requests) == len(resources):
+                for resource, endpoint in sorted(kubelet.registered().items()):
+                    devices = kubelet.devices(endpoint)
+                    ids = sorted(devices)
+                    preferred = kubelet.preferred(endpoint, ids, 1)
+                    env = kubelet.allocate(endpoint, preferred)
+                    served[resource] = (len(devices), set(devices.values()), len(preferred),
+                                        env.get('NVIDIA_VISIBLE_DEVICES') in ids)
             alive = proc.poll() is None
             proc.terminate()
             proc.wait(timeout=30)
     finally:
         kubelet.stop()
+        shutil.rmtree(kubelet_dir, ignore_errors=True)
     text = log.read_text()
     assert 'symbol lookup error' not in text, text[-3000:]
     assert alive, text[-3000:]
-    assert kubelet.resources() == sorted(resources), text[-3000:]
+    assert served == {r: (n, {'Healthy'}, 1, True) for r, n in resources.items()}, text[-3000:]
     called = {fields[2] for fields in call_log(state)}
     assert {'nvmlDeviceGetMinorNumber', 'nvmlEventSetCreate', 'nvmlDeviceRegisterEvents'} <= called
-    assert 'Marking' not in text and 'unhealthy' not in text, text[-3000:]
+    if 'nvidia.com/gpu' in resources and resources['nvidia.com/gpu'] > 1:
+        assert 'nvmlDeviceGetTopologyCommonAncestor' in called
+    assert 'unhealthy' not in text, text[-3000:]
     assert unexpected_not_supported(sim_build, state) == []
 
 

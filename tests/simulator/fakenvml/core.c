@@ -699,6 +699,8 @@ static const struct { const char *name; int mut; } k_functions[] = {
     {"nvmlDeviceGetAddressingMode", 0}, {"nvmlDeviceGetAttributes", 0}, {"nvmlDeviceGetAttributes_v2", 0},
     {"nvmlEventSetCreate", 0}, {"nvmlEventSetFree", 0}, {"nvmlDeviceGetSupportedEventTypes", 0},
     {"nvmlDeviceRegisterEvents", 0}, {"nvmlEventSetWait", 0}, {"nvmlEventSetWait_v2", 0},
+    {"nvmlDeviceGetTopologyCommonAncestor", 0}, {"nvmlDeviceGetNvLinkState", 0},
+    {"nvmlDeviceGetNvLinkRemotePciInfo", 0}, {"nvmlDeviceGetNvLinkRemotePciInfo_v2", 0},
     {"nvmlDeviceGetMigMode", 0}, {"nvmlDeviceSetMigMode", 1},
     {"nvmlDeviceGetGpuInstanceProfileInfo", 0}, {"nvmlDeviceGetGpuInstanceProfileInfoV", 0},
     {"nvmlDeviceGetGpuInstanceProfileInfoByIdV", 0},

@@ -1468,6 +1468,45 @@ FN_EXPORT nvmlReturn_t nvmlDeviceGetAttributes(nvmlDevice_t d, nvmlDeviceAttribu
 { return attributes("nvmlDeviceGetAttributes", d, a); }
 
 /* ======================================================================== */
+/* Topology and NVLink                                                      */
+/* ======================================================================== */
+
+/*
+ * The device plugin's preferred allocation for full GPUs (go-gpuallocator) asks, for every pair of GPUs,
+ * for their common PCIe ancestor and for each NVLink's state and remote PCI device.  The simulator models
+ * neither a PCIe tree nor NVLink: a node is one CPU (the node harness writes numa_node -1) whose GPUs sit
+ * behind separate host bridges, so two GPUs meet at NVML_TOPOLOGY_NODE ("NODE" in nvidia-smi topo -m) and a
+ * GPU with itself at NVML_TOPOLOGY_INTERNAL [inferred]; every board answers the NVLink queries as a PCIe
+ * board without NVLink bridges does, NOT_SUPPORTED [inferred: real SXM boards have NVLinks to NVSwitches].
+ * go-gpuallocator reads NOT_SUPPORTED as "no link".
+ */
+FN_EXPORT nvmlReturn_t nvmlDeviceGetTopologyCommonAncestor(nvmlDevice_t device1, nvmlDevice_t device2,
+                                                           nvmlGpuTopologyLevel_t *pathInfo)
+{
+    int g1 = 0, g2 = 0;
+    BEGIN("nvmlDeviceGetTopologyCommonAncestor", dev_gpu(device1));
+    if (!pathInfo || !phys(device1, &g1) || !phys(device2, &g2))
+        END(NVML_ERROR_INVALID_ARGUMENT);
+    *pathInfo = g1 == g2 ? NVML_TOPOLOGY_INTERNAL : NVML_TOPOLOGY_NODE;
+    END(NVML_SUCCESS);
+}
+
+static nvmlReturn_t nvlink_check(const char *fn, nvmlDevice_t device, unsigned int link, const void *out)
+{
+    BEGIN(fn, dev_gpu(device));
+    if (!out || !phys(device, NULL) || link >= NVML_NVLINK_MAX_LINKS)
+        END(NVML_ERROR_INVALID_ARGUMENT);
+    END(NVML_ERROR_NOT_SUPPORTED);
+}
+
+FN_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkState(nvmlDevice_t d, unsigned int link, nvmlEnableState_t *isActive)
+{ return nvlink_check("nvmlDeviceGetNvLinkState", d, link, isActive); }
+FN_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo_v2(nvmlDevice_t d, unsigned int link, nvmlPciInfo_t *pci)
+{ return nvlink_check("nvmlDeviceGetNvLinkRemotePciInfo_v2", d, link, pci); }
+FN_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo(nvmlDevice_t d, unsigned int link, nvmlPciInfo_t *pci)
+{ return nvlink_check("nvmlDeviceGetNvLinkRemotePciInfo", d, link, pci); }
+
+/* ======================================================================== */
 /* Events                                                                   */
 /* ======================================================================== */
 

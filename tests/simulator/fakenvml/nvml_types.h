@@ -296,6 +296,17 @@ typedef struct {
     unsigned int computeInstanceId;
 } nvmlEventData_t;
 
+/* Topology and NVLink (the device plugin's aligned allocation, go-gpuallocator). */
+typedef unsigned int nvmlGpuTopologyLevel_t;
+#define NVML_TOPOLOGY_INTERNAL   0
+#define NVML_TOPOLOGY_SINGLE     10
+#define NVML_TOPOLOGY_MULTIPLE   20
+#define NVML_TOPOLOGY_HOSTBRIDGE 30
+#define NVML_TOPOLOGY_NODE       40
+#define NVML_TOPOLOGY_SYSTEM     50
+typedef unsigned int nvmlEnableState_t;
+#define NVML_NVLINK_MAX_LINKS 36
+
 /* Layout checks against nvml.md §3 (x86-64). */
 _Static_assert(sizeof(nvmlPciInfo_t) == 68, "nvmlPciInfo_t");
 _Static_assert(offsetof(nvmlPciInfo_t, busId) == 36, "nvmlPciInfo_t.busId");

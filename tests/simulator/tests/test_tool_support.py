@@ -176,3 +176,21 @@ def test_event_wait_does_not_block_other_calls(a100, symbol):
     waiter.join()
     assert result == [pynvml.NVML_ERROR_TIMEOUT]
     pynvml.nvmlEventSetFree(event_set)
+
+
+def test_topology_and_nvlink(node, nvml_raises):
+    node.create('A100-SXM4-40GB', 'A100-SXM4-40GB', 'L40S', mig='none')
+    pynvml.nvmlInit()
+    handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(3)]
+    # One CPU, a host bridge per GPU: two GPUs meet at NODE, a GPU with itself is INTERNAL [inferred].
+    assert pynvml.nvmlDeviceGetTopologyCommonAncestor(handles[0], handles[1]) == pynvml.NVML_TOPOLOGY_NODE
+    assert pynvml.nvmlDeviceGetTopologyCommonAncestor(handles[2], handles[0]) == pynvml.NVML_TOPOLOGY_NODE
+    assert pynvml.nvmlDeviceGetTopologyCommonAncestor(handles[1], handles[1]) == pynvml.NVML_TOPOLOGY_INTERNAL
+    # No NVLink is simulated: every link answers as on a PCIe board without bridges.
+    for handle in handles:
+        with nvml_raises(pynvml.NVML_ERROR_NOT_SUPPORTED):
+            pynvml.nvmlDeviceGetNvLinkState(handle, 0)
+        with nvml_raises(pynvml.NVML_ERROR_NOT_SUPPORTED):
+            pynvml.nvmlDeviceGetNvLinkRemotePciInfo(handle, 0)
+    with nvml_raises(pynvml.NVML_ERROR_INVALID_ARGUMENT):
+        pynvml.nvmlDeviceGetNvLinkState(handles[0], pynvml.NVML_NVLINK_MAX_LINKS)
