@@ -17,11 +17,12 @@ import shutil
 import subprocess
 import tempfile
 import time
-from concurrent import futures
 
 import pytest
 
-grpc = pytest.importorskip('grpc', reason='grpcio (tests/requirements-nvidia.txt) is needed to play kubelet')
+pytest.importorskip('grpc', reason='grpcio (tests/requirements-nvidia.txt) is needed to play kubelet')
+
+from kubelet import Kubelet  # noqa: E402  (tests/nvidia/kubelet.py)
 
 NOT_SUPPORTED = 3
 
@@ -119,106 +120,6 @@ def test_gpu_feature_discovery_oneshot(name, strategy, sim_build, node_factory, 
     assert 'nvmlDeviceGetGpuFabricInfo' in called
     if strategy == 'mixed' and layouts:
         assert 'nvmlDeviceGetAttributes_v2' in called
-
-
-def _varint(value):
-    out = b''
-    while True:
-        byte, value = value & 0x7f, value >> 7
-        if not value:
-            return out + bytes([byte])
-        out += bytes([byte | 0x80])
-
-
-def pb_field(tag, data):
-    """A length-delimited protobuf field (strings, bytes, messages)."""
-    return bytes([tag << 3 | 2]) + _varint(len(data)) + data
-
-
-def pb_fields(raw):
-    """[(tag, bytes)] of the length-delimited fields of a message; varint fields are skipped."""
-    pos, fields = 0, []
-    while pos < len(raw):
-        key = raw[pos]
-        pos += 1
-        if key & 7 == 0:
-            while raw[pos] & 0x80:
-                pos += 1
-            pos += 1
-            continue
-        assert key & 7 == 2, 'unexpected wire type in %r' % raw
-        length = shift = 0
-        while True:
-            byte = raw[pos]
-            pos += 1
-            length |= (byte & 0x7f) << shift
-            shift += 7
-            if not byte & 0x80:
-                break
-        fields.append((key >> 3, raw[pos:pos + length]))
-        pos += length
-    return fields
-
-
-class Kubelet:
-    """The kubelet side of the device plugin API (deviceplugin/v1beta1), as little as these tests need: the
-    Registration service on kubelet.sock, and calls to a registered plugin's socket (ListAndWatch's first
-    answer, GetPreferredAllocation, Allocate), with messages encoded by hand (tags from api.proto)."""
-
-    def __init__(self, directory):
-        self.directory = directory
-        self.requests = []
-        os.makedirs(os.path.join(directory, 'device-plugins'), exist_ok=True)
-        handler = grpc.method_handlers_generic_handler('v1beta1.Registration', {
-            'Register': grpc.unary_unary_rpc_method_handler(self._register)})
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-        self.server.add_generic_rpc_handlers((handler,))
-        self.server.add_insecure_port('unix://' + os.path.join(directory, 'device-plugins', 'kubelet.sock'))
-        self.server.start()
-
-    def _register(self, request, context):
-        del context
-        self.requests.append(request)
-        return b''
-
-    def registered(self):
-        """{resource_name: endpoint} of the RegisterRequests (fields 3 and 2)."""
-        result = {}
-        for raw in self.requests:
-            fields = dict(pb_fields(raw))
-            result[fields[3].decode()] = fields[2].decode()
-        return result
-
-    def _channel(self, endpoint):
-        return grpc.insecure_channel('unix://' + os.path.join(self.directory, 'device-plugins', endpoint))
-
-    def devices(self, endpoint):
-        """{device id: health} from the plugin's first ListAndWatch answer."""
-        with self._channel(endpoint) as channel:
-            stream = channel.unary_stream('/v1beta1.DevicePlugin/ListAndWatch')(b'', timeout=20)
-            first = next(stream)
-            stream.cancel()
-        devices = [dict(pb_fields(raw)) for tag, raw in pb_fields(first) if tag == 1]
-        return {d[1].decode(): d[2].decode() for d in devices}
-
-    def preferred(self, endpoint, available, size):
-        request = b''.join(pb_field(1, i.encode()) for i in available) + bytes([3 << 3]) + _varint(size)
-        with self._channel(endpoint) as channel:
-            raw = channel.unary_unary('/v1beta1.DevicePlugin/GetPreferredAllocation')(pb_field(1, request), timeout=20)
-        (container,) = [r for tag, r in pb_fields(raw) if tag == 1]
-        return [r.decode() for tag, r in pb_fields(container) if tag == 1]
-
-    def allocate(self, endpoint, ids):
-        """{env name: value} of the one container's AllocateResponse."""
-        request = pb_field(1, b''.join(pb_field(1, i.encode()) for i in ids))
-        with self._channel(endpoint) as channel:
-            raw = channel.unary_unary('/v1beta1.DevicePlugin/Allocate')(request, timeout=20)
-        (container,) = [r for tag, r in pb_fields(raw) if tag == 1]
-        envs = [dict(pb_fields(r)) for tag, r in pb_fields(container) if tag == 1]
-        return {e[1].decode(): e[2].decode() for e in envs}
-
-    def stop(self):
-        self.server.stop(0)
 
 
 @pytest.mark.parametrize('name,strategy,resources', [
