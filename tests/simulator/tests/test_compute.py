@@ -172,7 +172,7 @@ def test_mig_device_handles(a100, nvml_raises):
     assert pynvml_text(pynvml.nvmlDeviceGetName(mig)) == 'NVIDIA A100-SXM4-40GB MIG 2g.10gb'
     uuid = pynvml_text(pynvml.nvmlDeviceGetUUID(mig))
     assert uuid.startswith('MIG-') and len(uuid) == 40
-    assert pynvml.nvmlDeviceGetMemoryInfo(mig).total == 9851 * 1024 * 1024
+    assert pynvml.nvmlDeviceGetMemoryInfo(mig).total == 9856 * 1024 * 1024
     parent = pynvml.nvmlDeviceGetDeviceHandleFromMigDeviceHandle(mig)
     assert ctypes.addressof(parent.contents) == ctypes.addressof(h.contents)
     again = pynvml.nvmlDeviceGetHandleByUUID(uuid.encode())

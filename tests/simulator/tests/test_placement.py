@@ -172,7 +172,7 @@ def test_profile_info_v3_and_wrong_version(a100):
     info = GiProfileInfoV3(version=0x03000098)
     assert fn(h, pynvml.NVML_GPU_INSTANCE_PROFILE_2_SLICE, ctypes.byref(info)) == 0
     assert (info.id, info.sliceCount, info.instanceCount, info.multiprocessorCount, info.memorySizeMB,
-            info.name, info.capabilities) == (14, 2, 3, 28, 9851, b'MIG 2g.10gb', 0)
+            info.name, info.capabilities) == (14, 2, 3, 28, 9856, b'MIG 2g.10gb', 0)
     bad = GiProfileInfoV3(version=0x01000098)
     assert fn(h, 0, ctypes.byref(bad)) == pynvml.NVML_ERROR_INVALID_ARGUMENT
 
