@@ -21,6 +21,7 @@ from concurrent import futures
 
 import grpc
 
+
 def _varint(value):
     out = b''
     while True:

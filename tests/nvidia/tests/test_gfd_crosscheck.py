@@ -93,12 +93,12 @@ def _parse_item(item):
     """'3g.20gb*2' -> ('3g.20gb', 2, None); '3g.20gb[2c,1c*2]' -> ('3g.20gb', 1, [2, 1, 1])."""
     cis = None
     if '[' in item:
-        item, _, inner = item[:-1].partition('[')
+        item, dummy, inner = item[:-1].partition('[')
         cis = []
         for part in inner.split(','):
-            size, _, times = part.partition('*')
+            size, dummy, times = part.partition('*')
             cis += [int(size.rstrip('c'))] * int(times or 1)
-    name, _, times = item.partition('*')
+    name, dummy, times = item.partition('*')
     return name, int(times or 1), cis
 
 
@@ -237,7 +237,7 @@ def compare(layout, strategy, coll, gpus, labels, plugin):
             out.append('GFD labels gpu.product=%s, the collection %s' % (
                 labels.get('nvidia.com/gpu.product'), 'refuses: %s' % '; '.join(value) if kind == 'refused' else 'predicts %s' % value))
         elif not invalid:
-            (name,) = devices
+            name = next(iter(devices))   # one MIG device type, or GFD would have said INVALID
             product = labels.get('nvidia.com/gpu.product', '')
             if labels.get('nvidia.com/gpu.count') != str(value.get('nvidia.com/gpu', 0)):
                 out.append('GFD labels gpu.count=%s, the collection predicts %s' % (labels.get('nvidia.com/gpu.count'), value))
