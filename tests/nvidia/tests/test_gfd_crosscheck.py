@@ -33,7 +33,6 @@ import pytest
 pytest.importorskip('grpc', reason='grpcio (tests/requirements-nvidia.txt) is needed to play kubelet')
 
 from kubelet import run_plugin  # noqa: E402  (tests/nvidia/kubelet.py)
-from harness import SIM_DIR  # noqa: E402  (tests/nvidia/harness.py)
 
 STRATEGIES = ('none', 'single', 'mixed')
 
@@ -76,14 +75,10 @@ GFD_CROSSCHECK_KNOWN = {}
 
 
 def _model_profiles(model):
-    """{GI profile name: (profile id, compute slices)} of a simulator model file."""
-    profiles = {}
-    with open(os.path.join(SIM_DIR, 'models', model + '.model')) as handle:
-        for line in handle:
-            words = line.split('#', 1)[0].split()
-            if words[:1] == ['profile']:
-                profiles[words[3]] = (int(words[2]), int(words[13]))
-    return profiles
+    """{GI profile name: (profile id, compute slices)} of a simulator model, from the catalog the fake's data is
+    generated from (tests/simulator/gen_models.py)."""
+    from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog  # pylint: disable=import-outside-toplevel
+    return dict((p.name, (p.profile_id, p.compute_slices)) for p in _catalog.model_by_key(model).gi_profiles)
 
 
 CI_ENUM_BY_SLICES = {1: 0, 2: 1, 3: 2, 4: 3, 7: 4}
