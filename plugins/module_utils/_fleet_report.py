@@ -198,7 +198,8 @@ def summary_lines(view):
     return [' '.join(line.splitlines()) for line in lines]
 
 
-_MD_SPECIAL = '\\`*_{}[]<>()#+-!|~'
+# Characters that mean something inside a line of Markdown (GitHub's included); '-', '+' and '#' only at its start.
+_MD_SPECIAL = '\\`*_{}[]<>()!|~'
 
 
 def md_escape(value):
