@@ -250,8 +250,8 @@ def markdown(view):
         if not node['reached']:
             continue
         out.extend(['', '## %s' % md_escape(node['host']), ''])
-        out.append('Node %s, driver %s, device plugin config %s.' % (md_escape(node['node']), md_escape(node['driver']),
-                                                                      md_escape(node['plugin_config'])))
+        out.append('Node %s, driver %s, device plugin config %s.' % (
+            md_escape(node['node']), md_escape(node['driver']), md_escape(node['plugin_config'])))
         out.append('')
         lines = []
         for gpu in node['gpus']:

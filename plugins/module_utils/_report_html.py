@@ -33,7 +33,7 @@ __all__ = ('HAS_JINJA2', 'render_html')
 HAS_JINJA2 = jinja2 is not None
 
 STYLE = r"""
-:root { --slice: 4.8rem; --bar: 2.5rem; --ink: #1d2330; --muted: #5b6576; --line: #d5dae1; --warn: #e07a00; --bad: #c1121f;
+:root { --slice: 4.2rem; --bar: 2.5rem; --ink: #1d2330; --muted: #5b6576; --line: #d5dae1; --warn: #e07a00; --bad: #c1121f;
         --good: #2b8a3e; color: var(--ink); background: #f5f6f8; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; }
 * { box-sizing: border-box; }
 body { margin: 0 auto; padding: 1.2rem 1.5rem 3rem; max-width: 1500px; }
@@ -72,7 +72,7 @@ section.node.drift { border-left: 5px solid var(--warn); }
 .meta span { color: var(--muted); }
 .resources th, .resources td { padding: .15rem .6rem .15rem 0; text-align: left; }
 .gpus { display: flex; flex-direction: column; gap: .35rem; margin-top: .6rem; }
-.gpu { display: flex; align-items: center; gap: .7rem; padding: .2rem .3rem; border-radius: 5px; }
+.gpu { display: flex; flex-wrap: wrap; align-items: center; gap: .7rem; padding: .2rem .3rem; border-radius: 5px; }
 .gpu.drift { background: #fff4e5; box-shadow: inset 3px 0 var(--warn); }
 .gname { width: 9.5rem; flex: none; font-weight: 600; }
 .gname small { display: block; font-weight: 400; color: var(--muted); overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
@@ -94,9 +94,9 @@ section.node.drift { border-left: 5px solid var(--warn); }
 .busy::after { content: "busy"; position: absolute; right: 2px; bottom: 1px; font-size: .62rem; font-weight: 700; padding: 0 2px;
                background: #1d2330; color: #fff; border-radius: 3px; }
 .destroy { box-shadow: inset 0 0 0 2px var(--bad); }
-.destroy::before { content: "\2715"; position: absolute; right: 4px; top: 1px; color: var(--bad); font-size: .7rem; font-weight: 700; }
+.destroy::before { content: "\2715"; position: absolute; right: 4px; bottom: 1px; color: var(--bad); font-size: .7rem; font-weight: 700; }
 .create { box-shadow: inset 0 0 0 2px var(--good); }
-.create::before { content: "+"; position: absolute; right: 4px; top: -1px; color: var(--good); font-size: .85rem; font-weight: 700; }
+.create::before { content: "+"; position: absolute; right: 4px; bottom: 0; color: var(--good); font-size: .85rem; font-weight: 700; }
 .swatch { display: inline-block; width: 2.6rem; height: 1.2rem; vertical-align: middle; border: 1px solid #8d96a5; position: relative; }
 footer { margin-top: 2rem; color: var(--muted); font-size: .8rem; }
 """
@@ -158,7 +158,8 @@ BASE = r"""<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src '{{ script_hash }}'; img-src data:; base-uri 'none'; form-action 'none'">
+<meta http-equiv="Content-Security-Policy"
+      content="default-src 'none'; style-src 'unsafe-inline'; script-src '{{ script_hash }}'; img-src data:; base-uri 'none'; form-action 'none'">
 <title>{% block title %}{% endblock %}</title>
 <style>{{ style }}</style>
 </head>
@@ -169,31 +170,57 @@ BASE = r"""<!DOCTYPE html>
 </html>
 """
 
+# slots(s, colours, label): one GPU's diagram from _diagram.gpu_slots data (after slot_changes, changes are marked), one
+# grid column per memory slice. gpu_row(gpu, colours): a GPU's name, its current diagram and, when it has one, its target.
 SLOTS = r"""{% macro slots(s, colours, label) -%}
 {% set n = s.slices or 8 %}
 <div class="slots" style="--n: {{ n }}" data-slices="{{ n }}" data-mig="{{ s.mig }}" role="img" aria-label="{{ label }}">
-{%- if s.mig == 'none' %}<div class="whole">no MIG</div>
-{%- elif s.mig == 'off' %}<div class="whole">MIG disabled{% if s.pending is not none %}; MIG {{ 'on' if s.pending else 'off' }} after reset{% endif %}</div>
-{%- else %}{% for seg in s.segments %}
-{%- set at = seg.start ~ ('' if seg.size == 1 else '-' ~ (seg.start + seg.size - 1)) %}
-{%- if seg.profile is none %}<div class="seg free" style="grid-column: {{ seg.start + 1 }} / span 1" data-start="{{ seg.start }}" data-size="1" title="slice {{ seg.start }}: free"></div>
-{%- else %}<div class="seg inst{{ ' busy' if seg.busy }}{{ ' ' ~ seg.change if seg.change in ('destroy', 'create') }}" style="grid-column: {{ seg.start + 1 }} / span {{ seg.size }}; --c: {{ colours[seg.profile] }}" data-start="{{ seg.start }}" data-size="{{ seg.size }}" data-profile="{{ seg.profile }}" title="{{ seg.profile }} at slices {{ at }}{% if seg.id is not none %} (GPU instance {{ seg.id }}){% endif %}{% if seg.busy %}; busy: process {{ seg.busy | join(', ') }}{% endif %}{% if seg.change == 'destroy' %}; destroyed by the desired layout{% elif seg.change == 'create' %}; created by the desired layout{% endif %}"><b>{{ seg.profile }}</b><span class="at">{{ at }}</span></div>
-{%- endif %}{% endfor %}{% endif %}
+{% if s.mig == 'none' %}
+<div class="whole">no MIG</div>
+{% elif s.mig == 'off' %}
+<div class="whole">MIG disabled{% if s.pending is not none %}; MIG {{ 'on' if s.pending else 'off' }} after reset{% endif %}</div>
+{% else %}
+{% for seg in s.segments %}
+{% set at = seg.start ~ ('' if seg.size == 1 else '-' ~ (seg.start + seg.size - 1)) %}
+{% if seg.profile is none %}
+<div class="seg free" style="grid-column: {{ seg.start + 1 }} / span 1" data-start="{{ seg.start }}" data-size="1"
+     title="slice {{ seg.start }}: free"></div>
+{% else %}
+{% set ident = ' (GPU instance %s)' % seg.id if seg.id is not none else '' %}
+{% set busy = '; busy: process ' ~ seg.busy | join(', ') if seg.busy else '' %}
+{% set change = {'destroy': '; destroyed by the desired layout', 'create': '; created by the desired layout'}.get(seg.change, '') %}
+<div class="seg inst{{ ' busy' if seg.busy }}{{ ' ' ~ seg.change if seg.change in ('destroy', 'create') }}"
+     style="grid-column: {{ seg.start + 1 }} / span {{ seg.size }}; --c: {{ colours[seg.profile] }}"
+     data-start="{{ seg.start }}" data-size="{{ seg.size }}" data-profile="{{ seg.profile }}"
+     title="{{ seg.profile }} at slices {{ at }}{{ ident }}{{ busy }}{{ change }}"><b>{{ seg.profile }}</b><span class="at">{{ at }}</span></div>
+{% endif %}
+{% endfor %}
+{% endif %}
 </div>
-{%- if s.assumed %}<div class="cap">unknown model: {{ s.slices }} memory slices assumed</div>{% endif %}
+{% if s.assumed %}<div class="cap">unknown model: {{ s.slices }} memory slices assumed</div>{% endif %}
 {%- endmacro %}
 
 {% macro gpu_row(gpu, colours, left='now', right='desired') -%}
 <div class="gpu{{ ' drift' if gpu.drift }}" data-gpu="{{ gpu.index }}">
 <div class="gname">GPU {{ gpu.index }}<small title="{{ gpu.uuid or '' }}">{{ gpu.model }}</small></div>
-<div class="side">{% if gpu.target %}<span class="cap">{{ left }}</span>{% endif %}{{ slots(gpu.current, colours, 'GPU ' ~ gpu.index ~ ' ' ~ left) }}</div>
-{%- if gpu.target %}<div class="arrow" aria-hidden="true">&rarr;</div><div class="side target"><span class="cap">{{ right }}</span>{{ slots(gpu.target, colours, 'GPU ' ~ gpu.index ~ ' ' ~ right) }}</div>{% endif %}
+<div class="side">
+{% if gpu.target %}<span class="cap">{{ left }}</span>{% endif %}
+{{ slots(gpu.current, colours, 'GPU %s %s' % (gpu.index, left)) }}
+</div>
+{% if gpu.target %}
+<div class="arrow" aria-hidden="true">&rarr;</div>
+<div class="side target"><span class="cap">{{ right }}</span>
+{{ slots(gpu.target, colours, 'GPU %s %s' % (gpu.index, right)) }}
+</div>
+{% endif %}
 </div>
 {%- endmacro %}
 
 {% macro legend(profiles) -%}
 <div class="legend" id="legend">
-{% for p in profiles %}<span class="chip" data-profile="{{ p.name }}"><i style="background: {{ p.colour }}"></i>{{ p.name }} <span class="muted">({{ p.slices }} slice{{ 's' if p.slices != 1 }})</span></span>
+{% for p in profiles %}
+<span class="chip" data-profile="{{ p.name }}"><i style="background: {{ p.colour }}"></i>{{ p.name }}
+<span class="muted">({{ p.slices }} slice{{ 's' if p.slices != 1 }})</span></span>
 {% endfor %}
 <span class="chip"><span class="swatch free"></span>free slice</span>
 <span class="chip"><span class="swatch inst busy" style="--c: #dfe3e8"></span>busy (processes running)</span>
@@ -237,18 +264,31 @@ REPORT = r"""{% extends 'base.html' %}
 </tr></thead>
 <tbody>
 {% for node in view.nodes %}
-{% set profiles = [] %}{% for gpu in node.gpus %}{% for s in [gpu.current, gpu.target] if s %}{% for seg in s.segments if seg.profile is not none %}{% if profiles.append(seg.profile) %}{% endif %}{% endfor %}{% endfor %}{% endfor %}
-<tr data-host="{{ node.host }}" data-order="{{ loop.index }}" data-section="node-{{ loop.index }}" data-search="{{ profiles | unique | join(' ') }} {{ node.node or '' }}"
-    data-drift="{{ 1 if node.drift else 0 }}" data-problems="{{ 1 if node.problems else 0 }}" data-cordoned="{{ 1 if node.cordoned else 0 }}"
+{% set profiles = [] %}
+{% for gpu in node.gpus %}{% for s in [gpu.current, gpu.target] if s %}{% for seg in s.segments if seg.profile is not none %}
+{% if profiles.append(seg.profile) %}{% endif %}
+{% endfor %}{% endfor %}{% endfor %}
+{% set state_class = node.state if node.state in ('success', 'failed', 'pending') else 'other' %}
+{% set cordon = 'cordoned' if node.cordoned else ('schedulable' if node.cordoned is false else '') %}
+<tr data-host="{{ node.host }}" data-order="{{ loop.index }}" data-section="node-{{ loop.index }}"
+    data-search="{{ profiles | unique | join(' ') }} {{ node.node or '' }}" data-drift="{{ 1 if node.drift else 0 }}"
+    data-problems="{{ 1 if node.problems else 0 }}" data-cordoned="{{ 1 if node.cordoned else 0 }}"
     class="{{ 'drift' if node.drift }}{{ ' problem' if node.problems }}">
-<td data-sort="{{ node.host }}"><a href="#node-{{ loop.index }}">{{ node.host }}</a>{% if node.node and node.node != node.host %}<br><span class="muted">node {{ node.node }}</span>{% endif %}</td>
+<td data-sort="{{ node.host }}"><a href="#node-{{ loop.index }}">{{ node.host }}</a>
+{% if node.node and node.node != node.host %}<br><span class="muted">node {{ node.node }}</span>{% endif %}</td>
 <td data-sort="{{ node.gpu_count }}">{% for m in node.models %}{{ m.count }} &times; {{ m.model }}{% if not loop.last %}<br>{% endif %}{% endfor %}</td>
 <td data-sort="{{ node.mig_config or '' }}">{{ node.mig_config or '–' }}</td>
-<td data-sort="{{ node.state or '' }}">{% if node.reached %}<span class="state state-{{ node.state if node.state in ('success', 'failed', 'pending') else 'other' }}">{{ node.state or '–' }}</span>{% endif %}</td>
-<td data-sort="{{ 'cordoned' if node.cordoned else ('schedulable' if node.cordoned is false else '') }}">{% if node.cordoned %}<span class="warn">cordoned</span>{% elif node.cordoned is false %}schedulable{% else %}–{% endif %}</td>
-<td data-sort="{{ node.drift_gpus }}">{% if node.drift %}<span class="warn">GPUs {{ node.drift | join(', ') }}</span>{% elif node.reached %}<span class="good">none</span>{% endif %}</td>
-<td data-sort="{{ node.resources | rejectattr('match') | list | length }}">{% for r in node.resources %}<div class="res{{ ' differs' if not r.match }}" title="{{ r.name }}">{{ r.name | replace('nvidia.com/', '') }} {{ r.advertised if r.advertised is not none else '–' }} / {{ r.expected if r.expected is not none else '–' }}</div>{% endfor %}</td>
-<td data-sort="{{ node.problems | length }}">{% if node.problems %}<ul class="problems">{% for p in node.problems %}<li>{{ p }}</li>{% endfor %}</ul>{% endif %}</td>
+<td data-sort="{{ node.state or '' }}">{% if node.reached %}<span class="state state-{{ state_class }}">{{ node.state or '–' }}</span>{% endif %}</td>
+<td data-sort="{{ cordon }}">{% if node.cordoned %}<span class="warn">cordoned</span>{% else %}{{ cordon or '–' }}{% endif %}</td>
+<td data-sort="{{ node.drift_gpus }}">
+{% if node.drift %}<span class="warn">GPUs {{ node.drift | join(', ') }}</span>{% elif node.reached %}<span class="good">none</span>{% endif %}</td>
+<td data-sort="{{ node.resources | rejectattr('match') | list | length }}">
+{% for r in node.resources %}
+<div class="res{{ ' differs' if not r.match }}" title="{{ r.name }}">{{ r.name | replace('nvidia.com/', '') }}
+{{ r.advertised if r.advertised is not none else '–' }} / {{ r.expected if r.expected is not none else '–' }}</div>
+{% endfor %}</td>
+<td data-sort="{{ node.problems | length }}">
+{% if node.problems %}<ul class="problems">{% for p in node.problems %}<li>{{ p }}</li>{% endfor %}</ul>{% endif %}</td>
 </tr>
 {% endfor %}
 </tbody>
@@ -256,6 +296,7 @@ REPORT = r"""{% extends 'base.html' %}
 <p id="nomatch" class="muted" hidden>No node matches the filter.</p>
 {{ draw.legend(view.profiles) }}
 {% for node in view.nodes %}
+{% set cordon = 'cordoned' if node.cordoned else ('schedulable' if node.cordoned is false else '') %}
 <section class="node{{ ' drift' if node.drift }}" id="node-{{ loop.index }}" data-host="{{ node.host }}">
 <h2>{{ node.host }}</h2>
 {% if not node.reached %}
@@ -267,17 +308,21 @@ REPORT = r"""{% extends 'base.html' %}
 <li><span>mig.config</span> {{ node.mig_config or '–' }}</li>
 <li><span>state</span> {{ node.state or '–' }}</li>
 <li><span>device plugin config</span> {{ node.plugin_config or '–' }}</li>
-<li>{% if node.cordoned %}<span class="warn">cordoned</span>{% elif node.cordoned is false %}schedulable{% else %}cordon unknown{% endif %}</li>
+<li>{% if node.cordoned %}<span class="warn">cordoned</span>{% else %}{{ cordon or 'cordon unknown' }}{% endif %}</li>
 <li>{% if node.drift %}<span class="warn">drift on GPUs {{ node.drift | join(', ') }}</span>{% else %}no drift{% endif %}</li>
 </ul>
 {% if node.problems %}<ul class="problems">{% for p in node.problems %}<li>{{ p }}</li>{% endfor %}</ul>{% endif %}
 {% if node.resources %}
 <table class="resources"><tr><th>Resource</th><th>advertised</th><th>expected</th></tr>
-{% for r in node.resources %}<tr class="res{{ ' differs' if not r.match }}"><td>{{ r.name }}</td><td>{{ r.advertised if r.advertised is not none else '–' }}</td><td>{{ r.expected if r.expected is not none else '–' }}</td></tr>
-{% endfor %}</table>
+{% for r in node.resources %}
+<tr class="res{{ ' differs' if not r.match }}"><td>{{ r.name }}</td>
+<td>{{ r.advertised if r.advertised is not none else '–' }}</td><td>{{ r.expected if r.expected is not none else '–' }}</td></tr>
+{% endfor %}
+</table>
 {% endif %}
 <div class="gpus">
-{% for gpu in node.gpus %}{{ draw.gpu_row(gpu, view.colours) }}
+{% for gpu in node.gpus %}
+{{ draw.gpu_row(gpu, view.colours) }}
 {% endfor %}
 </div>
 {% endif %}

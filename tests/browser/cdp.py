@@ -7,7 +7,9 @@
 Chromium's ``--remote-debugging-pipe`` speaks the DevTools protocol over two pipes, file descriptors 3 (commands in)
 and 4 (responses and events out), each message JSON ended by a NUL byte: no websocket, no port, no Python package.
 
-  cdp.py screenshot URL OUT.png [--width W] [--height H]    a screenshot of the page's top W x H pixels
+  cdp.py screenshot URL OUT.png [--width W] [--height H] [--hide SELECTOR]...
+                                        a screenshot of the page's top W x H pixels (without the elements that match
+                                        SELECTOR, to bring what matters to the top; the README's picture is made so)
 
 As a library: ``with Browser() as browser: page = browser.open(url)``, then ``page.evaluate(js)``,
 ``page.screenshot()``, and ``page.events`` for what the page logged (console, exceptions, network requests).
@@ -252,11 +254,14 @@ def main(argv=None):
     shot.add_argument('out')
     shot.add_argument('--width', type=int, default=1280)
     shot.add_argument('--height', type=int, default=800)
+    shot.add_argument('--hide', action='append', default=[], metavar='SELECTOR', help='hide what matches this CSS selector first')
     args = parser.parse_args(argv)
     url = args.url if '://' in args.url else 'file://' + os.path.abspath(args.url)
     try:
         with Browser(width=args.width, height=args.height) as browser:
             page = browser.open(url)
+            for selector in args.hide:
+                page.evaluate('document.querySelectorAll(%s).forEach(function (e) { e.hidden = true; })' % json.dumps(selector))
             page.screenshot(args.out)
             for problem in page.problems():
                 print('cdp: the page reported: %s' % problem, file=sys.stderr)

@@ -60,9 +60,9 @@ def report_fixture():
     try:
         state = os.path.join(demo.FLEET, 'gpu-a100-2.state')
         instances = json.loads(demo.simnode(build, 'show', state, '--json'))['gpus'][0]['gpu_instances']
+        by_start = dict((instance['start'], instance['id']) for instance in instances)
         for start, pid in BUSY.items():
-            gi = next(i for i in instances if i['start'] == start)
-            demo.simnode(build, 'process', 'add', state, '--gpu', '0', '--gi', str(gi['id']), '--ci', '0', '--pid', str(pid))
+            demo.simnode(build, 'process', 'add', state, '--gpu', '0', '--gi', str(by_start[start]), '--ci', '0', '--pid', str(pid))
         proc = subprocess.run(['ansible-playbook', os.path.join(ROOT, 'playbooks', 'report.yml'),
                                '-i', os.path.join(ROOT, 'inventories', 'simulated')],
                               capture_output=True, text=True, cwd=ROOT, check=False,
