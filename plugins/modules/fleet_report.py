@@ -66,7 +66,8 @@ notes:
 seealso:
   - module: gpufleet.mig.gpu_info
   - module: gpufleet.mig.mig_layout
-  - filter: gpufleet.mig.mig_slots
+  - plugin: gpufleet.mig.mig_slots
+    plugin_type: filter
 """
 
 EXAMPLES = r"""
