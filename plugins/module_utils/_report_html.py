@@ -28,7 +28,7 @@ try:
 except ImportError:  # ansible-core requires Jinja2 (and its MarkupSafe) on the controller, where this runs
     jinja2 = Markup = None
 
-__all__ = ('HAS_JINJA2', 'render_html')
+__all__ = ('HAS_JINJA2', 'TEMPLATES', 'render_html', 'render_page')
 
 HAS_JINJA2 = jinja2 is not None
 
@@ -106,6 +106,7 @@ SCRIPT = r"""
   'use strict';
   var each = function (list, fn) { Array.prototype.forEach.call(list, fn); };
   var table = document.getElementById('fleet');
+  if (!table) { return; }  // a page of these templates without the fleet table
   var body = table.tBodies[0];
   var rows = Array.prototype.slice.call(body.rows);
   var input = document.getElementById('filter');
@@ -340,16 +341,21 @@ def script_hash(script=SCRIPT):
     return "sha256-" + base64.b64encode(hashlib.sha256(script.encode('utf-8')).digest()).decode('ascii')
 
 
-def environment():
-    """A Jinja2 environment over TEMPLATES that escapes everything and fails on a missing name instead of printing nothing."""
+def environment(templates=None):
+    """A Jinja2 environment over ``templates`` (TEMPLATES by default) that escapes everything and fails on a missing name."""
     if jinja2 is None:
         raise RuntimeError('Jinja2 is needed to render the HTML report')
-    return jinja2.Environment(loader=jinja2.DictLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined,
-                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    return jinja2.Environment(loader=jinja2.DictLoader(TEMPLATES if templates is None else templates), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
-def render_html(view, template='report.html'):
-    """The page for ``view`` (``_fleet_report.fleet_view``)."""
+def render_page(template, templates=None, **context):
+    """Any page of ``templates`` that extends ``base.html``, with ``context``."""
     # STYLE and SCRIPT are constants of this file, never node data: they go in unescaped.
-    return environment().get_template(template).render(view=view, style=Markup(STYLE), script=Markup(SCRIPT),
-                                                       script_hash=script_hash())
+    return environment(templates).get_template(template).render(style=Markup(STYLE), script=Markup(SCRIPT),
+                                                                script_hash=script_hash(), **context)
+
+
+def render_html(view):
+    """The fleet report's page for ``view`` (``_fleet_report.fleet_view``)."""
+    return render_page('report.html', view=view)

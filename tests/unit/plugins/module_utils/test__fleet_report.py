@@ -14,7 +14,8 @@ import pytest
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._fleet_report import fleet_view, markdown, md_escape, summary_lines
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance, GpuState
-from ansible_collections.gpufleet.mig.plugins.module_utils._report_html import SCRIPT, render_html
+from ansible_collections.gpufleet.mig.plugins.module_utils._diagram import gpu_slots, slot_changes
+from ansible_collections.gpufleet.mig.plugins.module_utils._report_html import SCRIPT, TEMPLATES, render_html, render_page
 
 
 def gpu(index, model='A100-SXM4-40GB', items=(), mig=True, busy=()):
@@ -181,3 +182,22 @@ def test_html_and_markdown_show_the_same_nodes_and_diagrams():
 def test_fleet_view_refuses_what_is_not_a_fleet():
     with pytest.raises(ValueError, match='expected the fleet as a dict'):
         fleet_view(['gpu-1'])
+
+
+PLAN = """{% extends 'base.html' %}{% import 'slots.html' as draw %}{% block title %}plan{% endblock %}
+{% block content %}{{ draw.gpu_row(gpu, colours, 'current', 'target') }}{% endblock %}"""
+
+
+def test_the_diagram_templates_serve_another_page():
+    """A plan page draws current against target with the report's own macros, and its script leaves it alone."""
+    entry = gpu(0, items=SEVEN)
+    current, target = slot_changes(gpu_slots(entry), gpu_slots(entry, layout=BALANCED))
+    colours = {'1g.5gb': '#111111', '2g.10gb': '#222222', '3g.20gb': '#333333'}
+    page = render_page('plan.html', dict(TEMPLATES, **{'plan.html': PLAN}),
+                       gpu={'index': 0, 'model': 'A100-SXM4-40GB', 'uuid': 'GPU-0', 'drift': True, 'current': current, 'target': target},
+                       colours=colours)
+    parser = Tags()
+    parser.feed(page)
+    classes = [attrs.get('class', '') for tag, attrs in parser.tags if tag == 'div']
+    assert sum('destroy' in c for c in classes) == 5 and sum('create' in c for c in classes) == 2
+    assert '>current<' in page and '>target<' in page and 'if (!table) { return; }' in page
