@@ -38,6 +38,8 @@ DEMO_PY := $(TEST_ENV) $(VPY)
 DEMO_EXTRA_VARS ?= {"gpufleet_mig_serial": [1, "50%"]}
 DEMO_PLAY := $(TEST_ENV) ANSIBLE_RETRY_FILES_ENABLED=0 ansible-playbook $(DEMO_PLAYBOOK) -i $(DEMO_INVENTORY) -e '$(DEMO_EXTRA_VARS)'
 DEMO_REPORT := $(TEST_ENV) ANSIBLE_RETRY_FILES_ENABLED=0 ansible-playbook playbooks/report.yml -i $(DEMO_INVENTORY)
+# The last line of make demo, after the cluster stopped: setup.py start removed any older report, so a page there is this run's.
+DEMO_NAME_REPORT := if [ -f $(DEMO)/report/report.html ]; then echo "demo: the fleet report, to open in a browser: $(DEMO)/report/report.html"; fi
 
 help:
 	@echo "make test   - everything: sanity, lint, unit, simulator and integration tests"
@@ -164,7 +166,7 @@ bench: venv simulator collection
 
 # The simulated cluster is stopped on every exit (trap), also when a step failed; the exit status is kept.
 demo: venv simulator collection
-	@trap '$(DEMO_PY) tests/demo/setup.py stop' EXIT; \
+	@trap '$(DEMO_PY) tests/demo/setup.py stop; $(DEMO_NAME_REPORT)' EXIT; \
 	$(DEMO_PY) tests/demo/setup.py start; \
 	$(DEMO_PY) tests/demo/summary.py --before; \
 	echo "demo: first run: ansible-playbook $(DEMO_PLAYBOOK) -i $(DEMO_INVENTORY)"; \
@@ -176,7 +178,6 @@ demo: venv simulator collection
 	$(DEMO_PY) tests/demo/summary.py --recap $(DEMO)/second-run.log --title "second run" || rc=$$?; \
 	echo "demo: the fleet report: ansible-playbook playbooks/report.yml -i $(DEMO_INVENTORY) (log: $(DEMO)/report-run.log)"; \
 	$(DEMO_REPORT) > $(DEMO)/report-run.log 2>&1 || { rc=$$?; echo "demo: FAILED: the report exited with $$rc (log: $(DEMO)/report-run.log)"; exit $$rc; }; \
-	echo "demo: open the fleet report in a browser: $(DEMO)/report/report.html (report.md beside it)"; \
 	exit $$rc
 
 demo-setup: venv simulator collection
