@@ -25,7 +25,7 @@ TEST_ENV := PATH="$(VENV)/bin:$$PATH" PYTHONPATH="$(COLLECTIONS)" ANSIBLE_COLLEC
 	NVIDIA_SRC="$(NVIDIA_SRC)" NVIDIA_TOOLS="$(NVIDIA_BUILD)/bin"
 
 .PHONY: help venv simulator collection test sanity lint units simulator-tests k8ssim-tests integration changelog-lint clean
-.PHONY: reliability soak nvidia-tools nvidia-tests
+.PHONY: reliability soak nvidia-tools nvidia-tests browser-tests chromium
 .PHONY: demo demo-setup demo-stop molecule bench
 
 # make demo: the rollout against the simulated fleet (inventories/simulated, tests/demo/). DEMO_PLAYBOOK can be
@@ -37,6 +37,9 @@ DEMO_PY := $(TEST_ENV) $(VPY)
 # Batches are a play keyword, which inventory variables cannot set: a canary node, then half of the fleet per batch.
 DEMO_EXTRA_VARS ?= {"gpufleet_mig_serial": [1, "50%"]}
 DEMO_PLAY := $(TEST_ENV) ANSIBLE_RETRY_FILES_ENABLED=0 ansible-playbook $(DEMO_PLAYBOOK) -i $(DEMO_INVENTORY) -e '$(DEMO_EXTRA_VARS)'
+DEMO_REPORT := $(TEST_ENV) ANSIBLE_RETRY_FILES_ENABLED=0 ansible-playbook playbooks/report.yml -i $(DEMO_INVENTORY)
+# The last line of make demo, after the cluster stopped: setup.py start removed any older report, so a page there is this run's.
+DEMO_NAME_REPORT := if [ -f $(DEMO)/report/report.html ]; then echo "demo: the fleet report, to open in a browser: $(DEMO)/report/report.html"; fi
 
 help:
 	@echo "make test   - everything: sanity, lint, unit, simulator and integration tests"
@@ -47,6 +50,7 @@ help:
 	@echo "make soak   - 25 kill-and-resume trials (KILL_TRIALS=N KILL_SEED=S to change)"
 	@echo "make demo-setup / demo-stop - start the simulated fleet and cluster (to run playbooks yourself) / stop it"
 	@echo "make nvidia-tests - NVIDIA's mig-parted, device plugin and feature discovery against the simulators (part of make test)"
+	@echo "make browser-tests - the report page of the demo fleet in headless Chromium, installed when missing (part of make test)"
 	@echo "make clean  - remove the virtual environment and build outputs"
 
 $(VENV)/.installed: requirements.txt tests/requirements.txt
@@ -137,7 +141,21 @@ soak: KILL_TRIALS = 25
 soak: venv simulator collection
 	$(TEST_ENV) $(VPY) tests/reliability/suite.py kills --trials $(KILL_TRIALS) --seed $(KILL_SEED)
 
-test: sanity lint changelog-lint units simulator-tests k8ssim-tests nvidia-tests integration reliability molecule
+# Debian's chromium for the browser test, installed when there is none: CI runs make test as root on a fresh Debian
+# machine. CHROMIUM=/path/to/chrome uses another one and installs nothing.
+chromium:
+	@if [ -n "$${CHROMIUM:-}" ] || command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then exit 0; fi; \
+	sudo=""; if [ "$$(id -u)" -ne 0 ]; then sudo="sudo"; fi; \
+	echo "chromium: not found; installing Debian's chromium with apt-get"; \
+	$$sudo apt-get update -q; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+
+# The report playbook over the simulated fleet of make demo (it uses .build/demo: not at the same time as make demo or
+# the Molecule scenarios), its report.html checked in headless Chromium (tests/browser/); screenshot in .build/browser/.
+browser-tests: venv simulator collection chromium
+	$(TEST_ENV) $(VPY) -m pytest -q tests/browser
+
+test: sanity lint changelog-lint units simulator-tests k8ssim-tests nvidia-tests integration reliability browser-tests molecule
 
 # make bench: the rollout's own cost (no-op and change), API and NVML use, disruption and planner speed, against the
 # simulators, in .build/bench/ (tests/bench/README.md). It prints a table with every figure, its goal and PASS/MISS,
@@ -148,7 +166,7 @@ bench: venv simulator collection
 
 # The simulated cluster is stopped on every exit (trap), also when a step failed; the exit status is kept.
 demo: venv simulator collection
-	@trap '$(DEMO_PY) tests/demo/setup.py stop' EXIT; \
+	@trap '$(DEMO_PY) tests/demo/setup.py stop; $(DEMO_NAME_REPORT)' EXIT; \
 	$(DEMO_PY) tests/demo/setup.py start; \
 	$(DEMO_PY) tests/demo/summary.py --before; \
 	echo "demo: first run: ansible-playbook $(DEMO_PLAYBOOK) -i $(DEMO_INVENTORY)"; \
@@ -157,7 +175,10 @@ demo: venv simulator collection
 	if [ $$rc -ne 0 ]; then echo "demo: FAILED: the first run exited with $$rc (log: $(DEMO)/first-run.log)"; exit $$rc; fi; \
 	echo "demo: second run: the same playbook again, which must change nothing"; \
 	$(DEMO_PLAY) 2>&1 | tee $(DEMO)/second-run.log || { rc=$$?; echo "demo: FAILED: the second run exited with $$rc"; exit $$rc; }; \
-	$(DEMO_PY) tests/demo/summary.py --recap $(DEMO)/second-run.log --title "second run"
+	$(DEMO_PY) tests/demo/summary.py --recap $(DEMO)/second-run.log --title "second run" || rc=$$?; \
+	echo "demo: the fleet report: ansible-playbook playbooks/report.yml -i $(DEMO_INVENTORY) (log: $(DEMO)/report-run.log)"; \
+	$(DEMO_REPORT) > $(DEMO)/report-run.log 2>&1 || { rc=$$?; echo "demo: FAILED: the report exited with $$rc (log: $(DEMO)/report-run.log)"; exit $$rc; }; \
+	exit $$rc
 
 demo-setup: venv simulator collection
 	$(DEMO_PY) tests/demo/setup.py start

@@ -29,9 +29,13 @@ __all__ = (
     'DEFAULT_MEMORY_SLICES',
     'MIN_CELL_WIDTH',
     'cell_width',
+    'gpu_slots',
     'layout_diagram',
     'model_cell_width',
+    'slot_changes',
     'slot_diagram',
+    'slot_segments',
+    'slots_text',
 )
 
 MIN_CELL_WIDTH = 9              # fits '6:1g.10gb'
@@ -121,6 +125,43 @@ def slot_diagram(memory_slices, instances, free='.', width=None):
         raise ValueError('free must be one character other than %s, got %r' % (', '.join(repr(c) for c in _RESERVED), free))
     if width is not None and (not _is_int(width) or width < 1):
         raise ValueError('width must be a positive integer, got %r' % (width,))
+    items = _checked(memory_slices, instances)
+    needed = max([MIN_CELL_WIDTH if width is None else width] + [_needed(*item) for item in items])
+    cells = []
+    slot = 0
+    for start, size, profile in items:
+        cells.extend([free * needed] * (start - slot))
+        cells.append(_label(start, size, profile).ljust(size * needed + size - 1))
+        slot = start + size
+    cells.extend([free * needed] * (memory_slices - slot))
+    return '[%s]' % '|'.join(cells)
+
+
+def slot_segments(memory_slices, instances):
+    """The cells of ``slot_diagram`` as data: ``[{'start', 'size', 'profile', 'id'}]`` in slice order, covering every slice.
+
+    A free slice is its own segment with ``profile`` None. ``id`` is the instance's ``id`` when it has one (gpu_info
+    entries and ``_gpustate.GpuInstance`` do), else None. Checked as ``slot_diagram`` checks (ValueError).
+    """
+    if not _is_int(memory_slices) or memory_slices < 1:
+        raise ValueError('memory_slices must be a positive integer, got %r' % (memory_slices,))
+    ids = {}
+    for instance in instances if isinstance(instances, (list, tuple)) else ():
+        start = _field(instance, 'start')
+        ident = instance.get('id') if isinstance(instance, Mapping) else getattr(instance, 'id', None)
+        ids[start] = ident if _is_int(ident) else None
+    items = _checked(memory_slices, instances)
+    segments, slot = [], 0
+    for start, size, profile in items:
+        segments.extend({'start': free, 'size': 1, 'profile': None, 'id': None} for free in range(slot, start))
+        segments.append({'start': start, 'size': size, 'profile': profile, 'id': ids.get(start)})
+        slot = start + size
+    segments.extend({'start': free, 'size': 1, 'profile': None, 'id': None} for free in range(slot, memory_slices))
+    return segments
+
+
+def _checked(memory_slices, instances):
+    """``_normalise``, then refuse instances outside the GPU or overlapping one another."""
     items = _normalise(instances)
     previous = None
     for item in items:
@@ -131,15 +172,7 @@ def slot_diagram(memory_slices, instances, free='.', width=None):
         if previous is not None and start < previous[0] + previous[1]:
             raise ValueError('MIG instances %s and %s overlap' % (_label(*previous), _label(*item)))
         previous = item
-    needed = max([MIN_CELL_WIDTH if width is None else width] + [_needed(*item) for item in items])
-    cells = []
-    slot = 0
-    for start, size, profile in items:
-        cells.extend([free * needed] * (start - slot))
-        cells.append(_label(start, size, profile).ljust(size * needed + size - 1))
-        slot = start + size
-    cells.extend([free * needed] * (memory_slices - slot))
-    return '[%s]' % '|'.join(cells)
+    return items
 
 
 def _title(gpu):
@@ -160,11 +193,16 @@ def _catalog_model(gpu):
     return model if model is not None and model.mig_capable else None
 
 
-def _instances_of(gpu, model):
-    """The GPU's instances from gpu_info ``gpu_instances``, or else from ``layout.placements`` with catalog sizes."""
-    if gpu.get('gpu_instances') is not None:
-        return gpu['gpu_instances']
-    placements = (gpu.get('layout') or {}).get('placements') or []
+def _instances_of(gpu, model, layout=None):
+    """The GPU's instances from gpu_info ``gpu_instances``, or else from ``layout.placements`` with catalog sizes.
+
+    With ``layout`` (a layout-spec dict), its placements instead of the GPU's own instances.
+    """
+    if layout is None:
+        if gpu.get('gpu_instances') is not None:
+            return gpu['gpu_instances']
+        layout = gpu.get('layout') or {}
+    placements = layout.get('placements') or []
     if placements and model is None:
         raise ValueError('GPU %s: the sizes of layout placements need a GPU model the catalog knows (model %r); '
                          'pass gpu_instances with placement sizes' % (gpu.get('index'), gpu.get('model')))
@@ -180,6 +218,75 @@ def _instances_of(gpu, model):
     return instances
 
 
+def _busy(gpu):
+    """``{gpu instance id: [pid, ...]}`` from gpu_info ``processes``."""
+    busy = {}
+    for process in gpu.get('processes') or ():
+        if isinstance(process, Mapping) and _is_int(process.get('gpu_instance_id')):
+            busy.setdefault(process['gpu_instance_id'], []).append(process.get('pid'))
+    return busy
+
+
+def gpu_slots(gpu, layout=None):
+    """A gpu_info GPU entry's slot diagram as data, for pages that draw it (and for ``layout_diagram``).
+
+    ``{'index', 'title', 'mig', 'pending', 'slices', 'assumed', 'segments', 'cell_width'}``: ``mig`` is ``none`` (no MIG),
+    ``off`` or ``on``; ``pending`` the MIG mode after the next reset when it differs from the current one, else None;
+    ``slices`` the memory slices (from the catalog; 8 and ``assumed`` True for a model it does not know; None without
+    MIG); ``segments`` as ``slot_segments`` (empty unless MIG is on), each with ``busy``, the ids of the processes on
+    that GPU instance, and ``change`` None (``slot_changes`` sets it); ``cell_width`` the text cell width that lines up all diagrams of the model.
+
+    With ``layout`` (a layout-spec dict such as mig_layout's planned ``after``), the GPU as that layout would leave it,
+    instead of as it is: its ``mig-enabled`` and ``placements`` (sizes from the catalog), no pending mode, nothing busy.
+    Drawing a GPU's current and target slots from one entry is how a before/after comparison lines up.
+
+    ValueError for an entry that is not a dict, and as ``slot_diagram``.
+    """
+    if not isinstance(gpu, Mapping):
+        raise ValueError('expected a GPU entry (an element of gpu_info node.gpus), got %s' % type(gpu).__name__)
+    if layout is not None and not isinstance(layout, Mapping):
+        raise ValueError('GPU %s: expected a layout dict (mig-enabled, placements), got %s' % (gpu.get('index'), type(layout).__name__))
+    slots = {'index': gpu.get('index'), 'title': _title(gpu), 'mig': 'none', 'pending': None, 'slices': None,
+             'assumed': False, 'segments': [], 'cell_width': MIN_CELL_WIDTH}
+    if not gpu.get('mig_capable'):
+        return slots
+    mode = gpu.get('mig_mode') or {}
+    if layout is None:
+        if mode.get('pending') is not None and mode.get('pending') != mode.get('current'):
+            slots['pending'] = bool(mode['pending'])
+        enabled = (gpu.get('layout') or {}).get('mig-enabled', mode.get('current'))
+    else:
+        enabled = layout.get('mig-enabled', True)
+    model = _catalog_model(gpu)
+    slots['slices'] = model.memory_slices if model is not None else DEFAULT_MEMORY_SLICES
+    slots['assumed'] = model is None
+    slots['mig'] = 'on' if enabled else 'off'
+    if not enabled:
+        return slots
+    instances = _instances_of(gpu, model, layout)
+    slots['cell_width'] = model_cell_width(model) if model is not None else cell_width(instances)
+    busy = {} if layout is not None else _busy(gpu)
+    slots['segments'] = [dict(segment, busy=busy.get(segment['id'], []) if segment['profile'] else [], change=None)
+                         for segment in slot_segments(slots['slices'], instances)]
+    return slots
+
+
+def slots_text(slots, free='.', width=None):
+    """The one-line text of ``gpu_slots`` data, as ``layout_diagram`` describes it."""
+    title = slots['title']
+    if slots['mig'] == 'none':
+        return '%s (no MIG)' % title
+    pending = '' if slots['pending'] is None else '; MIG %s after reset' % ('on' if slots['pending'] else 'off')
+    if slots['mig'] == 'off':
+        return '%s (MIG disabled%s)' % (title, pending)
+    instances = [segment for segment in slots['segments'] if segment['profile'] is not None]
+    note = ' (unknown model: %d memory slices assumed)' % slots['slices'] if slots['assumed'] else ''
+    if pending:
+        note += ' (%s)' % pending[2:]
+    line = slot_diagram(slots['slices'], instances, free=free, width=slots['cell_width'] if width is None else width)
+    return '%s %s%s' % (title, line, note)
+
+
 def layout_diagram(gpu, free='.', width=None):
     """A titled one-line diagram of a gpu_info GPU entry (an element of ``node.gpus``).
 
@@ -192,27 +299,21 @@ def layout_diagram(gpu, free='.', width=None):
 
     ValueError for an entry that is not a dict, and as ``slot_diagram``.
     """
-    if not isinstance(gpu, Mapping):
-        raise ValueError('expected a GPU entry (an element of gpu_info node.gpus), got %s' % type(gpu).__name__)
-    title = _title(gpu)
-    if not gpu.get('mig_capable'):
-        return '%s (no MIG)' % title
-    mode = gpu.get('mig_mode') or {}
-    pending = ''
-    if mode.get('pending') is not None and mode.get('pending') != mode.get('current'):
-        pending = '; MIG %s after reset' % ('on' if mode['pending'] else 'off')
-    layout = gpu.get('layout') or {}
-    enabled = layout.get('mig-enabled', mode.get('current'))
-    if not enabled:
-        return '%s (MIG disabled%s)' % (title, pending)
-    model = _catalog_model(gpu)
-    instances = _instances_of(gpu, model)
-    if model is None:
-        slices, note = DEFAULT_MEMORY_SLICES, ' (unknown model: %d memory slices assumed)' % DEFAULT_MEMORY_SLICES
-        width = width if width is not None else cell_width(instances)
-    else:
-        slices, note = model.memory_slices, ''
-        width = width if width is not None else model_cell_width(model)
-    if pending:
-        note += ' (%s)' % pending[2:]
-    return '%s %s%s' % (title, slot_diagram(slices, instances, free=free, width=width), note)
+    return slots_text(gpu_slots(gpu), free=free, width=width)
+
+
+def slot_changes(current, target):
+    """Mark what changes between two ``gpu_slots`` of one GPU: ``(current, target)`` copies whose instance segments
+    carry ``change``: ``keep`` when the same profile sits at the same start in both, else ``destroy`` (in current) or
+    ``create`` (in target). Free segments carry None. Both sides being off, or the same, marks nothing as changed."""
+    def key(segment):
+        return (segment['start'], segment['size'], segment['profile'])
+
+    current_keys = set(key(s) for s in current['segments'] if s['profile'] is not None)
+    target_keys = set(key(s) for s in target['segments'] if s['profile'] is not None)
+
+    def marked(slots, others, change):
+        segments = [dict(s, change=None if s['profile'] is None else ('keep' if key(s) in others else change)) for s in slots['segments']]
+        return dict(slots, segments=segments)
+
+    return marked(current, target_keys, 'destroy'), marked(target, current_keys, 'create')

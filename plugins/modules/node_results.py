@@ -69,45 +69,12 @@ written:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.gpufleet.mig.plugins.module_utils._files import make_directory, parse_mode, read_text, write_atomic
 from ansible_collections.gpufleet.mig.plugins.module_utils._results import file_name, name_problem, render
-
-
-def _mode(module):
-    value = module.params['mode']
-    try:
-        mode = int(value, 8) if isinstance(value, str) else int(value)
-    except (TypeError, ValueError):
-        mode = -1
-    if isinstance(value, bool) or not 0 <= mode <= 0o7777:
-        module.fail_json(msg="mode: %r is not a permission mode (give an octal string such as '0644')" % (value,))
-    return mode
-
-
-def _read(path):
-    try:
-        with open(path, 'rb') as handle:
-            return handle.read().decode('utf-8', 'replace')
-    except FileNotFoundError:
-        return None
-
-
-def _write(module, directory, name, content, mode):
-    # A temporary file in the same directory, then a rename: a reader never sees half a file.
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix='.' + name + '.')
-    try:
-        with os.fdopen(handle, 'wb') as out:
-            out.write(to_bytes(content))
-        os.chmod(temporary, mode)
-        os.rename(temporary, os.path.join(directory, name))
-    except OSError as exc:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        module.fail_json(msg='writing %s failed: %s' % (os.path.join(directory, name), to_native(exc)))
 
 
 def main():
@@ -120,7 +87,10 @@ def main():
         supports_check_mode=True,
     )
     directory, results = module.params['path'], module.params['results']
-    mode = _mode(module)
+    try:
+        mode = parse_mode(module.params['mode'])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     problems = [p for p in (name_problem(host) for host in sorted(results)) if p]
     contents = {}
     for host in sorted(results):
@@ -134,21 +104,22 @@ def main():
     if os.path.exists(directory) and not os.path.isdir(directory):
         module.fail_json(msg='path: %s exists and is not a directory' % directory)
 
-    before = dict((host, _read(os.path.join(directory, file_name(host)))) for host in contents)
+    before = dict((host, read_text(os.path.join(directory, file_name(host)))) for host in contents)
     written = sorted(host for host in contents if before[host] != contents[host])
     result = dict(changed=bool(written), written=written)
     if module._diff:
         result['diff'] = [{'before_header': os.path.join(directory, file_name(host)), 'after_header': os.path.join(directory, file_name(host)),
                            'before': before[host] or '', 'after': contents[host]} for host in written]
     if written and not module.check_mode:
-        if not os.path.isdir(directory):
-            try:
-                # exist_ok: the nodes of a batch write their results at the same time, so another run may create it first.
-                os.makedirs(directory, mode | ((mode & 0o444) >> 2), exist_ok=True)
-            except OSError as exc:
-                module.fail_json(msg='creating %s failed: %s' % (directory, to_native(exc)))
+        try:
+            make_directory(directory, mode)
+        except OSError as exc:
+            module.fail_json(msg='creating %s failed: %s' % (directory, to_native(exc)))
         for host in written:
-            _write(module, directory, file_name(host), contents[host], mode)
+            try:
+                write_atomic(directory, file_name(host), contents[host], mode)
+            except OSError as exc:
+                module.fail_json(msg='writing %s failed: %s' % (os.path.join(directory, file_name(host)), to_native(exc)))
     module.exit_json(**result)
 
 

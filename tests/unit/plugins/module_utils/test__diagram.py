@@ -216,3 +216,61 @@ def test_layout_diagram_errors(gpu, message):
     with pytest.raises(ValueError) as err:
         _diagram.layout_diagram(gpu)
     assert str(err.value) == message
+
+
+# --------------------------------------------------------------------------------------------------
+# gpu_slots, slot_segments and slot_changes: the same diagrams as data, for pages
+# --------------------------------------------------------------------------------------------------
+
+def test_slot_segments_cover_every_slice_in_order():
+    segments = _diagram.slot_segments(8, as_placements([(4, 4, '3g.20gb'), (1, 1, '1g.5gb')]))
+    assert [(s['start'], s['size'], s['profile'], s['id']) for s in segments] == [
+        (0, 1, None, None), (1, 1, '1g.5gb', 1), (2, 1, None, None), (3, 1, None, None), (4, 4, '3g.20gb', 0)]
+    with pytest.raises(ValueError, match='overlap'):
+        _diagram.slot_segments(8, as_dicts([(0, 4, '3g.20gb'), (2, 2, '2g.10gb')]))
+
+
+@pytest.mark.parametrize('gpu', [
+    entry(0, 'A100-SXM4-40GB', True, items=A100_FULL),
+    entry(1, 'A100-SXM4-40GB', False),
+    entry(2, 'A100-SXM4-40GB', False, pending=True),
+    entry(3, 'L40S'),
+    entry(5, None, True, items=[(0, 4, '4g.99gb')]),
+    entry(6, 'A30', True, pending=False, items=[(0, 2, '2g.12gb')]),
+])
+def test_layout_diagram_is_the_text_of_gpu_slots(gpu):
+    slots = _diagram.gpu_slots(gpu)
+    assert _diagram.slots_text(slots) == _diagram.layout_diagram(gpu)
+    if slots['mig'] == 'on':
+        assert sum(s['size'] for s in slots['segments']) == slots['slices']
+
+
+def test_gpu_slots_marks_busy_instances_and_knows_the_model():
+    gpu = entry(0, 'A100-SXM4-40GB', True, items=A100_FULL)
+    gpu['processes'] = [{'pid': 4242, 'gpu_instance_id': 3, 'compute_instance_id': 0},
+                        {'pid': 77, 'gpu_instance_id': 3, 'compute_instance_id': 0}, {'pid': 1, 'gpu_instance_id': None}]
+    slots = _diagram.gpu_slots(gpu)
+    assert (slots['mig'], slots['slices'], slots['assumed'], slots['pending']) == ('on', 8, False, None)
+    assert [(s['start'], s['busy']) for s in slots['segments'] if s['busy']] == [(4, [4242, 77])]
+    assert _diagram.gpu_slots(entry(0, 'A30', False))['slices'] == 4
+    unknown = _diagram.gpu_slots(entry(0, None, True, items=[(0, 4, '4g.99gb')]))
+    assert (unknown['slices'], unknown['assumed']) == (8, True)
+    assert _diagram.gpu_slots(entry(0, 'L40S'))['mig'] == 'none'
+
+
+def test_gpu_slots_of_a_planned_layout_and_what_changes():
+    gpu = entry(0, 'A100-SXM4-40GB', True, items=[(i, 1, '1g.5gb') for i in range(7)])
+    gpu['processes'] = [{'pid': 9, 'gpu_instance_id': 0}]
+    target_layout = {'mig-enabled': True, 'placements': [{'profile': '2g.10gb', 'start': 0}, {'profile': '1g.5gb', 'start': 2},
+                                                         {'profile': '1g.5gb', 'start': 3}, {'profile': '3g.20gb', 'start': 4}]}
+    target = _diagram.gpu_slots(gpu, layout=target_layout)
+    assert [(s['start'], s['size'], s['profile']) for s in target['segments']] == [
+        (0, 2, '2g.10gb'), (2, 1, '1g.5gb'), (3, 1, '1g.5gb'), (4, 4, '3g.20gb')]
+    assert not any(s['busy'] for s in target['segments'])
+    current, target = _diagram.slot_changes(_diagram.gpu_slots(gpu), target)
+    assert [(s['start'], s['change']) for s in current['segments']] == [
+        (0, 'destroy'), (1, 'destroy'), (2, 'keep'), (3, 'keep'), (4, 'destroy'), (5, 'destroy'), (6, 'destroy'), (7, None)]
+    assert [(s['start'], s['change']) for s in target['segments']] == [(0, 'create'), (2, 'keep'), (3, 'keep'), (4, 'create')]
+    assert _diagram.gpu_slots(gpu, layout={'mig-enabled': False})['mig'] == 'off'
+    with pytest.raises(ValueError, match='expected a layout dict'):
+        _diagram.gpu_slots(gpu, layout=['1g.5gb'])
