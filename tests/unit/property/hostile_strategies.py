@@ -121,9 +121,17 @@ def ci_names(key, gi=None):
 
 
 def drifted_names(key):
-    """(drifted, canonical) pairs: the GB figure off by one, as drivers report it (mig.md 6); only for GB >= 10."""
+    """(drifted, canonical) pairs NVIDIA's drivers are documented to report for this model (_catalog.DOCUMENTED_DRIFT)."""
+    return tuple(sorted(model(key).name_aliases.items()))
+
+
+def near_names(key):
+    """(name, profile) pairs: the GB figure of a profile off by one, and neither a profile nor a documented drift.
+
+    Such a name is usually another board's (GH200 144G 3g.72gb next to H200 3g.71gb) and must be refused; only GB >= 10.
+    """
     found = []
-    names = set(gi_names(key))
+    names = set(gi_names(key)) | set(model(key).name_aliases)
     for profile in model(key).gi_profiles:
         head, dummy, tail = profile.name.partition('.')
         gb, sep, attrs = tail.partition('gb')
