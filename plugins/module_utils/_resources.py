@@ -214,7 +214,7 @@ def _single_problems(parsed):
 
 def _mixed_problems(parsed):
     problems = []
-    single_fits = any(gpu.mig_enabled for gpu in parsed) and not _single_problems(parsed)
+    single_fits = not _single_problems(parsed)    # only asked when a GPU has split GPU instances, so MIG is on
     for gpu in parsed:
         split = sorted(name for name in gpu.devices if _full_profile(name) is None)
         if not split:

@@ -108,12 +108,14 @@ def test_mixed_refuses_split_gpu_instances(cluster, gpu_node):
     core.patch_node('g1', {'metadata': {'labels': {'nvidia.com/device-plugin.config': 'single'}}})
     wait_until(lambda: [s for s in sim.control('GET', '/_sim/plugin')['starts'] if s['strategy'] == 'single'
                         and 'more than one MIG device type present on node' in (s['error'] or '')], message='single error')
-    # with only split GPU instances, single advertises each compute instance as one nvidia.com/gpu
-    _relayout(state, '9,9')
+    # with only split GPU instances, single advertises each compute instance as one nvidia.com/gpu (restarted once the
+    # layout is complete: the retrying plugin may have started on a valid part of it)
+    _relayout(state, '')
+    nvidia_smi(state, 'mig', '-i', '0', '-cgi', '9,9')
     for gi in _gpu_instance_ids(state):
-        nvidia_smi(state, 'mig', '-i', '0', '-dci', '-gi', str(gi))
         nvidia_smi(state, 'mig', '-i', '0', '-cci', '0,0,0', '-gi', str(gi))
-    wait_until(lambda: _gpu_resources(core, 'g1').get('nvidia.com/gpu') == '6', message='single with split GPU instances')
+    _restart(apps)
+    wait_until(lambda: _gpu_resources(core, 'g1').get('nvidia.com/gpu') == '6', timeout=20, message='single with split GPU instances')
 
 
 def _gpu_instance_ids(state):
