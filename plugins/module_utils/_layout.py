@@ -508,8 +508,8 @@ class _Validator(object):
             profile, warning = self.model.resolve_profile(name)
         except _catalog.UnknownProfileError:
             hint = self.model.unknown_profile_hint(name)
-            self.problem('unknown MIG profile %r; valid profiles on %s: %s%s' % (name, self.model.key, ', '.join(self.model.profile_names),
-                                                                              ' (%s)' % hint if hint else ''))
+            self.problem('unknown MIG profile %r; valid profiles on %s: %s%s'
+                         % (name, self.model.key, ', '.join(self.model.profile_names), ' (%s)' % hint if hint else ''))
             return None
         if warning:
             self.warn(warning)

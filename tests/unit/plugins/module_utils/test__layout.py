@@ -305,12 +305,12 @@ def test_device_filter_with_and_without_subsystem_qualifier():
 def test_a_label_that_selects_none_of_the_gpus_is_refused(label, key, pci):
     gpus = [make_gpu(key, i) for i in range(8)]
     problems = problems_of(_layout.targets_for_node, PARSED[label], gpus, '580.82.07')
-    filters = [', '.join(e['device-filter']) for e in PARSED[label]]
+    selects = '; '.join('entry %d: device-filter [%s], devices all (the MIG-capable GPUs)' % (n + 1, ', '.join(e['device-filter']))
+                        for n, e in enumerate(PARSED[label]))
     assert problems == (
         "the layout selects none of this node's GPUs, so it would change nothing while the node is labelled with it: the node has "
         "GPUs 0, 1, 2, 3, 4, 5, 6, 7 (%s, PCI id %s); the layout selects %s. Use a layout written for these GPUs"
-        % (model(key).names[0], pci, '; '.join('entry %d: device-filter [%s], devices all (the MIG-capable GPUs)' % (n + 1, f)
-                                                for n, f in enumerate(filters))),)
+        % (model(key).names[0], pci, selects),)
 
 
 def test_selecting_a_gpu_to_disable_mig_is_a_selection():
