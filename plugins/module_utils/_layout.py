@@ -628,8 +628,9 @@ class _Validator(object):
 def _selects_nothing(entries, gpus):
     """The problem of a layout that selects none of the node's GPUs, naming their PCI ids and what each entry selects.
 
-    Applying it would change nothing, yet the rollout would label the node with it as a success (mig-parted's ``apply`` and
-    ``assert`` accept it too); usually a label written for other boards, such as ``all-1g.10gb`` on an A30 node.
+    Applying it would change nothing, yet the rollout would label the node with it as a success (mig-parted's ``apply``
+    changes nothing either, and its ``assert`` then says "not all GPUs match the specified config", assert/config.go);
+    usually a label written for other boards, such as ``all-1g.10gb`` on an A30 node.
     """
     if not gpus:
         return 'the layout selects no GPU: this node has none'
@@ -678,12 +679,11 @@ def targets_for_node(entries, gpus, driver_version=None):
     unless the ``device-selector`` returns it. mig-parted walks every entry and applies each matching one in turn, so for
     a GPU matched by several entries the last one wins; this function does the same. A GPU matched by no entry gets no
     target: the caller decides what that means (mig-parted's full ``assert`` would fail). A layout that matches none of
-    the node's GPUs is an error, naming their PCI ids and each entry's filters (mig-parted applies it as a no-op, and the
-    node would be labelled with it unchanged; a layout that selects a GPU with ``mig-enabled: false`` selects it). A GPU
-    that is not MIG capable
-    and is selected with ``mig-enabled: false`` is already in that state and gets no target either; neither does a
-    MIG-capable GPU whose model the catalog does not know when it is selected with ``mig-enabled: false`` (a target
-    always carries a catalog model).
+    the node's GPUs is an error, naming their PCI ids and each entry's filters (it would change nothing, and the node would
+    be labelled with it; an entry that selects a GPU with ``mig-enabled: false`` selects it). A GPU
+    that is not MIG capable and is selected with ``mig-enabled: false`` is already in that state and gets no target
+    either; neither does a MIG-capable GPU whose model the catalog does not know when it is selected with
+    ``mig-enabled: false`` (a target always carries a catalog model).
 
     Errors (all collected into one LayoutError): a ``devices`` index that does not exist on the node, ``mig-enabled:
     true`` for a GPU that is not MIG capable or whose model the catalog does not know, unknown profile names (with the
