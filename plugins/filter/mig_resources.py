@@ -13,13 +13,14 @@ description:
     the extended resources, with exact counts, that the NVIDIA device plugin advertises for them under the MIG strategy
     O(strategy), as a dict of resource name to count. Resources with a count of zero are left out.
   - With V(none), every GPU (MIG enabled or not) is one C(nvidia.com/gpu) and MIG devices are not advertised.
-  - With V(single), each MIG device is one C(nvidia.com/gpu); a node without MIG-enabled GPUs is handled as with V(none).
-    When the device plugin would refuse the layout (see P(gpufleet.mig.mig_strategy_problems#filter)) it advertises nothing,
-    and this filter fails with the reasons.
+  - With V(single), each MIG device is one C(nvidia.com/gpu), compute instances of a split GPU instance (profiles such as
+    C(1c.3g.20gb)) included; a node without MIG-enabled GPUs is handled as with V(none).
   - With V(mixed), each GPU with MIG disabled is one C(nvidia.com/gpu) and each MIG device is one C(nvidia.com/mig-<profile>),
-    with C(+) in the profile name replaced by C(.) (C(1g.10gb+me) becomes C(nvidia.com/mig-1g.10gb.me)). The plugin
-    registers only full-size compute instances, so the compute instances of a split GPU instance (profiles such as
-    C(1c.3g.20gb)) are not advertised, and a MIG-enabled GPU without MIG devices adds nothing (the plugin only logs a warning).
+    with C(+) in the profile name replaced by C(.) (C(1g.10gb+me) becomes C(nvidia.com/mig-1g.10gb.me)). A MIG-enabled GPU
+    without MIG devices adds nothing (the plugin only logs a warning). The plugin has resources only for whole compute
+    instances, so a GPU instance split into smaller ones (C(1c.3g.20gb)) stops it from starting.
+  - When the device plugin would refuse the layout (see P(gpufleet.mig.mig_strategy_problems#filter)) it advertises nothing,
+    and this filter fails with the reasons.
   - Only the current MIG mode (C(layout.mig-enabled)) counts, not a pending one.
 author: gpufleet.mig contributors (@gpufleet)
 options:
@@ -63,7 +64,7 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     # => {"nvidia.com/gpu": 1, "nvidia.com/mig-1g.5gb": 2, "nvidia.com/mig-3g.20gb": 1}
     msg: >-
-      {{ [{'mig_capable': true, 'layout': {'mig-enabled': true, 'mig-devices': {'1g.5gb': 2, '3g.20gb': 1, '1c.3g.20gb': 3}}},
+      {{ [{'mig_capable': true, 'layout': {'mig-enabled': true, 'mig-devices': {'1g.5gb': 2, '3g.20gb': 1}}},
           {'mig_capable': false, 'layout': none}] | gpufleet.mig.mig_resources(strategy='mixed') }}
 """
 

@@ -12,15 +12,20 @@ description:
   - Takes the GPUs of one node (RV(gpufleet.mig.gpu_info#module:node.gpus) or planned entries of the same shape) and
     returns the reasons the NVIDIA device plugin would refuse to start (and crash-loop) under the MIG strategy O(strategy);
     an empty list when it starts.
-  - Only V(single) has such rules, and each breaks plugin start-up whatever C(failOnInitError) says. Every MIG-enabled GPU
-    needs at least one MIG device (C(device <i> has no MIG devices configured)); all MIG devices of the node must be of
-    one profile (C(more than one MIG device type present on node)); GPUs with MIG disabled and MIG devices cannot be on
-    one node (C(all devices on the node must be configured with the same migEnabled value)). Each message starts with the
-    plugin's own text and names the GPU indices and profiles. A node without MIG-enabled GPUs is handled as with V(none).
+  - Each of these breaks plugin start-up whatever C(failOnInitError) says. Each message starts with the plugin's own text
+    and names the GPU indices and profiles.
+  - With V(single), every MIG-enabled GPU needs at least one MIG device (C(device <i> has no MIG devices configured)); all
+    MIG devices of the node must be of one profile (C(more than one MIG device type present on node)); GPUs with MIG
+    disabled and MIG devices cannot be on one node (C(all devices on the node must be configured with the same migEnabled
+    value)). A node without MIG-enabled GPUs is handled as with V(none).
+  - With V(mixed), a GPU instance split into smaller compute instances (profiles such as C(1c.3g.20gb)) stops the plugin
+    (C(MIG profile '1c.3g.20gb' does not match any resource patterns)) - the mixed strategy has resources only for whole
+    compute instances. The message says what would work - one whole compute instance per GPU instance, or the single
+    strategy.
+  - V(none) has no such rules.
   - The plugin stops at the first of these; the filter returns all of them.
   - What the plugin accepts but does not advertise is not a problem. With V(mixed), a MIG-enabled GPU without MIG
-    devices only makes the plugin log a warning, and the compute instances of a split GPU instance (profiles such as
-    C(1c.3g.20gb)) are not advertised; with V(none), MIG-enabled GPUs are advertised as whole GPUs. See
+    devices only makes the plugin log a warning; with V(none), MIG-enabled GPUs are advertised as whole GPUs. See
     P(gpufleet.mig.mig_resources#filter) for what is advertised.
 author: gpufleet.mig contributors (@gpufleet)
 options:
@@ -57,6 +62,16 @@ EXAMPLES = r"""
     fail_msg: "MIG strategy single does not fit {{ inventory_hostname }}: {{ problems | join('; ') }}"
   vars:
     problems: "{{ gpus.node.gpus | gpufleet.mig.mig_strategy_problems('single') }}"
+
+- name: A GPU instance split into compute instances under mixed
+  ansible.builtin.debug:
+    # => ["MIG profile '1c.3g.20gb' does not match any resource patterns: GPU 0 has compute instances of split GPU instances
+    #     (3 x 1c.3g.20gb), and the mixed strategy has resources only for whole compute instances; give each of these GPU
+    #     instances one whole compute instance (3g.20gb), or use the single strategy, which fits this node (each MIG device
+    #     becomes one nvidia.com/gpu)"]
+    msg: >-
+      {{ [{'index': 0, 'mig_capable': true, 'layout': {'mig-enabled': true, 'mig-devices': {'1c.3g.20gb': 3}}}]
+         | gpufleet.mig.mig_strategy_problems('mixed') }}
 
 - name: Two MIG profiles on one node under single
   ansible.builtin.debug:

@@ -51,6 +51,7 @@ __all__ = (
     'ARCH_VOLTA',
     'CatalogError',
     'ComputeProfile',
+    'DOCUMENTED_DRIFT',
     'GpuInstanceProfile',
     'GpuModel',
     'MODELS',
@@ -61,6 +62,7 @@ __all__ = (
     'NVML_GPU_INSTANCE_PROFILE',
     'UnknownModelError',
     'UnknownProfileError',
+    'drift_source',
     'driver_at_least',
     'find_model',
     'model_by_key',
@@ -377,7 +379,7 @@ class GpuModel:
     mode_persistent: bool                   # MIG mode survives a reboot (Ampere) or not (Hopper and later)
     min_driver: t.Optional[str]             # minimum driver for MIG on this GPU; None when not MIG capable
     gi_profiles: t.Tuple[GpuInstanceProfile, ...]
-    name_aliases: t.Mapping[str, str] = dataclasses.field(compare=False)   # drifted name -> canonical name (read-only)
+    name_aliases: t.Mapping[str, str] = dataclasses.field(compare=False)   # DOCUMENTED_DRIFT: drifted name -> catalog name (read-only)
     combination_min_drivers: t.Tuple[t.Tuple[t.Tuple[str, ...], str], ...] = ()   # ((slice classes), minimum driver)
     notes: t.Tuple[str, ...] = ()
 
@@ -413,13 +415,14 @@ class GpuModel:
         raise self._unknown('NVML GPU-instance profile enum', nvml_enum, ['%d (%s)' % (p.nvml_enum, p.name) for p in self.gi_profiles])
 
     def resolve_profile(self, name):
-        """Resolve a GI profile name, tolerating names whose GB part drifted (mig.md 6, rows 6 and 7).
+        """Resolve a GI profile name: the exact name, or a drifted name that ``DOCUMENTED_DRIFT`` lists for this model.
 
-        Returns ``(profile, warning)``: ``warning`` is None for an exact name, else a sentence naming both names.
-        Resolution order: exact name; ``name_aliases``; then the nearest profile of the same slice class, i.e. same
-        G, same attributes and a GB figure within the drift tolerance (close enough to imply the same memory-slice
-        size). Raises UnknownProfileError (listing the valid names) otherwise, e.g. for another GPU's names.
-        Compute-instance names ('1c.3g.20gb') are refused here; use ``compute_profile``.
+        Returns ``(profile, warning)``: ``warning`` is None for an exact name, else a sentence naming both names and the
+        source. Any other name is refused with UnknownProfileError listing the valid names - a name of the same slice class
+        on another board too (``3g.72gb``, a GH200 144G name, on an H200): adapting it would give the node a layout whose
+        Kubernetes resource names (``nvidia.com/mig-3g.71gb``) are not the ones written for that name, and a label that
+        ``mig-parted assert`` does not find applied. Compute-instance names ('1c.3g.20gb') are refused here; use
+        ``compute_profile``.
         """
         for profile in self.gi_profiles:
             if profile.name == name:
@@ -427,8 +430,8 @@ class GpuModel:
         canonical = self.name_aliases.get(name)
         if canonical is not None:
             profile = self.profile(canonical)
-            return profile, ("MIG profile %s is a known drifted name on %s; using %s (slice class %s). Profile names are derived "
-                             "from driver-reported memory and change between drivers and boards." % (name, self.key, canonical, profile.slice_class))
+            return profile, ("MIG profile %s is a documented driver name for %s on %s (%s); using %s. Profile names are derived from "
+                             "driver-reported memory." % (name, canonical, self.key, drift_source(self.key, name), canonical))
         try:
             parsed = parse_profile_name(name)
         except ValueError as exc:
@@ -436,26 +439,32 @@ class GpuModel:
         if parsed['compute_slices'] not in (None, parsed['gpu_slices']):
             raise UnknownProfileError('%r is a compute-instance profile name, not a GPU-instance profile (GPU model %s; valid profiles: %s)'
                                       % (name, self.key, ', '.join(self.profile_names) or 'none'))
-        profile = self._drifted(parsed)
-        if profile is None:
-            raise self._unknown('MIG profile', name, self.profile_names)
-        return profile, ("MIG profile %s is not offered by %s; using %s, the profile of the same slice class %s whose memory figure "
-                         "differs by %d GB. Profile names are derived from driver-reported memory and drift between drivers and boards."
-                         % (name, self.key, profile.name, profile.slice_class, abs(parsed['memory_gb'] - _name_gb(profile.name))))
+        error = self._unknown('MIG profile', name, self.profile_names)
+        hint = self.unknown_profile_hint(name)
+        if hint:
+            error = UnknownProfileError('%s (%s)' % (error, hint))
+        raise error
 
-    def _drifted(self, parsed):
+    def unknown_profile_hint(self, name):
+        """For a GI profile name this model does not offer: a sentence naming its profiles of the same size, else None.
+
+        Says that such a name is not adapted, because a name of the same slice class usually comes from another board
+        (GH200 144G's ``3g.72gb`` on an H200, whose ``3g`` profile is ``3g.71gb``); ``DOCUMENTED_DRIFT`` lists the only
+        renames that resolve.
+        """
+        try:
+            parsed = parse_profile_name(name)
+        except ValueError:
+            return None
+        if not self.mig_capable or parsed['compute_slices'] not in (None, parsed['gpu_slices']) or name in self.profile_names:
+            return None
         attribute = _attribute_text(parsed)
-        best, best_distance = None, None
-        for profile in self.gi_profiles:
-            if profile.compute_slices != parsed['gpu_slices'] or profile.attribute != attribute:
-                continue
-            canonical_gb = _name_gb(profile.name)
-            distance = abs(parsed['memory_gb'] - canonical_gb)
-            if distance > _DRIFT_RELATIVE * canonical_gb + _DRIFT_ROUNDING_GB:
-                continue
-            if best_distance is None or distance < best_distance:
-                best, best_distance = profile, distance
-        return best
+        same = [p.name for p in self.gi_profiles if p.compute_slices == parsed['gpu_slices'] and p.attribute == attribute]
+        if not same:
+            return None
+        return ("%s's %dg%s profile%s %s; names of other boards and undocumented renames are not adapted"
+                % (self.key, parsed['gpu_slices'], '+' + attribute if attribute and not attribute.startswith('-') else attribute,
+                   's are' if len(same) > 1 else ' is', ', '.join(same)))
 
     def compute_profile(self, name):
         """Return ``(gi_profile, compute_profile)`` for a CI profile name such as '1c.3g.20gb' or '3g.20gb' (exact names)."""
@@ -541,17 +550,28 @@ class GpuModel:
         return data
 
 
-def _name_gb(name):
-    return parse_profile_name(name)['memory_gb']
+# Drifted names: GI profile names that NVIDIA's drivers are documented to have reported for the same profile of the same
+# board (a name is computed from driver-reported memory, mig.md 1.3). Only these resolve (``GpuModel.resolve_profile``);
+# a name of the same slice class on another board is refused: H200 1g.18gb/3g.71gb vs GH200 144G 1g.18gb/3g.72gb, H100
+# 80GB 1g.10gb vs H100 NVL 1g.12gb, B200 3g.90gb vs GB200 3g.93gb are different boards, not drift (mig.md 4.7-4.9).
+# NVIDIA/mig-parted#227 (PR #228) documents GB200 boards reporting 1g.24gb, later 1g.23gb: add the row with the GB200
+# model. Each row: (model keys, drifted name, catalog name, source).
+DOCUMENTED_DRIFT = (
+    (('A100-SXM4-80GB', 'A100-PCIE-80GB'), '3g.39gb', '3g.40gb',
+     'NVIDIA/mig-parted#31: drivers 535.x and 545.x named the A100 80GB 3g profile 3g.39gb; mig.md 4.6, 5.3'),
+)
 
 
-# Drift tolerance for resolve_profile. A profile's GB is round(fraction * ceil(total GiB)), so a driver or board
-# that reports a different total shifts every name by about the same *relative* amount, plus rounding.
-# Observed drifts: 3g.40gb -> 3g.39gb (2.5 %), 1g.24gb -> 1g.23gb (4.3 %). Names of a different GPU of the same
-# slice class are further away and are refused: 1g.10gb vs 1g.12gb (H100 80GB vs NVL, 20 %), 1g.5gb vs 1g.6gb
-# (A100-40GB vs A30, 17-20 %), 2g.10gb vs 2g.20gb (40GB vs 80GB A100, 50 %).
-_DRIFT_RELATIVE = 0.05
-_DRIFT_ROUNDING_GB = 0.5
+def drift_source(key, name):
+    """The source of the documented drift of profile ``name`` on model ``key`` (a row of DOCUMENTED_DRIFT), else None."""
+    for keys, drifted, dummy, source in DOCUMENTED_DRIFT:
+        if key in keys and drifted == name:
+            return source
+    return None
+
+
+def _drift_aliases(key):
+    return dict((drifted, canonical) for keys, drifted, canonical, dummy in DOCUMENTED_DRIFT if key in keys)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -863,7 +883,7 @@ _COMBINATION_80GB_INFERRED = _inf('combination_min_drivers', 'the R510 4g+3g rul
 
 
 def _model(key, names, pci_device_ids, architecture, compute_capability, memory_mib, gi_profiles=(), min_driver=None,
-           name_aliases=None, combination_min_drivers=(), notes=()):
+           combination_min_drivers=(), notes=()):
     mig_capable = bool(gi_profiles)
     memory_slices = max((p.starts[-1] + p.memory_slices for p in gi_profiles), default=0)
     compute_slices = max((p.compute_slices for p in gi_profiles), default=0)
@@ -877,7 +897,7 @@ def _model(key, names, pci_device_ids, architecture, compute_capability, memory_
         max_mig_devices=max((p.max_count for p in gi_profiles if p.compute_slices == 1), default=0),
         mode_persistent=mig_capable and architecture == ARCH_AMPERE,
         min_driver=min_driver if mig_capable else None, gi_profiles=tuple(gi_profiles),
-        name_aliases=types.MappingProxyType(dict(name_aliases or {})),
+        name_aliases=types.MappingProxyType(_drift_aliases(key)),
         combination_min_drivers=tuple(combination_min_drivers), notes=model_notes,
     )
 
@@ -913,7 +933,7 @@ MODELS = (
         _mig_profiles(_EIGHT_SLICE_LAYOUT, _A100_80GB_ROWS, placements_note=_PLACEMENTS_INFERRED, min_drivers=_A100_80GB_MIN_DRIVERS,
                       notes=_A100_SXM4_80GB_NOTES, ci_sm_per_slice=14,
                       ci_sm_note=_inf('sm', '14 SM per compute slice observed on A100-40GB; assumed for the 80GB A100')),
-        min_driver=_A100_MIN, name_aliases={'3g.39gb': '3g.40gb'}, combination_min_drivers=_AMPERE_4G_3G,
+        min_driver=_A100_MIN, combination_min_drivers=_AMPERE_4G_3G,
         notes=_UNV_NAME + _UNV_MEMORY + _COMBINATION_80GB_INFERRED + _unv(
             'pci_device_ids', '0x20B2 is an A100 80GB in mig-parted\'s 80GB filter group and DGX Station config (mig.md 2.1); '
             'the SXM4 board assignment comes from the project table'),
@@ -923,7 +943,7 @@ MODELS = (
         _mig_profiles(_EIGHT_SLICE_LAYOUT, _A100_80GB_ROWS, placements_note=_PLACEMENTS_INFERRED, min_drivers=_A100_80GB_MIN_DRIVERS,
                       notes=_A100_80GB_NOTES, ci_sm_per_slice=14,
                       ci_sm_note=_inf('sm', '14 SM per compute slice observed on A100-40GB; assumed for the 80GB A100')),
-        min_driver=_A100_MIN, name_aliases={'3g.39gb': '3g.40gb'}, combination_min_drivers=_AMPERE_4G_3G,
+        min_driver=_A100_MIN, combination_min_drivers=_AMPERE_4G_3G,
         notes=_UNV_NAME + _UNV_MEMORY + _COMBINATION_80GB_INFERRED + _unv(
             'pci_device_ids', '0x20B5 is in mig-parted\'s 80GB filter group (mig.md 2.1); the PCIe board assignment comes from the '
             'project table'),

@@ -507,7 +507,9 @@ class _Validator(object):
         try:
             profile, warning = self.model.resolve_profile(name)
         except _catalog.UnknownProfileError:
-            self.problem('unknown MIG profile %r; valid profiles on %s: %s' % (name, self.model.key, ', '.join(self.model.profile_names)))
+            hint = self.model.unknown_profile_hint(name)
+            self.problem('unknown MIG profile %r; valid profiles on %s: %s%s'
+                         % (name, self.model.key, ', '.join(self.model.profile_names), ' (%s)' % hint if hint else ''))
             return None
         if warning:
             self.warn(warning)
@@ -621,6 +623,38 @@ class _Validator(object):
                                 '; '.join('%s %s' % (n, list(self.model.profile(n).starts)) for n in sorted(counts))))
 
 
+def _selects_nothing(entries, gpus):
+    """The problem of a layout that selects none of the node's GPUs, naming their PCI ids and what each entry selects.
+
+    Applying it would change nothing, yet the rollout would label the node with it as a success (mig-parted's ``apply``
+    changes nothing either, and its ``assert`` then says "not all GPUs match the specified config", assert/config.go);
+    usually a label written for other boards, such as ``all-1g.10gb`` on an A30 node.
+    """
+    if not gpus:
+        return 'the layout selects no GPU: this node has none'
+    qualified = any(':' in text for entry in entries for text in entry['device-filter'])
+    kinds = {}
+    for gpu in gpus:
+        pci = '0x%08X' % (gpu.pci_device_id & 0xFFFFFFFF)
+        if qualified:
+            pci += ':0x%08X' % ((gpu.pci_subsystem_id or 0) & 0xFFFFFFFF)
+        kinds.setdefault((gpu.name, pci, gpu.mig_capable), []).append(gpu.index)
+    found = ['%s %s (%s, PCI id %s%s)' % ('GPU' if len(indices) == 1 else 'GPUs', ', '.join(str(i) for i in indices), name, pci,
+                                          '' if mig_capable else ', not MIG capable')
+             for (name, pci, mig_capable), indices in sorted(kinds.items(), key=lambda item: item[1][0])]
+    selects = []
+    for number, entry in enumerate(entries):
+        parts = []
+        if entry['device-filter']:
+            parts.append('device-filter [%s]' % ', '.join(entry['device-filter']))
+        parts.append('devices all (the MIG-capable GPUs)' if entry['devices'] == 'all' else 'devices %s' % list(entry['devices']))
+        if entry['device-selector'] is not None:
+            parts.append('device-selector %r' % entry['device-selector'])
+        selects.append('entry %d: %s' % (number + 1, ', '.join(parts)))
+    return ('the layout selects none of this node\'s GPUs, so it would change nothing while the node is labelled with it: the node has '
+            '%s; the layout selects %s. Use a layout written for these GPUs' % ('; '.join(found), '; '.join(selects)))
+
+
 def _describe(spec):
     text = spec.profile
     if spec.compute != (spec.profile,):
@@ -642,10 +676,12 @@ def targets_for_node(entries, gpus, driver_version=None):
     given), unless ``devices`` is ``all`` or contains its index (``all`` means all MIG-capable GPUs), and, our extension,
     unless the ``device-selector`` returns it. mig-parted walks every entry and applies each matching one in turn, so for
     a GPU matched by several entries the last one wins; this function does the same. A GPU matched by no entry gets no
-    target: the caller decides what that means (mig-parted's full ``assert`` would fail). A GPU that is not MIG capable
-    and is selected with ``mig-enabled: false`` is already in that state and gets no target either; neither does a
-    MIG-capable GPU whose model the catalog does not know when it is selected with ``mig-enabled: false`` (a target
-    always carries a catalog model).
+    target: the caller decides what that means (mig-parted's full ``assert`` would fail). A layout that matches none of
+    the node's GPUs is an error, naming their PCI ids and each entry's filters (it would change nothing, and the node would
+    be labelled with it; an entry that selects a GPU with ``mig-enabled: false`` selects it). A GPU
+    that is not MIG capable and is selected with ``mig-enabled: false`` is already in that state and gets no target
+    either; neither does a MIG-capable GPU whose model the catalog does not know when it is selected with
+    ``mig-enabled: false`` (a target always carries a catalog model).
 
     Errors (all collected into one LayoutError): a ``devices`` index that does not exist on the node, ``mig-enabled:
     true`` for a GPU that is not MIG capable or whose model the catalog does not know, unknown profile names (with the
@@ -685,6 +721,8 @@ def targets_for_node(entries, gpus, driver_version=None):
             if chosen is not None and gpu.index not in chosen:
                 continue
             selected[gpu.index] = entry
+    if not selected and not problems:   # a broken entry is reported as such, not as selecting nothing
+        problems.append(_selects_nothing(entries, gpus))
     targets = {}
     for index in sorted(selected):
         entry = selected[index]

@@ -137,7 +137,7 @@ def profile_name_from_memory(gpu_slices, compute_slices, memory_mib, total_bytes
 
     go-nvlib computes the GB part from the profile's share of the board memory, rounded up
     to eighths, times the board size in whole GiB.  That is why names drift between boards
-    and drivers (3g.39gb vs 3g.40gb); the catalog resolves such drift by slice class.
+    and drivers (3g.39gb vs 3g.40gb); the catalog resolves only the drifts documented for a board.
     """
     total_gib = int(math.ceil(total_bytes / float(1 << 30)))
     fraction = math.ceil(memory_mib * MIB * 8.0 / total_bytes) / 8.0

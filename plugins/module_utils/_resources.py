@@ -48,11 +48,14 @@ STRATEGIES = ('none', 'single', 'mixed')
 GPU_RESOURCE = 'nvidia.com/gpu'
 MIG_RESOURCE_PREFIX = 'nvidia.com/mig-'
 
-# The device plugin's own error texts under ``single`` (k8s.md 1.5, [code]); kept verbatim at the start of each
-# problem so that they can be matched against the plugin's log.
+# The device plugin's own error texts (k8s.md 1.5, [code]); kept verbatim at the start of each problem so that they can
+# be matched against the plugin's log.
 _NO_MIG_DEVICES = 'device %d has no MIG devices configured'
 _MORE_THAN_ONE_TYPE = 'more than one MIG device type present on node'
 _SAME_MIG_ENABLED = 'all devices on the node must be configured with the same migEnabled value'
+# Under ``mixed`` the plugin registers resource patterns only for C == G profiles (``internal/rm/rm.go:140-146``) and
+# refuses to start on the first MIG device that matches none (``internal/rm/device_map.go:144-150``).
+_NO_PATTERN = "MIG profile '%s' does not match any resource patterns"
 
 
 class StrategyError(ValueError):
@@ -195,8 +198,9 @@ def _single_problems(parsed):
     for gpu in mig_gpus:
         for name in gpu.devices:
             where.setdefault(name, []).append(gpu.index)
-    # [inferred] The plugin compares the attributes of the MIG devices (memory, slices, engines); two names are taken
-    # to be two types and one name one type. A full-size CI and a CI of a split GI differ ('3g.20gb' vs '1c.3g.20gb').
+    # The plugin compares the attributes of the MIG devices (memory, GI and CI slices, engines; device_map.go,
+    # assertAllMigDevicesAreValid). [inferred] Two names are taken to be two types and one name one type: the name is
+    # derived from those attributes. A full-size CI and a CI of a split GI differ ('3g.20gb' vs '1c.3g.20gb').
     if len(where) > 1:
         problems.append('%s: %s; the single strategy needs one MIG profile on every MIG-enabled GPU'
                         % (_MORE_THAN_ONE_TYPE, ', '.join('%s on %s' % (name, _gpus_text(where[name])) for name in sorted(where))))
@@ -208,22 +212,49 @@ def _single_problems(parsed):
     return problems
 
 
+def _mixed_problems(parsed):
+    problems = []
+    single_fits = not _single_problems(parsed)    # only asked when a GPU has split GPU instances, so MIG is on
+    for gpu in parsed:
+        split = sorted(name for name in gpu.devices if _full_profile(name) is None)
+        if not split:
+            continue
+        whole = sorted(set(name.split('.', 1)[1] for name in split))
+        problems.append('%s: GPU %d has compute instances of split GPU instances (%s), and the mixed strategy has resources only for '
+                        'whole compute instances; give each of these GPU instances one whole compute instance (%s), or use the single '
+                        'strategy%s'
+                        % (_NO_PATTERN % split[0], gpu.index, ', '.join('%d x %s' % (gpu.devices[name], name) for name in split),
+                           ', '.join(whole),
+                           ', which fits this node (each MIG device becomes one %s)' % GPU_RESOURCE if single_fits
+                           else ' with one MIG profile on every MIG-enabled GPU'))
+    return problems
+
+
 def strategy_problems(gpus, strategy):
     """Why the device plugin would fail to start (and crash-loop) with this MIG strategy on these GPUs; [] when it starts.
 
-    Only ``single`` has such rules (k8s.md 1.5, [code]; any of them makes plugin start-up fail regardless of
-    ``failOnInitError``): every MIG-enabled GPU needs at least one MIG device; all MIG devices must be of one type;
-    GPUs with MIG disabled and MIG devices cannot be mixed. Each problem starts with the plugin's own message. The plugin
-    stops at the first; all are returned, in that order (empty GPUs by index first). A node without MIG-enabled GPUs
-    behaves as under ``none``.
+    Any of these makes plugin start-up fail regardless of ``failOnInitError`` (k8s.md 1.5, [code]). Each problem starts
+    with the plugin's own message; the plugin stops at the first, all are returned.
+
+    * ``single``: every MIG-enabled GPU needs at least one MIG device; all MIG devices must be of one type; GPUs with
+      MIG disabled and MIG devices cannot be mixed (in that order, empty GPUs by index first). A node without
+      MIG-enabled GPUs behaves as under ``none``.
+    * ``mixed``: no compute instance of a split GPU instance (``1c.3g.20gb``): resources exist only for C == G profiles,
+      and the plugin refuses a MIG device that matches none (one problem per GPU that has such devices).
+    * ``none``: nothing.
 
     What the plugin accepts but does not advertise is not a problem; see ``strategy_warnings``.
     ValueError for an unknown strategy or malformed GPU entries.
     """
     _check_strategy(strategy)
-    parsed = _parse_gpus(gpus)
+    return _problems(_parse_gpus(gpus), strategy)
+
+
+def _problems(parsed, strategy):
     if strategy == 'single':
         return _single_problems(parsed)
+    if strategy == 'mixed':
+        return _mixed_problems(parsed)
     return []
 
 
@@ -232,8 +263,7 @@ def strategy_warnings(gpus, strategy):
 
     * ``none``: a MIG-enabled GPU is advertised as one whole ``nvidia.com/gpu``; its MIG devices are not advertised.
     * ``mixed``: a MIG-enabled GPU without MIG devices (the plugin logs ``device <i> has no MIG devices configured`` and
-      goes on, k8s.md 1.5 [code]); MIG devices of split GPU instances (``1c.3g.20gb``), which are not registered because
-      only C == G profiles are (k8s.md 1.5 [code]).
+      goes on, k8s.md 1.5 [code]).
     * ``single``: nothing beyond ``strategy_problems``.
     ValueError for an unknown strategy or malformed GPU entries.
     """
@@ -250,10 +280,6 @@ def strategy_warnings(gpus, strategy):
             if not gpu.devices:
                 warnings.append('%s: GPU %d has MIG enabled but no MIG devices, so the mixed strategy advertises nothing for it'
                                 % (_NO_MIG_DEVICES % gpu.index, gpu.index))
-            split = ['%d x %s' % (count, name) for name, count in sorted(gpu.devices.items()) if _full_profile(name) is None]
-            if split:
-                warnings.append('GPU %d: MIG devices of split GPU instances (%s) are not advertised under the mixed strategy, which '
-                                'registers only full-size compute instances' % (gpu.index, ', '.join(split)))
     return warnings
 
 
@@ -265,34 +291,33 @@ def expected_resources(gpus, strategy):
 
     * ``none``: every GPU, MIG-enabled or not, is one ``nvidia.com/gpu``; MIG devices are not advertised.
     * ``single``: with no MIG-enabled GPU, as ``none``. Otherwise each MIG device is one ``nvidia.com/gpu`` (and GPUs
-      with MIG disabled are not allowed). When ``strategy_problems`` reports anything, the plugin does not start and
-      StrategyError (a ValueError) is raised with those problems.
+      with MIG disabled are not allowed).
     * ``mixed``: each GPU with MIG disabled is one ``nvidia.com/gpu``; each full-size MIG device is one
-      ``nvidia.com/mig-<profile>`` (``+`` becomes ``.``). MIG devices of split GPU instances (``1c.3g.20gb``) and
-      MIG-enabled GPUs without MIG devices add nothing (see ``strategy_warnings``).
+      ``nvidia.com/mig-<profile>`` (``+`` becomes ``.``). MIG-enabled GPUs without MIG devices add nothing (see
+      ``strategy_warnings``).
 
+    When ``strategy_problems`` reports anything (under ``single``, or a split GPU instance under ``mixed``), the plugin
+    does not start, so it advertises nothing new, and StrategyError (a ValueError) is raised with those problems.
     ValueError for an unknown strategy or malformed GPU entries.
     """
     _check_strategy(strategy)
     parsed = _parse_gpus(gpus)
     resources = {}
     mig_gpus = [gpu for gpu in parsed if gpu.mig_enabled]
+    problems = _problems(parsed, strategy)
+    if problems:
+        raise StrategyError(strategy, problems)
     if strategy == 'none' or (strategy == 'single' and not mig_gpus):
         _add(resources, GPU_RESOURCE, len(parsed))
     elif strategy == 'single':
-        problems = _single_problems(parsed)
-        if problems:
-            raise StrategyError(strategy, problems)
-        # [inferred] single maps every MIG device to nvidia.com/gpu (resource pattern '*'), so a CI of a split GI counts as
-        # one, unlike under mixed; the reference states the '*' pattern but not this case.
+        # single maps every MIG device to nvidia.com/gpu (resource pattern '*', rm.go AddDefaultResourcesToConfig), a
+        # compute instance of a split GPU instance included (device_map.go buildMigDeviceMap).
         _add(resources, GPU_RESOURCE, sum(sum(gpu.devices.values()) for gpu in mig_gpus))
     else:
         _add(resources, GPU_RESOURCE, len(parsed) - len(mig_gpus))
         for gpu in mig_gpus:
             for name, count in gpu.devices.items():
-                resource = mig_resource_name(name)
-                if resource is not None:
-                    _add(resources, resource, count)
+                _add(resources, mig_resource_name(name), count)
     return dict(sorted(resources.items()))
 
 

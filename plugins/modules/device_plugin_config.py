@@ -13,9 +13,13 @@ description:
   - Writes named configs into the device plugin's ConfigMap, after checking each strictly against the plugin's C(version=v1)
     schema - the plugin itself silently ignores unknown or misplaced keys. Other configs in the ConfigMap are left alone.
   - With O(node), selects O(config_name) for that node with the label C(nvidia.com/device-plugin.config), checks that
-    the config's MIG strategy suits the node's layout (C(single) needs one profile on every MIG GPU, or the plugin
-    crash-loops), restarts the plugin pod on the node when needed (the plugin only enumerates MIG devices when it
-    starts), and waits until the node advertises exactly the resources the layout gives under that strategy.
+    the config's MIG strategy suits the node's layout, restarts the plugin pod on the node when needed (the plugin only
+    enumerates MIG devices when it starts), and waits until the node advertises exactly the resources the layout gives
+    under that strategy.
+  - A strategy the plugin would crash-loop on is refused before anything changes, naming the GPUs and profiles -
+    C(single) needs one MIG profile on every MIG-enabled GPU; C(mixed) has resources only for whole compute instances, so
+    a GPU instance split into smaller ones (C(1c.3g.20gb)) stops the plugin. See
+    P(gpufleet.mig.mig_strategy_problems#filter).
   - On a timeout it fails, naming the resources that are wrong, missing or stale and the plugin pod's state.
   - With O(nodes), in check mode, checks many nodes in one run - one ConfigMap read and one read of each node - as a
     preflight of a whole fleet does.

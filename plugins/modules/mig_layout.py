@@ -12,9 +12,13 @@ version_added: 0.1.0
 description:
   - Applies a MIG layout to the GPUs of a node, from a mig-parted C(version=v1) config (O(config) and O(label)) or from
     an inline layout (O(layout)) with the same entry structure plus optional pinned placements and GPU selectors.
-  - Validates the whole layout against every GPU's model before anything changes - unknown or drifted profile names,
-    too many instances, sets that no placement can fit, bad or overlapping pinned placements, profiles that need a newer
-    driver - and fails with every problem listed.
+  - Validates the whole layout against every GPU's model before anything changes - unknown profile names, too many
+    instances, sets that no placement can fit, bad or overlapping pinned placements, profiles that need a newer driver, and
+    a layout that selects none of the node's GPUs (every entry's C(device-filter) names other boards; the message names
+    the GPUs' PCI ids and the filters) - and fails with every problem listed.
+  - A profile name the GPU does not offer is refused with the GPU's valid profiles, also when another board names a
+    profile of the same size so (C(3g.72gb), a GH200 144G name, on an H200). Only a drifted name NVIDIA's drivers are
+    documented to report for the same board resolves, with a warning (C(3g.39gb) for C(3g.40gb) on an A100 80GB).
   - Plans explicit placements offline and changes only what must change - instances that fit the new layout stay
     untouched, a GPU whose layout already matches gets no NVML call at all, and instances with running processes are
     never destroyed unless O(force=true).
@@ -188,7 +192,7 @@ gpus:
           description: After.
           type: str
     warnings:
-      description: Warnings about this GPU's layout (for example a drifted profile name that was resolved).
+      description: Warnings about this GPU's layout (for example a documented drifted profile name that was resolved).
       type: list
       elements: str
 checkpoint:

@@ -116,14 +116,17 @@ def advertise(node_state, strategy, fail_on_init_error=True):
             raise PluginError('error starting plugins: error building device map: '
                               'all devices on the node must be configured with the same migEnabled value')
         return {GPU: len(devices)}
-    # mixed
+    # mixed: resource patterns exist only for profiles with C == G (rm.go AddDefaultResourcesToConfig), and the first MIG
+    # device, in GPU then GI then CI order, whose profile matches none stops the plugin (device_map.go buildMigDeviceMap).
     resources = {}
     if plain:
         resources[GPU] = len(plain)
     for gpu in mig_enabled:
-        for gi_profile, dummy, full in mig_devices(gpu):
+        for gi_profile, ci_profile, full in mig_devices(gpu):
             if not full:
-                continue  # compute-instance sub-profiles (C < G) are not exposed
+                raise PluginError('error starting plugins: error getting plugins: unable to create plugins: failed to construct '
+                                  'resource managers: error building device map: error building device map from config.resources: '
+                                  "error building MIG device map: MIG profile '%s' does not match any resource patterns" % ci_profile)
             name = 'nvidia.com/mig-' + gi_profile.replace('+', '.')
             resources[name] = resources.get(name, 0) + 1
     return resources

@@ -80,20 +80,48 @@ def test_none_and_mixed_and_restart_after_mig_change(cluster, gpu_node):
     assert [s['strategy'] for s in sim.control('GET', '/_sim/plugin')['starts'] if s['node'] == 'g1'] == ['none', 'mixed', 'mixed', 'mixed']
 
 
-def test_mixed_exposes_only_full_compute_instances(cluster, gpu_node):
-    state = gpu_node('g1', profiles='9')
-    # split the 3g GPU instance into 1c compute instances only: no full-size CI -> no mig-3g resource
-    nvidia_smi(state, 'mig', '-i', '0', '-dci')
-    nvidia_smi(state, 'mig', '-i', '0', '-cci', '0,0,0', '-gi', _gi_id(state))
+def _crashing(core, node):
+    pods = _plugin_pod(core, node)
+    statuses = pods[0].status.container_statuses or [] if pods else []
+    return [s for s in statuses if s.state.waiting is not None and s.state.waiting.reason == 'CrashLoopBackOff']
+
+
+def test_mixed_refuses_split_gpu_instances(cluster, gpu_node):
+    # Device plugin v0.20.0 registers mixed resource patterns only for C == G profiles (internal/rm/rm.go:140-146) and
+    # exits on the first MIG device that matches none (internal/rm/device_map.go:144-150): it crash-loops.
+    state = gpu_node('g1', profiles='9,9')
     sim = cluster(base_description([{'name': 'g1', 'nvml_state': state, 'labels': {'nvidia.com/device-plugin.config': 'mixed'}}]))
-    core = clients(sim)[0]
-    assert _gpu_resources(core, 'g1') == {}
+    core, apps = clients(sim)[:2]
+    assert _gpu_resources(core, 'g1') == {'nvidia.com/mig-3g.20gb': '2'}
+    # split one 3g GPU instance into three 1c compute instances; the other keeps its whole compute instance
+    gi = str(_gpu_instance_ids(state)[-1])
+    nvidia_smi(state, 'mig', '-i', '0', '-dci', '-gi', gi)
+    nvidia_smi(state, 'mig', '-i', '0', '-cci', '0,0,0', '-gi', gi)
+    _restart(apps)
+    status = wait_until(lambda: _crashing(core, 'g1'), message='CrashLoopBackOff')[0]
+    assert status.last_state.terminated.message.endswith("error building MIG device map: MIG profile '1c.3g.20gb' does not match "
+                                                         "any resource patterns")
+    # the crash-looping plugin advertises nothing new: the node keeps what the last running plugin registered
+    assert _gpu_resources(core, 'g1') == {'nvidia.com/mig-3g.20gb': '2'}
+    assert apps.read_namespaced_daemon_set(DS, NS).status.number_ready == 0
+    # single accepts the split GPU instance (pattern '*'), but not next to a whole one: one type per node
+    core.patch_node('g1', {'metadata': {'labels': {'nvidia.com/device-plugin.config': 'single'}}})
+    wait_until(lambda: [s for s in sim.control('GET', '/_sim/plugin')['starts'] if s['strategy'] == 'single'
+                        and 'more than one MIG device type present on node' in (s['error'] or '')], message='single error')
+    # with only split GPU instances, single advertises each compute instance as one nvidia.com/gpu (restarted once the
+    # layout is complete: the retrying plugin may have started on a valid part of it)
+    _relayout(state, '')
+    nvidia_smi(state, 'mig', '-i', '0', '-cgi', '9,9')
+    for gi in _gpu_instance_ids(state):
+        nvidia_smi(state, 'mig', '-i', '0', '-cci', '0,0,0', '-gi', str(gi))
+    _restart(apps)
+    wait_until(lambda: _gpu_resources(core, 'g1').get('nvidia.com/gpu') == '6', timeout=20, message='single with split GPU instances')
 
 
-def _gi_id(state):
+def _gpu_instance_ids(state):
     import json  # pylint: disable=import-outside-toplevel
     from simhelpers import simnode  # pylint: disable=import-outside-toplevel
-    return str(json.loads(simnode('show', state, '--json'))['gpus'][0]['gpu_instances'][0]['id'])
+    return [gi['id'] for gi in json.loads(simnode('show', state, '--json'))['gpus'][0]['gpu_instances']]
 
 
 def test_single_valid_then_crash_loop_keeps_resources(cluster, gpu_node):
@@ -104,12 +132,7 @@ def test_single_valid_then_crash_loop_keeps_resources(cluster, gpu_node):
     # a mixed geometry is invalid under single: the restarted plugin crash-loops, resources stay
     _relayout(state, '9,14,19')
     _restart(apps)
-
-    def crashing():
-        pods = _plugin_pod(core, 'g1')
-        statuses = pods[0].status.container_statuses or [] if pods else []
-        return [s for s in statuses if s.state.waiting is not None and s.state.waiting.reason == 'CrashLoopBackOff']
-    status = wait_until(crashing, message='CrashLoopBackOff')[0]
+    status = wait_until(lambda: _crashing(core, 'g1'), message='CrashLoopBackOff')[0]
     assert 'more than one MIG device type present on node' in status.last_state.terminated.message
     assert status.restart_count >= 1 and not status.ready
     assert _gpu_resources(core, 'g1') == {'nvidia.com/gpu': '7'}

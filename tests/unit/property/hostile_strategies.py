@@ -102,8 +102,7 @@ BAD_NAMES = ('', '3g', '3g.40', '3g40gb', '0g.5gb', '3g.0gb', '4c.3g.20gb', '1g.
 bad_names = (st.sampled_from(BAD_NAMES)
              | st.builds(lambda a, b: a + '!' + b, st.text(max_size=6), st.text(max_size=6))   # '!' is never in a name
              | st.integers() | st.booleans() | st.none() | st.floats() | st.lists(st.text(max_size=3), max_size=2))
-# Well-formed names that no catalog GPU offers and that no drift tolerance reaches: there are no 5g or 6g profiles,
-# and no GI has 900 GB or more.
+# Well-formed names that no catalog GPU offers: there are no 5g or 6g profiles, and no GI has 900 GB or more.
 unknown_names = (st.builds('{}g.{}gb'.format, st.sampled_from([5, 6]), st.integers(1, 300))
                  | st.builds('{}g.{}gb'.format, st.sampled_from([1, 2, 3, 4, 7]), st.integers(900, 10 ** 6)))
 
@@ -121,9 +120,17 @@ def ci_names(key, gi=None):
 
 
 def drifted_names(key):
-    """(drifted, canonical) pairs: the GB figure off by one, as drivers report it (mig.md 6); only for GB >= 10."""
+    """(drifted, canonical) pairs NVIDIA's drivers are documented to report for this model (_catalog.DOCUMENTED_DRIFT)."""
+    return tuple(sorted(model(key).name_aliases.items()))
+
+
+def near_names(key):
+    """(name, profile) pairs: the GB figure of a profile off by one, and neither a profile nor a documented drift.
+
+    Such a name is usually another board's (GH200 144G 3g.72gb next to H200 3g.71gb) and must be refused; only GB >= 10.
+    """
     found = []
-    names = set(gi_names(key))
+    names = set(gi_names(key)) | set(model(key).name_aliases)
     for profile in model(key).gi_profiles:
         head, dummy, tail = profile.name.partition('.')
         gb, sep, attrs = tail.partition('gb')

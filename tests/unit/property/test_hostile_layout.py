@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -205,3 +206,17 @@ def test_drifted_names_resolve_with_a_warning_naming_both(data):
     assert {i.profile for i in target.layout.instances} <= set(_catalog.model_by_key(key).profile_names)
     check_targets(targets, [make_gpu(key, 0)])
     record(prop, 'accepted')
+
+
+@settings(max_examples=budget(150))
+@given(st.sampled_from([k for k in hs.MIG_MODELS if hs.near_names(k)]).flatmap(
+    lambda key: st.tuples(st.just(key), st.sampled_from(hs.near_names(key)))))
+def test_near_names_that_no_source_documents_are_refused(data):
+    key, (name, profile) = data
+    layout = [{'devices': 'all', 'mig-enabled': True, 'mig-devices': {name: 1}}]
+    with pytest.raises(LayoutError) as exc:
+        targets_for_node(parse_inline_layout(layout), [make_gpu(key, 0)], DRIVERS[0])
+    assert exc.value.problems == ('GPU 0 (%s): unknown MIG profile %r; valid profiles on %s: %s (%s)'
+                                  % (key, name, key, ', '.join(hs.gi_names(key)), _catalog.model_by_key(key).unknown_profile_hint(name)),)
+    assert profile in exc.value.problems[0]
+    record('undocumented near names', 'rejected')

@@ -27,6 +27,12 @@ A100 = {'index': 0, 'name': 'NVIDIA A100-SXM4-40GB', 'model': 'A100-SXM4-40GB', 
                    'placements': [{'profile': '1g.5gb', 'start': 0, 'compute_instances': ['1g.5gb']},
                                   {'profile': '3g.20gb', 'start': 4, 'compute_instances': ['3g.20gb']}]}}
 L40S = {'index': 1, 'name': 'NVIDIA L40S', 'model': 'L40S', 'mig_capable': False, 'gpu_instances': [], 'layout': None}
+# A 3g.20gb GPU instance split into three 1c compute instances (planned data, as in the mig_resources EXAMPLES).
+SPLIT = {'index': 2, 'mig_capable': True, 'layout': {'mig-enabled': True, 'mig-devices': {'1g.5gb': 2, '1c.3g.20gb': 3}}}
+SPLIT_PROBLEM = ("MIG profile '1c.3g.20gb' does not match any resource patterns: GPU 2 has compute instances of split GPU instances "
+                 "(3 x 1c.3g.20gb), and the mixed strategy has resources only for whole compute instances; give each of these GPU "
+                 "instances one whole compute instance (3g.20gb), or use the single strategy with one MIG profile on every "
+                 "MIG-enabled GPU")
 A100_LINE = 'GPU 0 A100-SXM4-40GB [0:1g.5gb   |' + '|'.join(['.' * 11] * 3) + '|4-7:3g.20gb' + ' ' * 36 + ']'
 
 
@@ -67,6 +73,8 @@ def test_mig_resources(args, kwargs, expected):
      'no resources: more than one MIG device type present on node: 1g.5gb on GPU 0, 3g.20gb on GPU 0; the single strategy needs '
      'one MIG profile on every MIG-enabled GPU; all devices on the node must be configured with the same migEnabled value: GPU 1 '
      'with MIG disabled and GPU 0 with MIG devices; the single strategy cannot advertise full GPUs and MIG devices on one node'),
+    (([SPLIT],), 'the NVIDIA device plugin would fail to start with MIG strategy mixed, so it would advertise no resources: '
+                 + SPLIT_PROBLEM),
     (([A100], 'auto'), "unknown MIG strategy 'auto'; valid strategies: none, single, mixed"),
     (({'gpus': [A100]},), 'expected a list of GPU entries (gpu_info node.gpus), got dict '
                           '(pass the list node.gpus, not the node)'),
@@ -83,6 +91,8 @@ def test_mig_resources_errors(args, message):
     ([A100], 'single', ['more than one MIG device type present on node: 1g.5gb on GPU 0, 3g.20gb on GPU 0; the single strategy '
                         'needs one MIG profile on every MIG-enabled GPU']),
     ([L40S], 'single', []),
+    ([A100, SPLIT], 'mixed', [SPLIT_PROBLEM]),
+    ([SPLIT], 'none', []),
 ])
 def test_mig_strategy_problems(gpus, strategy, expected):
     assert mig_strategy_problems(gpus, strategy) == expected

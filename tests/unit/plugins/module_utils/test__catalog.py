@@ -504,22 +504,57 @@ def test_known_alias_3g_39gb(key):
     profile, warning = model.resolve_profile('3g.39gb')
     assert profile.name == '3g.40gb'
     assert profile.profile_id == 9
-    assert '3g.39gb' in warning and '3g.40gb' in warning and key in warning
+    assert warning == ('MIG profile 3g.39gb is a documented driver name for 3g.40gb on %s (NVIDIA/mig-parted#31: drivers 535.x and '
+                       '545.x named the A100 80GB 3g profile 3g.39gb; mig.md 4.6, 5.3); using 3g.40gb. Profile names are derived from '
+                       'driver-reported memory.' % key)
 
 
-@pytest.mark.parametrize('key,requested,expected', [
-    ('B200', '1g.24gb', '1g.23gb'),             # GB200 boards' 1g name drift (mig-parted#227)
+def test_documented_drift_table():
+    """Every row names catalog models, a catalog profile, a name the model does not offer and a source."""
+    for keys, drifted, canonical, source in _catalog.DOCUMENTED_DRIFT:
+        for key in keys:
+            model = _catalog.model_by_key(key)
+            assert canonical in model.profile_names and drifted not in model.profile_names
+            assert model.name_aliases[drifted] == canonical
+            assert _catalog.drift_source(key, drifted) == source
+            assert _catalog.parse_profile_name(drifted)['gpu_slices'] == model.profile(canonical).compute_slices
+        assert source
+    aliases = dict((m.key, dict(m.name_aliases)) for m in _catalog.MODELS if m.name_aliases)
+    assert aliases == {'A100-SXM4-80GB': {'3g.39gb': '3g.40gb'}, 'A100-PCIE-80GB': {'3g.39gb': '3g.40gb'}}
+    assert _catalog.drift_source('A100-SXM4-40GB', '3g.39gb') is None
+
+
+# Names of the same slice class on another board, or drifts no source documents: refused, not adapted (issue 18 item 9).
+# The GPU Operator's default config has labels without a device filter whose names belong to other boards.
+@pytest.mark.parametrize('key,requested,same_class', [
+    ('H200-141GB', '3g.72gb', '3g.71gb'),        # all-3g.72gb: a GH200 144G name
+    ('H200-141GB', '7g.144gb', '7g.141gb'),      # all-7g.144gb: a GH200 144G name
+    ('H200-141GB', '1g.36gb', '1g.18gb, 1g.35gb'),
+    ('B200', '3g.93gb', '3g.90gb'),              # all-3g.93gb: a GB200 name
+    ('B200', '1g.24gb', '1g.23gb, 1g.45gb'),     # GB200's early 1g name is documented for GB200, not for B200
     ('B200', '1g.24gb+me', '1g.23gb+me'),
     ('A100-SXM4-40GB', '3g.19gb', '3g.20gb'),
-    ('H100-SXM5-80GB', '3g.39gb', '3g.40gb'),
+    ('H100-SXM5-80GB', '3g.39gb', '3g.40gb'),    # documented for the A100 80GB only
     ('H100-SXM5-80GB', '7g.79gb', '7g.80gb'),
-    ('H200-141GB', '1g.36gb', '1g.35gb'),        # stays the double-memory 1g, not the 1g.18gb
-    ('H100-NVL', '3g.48gb', '3g.47gb'),
+    ('H100-NVL', '3g.48gb', '3g.47gb'),          # an H100 96GB (GH200) name
 ])
-def test_drifted_names_resolve_with_warning(key, requested, expected):
-    profile, warning = _catalog.model_by_key(key).resolve_profile(requested)
-    assert profile.name == expected
-    assert requested in warning and expected in warning and key in warning
+def test_names_of_other_boards_are_refused_naming_the_same_class(key, requested, same_class):
+    model = _catalog.model_by_key(key)
+    with pytest.raises(_catalog.UnknownProfileError) as exc:
+        model.resolve_profile(requested)
+    g = requested.split('g.', 1)[0]
+    attribute = requested.partition('gb')[2]
+    assert str(exc.value) == (
+        "unknown MIG profile %r for GPU model %s; valid: %s (%s's %sg%s profile%s %s; names of other boards and undocumented renames "
+        "are not adapted)"
+        % (requested, key, ', '.join(model.profile_names), key, g, attribute, 's are' if ',' in same_class else ' is', same_class))
+    assert model.unknown_profile_hint(requested) in str(exc.value)
+
+
+@pytest.mark.parametrize('key,name', [('A30', '3g.12gb'), ('A100-SXM4-40GB', '3g.20gb+me'), ('A100-SXM4-40GB', '3g.20gb'),
+                                      ('A100-SXM4-40GB', '1c.3g.20gb'), ('A100-SXM4-40GB', 'x'), ('L40S', '1g.5gb')])
+def test_no_hint_without_a_profile_of_that_size(key, name):
+    assert _catalog.model_by_key(key).unknown_profile_hint(name) is None
 
 
 @pytest.mark.parametrize('key,name', [

@@ -31,7 +31,7 @@ def off(index):
 
 MIXED_A100 = {'1g.5gb': 2, '2g.10gb': 1, '3g.20gb': 1}
 
-# (case id, gpus, {strategy: expected resources, or None when single raises})
+# (case id, gpus, {strategy: expected resources, or None when the plugin refuses to start})
 RESOURCES = [
     ('empty node', [], {'none': {}, 'single': {}, 'mixed': {}}),
     ('two GPUs without MIG', [gpu(0), gpu(1)],
@@ -50,12 +50,13 @@ RESOURCES = [
      {'none': {'nvidia.com/gpu': 1}, 'single': None, 'mixed': {'nvidia.com/mig-1g.10gb': 6, 'nvidia.com/mig-1g.10gb.me': 1}}),
     ('+me.all becomes .me.all', [gpu(0, {'1g.23gb+me.all': 1})],
      {'none': {'nvidia.com/gpu': 1}, 'single': {'nvidia.com/gpu': 1}, 'mixed': {'nvidia.com/mig-1g.23gb.me.all': 1}}),
-    # Split GPU instance: its compute instances (C < G) are not registered under mixed (k8s.md 1.5: only C == G).
-    ('split GI is not advertised under mixed', [gpu(0, {'1c.3g.20gb': 3, '3g.20gb': 1})],
-     {'none': {'nvidia.com/gpu': 1}, 'single': None, 'mixed': {'nvidia.com/mig-3g.20gb': 1}}),
-    # [inferred] single maps every MIG device to nvidia.com/gpu, split compute instances included.
+    # Split GPU instance: mixed has resource patterns only for C == G profiles, and the plugin refuses to start on a MIG
+    # device that matches none (device_map.go buildMigDeviceMap), so it advertises nothing at all.
+    ('split GI next to a whole one', [gpu(0, {'1c.3g.20gb': 3, '3g.20gb': 1})],
+     {'none': {'nvidia.com/gpu': 1}, 'single': None, 'mixed': None}),
+    # single maps every MIG device to nvidia.com/gpu (pattern '*'), split compute instances included.
     ('only split GIs', [gpu(0, {'1c.3g.20gb': 3}), gpu(1, {'1c.3g.20gb': 3})],
-     {'none': {'nvidia.com/gpu': 2}, 'single': {'nvidia.com/gpu': 6}, 'mixed': {}}),
+     {'none': {'nvidia.com/gpu': 2}, 'single': {'nvidia.com/gpu': 6}, 'mixed': None}),
     ('explicit C == G name is a full device', [gpu(0, {'3c.3g.20gb': 2})],
      {'none': {'nvidia.com/gpu': 1}, 'single': {'nvidia.com/gpu': 2}, 'mixed': {'nvidia.com/mig-3g.20gb': 2}}),
     ('zero counts are left out', [gpu(0, {'1g.5gb': 0, '3g.20gb': 2})],
@@ -149,10 +150,52 @@ def test_single_problems(gpus, expected):
     assert _resources.strategy_problems(gpus, 'single') == expected
 
 
-@pytest.mark.parametrize('strategy', ['none', 'mixed'])
 @pytest.mark.parametrize('gpus', [c[1] for c in PROBLEMS], ids=[c[0] for c in PROBLEMS])
-def test_none_and_mixed_never_fail(gpus, strategy):
-    assert _resources.strategy_problems(gpus, strategy) == []
+def test_none_never_fails(gpus):
+    assert _resources.strategy_problems(gpus, 'none') == []
+
+
+WHOLE = [c for c in PROBLEMS if not any('c.' in name for g in c[1] for name in (g['layout'] or {}).get('mig-devices', {}))]
+
+
+@pytest.mark.parametrize('gpus', [c[1] for c in WHOLE], ids=[c[0] for c in WHOLE])
+def test_mixed_starts_without_split_gpu_instances(gpus):
+    assert _resources.strategy_problems(gpus, 'mixed') == []
+
+
+# --------------------------------------------------------------------------------------------------
+# mixed: split GPU instances stop the plugin (device plugin v0.20.0 internal/rm/rm.go:140-146, device_map.go:144-150)
+# --------------------------------------------------------------------------------------------------
+
+SPLIT_1C = ("MIG profile '1c.3g.20gb' does not match any resource patterns: GPU %d has compute instances of split GPU "
+            "instances (%s), and the mixed strategy has resources only for whole compute instances; give each of these GPU "
+            "instances one whole compute instance (3g.20gb), or use the single strategy")
+
+MIXED_PROBLEMS = [
+    ('split GI next to a whole one: single does not fit either', [gpu(0, {'1c.3g.20gb': 3, '3g.20gb': 1})],
+     [SPLIT_1C % (0, '3 x 1c.3g.20gb') + ' with one MIG profile on every MIG-enabled GPU']),
+    ('only split GIs, one profile: single fits', [gpu(0, {'1c.3g.20gb': 3}), gpu(1, {'1c.3g.20gb': 3})],
+     [SPLIT_1C % (0, '3 x 1c.3g.20gb') + ', which fits this node (each MIG device becomes one nvidia.com/gpu)',
+      SPLIT_1C % (1, '3 x 1c.3g.20gb') + ', which fits this node (each MIG device becomes one nvidia.com/gpu)']),
+    ('two split profiles on one GPU, others fine', [gpu(0, {'1g.5gb': 7}), gpu(2, {'2c.3g.20gb': 1, '1c.3g.20gb': 1, '2c.4g.20gb': 1})],
+     ["MIG profile '1c.3g.20gb' does not match any resource patterns: GPU 2 has compute instances of split GPU instances "
+      "(1 x 1c.3g.20gb, 1 x 2c.3g.20gb, 1 x 2c.4g.20gb), and the mixed strategy has resources only for whole compute instances; "
+      "give each of these GPU instances one whole compute instance (3g.20gb, 4g.20gb), or use the single strategy with one MIG "
+      "profile on every MIG-enabled GPU"]),
+    ('an explicit C == G name is whole', [gpu(0, {'3c.3g.20gb': 2})], []),
+    ('MIG off', [off(0)], []),
+]
+
+
+@pytest.mark.parametrize('gpus, expected', [c[1:] for c in MIXED_PROBLEMS], ids=[c[0] for c in MIXED_PROBLEMS])
+def test_mixed_problems(gpus, expected):
+    assert _resources.strategy_problems(gpus, 'mixed') == expected
+    if expected:
+        with pytest.raises(_resources.StrategyError) as err:
+            _resources.expected_resources(gpus, 'mixed')
+        assert err.value.problems == tuple(expected)
+        assert str(err.value).startswith('the NVIDIA device plugin would fail to start with MIG strategy mixed, so it would '
+                                         'advertise no resources: ')
 
 
 def test_index_defaults_to_the_position():
@@ -171,9 +214,7 @@ WARNINGS = [
     ('mixed', [gpu(0, {}, enabled=True)],
      ['device 0 has no MIG devices configured: GPU 0 has MIG enabled but no MIG devices, so the mixed strategy advertises nothing '
       'for it']),
-    ('mixed', [gpu(0, {'3g.20gb': 1, '1c.3g.20gb': 3, '2c.3g.20gb': 1})],
-     ['GPU 0: MIG devices of split GPU instances (3 x 1c.3g.20gb, 1 x 2c.3g.20gb) are not advertised under the mixed strategy, '
-      'which registers only full-size compute instances']),
+    ('mixed', [gpu(0, {'3g.20gb': 1, '1c.3g.20gb': 3, '2c.3g.20gb': 1})], []),     # a problem, not a warning
     ('mixed', [gpu(0, {'1g.5gb': 7}), off(1), gpu(2)], []),
     ('single', [gpu(0, {'1c.3g.20gb': 3})], []),
     ('single', [gpu(0, {}, enabled=True)], []),
@@ -202,7 +243,11 @@ def test_gpu_info_entries():
                         compute_instances=tuple(ComputeInstance(id=i, profile='1c.3g.20gb', profile_id=0, start=i, size=1) for i in range(3)))
     empty = GpuInstance(id=3, profile='1g.5gb', profile_id=19, start=0, size=1, compute_slices=1)
     gpus = [_gpu_state(0, True, [full, split]).to_dict(), _gpu_state(1, False).to_dict(), _gpu_state(2, True, [empty]).to_dict()]
-    assert _resources.expected_resources(gpus, 'mixed') == {'nvidia.com/gpu': 1, 'nvidia.com/mig-3g.20gb': 1}
+    assert _resources.strategy_problems(gpus, 'mixed') == [
+        "MIG profile '1c.3g.20gb' does not match any resource patterns: GPU 0 has compute instances of split GPU instances "
+        "(3 x 1c.3g.20gb), and the mixed strategy has resources only for whole compute instances; give each of these GPU "
+        "instances one whole compute instance (3g.20gb), or use the single strategy with one MIG profile on every MIG-enabled GPU"]
+    assert _resources.expected_resources(gpus[1:], 'mixed') == {'nvidia.com/gpu': 1}
     assert _resources.expected_resources(gpus, 'none') == {'nvidia.com/gpu': 3}
     assert _resources.strategy_problems(gpus, 'single') == [
         'device 2 has no MIG devices configured: GPU 2 has MIG enabled but no MIG devices, and the single strategy needs at '
