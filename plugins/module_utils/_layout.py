@@ -678,7 +678,8 @@ def targets_for_node(entries, gpus, driver_version=None):
     a GPU matched by several entries the last one wins; this function does the same. A GPU matched by no entry gets no
     target: the caller decides what that means (mig-parted's full ``assert`` would fail). A layout that matches none of
     the node's GPUs is an error, naming their PCI ids and each entry's filters (it would change nothing, and the node would
-    be labelled with it; an entry that selects a GPU with ``mig-enabled: false`` selects it). A GPU
+    be labelled with it; an entry that selects a GPU with ``mig-enabled: false`` selects it), except on a node without
+    MIG-capable GPUs when every entry disables MIG (the node is in that state already). A GPU
     that is not MIG capable and is selected with ``mig-enabled: false`` is already in that state and gets no target
     either; neither does a MIG-capable GPU whose model the catalog does not know when it is selected with
     ``mig-enabled: false`` (a target always carries a catalog model).
@@ -721,7 +722,10 @@ def targets_for_node(entries, gpus, driver_version=None):
             if chosen is not None and gpu.index not in chosen:
                 continue
             selected[gpu.index] = entry
-    if not selected and not problems:   # a broken entry is reported as such, not as selecting nothing
+    # A broken entry is reported as such, not as selecting nothing. A node without MIG-capable GPUs already is what a
+    # label that only disables MIG asks for (``all-disabled`` on an L40S node): that is no error.
+    mig_free = not any(gpu.mig_capable for gpu in gpus) and not any(entry['mig-enabled'] for entry in entries)
+    if not selected and not problems and not mig_free:
         problems.append(_selects_nothing(entries, gpus))
     targets = {}
     for index in sorted(selected):

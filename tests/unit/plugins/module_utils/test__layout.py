@@ -321,12 +321,20 @@ def test_selecting_a_gpu_to_disable_mig_is_a_selection():
     assert _layout.targets_for_node([{'devices': [0], 'mig-enabled': False}], [make_gpu('L40S', 0)]) == {}
 
 
-def test_devices_all_on_a_node_without_mig_capable_gpus_is_refused():
-    problems = problems_of(_layout.targets_for_node, PARSED['all-disabled'], [make_gpu('L40S', 0)])
+def test_devices_all_on_a_node_without_mig_capable_gpus():
+    # A label that only disables MIG asks for what such a node is already: no error, nothing to do (a fleet-wide
+    # all-disabled must not stop the preflight at its L40S nodes).
+    assert _layout.targets_for_node(PARSED['all-disabled'], [make_gpu('L40S', 0)]) == {}
+    # One that enables MIG somewhere selects nothing there, and says so.
+    problems = problems_of(_layout.targets_for_node, PARSED['all-1g.5gb'], [make_gpu('L40S', 0)])
     assert problems == (
         "the layout selects none of this node's GPUs, so it would change nothing while the node is labelled with it: the node has "
         "GPU 0 (NVIDIA L40S, PCI id 0x26B910DE, not MIG capable); the layout selects entry 1: devices all (the MIG-capable GPUs). "
         "Use a layout written for these GPUs",)
+    # A filtered disable that misses a MIG-capable node is refused like any other label meant for other boards.
+    misses = [{'devices': 'all', 'device-filter': '0x20B010DE', 'mig-enabled': False}]
+    assert problems_of(_layout.targets_for_node, misses, [make_gpu('A30', 0)])[0].startswith(
+        "the layout selects none of this node's GPUs")
     assert problems_of(_layout.targets_for_node, [entry({})], []) == ('the layout selects no GPU: this node has none',)
     # a broken entry is reported as such, not also as selecting nothing
     assert problems_of(_layout.targets_for_node, [entry({}, devices=[3])], [make_gpu('A30', 0)]) == (
