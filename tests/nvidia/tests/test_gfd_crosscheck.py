@@ -68,10 +68,8 @@ LAYOUTS = {
     'models-h200-b200-3g': [('H200-141GB', ['3g.71gb*2']), ('B200', ['3g.90gb*2'])],
 }
 
-# Filled by the tests, printed by conftest.py's terminal summary: (layout, strategy) -> disagreements, and the
-# known ones (issue 18 item 1) kept apart.
+# Filled by the tests, printed by conftest.py's terminal summary: (layout, strategy) -> disagreements.
 GFD_CROSSCHECK_RESULTS = {}
-GFD_CROSSCHECK_KNOWN = {}
 
 
 def _model_profiles(model):
@@ -290,11 +288,9 @@ def test_gfd_and_plugin_agree_with_mig_resources(layout, strategy, nodes, node_f
     if strategy == 'mixed' and has_split(layout):
         # NVIDIA's plugin has resource patterns only for full-size compute instances (internal/rm/rm.go:140-146)
         # and refuses the node (internal/rm/device_map.go:144-150); GFD labels the split devices all the same.
-        # Whether the collection refuses too is test_collection_refuses_split_gis_under_mixed.
+        # The collection must refuse too (compare() counts it otherwise; test_collection_refuses_split_gis_under_mixed).
         resources, error = plugin
         assert resources is None and 'does not match any resource patterns' in error, (resources, error)
-        GFD_CROSSCHECK_KNOWN[(layout, strategy)] = [f for f in found if 'the device plugin refuses' in f]
-        found = [f for f in found if 'the device plugin refuses' not in f]
     GFD_CROSSCHECK_RESULTS[(layout, strategy)] = found
     assert found == [], '\n'.join(found)
 
@@ -302,8 +298,6 @@ def test_gfd_and_plugin_agree_with_mig_resources(layout, strategy, nodes, node_f
 SPLIT_LAYOUTS = [layout for layout in LAYOUTS if has_split(layout)]
 
 
-@pytest.mark.xfail(strict=True, reason='issue 18 item 1: mig_resources / mig_strategy_problems do not yet refuse split GPU '
-                                       'instances under mixed, which NVIDIA\'s device plugin refuses (fixed on another branch)')
 @pytest.mark.parametrize('layout', SPLIT_LAYOUTS)
 def test_collection_refuses_split_gis_under_mixed(layout, nodes):
     coll, dummy = collection_view(nodes(layout), 'mixed')
