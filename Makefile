@@ -19,13 +19,15 @@ GET_PIP_CACHE := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 # NVIDIA's own tools (mig-parted, device plugin, feature discovery), built from the source snapshots in ../shared/nvidia.
 NVIDIA_SRC ?= $(abspath $(ROOT)/../shared/nvidia)
 NVIDIA_BUILD := $(BUILD)/nvidia
+# Python stubs of the kubelet's device plugin API, generated from the .proto in NVIDIA's vendored tree (tests/k8ssim/gen_grpc.py).
+K8SSIM_GRPC := $(BUILD)/k8ssim-grpc
 
 TEST_ENV := PATH="$(VENV)/bin:$$PATH" PYTHONPATH="$(COLLECTIONS)" ANSIBLE_COLLECTIONS_PATH="$(COLLECTIONS)" \
 	LD_LIBRARY_PATH="$(SIM)/lib" SIM_BUILD="$(SIM)" GPUFLEET_ROOT="$(ROOT)" VENV_PYTHON="$(VPY)" \
-	NVIDIA_SRC="$(NVIDIA_SRC)" NVIDIA_TOOLS="$(NVIDIA_BUILD)/bin"
+	NVIDIA_SRC="$(NVIDIA_SRC)" NVIDIA_TOOLS="$(NVIDIA_BUILD)/bin" K8SSIM_GRPC="$(K8SSIM_GRPC)"
 
 .PHONY: help venv simulator collection test sanity lint units simulator-tests k8ssim-tests integration changelog-lint clean
-.PHONY: reliability soak nvidia-tools nvidia-tests
+.PHONY: reliability soak nvidia-tools nvidia-tests k8ssim-grpc
 .PHONY: demo demo-setup demo-stop molecule bench
 
 # make demo: the rollout against the simulated fleet (inventories/simulated, tests/demo/). DEMO_PLAYBOOK can be
@@ -100,6 +102,11 @@ nvidia-tools: venv
 	@if [ -f "$(NVIDIA_SRC)/SHA256SUMS" ]; then $(MAKE) --no-print-directory $(VENV)/.go-installed; fi
 	$(VPY) tests/nvidia/build.py --src "$(NVIDIA_SRC)" --out "$(NVIDIA_BUILD)" --go "$(VENV)/bin/go"
 
+# The simulated kubelet speaks the device plugin API to NVIDIA's plugin with stubs generated from the plugin's vendored
+# api.proto (grpcio-tools); without NVIDIA's sources there is nothing to generate and k8ssim uses its Python model.
+k8ssim-grpc: venv nvidia-tools
+	$(VPY) tests/k8ssim/gen_grpc.py --src "$(NVIDIA_BUILD)/src" --out "$(K8SSIM_GRPC)"
+
 # NVIDIA's tools as the judge of the simulators (tests/nvidia/README.md). Without ../shared/nvidia they skip with one line
 # saying why; under CI (CI=true) a missing tool is a failure.
 nvidia-tests: venv simulator collection nvidia-tools
@@ -108,7 +115,7 @@ nvidia-tests: venv simulator collection nvidia-tools
 simulator-tests: venv simulator
 	$(TEST_ENV) $(VPY) -m pytest -q tests/simulator/tests
 
-k8ssim-tests: venv simulator
+k8ssim-tests: venv simulator k8ssim-grpc
 	$(TEST_ENV) $(VPY) -m pytest -q tests/k8ssim/tests
 
 integration: venv simulator collection
