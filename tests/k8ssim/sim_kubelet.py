@@ -50,6 +50,8 @@ def load_api():
                           'unpacked sources from make nvidia-tools)' % path)
     if path not in sys.path:
         sys.path.insert(0, path)
+    # The simulator forks plugin processes while gRPC threads run; gRPC's fork handlers are not needed for that.
+    os.environ.setdefault('GRPC_ENABLE_FORK_SUPPORT', 'false')
     import grpc  # pylint: disable=import-outside-toplevel
     from deviceplugin.v1beta1 import api_pb2, api_pb2_grpc  # pylint: disable=import-outside-toplevel,import-error
     return api_pb2, api_pb2_grpc, grpc
@@ -223,6 +225,12 @@ class DeviceManager(object):
     def last_registration(self):
         with self.lock:
             return self.registrations[-1][0] if self.registrations else None
+
+    def last_listed(self):
+        """When the newest connected endpoint sent its first device list."""
+        with self.lock:
+            times = [e.first_list_at for e in self.endpoints.values() if e.first_list_at is not None and e.stopped_at is None]
+        return max(times) if times else None
 
     def connected_since(self, since):
         """Resources registered at or after ``since`` that sent their first device list and are still connected."""
