@@ -180,6 +180,7 @@ static nvmlReturn_t begin_call(const char *fn, int gpu, int is_init)
 
 #define BEGIN(fn, gpu) do { nvmlReturn_t rc_ = begin_call(fn, gpu, 0); if (rc_ != NVML_SUCCESS) return rc_; } while (0)
 #define END(rc) return end_call(rc)
+#define CHECK(expr) do { nvmlReturn_t c_ = (expr); if (c_ != NVML_SUCCESS) END(c_); } while (0)
 
 /* privileged = geteuid()==0, or FAKE_NVML_EUID (the uid the fake believes) == 0 */
 static int privileged(void)
@@ -568,6 +569,96 @@ FN_EXPORT nvmlReturn_t nvmlDeviceGetCudaComputeCapability(nvmlDevice_t device, i
     END(NVML_SUCCESS);
 }
 
+/* The /dev/nvidia<minor> number.  The simulated nodes number their device nodes by GPU index (the node
+ * harness writes the same "Device Minor" into /proc/driver/nvidia/gpus/<bus>/information) [inferred: real
+ * hosts usually agree, nothing guarantees it].  A MIG handle has no device node of its own: INVALID_ARGUMENT,
+ * as for the other physical-GPU calls [inferred]. */
+FN_EXPORT nvmlReturn_t nvmlDeviceGetMinorNumber(nvmlDevice_t device, unsigned int *minorNumber)
+{
+    int g = 0;
+    BEGIN("nvmlDeviceGetMinorNumber", dev_gpu(device));
+    if (!minorNumber || !phys(device, &g))
+        END(NVML_ERROR_INVALID_ARGUMENT);
+    *minorNumber = (unsigned)g;
+    END(NVML_SUCCESS);
+}
+
+/*
+ * Fabric (NVLink via NVSwitch, registered with the fabric manager) information.  nvml.h: "For Hopper or
+ * newer fully supported devices", NOT_SUPPORTED otherwise.  No simulated node has an NVLink fabric, so on
+ * Hopper and later the probe state is NVML_GPU_FABRIC_STATE_NOT_SUPPORTED with SUCCESS [inferred: what
+ * non-NVSwitch Hopper boards report; on HGX boards the state would be COMPLETED].  Readers (go-nvlib's
+ * IsFabricAttached, the DRA driver's clique probe) treat both answers as "not attached".
+ */
+static nvmlReturn_t fabric_state(nvmlDevice_t device)
+{
+    gpu_t *gp = phys(device, NULL);
+    if (!gp)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    if (gp->m->arch < 9)   /* before Hopper (NVML_DEVICE_ARCH_HOPPER = 9) */
+        return NVML_ERROR_NOT_SUPPORTED;
+    return NVML_SUCCESS;
+}
+
+FN_EXPORT nvmlReturn_t nvmlDeviceGetGpuFabricInfo(nvmlDevice_t device, nvmlGpuFabricInfo_t *gpuFabricInfo)
+{
+    BEGIN("nvmlDeviceGetGpuFabricInfo", dev_gpu(device));
+    if (!gpuFabricInfo)
+        END(NVML_ERROR_INVALID_ARGUMENT);
+    CHECK(fabric_state(device));
+    memset(gpuFabricInfo, 0, sizeof *gpuFabricInfo);
+    gpuFabricInfo->status = NVML_SUCCESS;
+    gpuFabricInfo->state = NVML_GPU_FABRIC_STATE_NOT_SUPPORTED;
+    END(NVML_SUCCESS);
+}
+
+/* Versioned: v2 (36 bytes) or v3 (40 bytes, adds healthSummary); any other version word:
+ * ARGUMENT_VERSION_MISMATCH, the nvml.h convention for versioned structs [inferred]. */
+FN_EXPORT nvmlReturn_t nvmlDeviceGetGpuFabricInfoV(nvmlDevice_t device, nvmlGpuFabricInfoV_t *gpuFabricInfo)
+{
+    unsigned int version;
+    BEGIN("nvmlDeviceGetGpuFabricInfoV", dev_gpu(device));
+    if (!gpuFabricInfo)
+        END(NVML_ERROR_INVALID_ARGUMENT);
+    version = gpuFabricInfo->version;
+    if (version != nvmlGpuFabricInfo_v2 && version != nvmlGpuFabricInfo_v3)
+        END(NVML_ERROR_ARGUMENT_VERSION_MISMATCH);
+    CHECK(fabric_state(device));
+    if (version == nvmlGpuFabricInfo_v2)
+        memset(gpuFabricInfo, 0, sizeof(nvmlGpuFabricInfo_v2_t));
+    else
+        memset(gpuFabricInfo, 0, sizeof(nvmlGpuFabricInfo_v3_t));
+    gpuFabricInfo->version = version;
+    gpuFabricInfo->status = NVML_SUCCESS;
+    gpuFabricInfo->state = NVML_GPU_FABRIC_STATE_NOT_SUPPORTED;
+    gpuFabricInfo->healthMask = 0;   /* every NVML_GPU_FABRIC_HEALTH_MASK_*_NOT_SUPPORTED is 0 */
+    if (version == nvmlGpuFabricInfo_v3)
+        gpuFabricInfo->healthSummary = NVML_GPU_FABRIC_HEALTH_SUMMARY_NOT_SUPPORTED;
+    END(NVML_SUCCESS);
+}
+
+/*
+ * How the GPU addresses system memory.  nvml.h: "For Turing or newer", NOT_SUPPORTED on other platforms.
+ * The Grace Hopper superchip (GH200) reaches CPU memory coherently over NVLink-C2C: ATS.  The simulated
+ * x86 nodes with discrete boards are given NONE, neither HMM nor ATS active [inferred: HMM depends on the
+ * kernel and the open kernel modules, which the simulator does not model].  Volta (V100): NOT_SUPPORTED.
+ */
+FN_EXPORT nvmlReturn_t nvmlDeviceGetAddressingMode(nvmlDevice_t device, nvmlDeviceAddressingMode_t *mode)
+{
+    gpu_t *gp;
+    BEGIN("nvmlDeviceGetAddressingMode", dev_gpu(device));
+    gp = phys(device, NULL);
+    if (!gp || !mode)
+        END(NVML_ERROR_INVALID_ARGUMENT);
+    if (mode->version != nvmlDeviceAddressingMode_v1)
+        END(NVML_ERROR_ARGUMENT_VERSION_MISMATCH);
+    if (gp->m->cc_major < 7 || (gp->m->cc_major == 7 && gp->m->cc_minor < 5))   /* before Turing (7.5) */
+        END(NVML_ERROR_NOT_SUPPORTED);
+    mode->value = strncmp(gp->m->key, "GH200", 5) == 0 ? NVML_DEVICE_ADDRESSING_MODE_ATS
+                                                         : NVML_DEVICE_ADDRESSING_MODE_NONE;
+    END(NVML_SUCCESS);
+}
+
 /* ======================================================================== */
 /* MIG mode                                                                 */
 /* ======================================================================== */
@@ -664,7 +755,6 @@ static nvmlReturn_t mig_checks(gpu_t *gp, int need_priv, int need_enabled)
     return NVML_SUCCESS;
 }
 
-#define CHECK(expr) do { nvmlReturn_t c_ = (expr); if (c_ != NVML_SUCCESS) END(c_); } while (0)
 
 static void fill_gi_v1(const gprof_t *p, nvmlGpuInstanceProfileInfo_t *o)
 {
@@ -1335,6 +1425,144 @@ static nvmlReturn_t mig_id(const char *fn, nvmlDevice_t device, unsigned int *id
 
 FN_EXPORT nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t d, unsigned int *id) { return mig_id("nvmlDeviceGetGpuInstanceId", d, id, 0); }
 FN_EXPORT nvmlReturn_t nvmlDeviceGetComputeInstanceId(nvmlDevice_t d, unsigned int *id) { return mig_id("nvmlDeviceGetComputeInstanceId", d, id, 1); }
+
+/*
+ * Attributes of a MIG device (nvml.h: "This API currently only supports MIG device handles"; a full GPU
+ * gives NOT_SUPPORTED).  They are the profile figures of the device's GI and CI, as GPU feature discovery
+ * and the device plugin read them (go-nvlib's MIG profile, GFD's mig-<profile>.* labels):
+ * multiprocessors = the CI's SMs, the engines = the GI's (CIs share them), gpuInstanceSliceCount = the GI's
+ * compute slices ("3" of 3g.20gb), computeInstanceSliceCount = the CI's ("1" of 1c.3g.20gb), memory = the
+ * GI's.  For a CI smaller than its GI the SM count is C x sm_per_slice [inferred], as in the CI profile info.
+ */
+static nvmlReturn_t attributes(const char *fn, nvmlDevice_t device, nvmlDeviceAttributes_t *attr)
+{
+    int g, gi, ci, k;
+    const gi_t *x;
+    const gprof_t *p;
+    BEGIN(fn, dev_gpu(device));
+    k = dev_resolve(device, &g, &gi, &ci);
+    if (k < 0 || !attr)
+        END(NVML_ERROR_INVALID_ARGUMENT);
+    if (k == 0)
+        END(NVML_ERROR_NOT_SUPPORTED);
+    x = &S.gpu[g].gi[gi];
+    p = model_prof_by_id(S.gpu[g].m, x->profile);
+    memset(attr, 0, sizeof *attr);
+    attr->multiprocessorCount = (unsigned)ci_sm(S.gpu[g].m, p, x->ci[ci].profile);
+    attr->sharedCopyEngineCount = (unsigned)p->ce;
+    attr->sharedDecoderCount = (unsigned)p->dec;
+    attr->sharedEncoderCount = (unsigned)p->enc;
+    attr->sharedJpegCount = (unsigned)p->jpeg;
+    attr->sharedOfaCount = (unsigned)p->ofa;
+    attr->gpuInstanceSliceCount = (unsigned)p->cslices;
+    attr->computeInstanceSliceCount = (unsigned)ci_slices_of_enum(x->ci[ci].profile);
+    attr->memorySizeMB = p->mem_mib;
+    END(NVML_SUCCESS);
+}
+
+/* nvml.h declares only _v2 and #defines the plain name to it; go-nvml binds the plain name and switches to
+ * _v2 when dlsym finds it, so a library must export both (real libnvidia-ml.so.1 does). */
+FN_EXPORT nvmlReturn_t nvmlDeviceGetAttributes_v2(nvmlDevice_t d, nvmlDeviceAttributes_t *a)
+{ return attributes("nvmlDeviceGetAttributes_v2", d, a); }
+FN_EXPORT nvmlReturn_t nvmlDeviceGetAttributes(nvmlDevice_t d, nvmlDeviceAttributes_t *a)
+{ return attributes("nvmlDeviceGetAttributes", d, a); }
+
+/* ======================================================================== */
+/* Events                                                                   */
+/* ======================================================================== */
+
+/*
+ * Event sets, as the device plugin's health check uses them (create a set, register the parent GPUs for
+ * Xid and ECC events, wait in a loop with a 5 s timeout, free).  The simulator generates no events: a wait
+ * sleeps for its timeout, without holding the node lock or the library mutex, and returns TIMEOUT, as real
+ * NVML does on a healthy GPU.  A fault rule on nvmlEventSetWait_v2 (for example GPU_IS_LOST) makes it
+ * return that error at once instead.
+ */
+#define MAX_EVENT_SETS 64
+struct nvmlEventSet_st { int used; unsigned long long types[MAX_GPUS]; };
+static struct nvmlEventSet_st H_set[MAX_EVENT_SETS];
+
+static struct nvmlEventSet_st *set_ptr(nvmlEventSet_t s)
+{
+    return (s && IN_TABLE(s, H_set) && s->used) ? s : NULL;
+}
+
+/* What a data-centre GPU with ECC enabled supports: single/double-bit ECC, P-state, Xid critical errors and
+ * clock changes [inferred: the mask of an A100/H100 as nvidia-smi -q and DCGM report it; the simulator has
+ * no power-source, ECC-storm or retirement events]. */
+#define SUPPORTED_EVENTS (nvmlEventTypeSingleBitEccError | nvmlEventTypeDoubleBitEccError | nvmlEventTypePState | \
+                          nvmlEventTypeXidCriticalError | nvmlEventTypeClock)
+
+FN_EXPORT nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t *set)
+{
+    int i;
+    BEGIN("nvmlEventSetCreate", -1);
+    if (!set)
+        END(NVML_ERROR_INVALID_ARGUMENT);
+    for (i = 0; i < MAX_EVENT_SETS; i++)
+        if (!H_set[i].used) {
+            memset(&H_set[i], 0, sizeof H_set[i]);
+            H_set[i].used = 1;
+            *set = &H_set[i];
+            END(NVML_SUCCESS);
+        }
+    END(NVML_ERROR_MEMORY);   /* more live sets than the table holds [inferred code] */
+}
+
+FN_EXPORT nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set)
+{
+    struct nvmlEventSet_st *p;
+    BEGIN("nvmlEventSetFree", -1);
+    p = set_ptr(set);
+    if (!p)
+        END(NVML_ERROR_UNKNOWN);   /* nvml.h lists no INVALID_ARGUMENT for a bad set [inferred] */
+    memset(p, 0, sizeof *p);
+    END(NVML_SUCCESS);
+}
+
+/* Physical GPUs only; a MIG handle: INVALID_ARGUMENT, as for the other physical-GPU calls [inferred]. */
+FN_EXPORT nvmlReturn_t nvmlDeviceGetSupportedEventTypes(nvmlDevice_t device, unsigned long long *eventTypes)
+{
+    BEGIN("nvmlDeviceGetSupportedEventTypes", dev_gpu(device));
+    if (!eventTypes || !phys(device, NULL))
+        END(NVML_ERROR_INVALID_ARGUMENT);
+    *eventTypes = SUPPORTED_EVENTS;
+    END(NVML_SUCCESS);
+}
+
+/* nvml.h: NOT_SUPPORTED when some requested type is unsupported, and then nothing is registered. */
+FN_EXPORT nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t device, unsigned long long eventTypes, nvmlEventSet_t set)
+{
+    int g = 0;
+    struct nvmlEventSet_st *p;
+    BEGIN("nvmlDeviceRegisterEvents", dev_gpu(device));
+    p = set_ptr(set);
+    if (!p || !phys(device, &g))
+        END(NVML_ERROR_INVALID_ARGUMENT);
+    if (eventTypes & ~(unsigned long long)SUPPORTED_EVENTS)
+        END(NVML_ERROR_NOT_SUPPORTED);
+    p->types[g] |= eventTypes;
+    END(NVML_SUCCESS);
+}
+
+static nvmlReturn_t event_wait(const char *fn, nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeoutms)
+{
+    struct timespec ts;
+    BEGIN(fn, -1);
+    if (!data || !set_ptr(set))
+        END(NVML_ERROR_INVALID_ARGUMENT);
+    end_call(NVML_ERROR_TIMEOUT);   /* logged, node lock and library mutex released before the wait */
+    ts.tv_sec = timeoutms / 1000;
+    ts.tv_nsec = (long)(timeoutms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+    return NVML_ERROR_TIMEOUT;
+}
+
+FN_EXPORT nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t s, nvmlEventData_t *d, unsigned int t)
+{ return event_wait("nvmlEventSetWait_v2", s, d, t); }
+FN_EXPORT nvmlReturn_t nvmlEventSetWait(nvmlEventSet_t s, nvmlEventData_t *d, unsigned int t)
+{ return event_wait("nvmlEventSetWait", s, d, t); }
 
 /* ======================================================================== */
 /* Processes                                                                */

@@ -220,6 +220,82 @@ typedef struct {
     nvmlComputeInstancePlacement_t placement;
 } nvmlComputeInstanceInfo_t;
 
+/* nvmlDeviceGetAttributes_v2 (nvml.h maps the plain name to _v2). */
+typedef struct {
+    unsigned int multiprocessorCount;
+    unsigned int sharedCopyEngineCount;
+    unsigned int sharedDecoderCount;
+    unsigned int sharedEncoderCount;
+    unsigned int sharedJpegCount;
+    unsigned int sharedOfaCount;
+    unsigned int gpuInstanceSliceCount;
+    unsigned int computeInstanceSliceCount;
+    unsigned long long memorySizeMB;
+} nvmlDeviceAttributes_t;
+
+/* GPU fabric (NVLink / NVSwitch registration) information. */
+#define NVML_GPU_FABRIC_UUID_LEN 16
+#define NVML_GPU_FABRIC_STATE_NOT_SUPPORTED 0
+#define NVML_GPU_FABRIC_STATE_NOT_STARTED   1
+#define NVML_GPU_FABRIC_STATE_IN_PROGRESS   2
+#define NVML_GPU_FABRIC_STATE_COMPLETED     3
+#define NVML_GPU_FABRIC_HEALTH_SUMMARY_NOT_SUPPORTED 0
+typedef unsigned char nvmlGpuFabricState_t;
+
+typedef struct {
+    unsigned char clusterUuid[NVML_GPU_FABRIC_UUID_LEN];
+    nvmlReturn_t status;
+    unsigned int cliqueId;
+    nvmlGpuFabricState_t state;
+} nvmlGpuFabricInfo_t;
+
+typedef struct {
+    unsigned int version;
+    unsigned char clusterUuid[NVML_GPU_FABRIC_UUID_LEN];
+    nvmlReturn_t status;
+    unsigned int cliqueId;
+    nvmlGpuFabricState_t state;
+    unsigned int healthMask;
+} nvmlGpuFabricInfo_v2_t;
+#define nvmlGpuFabricInfo_v2 0x02000024u
+
+typedef struct {
+    unsigned int version;
+    unsigned char clusterUuid[NVML_GPU_FABRIC_UUID_LEN];
+    nvmlReturn_t status;
+    unsigned int cliqueId;
+    nvmlGpuFabricState_t state;
+    unsigned int healthMask;
+    unsigned char healthSummary;
+} nvmlGpuFabricInfo_v3_t;
+typedef nvmlGpuFabricInfo_v3_t nvmlGpuFabricInfoV_t;
+#define nvmlGpuFabricInfo_v3 0x03000028u
+
+/* nvmlDeviceGetAddressingMode */
+#define NVML_DEVICE_ADDRESSING_MODE_NONE 0
+#define NVML_DEVICE_ADDRESSING_MODE_HMM  1
+#define NVML_DEVICE_ADDRESSING_MODE_ATS  2
+typedef struct {
+    unsigned int version;
+    unsigned int value;
+} nvmlDeviceAddressingMode_t;
+#define nvmlDeviceAddressingMode_v1 0x01000008u
+
+/* Events (nvmlEventSet*, nvmlDeviceRegisterEvents). */
+typedef struct nvmlEventSet_st *nvmlEventSet_t;
+#define nvmlEventTypeSingleBitEccError 0x0000000000000001ULL
+#define nvmlEventTypeDoubleBitEccError 0x0000000000000002ULL
+#define nvmlEventTypePState            0x0000000000000004ULL
+#define nvmlEventTypeXidCriticalError  0x0000000000000008ULL
+#define nvmlEventTypeClock             0x0000000000000010ULL
+typedef struct {
+    nvmlDevice_t device;
+    unsigned long long eventType;
+    unsigned long long eventData;
+    unsigned int gpuInstanceId;
+    unsigned int computeInstanceId;
+} nvmlEventData_t;
+
 /* Layout checks against nvml.md §3 (x86-64). */
 _Static_assert(sizeof(nvmlPciInfo_t) == 68, "nvmlPciInfo_t");
 _Static_assert(offsetof(nvmlPciInfo_t, busId) == 36, "nvmlPciInfo_t.busId");
@@ -241,5 +317,18 @@ _Static_assert(sizeof(nvmlComputeInstanceProfileInfo_v2_t) == 136, "CI profile v
 _Static_assert(sizeof(nvmlComputeInstanceProfileInfo_v3_t) == 140, "CI profile v3");
 _Static_assert(offsetof(nvmlComputeInstanceProfileInfo_v3_t, capabilities) == 136, "CI v3 caps");
 _Static_assert(sizeof(nvmlComputeInstanceInfo_t) == 32, "CI info");
+
+/* Layout checks against nvml.h of go-nvml as vendored in k8s-device-plugin v0.20.0 (x86-64); the
+ * version words are NVML_STRUCT_VERSION(sizeof | ver << 24), so they restate the sizes. */
+_Static_assert(sizeof(nvmlDeviceAttributes_t) == 40, "nvmlDeviceAttributes_t");
+_Static_assert(offsetof(nvmlDeviceAttributes_t, memorySizeMB) == 32, "attributes memorySizeMB");
+_Static_assert(sizeof(nvmlGpuFabricInfo_t) == 28, "nvmlGpuFabricInfo_t");
+_Static_assert(offsetof(nvmlGpuFabricInfo_t, state) == 24, "fabric info state");
+_Static_assert(sizeof(nvmlGpuFabricInfo_v2_t) == (nvmlGpuFabricInfo_v2 & 0xFFFFFFu), "fabric info v2");
+_Static_assert(offsetof(nvmlGpuFabricInfo_v2_t, healthMask) == 32, "fabric info v2 healthMask");
+_Static_assert(sizeof(nvmlGpuFabricInfo_v3_t) == (nvmlGpuFabricInfo_v3 & 0xFFFFFFu), "fabric info v3");
+_Static_assert(offsetof(nvmlGpuFabricInfo_v3_t, healthSummary) == 36, "fabric info v3 healthSummary");
+_Static_assert(sizeof(nvmlEventData_t) == 32, "nvmlEventData_t");
+_Static_assert(sizeof(nvmlDeviceAddressingMode_t) == (nvmlDeviceAddressingMode_v1 & 0xFFFFFFu), "addressing mode v1");
 
 #endif
