@@ -888,6 +888,13 @@ class Simulation(object):
                     self._log_entry(inputs, error=inputs['config_error'])
                     self._set_crashloop(pod, inputs['config_error'], init=True, delay=self._backoff(inputs['uid']))
             return
+        # The previous container on the node must be gone first: its plugin removes its sockets when it stops, and
+        # they have the same names as the new plugin's.
+        for proc in [p for p in self.stopping_procs if p.node_name == node]:
+            deadline = time.monotonic() + max(2.0, float(self.dp['termination_grace']))
+            while proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            proc.kill()
         node_dir = self.node_dirs[node]
         config_dir = os.path.join(node_dir, 'config')
         if inputs['config_name']:
@@ -897,7 +904,9 @@ class Simulation(object):
         info = self.internal.get(inputs['uid']) or {}
         log_path = os.path.join(self.state_dir or node_dir, 'plugins', node, '%s-%d.log' % (inputs['pod'], info.get('restarts', 0)))
         proc = sim_nvidia.PluginProcess(inputs['nvml_state'], self._sim_build(node), self.kubelets[node].kubelet_dir,
-                                        os.path.join(self.tools, sim_nvidia.PLUGIN), env, log_path).start()
+                                        os.path.join(self.tools, sim_nvidia.PLUGIN), env, log_path)
+        proc.node_name = node
+        proc.start()
         with self.store.lock:
             pod = self._same_pod(inputs)
             if pod is None:
@@ -928,7 +937,7 @@ class Simulation(object):
         proc.close()
         with self.store.lock:
             self.procs.pop(uid, None)
-            entry = getattr(proc, 'entry', None)
+            entry = proc.entry
             if entry is not None:
                 entry['error'] = error
                 entry['exit_code'] = proc.returncode
@@ -997,7 +1006,7 @@ class Simulation(object):
                 if node is not None:
                     self._apply_feature_labels(node, labels)
             for proc in self.procs.values():
-                entry = getattr(proc, 'entry', None)
+                entry = proc.entry
                 if entry is None:
                     continue
                 if entry['strategy'] is None:

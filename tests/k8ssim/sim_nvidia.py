@@ -127,6 +127,8 @@ class PluginProcess(object):
 
     def __init__(self, state, sim_build, kubelet_dir, binary, env, log_path):
         self.node = _harness().Node(state, sim_build, kubelet_dir)
+        self.node_name = None
+        self.entry = None  # its start in the simulation's plugin log
         self.binary = binary
         self.env = env
         self.log_path = log_path
