@@ -763,7 +763,10 @@ class Simulation(object):
 
     def _setup_plugins(self):
         """Choose the plugin implementation; for NVIDIA's, start every GPU node's kubelet device manager."""
-        wanted = self.dp.get('implementation')
+        # The description decides; K8SSIM_DEVICE_PLUGIN (nvidia|model) can choose for a whole test run where it does not.
+        wanted = self.dp.get('implementation') or os.environ.get('K8SSIM_DEVICE_PLUGIN') or None
+        if wanted not in (None,) + PLUGIN_IMPLEMENTATIONS:
+            raise ValueError('K8SSIM_DEVICE_PLUGIN must be one of %s, got %r' % (', '.join(PLUGIN_IMPLEMENTATIONS), wanted))
         if not self.plugin_nodes_configured():
             self.plugin_impl = wanted or 'model'
             return
