@@ -118,7 +118,7 @@ simulator-tests: venv simulator
 k8ssim-tests: venv simulator k8ssim-grpc
 	$(TEST_ENV) $(VPY) -m pytest -q tests/k8ssim/tests
 
-integration: venv simulator collection
+integration: venv simulator collection k8ssim-grpc
 	$(TEST_ENV) $(VPY) -m pytest -q tests/integration
 
 # Molecule scenarios (extensions/molecule/, no container engine): `rollout` runs playbooks/rollout.yml over the simulated
@@ -127,7 +127,7 @@ integration: venv simulator collection
 # root (galaxy.yml there makes Molecule use extensions/molecule/). They use .build/demo/ as make demo does: not both at once.
 # One scenario: make molecule MOLECULE_ARGS='-s preflight_refuses'.
 MOLECULE_ARGS ?= --all
-molecule: venv simulator collection
+molecule: venv simulator collection k8ssim-grpc
 	$(TEST_ENV) molecule test $(MOLECULE_ARGS)
 
 # The reliability suite (tests/reliability/): the checks' own tests, the fault plan (every fault must fire, nothing may be
@@ -135,13 +135,13 @@ molecule: venv simulator collection
 # Counts go to stdout and .build/reliability/*.json. `make soak` runs many more kill trials: KILL_TRIALS, KILL_SEED.
 KILL_TRIALS ?= 3
 KILL_SEED ?= 20261130
-reliability: venv simulator collection
+reliability: venv simulator collection k8ssim-grpc
 	$(TEST_ENV) $(VPY) -m pytest -q tests/reliability
 	$(TEST_ENV) $(VPY) tests/reliability/suite.py faults
 	$(TEST_ENV) $(VPY) tests/reliability/suite.py kills --trials $(KILL_TRIALS) --seed $(KILL_SEED)
 
 soak: KILL_TRIALS = 25
-soak: venv simulator collection
+soak: venv simulator collection k8ssim-grpc
 	$(TEST_ENV) $(VPY) tests/reliability/suite.py kills --trials $(KILL_TRIALS) --seed $(KILL_SEED)
 
 test: sanity lint changelog-lint units simulator-tests k8ssim-tests nvidia-tests integration reliability molecule
@@ -150,11 +150,11 @@ test: sanity lint changelog-lint units simulator-tests k8ssim-tests nvidia-tests
 # simulators, in .build/bench/ (tests/bench/README.md). It prints a table with every figure, its goal and PASS/MISS,
 # and writes .build/bench/results.json. One part alone: make bench BENCH_ARGS='--only noop --sizes 8'.
 BENCH_ARGS ?=
-bench: venv simulator collection
+bench: venv simulator collection k8ssim-grpc
 	$(TEST_ENV) $(VPY) tests/bench/run.py $(BENCH_ARGS)
 
 # The simulated cluster is stopped on every exit (trap), also when a step failed; the exit status is kept.
-demo: venv simulator collection
+demo: venv simulator collection k8ssim-grpc
 	@trap '$(DEMO_PY) tests/demo/setup.py stop' EXIT; \
 	$(DEMO_PY) tests/demo/setup.py start; \
 	$(DEMO_PY) tests/demo/summary.py --before; \
@@ -166,7 +166,7 @@ demo: venv simulator collection
 	$(DEMO_PLAY) 2>&1 | tee $(DEMO)/second-run.log || { rc=$$?; echo "demo: FAILED: the second run exited with $$rc"; exit $$rc; }; \
 	$(DEMO_PY) tests/demo/summary.py --recap $(DEMO)/second-run.log --title "second run"
 
-demo-setup: venv simulator collection
+demo-setup: venv simulator collection k8ssim-grpc
 	$(DEMO_PY) tests/demo/setup.py start
 	$(DEMO_PY) tests/demo/summary.py --before
 	@echo "demo: run a playbook: ANSIBLE_COLLECTIONS_PATH=.build/collections .venv/bin/ansible-playbook $(DEMO_PLAYBOOK) -i $(DEMO_INVENTORY) -e '$(DEMO_EXTRA_VARS)'"
