@@ -918,6 +918,7 @@ class Simulation(object):
                 return
             self.procs[inputs['uid']] = proc
             proc.entry = self._log_entry(inputs)
+            proc.entry['pid'] = proc.pid
             info = self.internal[inputs['uid']]
             info['config_name'] = inputs['config_name']
             info['retry_at'] = None
@@ -961,6 +962,7 @@ class Simulation(object):
             if info is not None:
                 info['config_name'] = inputs['config_name']
             proc.entry = self._log_entry(inputs, reload=True)
+            proc.entry['pid'] = proc.pid
         self._run_gfd(inputs['node'], inputs['nvml_state'], proc.env)
 
     def _config_data_locked(self):

@@ -80,10 +80,13 @@ def last_error(text):
     return 'exited without an error message'
 
 
+# Resolved here, in the parent: the child of a threaded process must not load anything between fork and exec.
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+
+
 def _die_with_parent():
-    """In the child before exec: SIGKILL when the simulator dies, so no plugin outlives it."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    """In the child before exec: SIGKILL when the simulator's thread that started it ends, so no plugin outlives it."""
+    _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def pod_environment(container, node_name, config_dir):

@@ -12,6 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 import datetime
 
+import pytest
+
 from simhelpers import base_description, clients, nvidia_smi, wait_until
 
 NS = 'gpu-operator'
@@ -163,3 +165,34 @@ def test_config_errors(cluster, gpu_node, implementation):
                message='bad strategy')
     core.patch_node('g1', {'metadata': {'labels': {'nvidia.com/device-plugin.config': 'mixed'}}})
     _settles_at(core, 'g1', {'nvidia.com/mig-1g.5gb': '2'})
+
+
+def _alive(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            return handle.read().split()[2] != 'Z'
+    except OSError:
+        return False
+
+
+def test_nvidia_plugin_processes_end_with_their_pod_and_the_simulation(cluster, gpu_node):
+    from simhelpers import nvidia_unavailable  # pylint: disable=import-outside-toplevel
+    reason = nvidia_unavailable()
+    if reason:
+        pytest.skip(reason)
+    state = gpu_node('g1', profiles='9,9')
+    sim = cluster(base_description([{'name': 'g1', 'nvml_state': state, 'labels': {'nvidia.com/device-plugin.config': 'mixed'}}], 'nvidia'))
+    core = clients(sim)[0]
+    assert _gpu_resources(core, 'g1') == {'nvidia.com/mig-3g.20gb': '2'}
+    first = sim.control('GET', '/_sim/plugin')['starts'][0]
+    assert first['implementation'] == 'nvidia' and first['strategy'] == 'mixed' and _alive(first['pid'])
+    with open('/proc/%d/cmdline' % first['pid'], 'rb') as handle:
+        assert handle.read().split(b'\0')[0].endswith(b'/nvidia-device-plugin')
+    core.delete_namespaced_pod(_plugin_pod(core, 'g1')[0].metadata.name, NS)
+    wait_until(lambda: not _alive(first['pid']), message='the deleted pod\'s plugin process ends')
+    second = wait_until(lambda: [s for s in sim.control('GET', '/_sim/plugin')['starts'] if s['pid'] != first['pid'] and s['resources_after_s'] is not None],
+                        message='the new pod\'s plugin')[0]
+    assert second['resources'] == {'nvidia.com/mig-3g.20gb': 2} and 0 < second['resources_after_s'] < 10
+    assert _alive(second['pid'])
+    sim.stop()
+    assert not _alive(second['pid'])
