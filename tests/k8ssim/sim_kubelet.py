@@ -66,7 +66,7 @@ def is_extended_resource_name(name):
     and requests.<name> a qualified name."""
     if '/' not in name or 'kubernetes.io/' in name or name.startswith('requests.'):
         return False
-    prefix, _, short = ('requests.' + name).partition('/')
+    prefix, dummy, short = ('requests.' + name).partition('/')
     if '/' in short or not short or len(short) > 63 or not _LABEL_NAME.match(short):
         return False
     return 0 < len(prefix) <= 253 and all(_DNS_LABEL.match(part) for part in prefix.split('.'))

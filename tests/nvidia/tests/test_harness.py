@@ -70,7 +70,7 @@ def test_refresh_shows_a_running_program_the_instances_that_exist_now(sim_build,
     subprocess.run([os.path.join(sim_build, 'bin', 'nvidia-smi'), 'mig', '-cgi', '9', '-C', '-i', '0'], env=env,
                    check=True, capture_output=True)
     node.refresh(proc.pid)
-    out, _ = proc.communicate('go\n', timeout=10)
+    out = proc.communicate('go\n', timeout=10)[0]
     assert proc.returncode == 0
     gi_dirs = out.split()
     assert len(gi_dirs) == 1 and gi_dirs[0].startswith('gi'), out
