@@ -200,7 +200,7 @@ def test_device_plugin_refuses_split_instances_under_mixed(sim_build, node_facto
     gpus, mig, layouts = NODES['split']
     state = make_node(sim_build, tmp_path / 'split.state', gpus, mig, layouts)
     os.makedirs(str(tmp_path / 'kubelet' / 'device-plugins'))
-    proc = node_factory(state, str(tmp_path / 'kubelet')).run([os.path.join(nvidia_tools, 'nvidia-device-plugin'), '--mig-strategy=mixed'],
-                                                               timeout=60)
+    node = node_factory(state, str(tmp_path / 'kubelet'))
+    proc = node.run([os.path.join(nvidia_tools, 'nvidia-device-plugin'), '--mig-strategy=mixed'], timeout=60)
     assert proc.returncode != 0
     assert "MIG profile '1c.3g.20gb' does not match any resource patterns" in proc.stderr
