@@ -140,6 +140,7 @@ class PluginProcess(object):
         self.reloaded_at = None  # the last SIGHUP
         self.term_at = None
         self.returncode = None
+        self.reload_offset = 0  # where the output of the run since the last SIGHUP begins
 
     def start(self):
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
@@ -166,16 +167,18 @@ class PluginProcess(object):
             return ''
 
     def strategy(self):
-        """The MIG strategy the plugin runs with, from its "Running with config" dump (None before it)."""
-        found = _STRATEGY.findall(self.output())
+        """The MIG strategy the plugin runs with since its last (re)start, from its "Running with config" dump (None
+        before it printed one)."""
+        found = _STRATEGY.findall(self.output()[self.reload_offset:])
         return found[-1] if found else None
 
     def waiting_without_devices(self):
-        return 'No devices found. Waiting indefinitely.' in self.output()
+        return 'No devices found. Waiting indefinitely.' in self.output()[self.reload_offset:]
 
     def hup(self):
         """config-manager's SIGHUP: the plugin stops its servers, reloads the config, re-enumerates, re-registers."""
         self.node.refresh(self.proc.pid)
+        self.reload_offset = len(self.output())
         self.reloaded_at = time.monotonic()
         os.kill(self.proc.pid, signal.SIGHUP)
 
