@@ -742,7 +742,7 @@ class Simulation(object):
                 resources, strategy, error = result
                 self.internal[inputs['uid']]['config_name'] = inputs['config_name']
                 self.plugin_log.append({'time': now_iso(), 'node': inputs['node'], 'pod': inputs['pod'], 'config': inputs['config_name'],
-                                        'strategy': strategy, 'resources': resources, 'error': error})
+                                        'strategy': strategy, 'resources': resources, 'error': error, 'implementation': 'model'})
                 if error:
                     self._set_crashloop(pod, error, init=bool(inputs['config_error']))
                     continue

@@ -196,3 +196,21 @@ def test_nvidia_plugin_processes_end_with_their_pod_and_the_simulation(cluster, 
     assert _alive(second['pid'])
     sim.stop()
     assert not _alive(second['pid'])
+
+
+def test_model_is_the_fallback_where_nvidia_binaries_are_absent(cluster, gpu_node, tmp_path):
+    import k8ssim  # pylint: disable=import-outside-toplevel
+    state = gpu_node('g1', profiles='9,9')
+    desc = base_description([{'name': 'g1', 'nvml_state': state, 'labels': {'nvidia.com/device-plugin.config': 'mixed'}}])
+    desc['device_plugin']['nvidia_tools'] = str(tmp_path / 'no-tools')
+    sim = cluster(desc)
+    assert _gpu_resources(clients(sim)[0], 'g1') == {'nvidia.com/mig-3g.20gb': '2'}
+    assert [s['implementation'] for s in sim.control('GET', '/_sim/plugin')['starts']] == ['model']
+    with open(tmp_path / 'sim' / 'server.log') as handle:
+        lines = [line for line in handle if 'device plugin:' in line]
+    assert len(lines) == 1 and "the Python model (sim_deviceplugin), because NVIDIA's binaries are not built" in lines[0]
+    # Asking for NVIDIA's plugin where it cannot run is a start-up error, not a silent fallback.
+    desc['device_plugin']['implementation'] = 'nvidia'
+    with pytest.raises(k8ssim.K8sSimError) as error:
+        cluster(desc, name='sim2')
+    assert "device_plugin.implementation is nvidia, but NVIDIA's binaries are not built" in str(error.value)
