@@ -36,6 +36,10 @@ def _settles_at(core, node, expected, timeout=15):
     wait_until(lambda: _gpu_resources(core, node) == expected, timeout=timeout, message='%s resources %s' % (node, expected))
 
 
+def _labels(core, node):
+    return core.read_node(node).metadata.labels or {}
+
+
 def _plugin_pod(core, node):
     pods = core.list_namespaced_pod(NS, label_selector='app=%s' % DS, field_selector='spec.nodeName=%s' % node).items
     return [p for p in pods if p.metadata.deletion_timestamp is None]
@@ -70,10 +74,18 @@ def test_none_and_mixed_and_restart_after_mig_change(cluster, gpu_node, implemen
     assert _gpu_resources(core, 'g2') == {'nvidia.com/gpu': '2'}
     assert _gpu_resources(core, 'cpu') == {}
     assert apps.read_namespaced_daemon_set(DS, NS).status.desired_number_scheduled == 2
+    if implementation == 'nvidia':
+        # GPU feature discovery ran with the plugin: its labels are on the node (no mig.strategy label under none)
+        wait_until(lambda: _labels(core, 'g1').get('nvidia.com/gpu.count') == '2', message='feature labels')
+        assert 'nvidia.com/mig.strategy' not in _labels(core, 'g1') and _labels(core, 'g2')['nvidia.com/gpu.product'] == 'NVIDIA-L40S'
     # switching the node's config label makes config-manager reload the plugin (SIGHUP)
     core.patch_node('g1', {'metadata': {'labels': {'nvidia.com/device-plugin.config': 'mixed'}}})
     _settles_at(core, 'g1', {'nvidia.com/gpu': '1', 'nvidia.com/mig-1g.5gb': '2', 'nvidia.com/mig-2g.10gb': '1',
                              'nvidia.com/mig-3g.20gb': '1'})
+    if implementation == 'nvidia':
+        # the reload (SIGHUP) ran feature discovery again, with the new config
+        wait_until(lambda: _labels(core, 'g1').get('nvidia.com/mig.strategy') == 'mixed', message='mixed feature labels')
+        assert _labels(core, 'g1')['nvidia.com/mig-2g.10gb.count'] == '1' and _labels(core, 'g1')['nvidia.com/mig-1g.5gb.count'] == '2'
     # repartition in the fake NVML: nothing changes until the plugin restarts
     _relayout(state, '19,19,19,19,19,19,19')
     old_pod = _plugin_pod(core, 'g1')[0].metadata.name
@@ -88,6 +100,10 @@ def test_none_and_mixed_and_restart_after_mig_change(cluster, gpu_node, implemen
             assert capacity['nvidia.com/mig-2g.10gb'] == '1' and capacity['nvidia.com/mig-3g.20gb'] == '1'
     # ... and vanished resource names end up with "0", as the kubelet leaves them
     _settles_at(core, 'g1', {'nvidia.com/gpu': '1', 'nvidia.com/mig-1g.5gb': '7', 'nvidia.com/mig-2g.10gb': '0', 'nvidia.com/mig-3g.20gb': '0'})
+    if implementation == 'nvidia':
+        # labels of profiles that are gone are removed, as Node Feature Discovery does
+        wait_until(lambda: _labels(core, 'g1').get('nvidia.com/mig-1g.5gb.count') == '7', message='new feature labels')
+        assert not [k for k in _labels(core, 'g1') if k.startswith(('nvidia.com/mig-2g', 'nvidia.com/mig-3g'))]
     # deleting the plugin pod also restarts it (the DaemonSet recreates it)
     _relayout(state, '9,9')
     pod = _plugin_pod(core, 'g1')[0].metadata.name
