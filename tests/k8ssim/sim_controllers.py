@@ -146,6 +146,7 @@ class Simulation(object):
         self.gfd_results = {}  # node -> (generation, labels, error)
         self.gfd_generation = {}
         self.gfd_applied = {}
+        self.gfd_threads = []
         self.plugin_log = []  # one entry per plugin start: node, pod, strategy, config, result
         # Per PDB ("ns/name"): the lowest currentHealthy - desiredHealthy seen by the disruption controller, so a
         # test can tell whether a budget was ever broken (a negative margin), not only whether it is broken now.
@@ -986,6 +987,7 @@ class Simulation(object):
         thread = threading.Thread(target=run, name='gfd-%s' % node)
         thread.daemon = True
         thread.start()
+        self.gfd_threads = [t for t in self.gfd_threads if t.is_alive()] + [thread]
 
     def _reap(self, now):
         for proc in list(self.stopping_procs):
@@ -1050,6 +1052,8 @@ class Simulation(object):
                 time.sleep(0.02)
             proc.kill()
             proc.close()
+        for thread in self.gfd_threads:
+            thread.join(max(0.0, deadline + 10 - time.monotonic()))  # feature discovery removes its node folder
         for manager in self.kubelets.values():
             manager.stop()
         self.kubelets = {}
