@@ -19,13 +19,15 @@ GET_PIP_CACHE := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 # NVIDIA's own tools (mig-parted, device plugin, feature discovery), built from the source snapshots in ../shared/nvidia.
 NVIDIA_SRC ?= $(abspath $(ROOT)/../shared/nvidia)
 NVIDIA_BUILD := $(BUILD)/nvidia
+# Python stubs of the kubelet's device plugin API, generated from the .proto in NVIDIA's vendored tree (tests/k8ssim/gen_grpc.py).
+K8SSIM_GRPC := $(BUILD)/k8ssim-grpc
 
 TEST_ENV := PATH="$(VENV)/bin:$$PATH" PYTHONPATH="$(COLLECTIONS)" ANSIBLE_COLLECTIONS_PATH="$(COLLECTIONS)" \
 	LD_LIBRARY_PATH="$(SIM)/lib" SIM_BUILD="$(SIM)" GPUFLEET_ROOT="$(ROOT)" VENV_PYTHON="$(VPY)" \
-	NVIDIA_SRC="$(NVIDIA_SRC)" NVIDIA_TOOLS="$(NVIDIA_BUILD)/bin"
+	NVIDIA_SRC="$(NVIDIA_SRC)" NVIDIA_TOOLS="$(NVIDIA_BUILD)/bin" K8SSIM_GRPC="$(K8SSIM_GRPC)"
 
 .PHONY: help venv simulator collection test sanity lint units simulator-tests k8ssim-tests integration changelog-lint clean
-.PHONY: reliability soak nvidia-tools nvidia-tests browser-tests chromium
+.PHONY: reliability soak nvidia-tools nvidia-tests browser-tests chromium k8ssim-grpc
 .PHONY: demo demo-setup demo-stop molecule bench
 
 # make demo: the rollout against the simulated fleet (inventories/simulated, tests/demo/). DEMO_PLAYBOOK can be
@@ -104,6 +106,11 @@ nvidia-tools: venv
 	@if [ -f "$(NVIDIA_SRC)/SHA256SUMS" ]; then $(MAKE) --no-print-directory $(VENV)/.go-installed; fi
 	$(VPY) tests/nvidia/build.py --src "$(NVIDIA_SRC)" --out "$(NVIDIA_BUILD)" --go "$(VENV)/bin/go"
 
+# The simulated kubelet speaks the device plugin API to NVIDIA's plugin with stubs generated from the plugin's vendored
+# api.proto (grpcio-tools); without NVIDIA's sources there is nothing to generate and k8ssim uses its Python model.
+k8ssim-grpc: venv nvidia-tools
+	$(VPY) tests/k8ssim/gen_grpc.py --src "$(NVIDIA_BUILD)/src" --out "$(K8SSIM_GRPC)"
+
 # NVIDIA's tools as the judge of the simulators (tests/nvidia/README.md). Without ../shared/nvidia they skip with one line
 # saying why; under CI (CI=true) a missing tool is a failure.
 nvidia-tests: venv simulator collection nvidia-tools
@@ -112,10 +119,10 @@ nvidia-tests: venv simulator collection nvidia-tools
 simulator-tests: venv simulator
 	$(TEST_ENV) $(VPY) -m pytest -q tests/simulator/tests
 
-k8ssim-tests: venv simulator
+k8ssim-tests: venv simulator k8ssim-grpc
 	$(TEST_ENV) $(VPY) -m pytest -q tests/k8ssim/tests
 
-integration: venv simulator collection
+integration: venv simulator collection k8ssim-grpc
 	$(TEST_ENV) $(VPY) -m pytest -q tests/integration
 
 # Molecule scenarios (extensions/molecule/, no container engine): `rollout` runs playbooks/rollout.yml over the simulated
@@ -124,7 +131,7 @@ integration: venv simulator collection
 # root (galaxy.yml there makes Molecule use extensions/molecule/). They use .build/demo/ as make demo does: not both at once.
 # One scenario: make molecule MOLECULE_ARGS='-s preflight_refuses'.
 MOLECULE_ARGS ?= --all
-molecule: venv simulator collection
+molecule: venv simulator collection k8ssim-grpc
 	$(TEST_ENV) molecule test $(MOLECULE_ARGS)
 
 # The reliability suite (tests/reliability/): the checks' own tests, the fault plan (every fault must fire, nothing may be
@@ -132,13 +139,13 @@ molecule: venv simulator collection
 # Counts go to stdout and .build/reliability/*.json. `make soak` runs many more kill trials: KILL_TRIALS, KILL_SEED.
 KILL_TRIALS ?= 3
 KILL_SEED ?= 20261130
-reliability: venv simulator collection
+reliability: venv simulator collection k8ssim-grpc
 	$(TEST_ENV) $(VPY) -m pytest -q tests/reliability
 	$(TEST_ENV) $(VPY) tests/reliability/suite.py faults
 	$(TEST_ENV) $(VPY) tests/reliability/suite.py kills --trials $(KILL_TRIALS) --seed $(KILL_SEED)
 
 soak: KILL_TRIALS = 25
-soak: venv simulator collection
+soak: venv simulator collection k8ssim-grpc
 	$(TEST_ENV) $(VPY) tests/reliability/suite.py kills --trials $(KILL_TRIALS) --seed $(KILL_SEED)
 
 # Debian's chromium for the browser test, installed when there is none: CI runs make test as root on a fresh Debian
@@ -161,11 +168,11 @@ test: sanity lint changelog-lint units simulator-tests k8ssim-tests nvidia-tests
 # simulators, in .build/bench/ (tests/bench/README.md). It prints a table with every figure, its goal and PASS/MISS,
 # and writes .build/bench/results.json. One part alone: make bench BENCH_ARGS='--only noop --sizes 8'.
 BENCH_ARGS ?=
-bench: venv simulator collection
+bench: venv simulator collection k8ssim-grpc
 	$(TEST_ENV) $(VPY) tests/bench/run.py $(BENCH_ARGS)
 
 # The simulated cluster is stopped on every exit (trap), also when a step failed; the exit status is kept.
-demo: venv simulator collection
+demo: venv simulator collection k8ssim-grpc
 	@trap '$(DEMO_PY) tests/demo/setup.py stop; $(DEMO_NAME_REPORT)' EXIT; \
 	$(DEMO_PY) tests/demo/setup.py start; \
 	$(DEMO_PY) tests/demo/summary.py --before; \
@@ -180,7 +187,7 @@ demo: venv simulator collection
 	$(DEMO_REPORT) > $(DEMO)/report-run.log 2>&1 || { rc=$$?; echo "demo: FAILED: the report exited with $$rc (log: $(DEMO)/report-run.log)"; exit $$rc; }; \
 	exit $$rc
 
-demo-setup: venv simulator collection
+demo-setup: venv simulator collection k8ssim-grpc
 	$(DEMO_PY) tests/demo/setup.py start
 	$(DEMO_PY) tests/demo/summary.py --before
 	@echo "demo: run a playbook: ANSIBLE_COLLECTIONS_PATH=.build/collections .venv/bin/ansible-playbook $(DEMO_PLAYBOOK) -i $(DEMO_INVENTORY) -e '$(DEMO_EXTRA_VARS)'"

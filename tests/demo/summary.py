@@ -303,7 +303,15 @@ def print_nodes(state):
         print('    advertises: %s%s' % (', '.join(live) or 'no GPU resources', ' (at 0: %s)' % ', '.join(stale) if stale else ''))
         here = [p for p in pods if (p.get('spec') or {}).get('nodeName') == name]
         plugin = [p for p in here if _pod_owner(p) == 'nvidia-device-plugin-daemonset']
-        print('    device plugin: %s' % (', '.join(_pod_state(p) for p in plugin) or 'no pod'))
+        starts = [s for s in state.get('plugin_log') or [] if s.get('node') == name]
+        which = ("NVIDIA's nvidia-device-plugin" if starts and starts[-1].get('implementation') == 'nvidia'
+                 else 'the Python model of the plugin' if starts else '')
+        print('    device plugin: %s%s' % (', '.join(_pod_state(p) for p in plugin) or 'no pod', ' (%s)' % which if which else ''))
+        features = [k for k in ((node['metadata'].get('annotations') or {}).get('nfd.node.kubernetes.io/feature-labels') or '').split(',') if k]
+        if features:
+            shown_features = ['%s=%s' % (k, labels.get(k)) for k in ('nvidia.com/mig.strategy', 'nvidia.com/gpu.count', 'nvidia.com/gpu.product')
+                              if k in labels]
+            print("    GPU feature discovery: %d labels (%s)" % (len(features), ', '.join(shown_features)))
         groups = pod_groups([p for p in here if p not in plugin])
         for (namespace, owner, pod_state, request), count in sorted(groups.items()):
             print('    pods: %s/%s x%d %s%s' % (namespace, owner, count, pod_state, ' (%s)' % request if request else ''))

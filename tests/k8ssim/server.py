@@ -159,7 +159,7 @@ class SimServer(object):
         # Tokens bound to a subject by `rbac` are authorized by the RBAC rules of its manifests; the others keep full access.
         self.rbac = Authorizer.from_description(self.description['rbac'], base_dir, set(tokens)) if self.description.get('rbac') else None
         self.store = Store()
-        self.sim = Simulation(self.description, self.store, base_dir)
+        self.sim = Simulation(self.description, self.store, base_dir, state_dir)
         self.audit = Audit(os.path.join(state_dir, 'audit.log') if state_dir else None)
         self.faults = Faults()
         self.httpd = ThreadingHTTPServer(('127.0.0.1', port), Handler)
@@ -192,6 +192,9 @@ class SimServer(object):
         self.stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+        for thread in self.threads[:1]:
+            thread.join(5)  # the tick thread: no plugin starts after the shutdown below
+        self.sim.shutdown()
 
     # ------------------------------------------------------------------ routing
     def route(self, method, path, query):
@@ -739,7 +742,11 @@ def main(argv=None):
     tokens = {'admin': token}
     tokens.update(description.get('tokens') or {})
     server = SimServer(description, state_dir, tokens, args.port, os.path.dirname(os.path.abspath(args.description)))
-    server.start()
+    try:
+        server.start()
+    except BaseException:
+        server.sim.shutdown()  # plugin processes and kubelet sockets of a half-started cluster
+        raise
     write_client_files(state_dir, server.url, token, os.getpid())
 
     def _terminate(signum, frame):

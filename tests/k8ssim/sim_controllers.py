@@ -12,13 +12,24 @@ import json
 import math
 import os
 import random
+import shutil
+import sys
+import tempfile
+import threading
 import time
 
 import sim_deviceplugin as deviceplugin
+import sim_kubelet
+import sim_nvidia
 from sim_selectors import match_label_selector_object
 from sim_store import ApiError, not_found, now_iso, parse_quantity, BY_PLURAL
 
 CONFIG_LABEL = 'nvidia.com/device-plugin.config'
+# Node Feature Discovery keeps the names of the labels it set from feature files here, to remove them when they go.
+FEATURE_LABELS_ANNOTATION = 'nfd.node.kubernetes.io/feature-labels'
+PLUGIN_IMPLEMENTATIONS = ('nvidia', 'model')
+# A started plugin is settled when no new resource registered for this long (its plugins register one after another).
+SETTLE_S = 0.3
 UNSCHEDULABLE_TAINT = 'node.kubernetes.io/unschedulable'
 _NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789'
 DEFAULT_TOLERATIONS = [
@@ -92,10 +103,11 @@ class Simulation(object):
     """Everything that is not the REST layer.  All methods expect ``store.lock`` held,
     except ``tick`` and ``bootstrap`` which take it themselves."""
 
-    def __init__(self, description, store, base_dir='.'):
+    def __init__(self, description, store, base_dir='.', state_dir=None):
         self.desc = description or {}
         self.store = store
         self.base_dir = base_dir
+        self.state_dir = state_dir
         self.tick_s = float(self.desc.get('tick', 0.1))
         self.time_scale = float(self.desc.get('time_scale', 1.0))
         self.pod_start_delay = float(self.desc.get('pod_start_delay', 0.2))
@@ -118,7 +130,23 @@ class Simulation(object):
         dp.setdefault('termination_grace', 0.1)
         dp.setdefault('crashloop_backoff', 1.0)
         dp.setdefault('labels', {'app': dp['daemonset']})
+        dp.setdefault('crashloop_backoff_max', 10 * float(dp['crashloop_backoff']))
+        # The kubelet forgets a stopped plugin's resource 5 minutes after its stream ended (endpointStopGracePeriod).
+        dp.setdefault('endpoint_stop_grace', 300.0 * self.time_scale)
+        dp.setdefault('startup_timeout', 60.0)
+        if dp.get('implementation') not in (None,) + PLUGIN_IMPLEMENTATIONS:
+            raise ValueError('device_plugin.implementation must be one of %s, got %r' % (', '.join(PLUGIN_IMPLEMENTATIONS), dp['implementation']))
         self.dp = dp
+        self.plugin_impl = None  # 'nvidia' or 'model', decided in bootstrap
+        self.kubelet_root = None
+        self.kubelets = {}  # node -> sim_kubelet.DeviceManager
+        self.node_dirs = {}  # node -> folder of its kubelet dir, configs, feature file
+        self.procs = {}  # plugin pod uid -> sim_nvidia.PluginProcess
+        self.stopping_procs = []
+        self.gfd_results = {}  # node -> (generation, labels, error)
+        self.gfd_generation = {}
+        self.gfd_applied = {}
+        self.gfd_threads = []
         self.plugin_log = []  # one entry per plugin start: node, pod, strategy, config, result
         # Per PDB ("ns/name"): the lowest currentHealthy - desiredHealthy seen by the disruption controller, so a
         # test can tell whether a budget was ever broken (a negative margin), not only whether it is broken now.
@@ -126,6 +154,7 @@ class Simulation(object):
 
     # ------------------------------------------------------------------ bootstrap
     def bootstrap(self):
+        self._setup_plugins()
         with self.store.lock:
             namespaces = {'default', 'kube-system', 'kube-public', 'kube-node-lease'}
             namespaces.add(self.dp['namespace'])
@@ -155,6 +184,8 @@ class Simulation(object):
             for pod in self.store.items('pods'):
                 self.internal[pod['metadata']['uid']]['start_at'] = now
         self._kubelet_plugins(time.monotonic())
+        if self.plugin_impl == 'nvidia':
+            self._wait_plugins_settled(float(self.dp['startup_timeout']))
         with self.store.lock:
             for workload in self.desc.get('workloads') or []:
                 self._bootstrap_workload(workload)
@@ -207,7 +238,12 @@ class Simulation(object):
     def _plugin_daemonset(self):
         dp = self.dp
         labels = dict(dp['labels'])
-        env = [{'name': 'NVIDIA_MIG_MONITOR_DEVICES', 'value': 'all'}, {'name': 'FAIL_ON_INIT_ERROR', 'value': 'true'}]
+        # As the GPU Operator's device plugin DaemonSet sets them (k8s.md 1.1, 1.5).
+        env = [{'name': 'PASS_DEVICE_SPECS', 'value': 'true'}, {'name': 'FAIL_ON_INIT_ERROR', 'value': 'true'},
+               {'name': 'DEVICE_LIST_STRATEGY', 'value': 'envvar'}, {'name': 'DEVICE_ID_STRATEGY', 'value': 'uuid'},
+               {'name': 'NVIDIA_VISIBLE_DEVICES', 'value': 'all'}, {'name': 'NVIDIA_DRIVER_CAPABILITIES', 'value': 'all'},
+               {'name': 'NVIDIA_MIG_MONITOR_DEVICES', 'value': 'all'},
+               {'name': 'NODE_NAME', 'valueFrom': {'fieldRef': {'apiVersion': 'v1', 'fieldPath': 'spec.nodeName'}}}]
         if dp.get('mig_strategy_env'):
             env.append({'name': 'MIG_STRATEGY', 'value': dp['mig_strategy_env']})
         if dp.get('configmap'):
@@ -381,7 +417,7 @@ class Simulation(object):
                 'containerID': 'containerd://%s' % hashlib.sha256(str(random.random()).encode()).hexdigest(),
                 'ready': ready, 'started': 'running' in state, 'restartCount': restarts, 'state': state, 'lastState': last_state or {}}
 
-    def _set_crashloop(self, pod, message, init=False):
+    def _set_crashloop(self, pod, message, init=False, exit_code=1, delay=None):
         stamp = now_iso()
         status = pod['status']
         info = self.internal[pod['metadata']['uid']]
@@ -399,7 +435,7 @@ class Simulation(object):
         status['conditions'] = conditions
         waiting = {'waiting': {'reason': 'CrashLoopBackOff',
                                'message': 'back-off %ds restarting failed container' % min(300, 10 * 2 ** (info['restarts'] - 1))}}
-        last = {'terminated': {'exitCode': 1, 'reason': 'Error', 'message': message, 'startedAt': stamp, 'finishedAt': stamp}}
+        last = {'terminated': {'exitCode': exit_code, 'reason': 'Error', 'message': message, 'startedAt': stamp, 'finishedAt': stamp}}
         containers = pod['spec'].get('containers') or []
         inits = pod['spec'].get('initContainers') or []
         if init:
@@ -410,7 +446,7 @@ class Simulation(object):
                 done = {'terminated': {'exitCode': 0, 'reason': 'Completed', 'startedAt': stamp, 'finishedAt': stamp}}
                 status['initContainerStatuses'] = [self._container_status(c, done, True) for c in inits]
             status['containerStatuses'] = [self._container_status(c, waiting, False, info['restarts'], last) for c in containers]
-        info['retry_at'] = time.monotonic() + float(self.dp['crashloop_backoff'])
+        info['retry_at'] = time.monotonic() + (float(self.dp['crashloop_backoff']) if delay is None else delay)
         self.store.put('pods', pod)
 
     def delete_pod(self, pod, grace=None, dry_run=False):
@@ -672,6 +708,13 @@ class Simulation(object):
             return None, strategy, str(exc)
 
     def _kubelet_plugins(self, now):
+        if self.plugin_impl == 'nvidia':
+            self._nvidia_plugins(now)
+        else:
+            self._model_plugins(now)
+
+    def _model_plugins(self, now):
+        """The Python model of the plugin (sim_deviceplugin): enumeration and resources computed here."""
         with self.store.lock:
             starting = []
             for pod in self.store.items('pods'):
@@ -700,7 +743,7 @@ class Simulation(object):
                 resources, strategy, error = result
                 self.internal[inputs['uid']]['config_name'] = inputs['config_name']
                 self.plugin_log.append({'time': now_iso(), 'node': inputs['node'], 'pod': inputs['pod'], 'config': inputs['config_name'],
-                                        'strategy': strategy, 'resources': resources, 'error': error})
+                                        'strategy': strategy, 'resources': resources, 'error': error, 'implementation': 'model'})
                 if error:
                     self._set_crashloop(pod, error, init=bool(inputs['config_error']))
                     continue
@@ -712,6 +755,311 @@ class Simulation(object):
                         self.store.put('nodes', node)
                 self.internal[inputs['uid']]['retry_at'] = None
                 self._set_running(pod)
+
+    # ------------------------------------------------------------------ NVIDIA's device plugin
+    @staticmethod
+    def _log(message):
+        print('k8ssim: %s' % message, file=sys.stderr)
+        sys.stderr.flush()
+
+    def _setup_plugins(self):
+        """Choose the plugin implementation; for NVIDIA's, start every GPU node's kubelet device manager."""
+        # The description decides; K8SSIM_DEVICE_PLUGIN (nvidia|model) can choose for a whole test run where it does not.
+        wanted = self.dp.get('implementation') or os.environ.get('K8SSIM_DEVICE_PLUGIN') or None
+        if wanted not in (None,) + PLUGIN_IMPLEMENTATIONS:
+            raise ValueError('K8SSIM_DEVICE_PLUGIN must be one of %s, got %r' % (', '.join(PLUGIN_IMPLEMENTATIONS), wanted))
+        if not self.plugin_nodes_configured():
+            self.plugin_impl = wanted or 'model'
+            return
+        tools = sim_nvidia.tools_dir(self.dp.get('nvidia_tools'))
+        reason = sim_nvidia.unavailable(tools)
+        if wanted == 'nvidia' and reason:
+            raise ValueError('device_plugin.implementation is nvidia, but %s' % reason)
+        self.plugin_impl = wanted or ('model' if reason else 'nvidia')
+        if self.plugin_impl == 'model':
+            self._log('device plugin: the Python model (sim_deviceplugin)%s' % (', because %s' % reason if reason and not wanted else ''))
+            return
+        self.tools = tools
+        self._log("device plugin: NVIDIA's nvidia-device-plugin and gpu-feature-discovery from %s" % tools)
+        # Unix socket paths are limited to 107 bytes: the kubelet folders live under a short temporary folder.
+        self.kubelet_root = tempfile.mkdtemp(prefix='k8ssim-')
+        for index, (name, cfg) in enumerate(sorted(self.nodes_cfg.items())):
+            if not cfg['nvml_state']:
+                continue
+            node_dir = os.path.join(self.kubelet_root, 'n%d' % index)
+            self.node_dirs[name] = node_dir
+            manager = sim_kubelet.DeviceManager(name, os.path.join(node_dir, 'kubelet'), float(self.dp['endpoint_stop_grace']), log=self._log)
+            self.kubelets[name] = manager.start()
+            self._log('node %s: kubelet device manager on %s' % (name, manager.socket))
+
+    def _sim_build(self, node_name):
+        return os.path.dirname(os.path.dirname(os.path.abspath(self.nodes_cfg[node_name]['simnode'])))
+
+    def _wait_plugins_settled(self, timeout):
+        """At start-up: until every plugin pod has registered its resources, waits without devices, or crash-loops."""
+        deadline = time.monotonic() + timeout
+        while True:
+            now = time.monotonic()
+            self._kubelet_plugins(now)
+            with self.store.lock:
+                pending = [p['spec']['nodeName'] for p in self.store.items('pods')
+                           if (self.internal.get(p['metadata']['uid']) or {}).get('kind') == 'plugin' and not self._plugin_settled(p, now)]
+            if not pending:
+                return
+            if now > deadline:
+                self._log('device plugin: not settled after %ss on %s; going on' % (timeout, ', '.join(sorted(pending))))
+                return
+            time.sleep(0.02)
+
+    def _plugin_settled(self, pod, now):
+        uid = pod['metadata']['uid']
+        info = self.internal.get(uid) or {}
+        if info.get('retry_at') is not None:
+            return True
+        proc = self.procs.get(uid)
+        node = pod['spec'].get('nodeName')
+        if proc is None or node not in self.kubelets:
+            return False
+        if self.gfd_results.get(node, (None,))[0] != self.gfd_generation.get(node):
+            return False
+        if proc.waiting_without_devices():
+            return True
+        manager = self.kubelets[node]
+        return bool(manager.connected_since(proc.reloaded_at)) and now - manager.last_registration() >= SETTLE_S
+
+    def _nvidia_plugins(self, now):
+        """NVIDIA's plugin: start, watch, reload (SIGHUP) and stop the processes of the plugin pods; the kubelet's
+        device manager state becomes the nodes' capacity and allocatable; feature discovery's labels the nodes'."""
+        starts, reloads, exits = [], [], []
+        with self.store.lock:
+            live = set()
+            for pod in self.store.items('pods'):
+                uid = pod['metadata']['uid']
+                info = self.internal.get(uid)
+                if info is None or info['kind'] != 'plugin' or info.get('delete_at') is not None:
+                    continue
+                live.add(uid)
+                proc = self.procs.get(uid)
+                if proc is not None:
+                    if proc.poll() is not None:
+                        exits.append((uid, proc))
+                    elif self.dp.get('configmap'):
+                        # config-manager sidecar: a changed nvidia.com/device-plugin.config target -> new link, SIGHUP;
+                        # an unknown target keeps the running config (k8s.md 1.4)
+                        inputs = self._plugin_inputs(pod)
+                        if not inputs['config_error'] and inputs['config_name'] != info.get('config_name'):
+                            reloads.append((inputs, proc))
+                    continue
+                due = (info.get('start_at') is not None and not info.get('started') and now >= info['start_at'] and info.get('retry_at') is None)
+                retry = info.get('retry_at') is not None and now >= info['retry_at']
+                if due or retry:
+                    inputs = self._plugin_inputs(pod)
+                    inputs['container'] = json.loads(json.dumps((pod['spec'].get('containers') or [{}])[0]))
+                    inputs['config_data'] = self._config_data()
+                    starts.append(inputs)
+            gone = [uid for uid in self.procs if uid not in live]
+        for uid in gone:
+            proc = self.procs.pop(uid)
+            proc.terminate()
+            self.stopping_procs.append(proc)
+        for uid, proc in exits:
+            self._plugin_exited(uid, proc)
+        for inputs in starts:
+            self._start_plugin(inputs)
+        for inputs, proc in reloads:
+            self._reload_plugin(inputs, proc)
+        self._reap(now)
+        self._sync_nodes(now)
+
+    def _config_data(self):
+        if not self.dp.get('configmap'):
+            return {}
+        cm = self.store.get('configmaps', self.dp['namespace'], self.dp['configmap'])
+        return dict((k, v) for k, v in ((cm or {}).get('data') or {}).items() if not k.startswith('..'))
+
+    def _log_entry(self, inputs, error=None, reload=False):
+        entry = {'time': now_iso(), 'node': inputs['node'], 'pod': inputs['pod'], 'config': inputs['config_name'], 'strategy': None,
+                 'resources': None, 'error': error, 'implementation': 'nvidia', 'reload': reload, 'resources_after_s': None}
+        self.plugin_log.append(entry)
+        return entry
+
+    def _start_plugin(self, inputs):
+        node = inputs['node']
+        if inputs['config_error']:
+            with self.store.lock:
+                pod = self._same_pod(inputs)
+                if pod is not None:
+                    self._log_entry(inputs, error=inputs['config_error'])
+                    self._set_crashloop(pod, inputs['config_error'], init=True, delay=self._backoff(inputs['uid']))
+            return
+        # The previous container on the node must be gone first: its plugin removes its sockets when it stops, and
+        # they have the same names as the new plugin's.
+        for proc in [p for p in self.stopping_procs if p.node_name == node]:
+            deadline = time.monotonic() + max(2.0, float(self.dp['termination_grace']))
+            while proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            proc.kill()
+        node_dir = self.node_dirs[node]
+        config_dir = os.path.join(node_dir, 'config')
+        if inputs['config_name']:
+            config_dir = sim_nvidia.place_config(node_dir, inputs['config_data'], inputs['config_name'])
+        env = sim_nvidia.pod_environment(inputs['container'], node, config_dir)
+        env = dict(env, PATH=os.environ.get('PATH', '/usr/bin:/bin'))
+        info = self.internal.get(inputs['uid']) or {}
+        log_path = os.path.join(self.state_dir or node_dir, 'plugins', node, '%s-%d.log' % (inputs['pod'], info.get('restarts', 0)))
+        proc = sim_nvidia.PluginProcess(inputs['nvml_state'], self._sim_build(node), self.kubelets[node].kubelet_dir,
+                                        os.path.join(self.tools, sim_nvidia.PLUGIN), env, log_path)
+        proc.node_name = node
+        proc.start()
+        with self.store.lock:
+            pod = self._same_pod(inputs)
+            if pod is None:
+                self.stopping_procs.append(proc)
+                proc.terminate()
+                return
+            self.procs[inputs['uid']] = proc
+            proc.entry = self._log_entry(inputs)
+            proc.entry['pid'] = proc.pid
+            info = self.internal[inputs['uid']]
+            info['config_name'] = inputs['config_name']
+            info['retry_at'] = None
+            self._set_running(pod)
+        self._run_gfd(node, inputs['nvml_state'], env)
+
+    def _same_pod(self, inputs):
+        pod = self.store.get('pods', self.dp['namespace'], inputs['pod'])
+        if pod is None or pod['metadata']['uid'] != inputs['uid'] or pod['metadata'].get('deletionTimestamp'):
+            return None
+        return pod
+
+    def _backoff(self, uid):
+        """The kubelet's crash-loop back-off: doubling from crashloop_backoff up to crashloop_backoff_max."""
+        restarts = (self.internal.get(uid) or {}).get('restarts', 0)
+        return min(float(self.dp['crashloop_backoff']) * 2 ** restarts, float(self.dp['crashloop_backoff_max']))
+
+    def _plugin_exited(self, uid, proc):
+        error = sim_nvidia.last_error(proc.output())
+        proc.close()
+        with self.store.lock:
+            self.procs.pop(uid, None)
+            entry = proc.entry
+            if entry is not None:
+                entry['error'] = error
+                entry['exit_code'] = proc.returncode
+                entry['strategy'] = entry['strategy'] or proc.strategy()
+            pod = next((p for p in self.store.items('pods') if p['metadata']['uid'] == uid), None)
+            if pod is not None and not pod['metadata'].get('deletionTimestamp'):
+                self._set_crashloop(pod, error, exit_code=proc.returncode if proc.returncode and proc.returncode > 0 else 137,
+                                    delay=self._backoff(uid))
+
+    def _reload_plugin(self, inputs, proc):
+        sim_nvidia.place_config(self.node_dirs[inputs['node']], self._config_data_locked(), inputs['config_name'])
+        try:
+            proc.hup()
+        except OSError:
+            return  # it exited meanwhile: the next tick sees it
+        with self.store.lock:
+            info = self.internal.get(inputs['uid'])
+            if info is not None:
+                info['config_name'] = inputs['config_name']
+            proc.entry = self._log_entry(inputs, reload=True)
+            proc.entry['pid'] = proc.pid
+        self._run_gfd(inputs['node'], inputs['nvml_state'], proc.env)
+
+    def _config_data_locked(self):
+        with self.store.lock:
+            return self._config_data()
+
+    def _run_gfd(self, node, state, env):
+        """gpu-feature-discovery --oneshot on the node, in the background; its labels land at a later tick."""
+        generation = self.gfd_generation.get(node, 0) + 1
+        self.gfd_generation[node] = generation
+        output = os.path.join(self.node_dirs[node], 'gfd-%d' % generation)
+        binary = os.path.join(self.tools, sim_nvidia.GFD)
+        sim_build = self._sim_build(node)
+
+        def run():
+            labels, error = sim_nvidia.run_gfd(state, sim_build, binary, env, output)
+            if error:
+                self._log('node %s: gpu-feature-discovery failed: %s' % (node, error))
+            self.gfd_results[node] = (generation, labels, error)
+
+        thread = threading.Thread(target=run, name='gfd-%s' % node)
+        thread.daemon = True
+        thread.start()
+        self.gfd_threads = [t for t in self.gfd_threads if t.is_alive()] + [thread]
+
+    def _reap(self, now):
+        for proc in list(self.stopping_procs):
+            if proc.poll() is not None:
+                proc.close()
+                self.stopping_procs.remove(proc)
+            elif now - (proc.term_at or now) > max(2.0, float(self.dp['termination_grace'])):
+                proc.kill()
+
+    def _sync_nodes(self, now):
+        """The kubelets' device manager state into node status; the feature files into node labels."""
+        views = dict((node, manager.capacity(now)) for node, manager in self.kubelets.items())
+        with self.store.lock:
+            for node_name, view in views.items():
+                node = self.store.get('nodes', None, node_name)
+                if node is not None and sim_kubelet.apply_to_node(node, *view):
+                    self.store.put('nodes', node)
+            for node_name, (generation, labels, dummy) in list(self.gfd_results.items()):
+                if labels is None or self.gfd_applied.get(node_name) == generation:
+                    continue
+                self.gfd_applied[node_name] = generation
+                node = self.store.get('nodes', None, node_name)
+                if node is not None:
+                    self._apply_feature_labels(node, labels)
+            for proc in self.procs.values():
+                entry = proc.entry
+                if entry is None:
+                    continue
+                if entry['strategy'] is None:
+                    entry['strategy'] = proc.strategy()
+                node_name = entry['node']
+                manager = self.kubelets.get(node_name)
+                if manager is not None and manager.connected_since(proc.reloaded_at):
+                    entry['resources'] = manager.healthy_counts()
+                    if now - manager.last_registration() >= SETTLE_S and entry['resources_after_s'] is None:
+                        entry['resources_after_s'] = round(manager.last_listed() - proc.reloaded_at, 3)
+
+    def _apply_feature_labels(self, node, labels):
+        """Node Feature Discovery: set the feature file's labels, remove those it set before that are gone."""
+        meta = node['metadata']
+        current = meta.setdefault('labels', {})
+        annotations = meta.setdefault('annotations', {})
+        before = json.dumps(meta, sort_keys=True)
+        for key in (annotations.get(FEATURE_LABELS_ANNOTATION) or '').split(','):
+            if key and key not in labels:
+                current.pop(key, None)
+        current.update(labels)
+        annotations[FEATURE_LABELS_ANNOTATION] = ','.join(sorted(labels))
+        if json.dumps(meta, sort_keys=True) != before:
+            self.store.put('nodes', node)
+
+    def shutdown(self):
+        """Stop every plugin process and kubelet, and remove their folders."""
+        procs = list(self.procs.values()) + list(self.stopping_procs)
+        self.procs = {}
+        self.stopping_procs = []
+        for proc in procs:
+            proc.terminate()
+        deadline = time.monotonic() + 3
+        for proc in procs:
+            while proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            proc.kill()
+            proc.close()
+        for thread in self.gfd_threads:
+            thread.join(max(0.0, deadline + 10 - time.monotonic()))  # feature discovery removes its node folder
+        for manager in self.kubelets.values():
+            manager.stop()
+        self.kubelets = {}
+        if self.kubelet_root:
+            shutil.rmtree(self.kubelet_root, ignore_errors=True)
+            self.kubelet_root = None
 
     # ------------------------------------------------------------------ statuses
     def pdb_status(self, pdb):

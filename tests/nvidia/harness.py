@@ -222,6 +222,25 @@ class Node:
         """Start ``argv`` on the node (a long-running program such as the device plugin)."""
         return subprocess.Popen(self.command(argv), env=environment(self.state, self.sim_build, env), **kwargs)
 
+    def refresh(self, pid):
+        """Rewrite the driver's ``/proc/driver`` files seen by a running program (``pid``, started by ``popen``) from
+        the node's state now.  The real driver's procfs is live, so a program that re-reads them (the device plugin
+        on SIGHUP) must see the instances that exist now; the files are reached through ``/proc/PID/root``, which
+        resolves paths in the program's own mount namespace."""
+        root = '/proc/%d/root' % pid
+        files = dict((path, data) for path, data in node_files(read_node(self.state, self.sim_build)).items()
+                     if path.startswith('proc/driver/'))
+        capabilities = os.path.join(root, 'proc', 'driver', 'nvidia', 'capabilities')
+        if os.path.isdir(capabilities):
+            for name in os.listdir(capabilities):
+                if name.startswith('gpu'):
+                    shutil.rmtree(os.path.join(capabilities, name))
+        for relpath, data in files.items():
+            path = os.path.join(root, relpath)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, 'wb') as handle:
+                handle.write(data)
+
     def close(self):
         shutil.rmtree(self.work, ignore_errors=True)
 

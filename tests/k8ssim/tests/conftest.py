@@ -18,7 +18,7 @@ for path in (os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path
         sys.path.insert(0, path)
 
 import k8ssim  # noqa: E402  pylint: disable=wrong-import-position
-from simhelpers import SIMNODE, nvidia_smi, simnode  # noqa: E402  pylint: disable=wrong-import-position
+from simhelpers import SIMNODE, nvidia_smi, nvidia_unavailable, simnode  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def pytest_configure(config):
@@ -39,6 +39,19 @@ def gpu_node(tmp_path):
         return state
 
     return make
+
+
+@pytest.fixture(params=['nvidia', 'model'])
+def implementation(request):
+    """The device plugin implementation a test runs with: NVIDIA's binary, and the Python model.  NVIDIA's skips
+    with the reason where its binaries are not built (fails under CI, which always has them)."""
+    if request.param == 'nvidia':
+        reason = nvidia_unavailable()
+        if reason:
+            if os.environ.get('CI') == 'true':
+                pytest.fail("CI must run NVIDIA's device plugin in k8ssim, but: " + reason)
+            pytest.skip(reason)
+    return request.param
 
 
 @pytest.fixture

@@ -49,13 +49,24 @@ def wait_until(predicate, timeout=8.0, interval=0.05, message='condition'):
         time.sleep(interval)
 
 
-def base_description(nodes, **extra):
+def base_description(nodes, implementation=None, **extra):
+    """A cluster description for the tests; ``implementation`` of the device plugin: None (NVIDIA's where its binaries
+    are built, else the model), 'nvidia' or 'model'."""
     desc = {'tick': 0.05, 'time_scale': 0.1, 'pod_start_delay': 0.1, 'nodes': nodes,
             'device_plugin': {'namespace': 'gpu-operator', 'daemonset': 'nvidia-device-plugin-daemonset',
                               'configmap': 'nvidia-device-plugin-configs', 'default_config': 'none', 'restart_delay': 0.15,
-                              'termination_grace': 0.05, 'crashloop_backoff': 0.5, 'configs': dict(CONFIGS)}}
+                              'termination_grace': 0.05, 'crashloop_backoff': 0.5, 'crashloop_backoff_max': 1.0,
+                              'endpoint_stop_grace': 1.0, 'configs': dict(CONFIGS)}}
+    if implementation:
+        desc['device_plugin']['implementation'] = implementation
     desc.update(extra)
     return desc
+
+
+def nvidia_unavailable():
+    """Why NVIDIA's device plugin cannot run in k8ssim here, or None."""
+    import sim_nvidia  # pylint: disable=import-outside-toplevel
+    return sim_nvidia.unavailable(sim_nvidia.tools_dir())
 
 
 def clients(sim):

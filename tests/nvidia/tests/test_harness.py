@@ -57,3 +57,21 @@ def node_files_minors(node):
     proc = node.run(['cat', '/proc/driver/nvidia-caps/mig-minors'])
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.splitlines()
+
+
+def test_refresh_shows_a_running_program_the_instances_that_exist_now(sim_build, node_factory, tmp_path):
+    state = tmp_path / 'n1.state'
+    simnode(sim_build, 'create', state, '--name', 'n1', '--gpu', 'A100-SXM4-40GB:1', '--driver', '550.54.15', '--mig-enabled', 'all')
+    node = node_factory(state)
+    script = 'ls /proc/driver/nvidia/capabilities; read line; ls /proc/driver/nvidia/capabilities/gpu0/mig'
+    proc = node.popen(['sh', '-c', script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == 'mig'   # no GPU instance yet: only the global mig/ capabilities
+    env = dict(os.environ, FAKE_NVML_STATE=str(state), FAKE_NVML_EUID='0')
+    subprocess.run([os.path.join(sim_build, 'bin', 'nvidia-smi'), 'mig', '-cgi', '9', '-C', '-i', '0'], env=env,
+                   check=True, capture_output=True)
+    node.refresh(proc.pid)
+    out = proc.communicate('go\n', timeout=10)[0]
+    assert proc.returncode == 0
+    gi_dirs = out.split()
+    assert len(gi_dirs) == 1 and gi_dirs[0].startswith('gi'), out
+    assert not os.path.exists('/proc/driver/nvidia/capabilities/gpu0')
