@@ -43,7 +43,8 @@ LAYOUTS = {
     'a100-split-3g': ('A100-SXM4-40GB:1', 'split'),
 }
 STRATEGIES = ('none', 'single', 'mixed')
-# Known disagreements, fixed on other branches; each names its issue.
+
+
 @pytest.fixture(name='tools', scope='module')
 def tools_fixture():
     reason = sim_nvidia.unavailable(sim_nvidia.tools_dir())
