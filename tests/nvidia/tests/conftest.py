@@ -18,6 +18,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from harness import Node  # noqa: E402  (tests/nvidia/harness.py)
+import migparted  # noqa: E402  (tests/nvidia/migparted.py)
 
 BINARIES = ('nvidia-mig-parted', 'nvidia-device-plugin', 'gpu-feature-discovery')
 
@@ -62,3 +63,11 @@ def node_factory(sim_build, tmp_path):
     yield make
     for node in nodes:
         node.close()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The counts of the cross-checks that ran (labels x models, verdicts), also when every test passed."""
+    if migparted.SUMMARY:
+        terminalreporter.section('cross-checks against NVIDIA\'s tools')
+        for line in migparted.SUMMARY:
+            terminalreporter.write_line(line)
