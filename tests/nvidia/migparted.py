@@ -472,26 +472,32 @@ def ours_step(side, config, label):
 
 
 def theirs_step(side, config, label):
-    """mig-parted applies ``label``; gpu_info and mig_layout in check mode read the result back."""
+    """mig-parted applies ``label``; where its assert then passes, gpu_info and mig_layout in check mode read the result back."""
     before = side.last if side.last is not None else side.snapshot()
     side.log.take()
     ran = side.migparted.run([('apply', side.migparted.argv('apply', label)), ('assert', side.migparted.argv('assert', label)),
                               ('export', side.migparted.argv('export'))])
     calls = side.log.take()
     after = side.last = side.snapshot()
-    info = side.gpu_info()
-    check = side.module('mig_layout', {'config': config, 'label': label, 'write_checkpoint': False}, check=True)
-    reads = side.log.take()
     record = {
         'apply_rc': ran['apply']['rc'], 'apply_err': last_error(ran['apply']['err']), 'assert_rc': ran['assert']['rc'],
         'before': before, 'after': after, 'layout': describe_snapshot(after),
+        'apply_mutations': mutations(calls), 'apply_destroyed': destroyed_gpu_instances(calls), 'apply_created': created_gpu_instances(calls),
+        'export_problems': [], 'check_failed': None, 'check_msg': None, 'check_changed': [], 'read_mutations': 0,
+    }
+    record['applied'] = record['apply_rc'] == 0 and record['assert_rc'] == 0
+    if not record['applied']:
+        # Nothing of mig-parted's to read back (5b): the pair is judged by what we did with the label.
+        return record
+    info = side.gpu_info()
+    check = side.module('mig_layout', {'config': config, 'label': label, 'write_checkpoint': False}, check=True)
+    reads = side.log.take()
+    record.update({
         'export_problems': compare_exports(ran['export']['out'], info) if ran['export']['rc'] == 0
         else ['mig-parted export failed: %s' % last_error(ran['export']['err'])],
         'check_failed': bool(check.get('failed')), 'check_msg': check.get('msg'),
         'check_changed': sorted(g['index'] for g in check.get('gpus') or () if g['changed']), 'read_mutations': mutations(reads),
-        'apply_mutations': mutations(calls), 'apply_destroyed': destroyed_gpu_instances(calls), 'apply_created': created_gpu_instances(calls),
-    }
-    record['applied'] = record['apply_rc'] == 0 and record['assert_rc'] == 0
+    })
     return record
 
 
