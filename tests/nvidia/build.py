@@ -38,7 +38,7 @@ def read_sums(src):
     sums = {}
     with open(os.path.join(src, 'SHA256SUMS')) as handle:
         for line in handle:
-            digest, _, name = line.strip().partition('  ')
+            digest, dummy, name = line.strip().partition('  ')
             if digest and name:
                 sums[name] = digest
     return sums
@@ -95,7 +95,7 @@ def build(archive, digest, commands, out, go):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--src', required=True, help='folder with the NVIDIA source archives and SHA256SUMS')
     parser.add_argument('--out', required=True, help='build folder (binaries land in OUT/bin)')
     parser.add_argument('--go', required=True, help='the go binary')

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -75,7 +74,7 @@ exec "$@"
 
 def sysfs_bus_id(bus_id):
     """NVML's 8-digit-domain bus id (00000000:07:00.0) as sysfs names the device (0000:07:00.0)."""
-    domain, _, rest = bus_id.partition(':')
+    domain, dummy, rest = bus_id.partition(':')
     return ('%04x:%s' % (int(domain, 16), rest)).lower()
 
 
@@ -154,10 +153,10 @@ def node_files(node):
         files[base + 'subsystem_vendor'] = ('0x%04x\n' % (subsystem & 0xFFFF)).encode()
         files[base + 'subsystem_device'] = ('0x%04x\n' % (subsystem >> 16)).encode()
         files[base + 'numa_node'] = b'-1\n'
-        bar = 0x20000000000 + index * 0x1000000000
-        resource = ['0x%016x 0x%016x 0x0000000000040200' % (0xd0000000 + index * 0x1000000,
-                                                             0xd0ffffff + index * 0x1000000),
-                    '0x%016x 0x%016x 0x000000000014220c' % (bar, bar + 0xfffffffff)]
+        bar1 = 0x20000000000 + index * 0x1000000000
+        bar0 = 0xd0000000 + index * 0x1000000
+        resource = ['0x%016x 0x%016x 0x0000000000040200' % (bar0, bar0 + 0xffffff),
+                    '0x%016x 0x%016x 0x000000000014220c' % (bar1, bar1 + 0xfffffffff)]
         resource += ['0x0000000000000000 0x0000000000000000 0x0000000000000000'] * 11
         files[base + 'resource'] = ('\n'.join(resource) + '\n').encode()
         config = bytearray(256)

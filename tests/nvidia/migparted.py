@@ -510,8 +510,8 @@ def migparted_behaviour(theirs):
     elif empty and not theirs['apply_created']:
         what += ' after destroying every GPU instance and creating none (GPUs left empty)'
     else:
-        what += ' after destroying %d and creating %d GPU instances (left %s)' % (theirs['apply_destroyed'], theirs['apply_created'],
-                                                                                   theirs['layout'])
+        what += ' after destroying %d and creating %d GPU instances (left %s)' % (
+            theirs['apply_destroyed'], theirs['apply_created'], theirs['layout'])
     if theirs['apply_rc'] == 0:
         what += '; its assert fails' if theirs['assert_rc'] != 0 else '; its assert passes'
     return what
