@@ -20,7 +20,9 @@ import migparted
 FULL = os.environ.get('GPUFLEET_MIG_MATRIX') == 'full'
 # Chains of different models are independent (their own nodes and files); two run at a time unless told otherwise.
 JOBS = int(os.environ.get('GPUFLEET_MIG_JOBS') or 2)
-GPUS = int(os.environ.get('GPUFLEET_MIG_GPUS') or 2)
+# GPUs of each simulated node: 2 in the subset (multi-GPU nodes, merged exports); 1 in the whole matrix, where every
+# mig-parted run costs half as much.
+GPUS = int(os.environ.get('GPUFLEET_MIG_GPUS') or (1 if FULL else 2))
 
 
 @pytest.fixture(scope='session')
@@ -54,8 +56,14 @@ def crosscheck(operator_config, plan, sim_build, nvidia_tools, tmp_path_factory)
     with open(config_path, 'w') as handle:
         handle.write(text)
 
+    progress = os.path.join(workdir, 'progress.txt')
+
     def chain(model):
-        return migparted.run_chain(model, plan[model], config, config_path, workdir, sim_build, nvidia_tools, gpus=GPUS)
+        found = migparted.run_chain(model, plan[model], config, config_path, workdir, sim_build, nvidia_tools, gpus=GPUS)
+        # One line per finished model, to follow a long run (the matrix) from outside.
+        with open(progress, 'a') as handle:
+            handle.write(migparted.summary(model, found, plan[model], [model])[0] + '\n')
+        return found
     with concurrent.futures.ThreadPoolExecutor(max_workers=JOBS) as pool:
         results = [result for chained in pool.map(chain, sorted(plan)) for result in chained]
     labels = sorted({label for labels in plan.values() for label in labels})
