@@ -174,6 +174,11 @@ def subset(config, models):
     return dict((model, [label for label in labels if label in chosen[model]]) for model in models)
 
 
+def drifted(config, label, model):
+    """Whether every profile name of the label is within 2 GB of a name of the model's with the same slices (a drift)."""
+    return _is_drift(profile_names(config, label), model_file(model)[1])
+
+
 def profile_names(config, label):
     """Every profile name the label's entries use."""
     names = set()

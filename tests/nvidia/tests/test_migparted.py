@@ -103,9 +103,13 @@ def test_mig_parted_results_read_back_converged(crosscheck):
 
 
 def test_refusals_name_the_profile(operator_config, crosscheck):
-    """A label of another board's names is refused with a message that names one of them."""
+    """A label of another board's names is refused with a message that names one of them.
+
+    Drifted names (within 2 GB of the model's own) are left to the test of issue 18 item 9: until then mig_layout
+    resolves them first and may refuse with the resolved name (all-1g.23gb on GH200: "7 instances of 1g.24gb").
+    """
     config = operator_config[1]
-    refused = [r for r in crosscheck if r['kind'] == 'refused'
+    refused = [r for r in crosscheck if r['kind'] == 'refused' and not migparted.drifted(config, r['label'], r['model'])
                and migparted.label_kind(config, r['label'], migparted.model_file(r['model'])) == 'other-names']
     assert refused
     for result in refused:
@@ -123,8 +127,9 @@ def test_profile_names_of_another_board_are_refused(operator_config, crosscheck)
     config = operator_config[1]
     drifted = [r for r in crosscheck if migparted.label_kind(config, r['label'], migparted.model_file(r['model'])) == 'other-names']
     assert drifted
-    pending = ['%s on %s' % (r['label'], r['model']) for r in drifted if r['kind'] != 'refused']
-    assert not pending, 'not refused: %s' % ', '.join(pending)
+    pending = ['%s on %s' % (r['label'], r['model']) for r in drifted if r['kind'] != 'refused'
+               or not any(name in r['ours']['msg'] for name in migparted.profile_names(config, r['label']))]
+    assert not pending, 'not refused, or refused without naming the label\'s profile: %s' % ', '.join(pending)
 
 
 @pytest.mark.xfail(strict=True, reason=migparted.PENDING['item10'])
