@@ -27,7 +27,7 @@ TEST_ENV := PATH="$(VENV)/bin:$$PATH" PYTHONPATH="$(COLLECTIONS)" ANSIBLE_COLLEC
 	NVIDIA_SRC="$(NVIDIA_SRC)" NVIDIA_TOOLS="$(NVIDIA_BUILD)/bin" K8SSIM_GRPC="$(K8SSIM_GRPC)"
 
 .PHONY: help venv simulator collection test sanity lint units simulator-tests k8ssim-tests integration changelog-lint clean
-.PHONY: reliability soak nvidia-tools nvidia-tests browser-tests chromium k8ssim-grpc
+.PHONY: reliability soak nvidia-tools nvidia-tests nvidia-matrix browser-tests chromium k8ssim-grpc
 .PHONY: demo demo-setup demo-stop molecule bench
 
 # make demo: the rollout against the simulated fleet (inventories/simulated, tests/demo/). DEMO_PLAYBOOK can be
@@ -53,6 +53,7 @@ help:
 	@echo "make demo-setup / demo-stop - start the simulated fleet and cluster (to run playbooks yourself) / stop it"
 	@echo "make nvidia-tests - NVIDIA's mig-parted, device plugin and feature discovery against the simulators (part of make test)"
 	@echo "make browser-tests - the report page of the demo fleet in headless Chromium, installed when missing (part of make test)"
+	@echo "make nvidia-matrix - the whole mig-parted cross-check: every label of the GPU Operator's default config on every MIG model"
 	@echo "make clean  - remove the virtual environment and build outputs"
 
 $(VENV)/.installed: requirements.txt tests/requirements.txt
@@ -115,6 +116,12 @@ k8ssim-grpc: venv nvidia-tools
 # saying why; under CI (CI=true) a missing tool is a failure.
 nvidia-tests: venv simulator collection nvidia-tools
 	$(TEST_ENV) $(VPY) -m pytest -q -rs tests/nvidia/tests
+
+# The whole mig-parted cross-check (tests/nvidia/README.md): every label of the GPU Operator's default config on every MIG
+# model of the simulator, where make nvidia-tests runs a subset that covers each label and each model. Two models' chains
+# run at a time (GPUFLEET_MIG_JOBS=N to change).
+nvidia-matrix: venv simulator collection nvidia-tools
+	$(TEST_ENV) GPUFLEET_MIG_MATRIX=full $(VPY) -m pytest -q -rs tests/nvidia/tests/test_migparted.py
 
 simulator-tests: venv simulator
 	$(TEST_ENV) $(VPY) -m pytest -q tests/simulator/tests

@@ -8,7 +8,8 @@ Every time figure is a ratio of runs made side by side in this run (interleaved 
 machine is noisy; nothing here is a timed assertion. Prints one table (each figure, its goal, PASS/MISS) and writes
 .build/bench/results.json. Fleets and clusters live under .build/bench/ (never .build/demo).
 
-Parts (--only, comma separated): planner (5), disruption (4), noop (1, 3, 6), change (2, 3). See tests/bench/README.md.
+Parts (--only, comma separated): planner (5), disruption (4), noop (1, 3, 6), change (2, 3), migparted (7: side by side with
+NVIDIA's mig-parted; skipped with one line when its binary is not built). See tests/bench/README.md.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import k8ssim  # noqa: E402
 import measure  # noqa: E402
 from measure import median  # noqa: E402
 
-PARTS = ('planner', 'disruption', 'noop', 'change')
+PARTS = ('planner', 'disruption', 'noop', 'change', 'migparted')
 ALIASES = {'api': ('noop', 'change'), 'memory': ('noop',), 'nvml': ('noop', 'change')}
 ROLLOUT = os.path.join(ROOT, 'playbooks', 'rollout.yml')
 BASELINE_PLAYBOOK = """---
@@ -336,6 +337,64 @@ class Bench(object):
         ok = evicted[nodes[0]] < evicted[nodes[1]]
         self.row(section, 'pods evicted, node with 3 GPU + 4 CPU pods: GPU-aware / all',
                  '%d / %d' % (evicted[nodes[0]], evicted[nodes[1]]), 'fewer', 'PASS' if ok else 'MISS')
+
+    # -- 7. side by side with mig-parted --------------------------------------------------------------------------------
+
+    def migparted(self):
+        """mig_layout and nvidia-mig-parted on the same simulated nodes and transitions (sidebyside.py)."""
+        section = '7 Side by side with NVIDIA\'s mig-parted (same nodes, same transitions)'
+        import sidebyside  # pylint: disable=import-outside-toplevel
+        reason = sidebyside.unavailable()
+        if reason:
+            self.row(section, 'mig-parted side by side', 'not run', '', 'SKIP')
+            self.note('mig-parted side by side skipped: %s' % reason)
+            self.results['migparted'] = {'skipped': reason}
+            return
+        # About 60 s of CPU with 3 runs a transition; more wall time on a busy machine.
+        estimate = 40.0 * self.args.migparted_runs
+        if self.remaining() < estimate:
+            self.row(section, 'mig-parted side by side', 'not run', '', 'SKIP')
+            self.note('mig-parted side by side not run: projected at %.0f s, %.0f s of the time budget left; run it alone with '
+                      'make bench BENCH_ARGS="--only migparted"' % (estimate, max(self.remaining(), 0)))
+            self.results['migparted'] = {'skipped': 'time budget'}
+            return
+        data = sidebyside.run(os.path.join(BENCH, 'migparted'), self.args.migparted_runs, self.say)
+        self.results['migparted'] = data
+        for model, found in data['models'].items():
+            transitions = found['transitions']
+            ours = dict((key, sum(t[key]['mig_layout'] for t in transitions)) for key in ('mutations', 'destroyed', 'created'))
+            theirs = dict((key, sum(t[key]['mig-parted'] for t in transitions)) for key in ('mutations', 'destroyed', 'created'))
+            failed_calls = sum(t['mutations_failed']['mig-parted'] for t in transitions)
+            worse = [t['transition'] for t in transitions if t['mutations']['mig_layout'] > t['mutations']['mig-parted']]
+            self.row(section, '%s x%d GPUs, %d transitions: mutating NVML calls, ours / mig-parted' % (model, data['gpus'], len(transitions)),
+                     '%d / %d (%s)' % (ours['mutations'], theirs['mutations'], _fmt(ours['mutations'] / float(theirs['mutations'] or 1), 2, 'x')),
+                     '<= in each', 'MISS' if worse else 'PASS')
+            self.row(section, '  of mig-parted\'s, failed (its compute-instance reuse probe)', '%d' % failed_calls)
+            more = [t['transition'] for t in transitions if t['destroyed']['mig_layout'] > t['destroyed']['mig-parted']]
+            self.row(section, '  GPU instances destroyed, ours / mig-parted', '%d / %d' % (ours['destroyed'], theirs['destroyed']),
+                     'never more', 'MISS' if more else 'PASS')
+            stay = [t for t in transitions if t['can_stay']]
+            fewer = [t for t in stay if t['destroyed']['mig_layout'] < t['destroyed']['mig-parted']]
+            self.row(section, '  transitions where an instance can stay: ours destroys fewer', '%d of %d' % (len(fewer), len(stay)),
+                     'all', 'PASS' if len(fewer) == len(stay) else 'MISS')
+            self.row(section, '  GPU instances created, ours / mig-parted', '%d / %d' % (ours['created'], theirs['created']))
+            wall_ours = sum(t['wall_s']['mig_layout'] for t in transitions)
+            wall_theirs = sum(t['wall_s']['mig-parted'] for t in transitions)
+            self.row(section, '  wall time of the transitions (medians of %d), ours / mig-parted' % data['runs'],
+                     '%s / %s s (%s)' % (_fmt(wall_ours, 2), _fmt(wall_theirs, 2), _fmt(wall_ours / wall_theirs, 2, 'x')))
+            noop = found['noop']
+            self.row(section, '  no-op (%s again): mutating calls ours / mig-parted; NVML calls' % found['chain'][0],
+                     '%d / %d; %d / %d' % (noop['mutations']['mig_layout'], noop['mutations']['mig-parted'], noop['calls']['mig_layout'],
+                                           noop['calls']['mig-parted']),
+                     '<=', 'PASS' if noop['mutations']['mig_layout'] <= noop['mutations']['mig-parted'] else 'MISS')
+            self.row(section, '  no-op wall time, ours / mig-parted', '%s / %s s (%s)' % (
+                _fmt(noop['wall_s']['mig_layout'], 2), _fmt(noop['wall_s']['mig-parted'], 2),
+                _fmt(noop['wall_s']['mig_layout'] / noop['wall_s']['mig-parted'], 2, 'x')))
+            problems = [(t['transition'], p) for t in transitions + [noop] for p in t['problems']]
+            self.row(section, '  both tools succeed and end with the same profiles on every GPU', 'yes' if not problems else 'NO (%d)' % len(problems),
+                     'yes', 'PASS' if not problems else 'MISS')
+            for transition, problem in problems[:5]:
+                self.note('%s %s: %s' % (model, transition, problem))
 
     # -- 1, 3, 6. no-op cost --------------------------------------------------------------------------------------------
 
@@ -731,6 +790,8 @@ def schedule(bench, args):
         for repeat in range(1, args.change_runs):
             for batch in batches:
                 steps.append(('change', lambda batch=batch, repeat=repeat: bench.change_step(batch, repeat)))
+    if 'migparted' in args.parts:
+        steps.append(('migparted', bench.migparted))
     if 'noop' in args.parts:
         steps.append(('noop', bench.task_cost_step))
     return steps
@@ -751,6 +812,7 @@ def parse_args(argv):
     parser.add_argument('--change-runs', type=int, default=1, help='runs per batch size, interleaved (default 1)')
     parser.add_argument('--drain-wait', type=float, default=4.0, help='simulated pod termination grace, seconds (default 4)')
     parser.add_argument('--plugin-wait', type=float, default=4.0, help='simulated device plugin restart delay, seconds (default 4)')
+    parser.add_argument('--migparted-runs', type=int, default=3, help='interleaved runs of each tool per transition, side by side with mig-parted (default 3)')
     parser.add_argument('--plan-nodes', type=int, default=1000, help='nodes of the fleet plan (default 1000)')
     parser.add_argument('--budget', type=float, default=960.0,
                         help='seconds this driver may take; runs projected to overrun it are skipped and said so (default 960)')

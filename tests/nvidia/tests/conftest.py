@@ -18,6 +18,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from harness import Node  # noqa: E402  (tests/nvidia/harness.py)
+import migparted  # noqa: E402  (tests/nvidia/migparted.py)
 
 BINARIES = ('nvidia-mig-parted', 'nvidia-device-plugin', 'gpu-feature-discovery')
 
@@ -65,13 +66,16 @@ def node_factory(sim_build, tmp_path):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """The GFD cross-check's counts (test_gfd_crosscheck.py), when it ran."""
+    """The counts of the cross-checks that ran (labels x models, verdicts; GFD layouts x strategies), also when every
+    test passed."""
+    lines = list(migparted.SUMMARY)
     for module in list(sys.modules.values()):
         results = getattr(module, 'GFD_CROSSCHECK_RESULTS', None)
-        if not isinstance(results, dict) or not results:
-            continue
-        layouts = {layout for layout, dummy in results}
-        strategies = {strategy for dummy, strategy in results}
-        line = 'GFD cross-check: %d layouts x %d strategies, disagreements %d' % (
-            len(layouts), len(strategies), sum(1 for found in results.values() if found))
-        terminalreporter.write_line(line)
+        if isinstance(results, dict) and results:
+            lines.append('GFD cross-check: %d layouts x %d strategies, disagreements %d' % (
+                len({layout for layout, dummy in results}), len({strategy for dummy, strategy in results}),
+                sum(1 for found in results.values() if found)))
+    if lines:
+        terminalreporter.section('cross-checks against NVIDIA\'s tools')
+        for line in lines:
+            terminalreporter.write_line(line)
