@@ -16,19 +16,36 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import init_plugin_loader
+from ansible.plugins.loader import filter_loader, init_plugin_loader
 from ansible.template import Templar, trust_as_template
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
 
 from hostile_tally import budget, record
 
+# Imported before the collection loader is installed (see templating), so that the filters find it already imported.
+from ansible_collections.gpufleet.mig.plugins.module_utils import _rollout  # noqa: F401 pylint: disable=unused-import
+
 _ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
-# The collection is found as gpufleet.mig under the build tree (make collection), as ansible-playbook finds it.
-init_plugin_loader([os.path.join(_ROOT, '.build', 'collections')])
+
+
+@pytest.fixture(scope='module', autouse=True)
+def templating():
+    """Ansible's plugin loader, for the builtin filters and tests of the role's expressions, for these tests only.
+
+    The other unit tests import the collection as a plain package, which the collection loader cannot resolve names
+    in afterwards: the role's filters are found by their short names in their directory instead (see render), and the
+    loader goes when these tests are done, so that it does not stand in the way of the tests that run after them.
+    """
+    init_plugin_loader([])
+    filter_loader.add_directory(os.path.join(_ROOT, 'plugins', 'filter'))
+    yield
+    _AnsibleCollectionFinder._remove()
 
 CONFIG, PLUGIN_CONFIG, NODE = 'all-balanced', 'mixed', 'gpu-node-7'
 
@@ -53,8 +70,12 @@ with open(os.path.join(_ROOT, 'playbooks', 'preflight.yml')) as _handle:
 
 
 def render(expression, variables):
-    templar = Templar(loader=DataLoader(), variables=dict((k, trust_as_template(v) if isinstance(v, str) else v) for k, v in variables.items()))
-    return templar.template(trust_as_template(expression))
+    """``expression`` rendered as Ansible would, with the string ``variables`` templates too (task vars)."""
+    def trusted(text):
+        return trust_as_template(text.replace('gpufleet.mig.', ''))
+
+    templar = Templar(loader=DataLoader(), variables=dict((k, trusted(v) if isinstance(v, str) else v) for k, v in variables.items()))
+    return templar.template(trusted(expression))
 
 
 def gpu_read(index, mig):
