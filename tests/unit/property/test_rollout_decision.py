@@ -47,6 +47,7 @@ def templating():
     yield
     _AnsibleCollectionFinder._remove()
 
+
 CONFIG, PLUGIN_CONFIG, NODE = 'all-balanced', 'mixed', 'gpu-node-7'
 
 

@@ -9,8 +9,9 @@ import pytest
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._rollout import RESULT_KEYS, node_needs, node_result
 
-LAYOUT = {'mig-enabled': True, 'mig-devices': {'3g.20gb': 2}, 'placements': [{'profile': '3g.20gb', 'start': 0, 'compute_instances': ['3g.20gb']},
-                                                                              {'profile': '3g.20gb', 'start': 4, 'compute_instances': ['3g.20gb']}]}
+LAYOUT = {'mig-enabled': True, 'mig-devices': {'3g.20gb': 2},
+          'placements': [{'profile': '3g.20gb', 'start': 0, 'compute_instances': ['3g.20gb']},
+                         {'profile': '3g.20gb', 'start': 4, 'compute_instances': ['3g.20gb']}]}
 
 
 def gpu(index, mig, capable=True):
