@@ -1,0 +1,174 @@
+# Copyright (c) 2026 gpufleet.mig contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""The rollout's decisions about one node, and the record of what happened to it: pure functions over module results.
+
+:func:`node_needs` decides whether a node is left alone, gets upkeep (files and ConfigMap entries written without a
+drain) or is changed (drained, repartitioned, relabelled), from what the check-mode runs of ``mig_layout`` and
+``device_plugin_config`` found. The role's preflight and its batch both call it (through the ``mig_rollout_needs``
+filter), so they cannot come to different answers for the same node. :func:`node_result` builds the record of one
+node's outcome that the rollout writes and publishes (``mig_rollout_result``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = ('RESULT_KEYS', 'node_needs', 'node_result')
+
+# What a reconfigured node carries (the GPU Operator's labels), and the annotation a failure leaves until then.
+CONFIG_LABEL = 'nvidia.com/mig.config'
+STATE_LABEL = 'nvidia.com/mig.config.state'
+REASON_ANNOTATION = 'gpufleet.mig/failure-reason'
+
+RESULT_KEYS = ('status', 'started', 'finished', 'actions', 'gpus_changed', 'layout', 'labelled', 'reason')
+_STATUSES = ('changed', 'unchanged', 'failed')
+_LAYOUTS = ('new', 'previous', 'unknown')
+NOT_RUN = 'the device plugin check did not run'
+
+
+def _usable(result):
+    return isinstance(result, Mapping) and bool(result) and not result.get('failed') and not result.get('skipped')
+
+
+def _findings(plugin, node):
+    """This node's findings from a ``device_plugin_config`` check-mode result, and the config names it would write.
+
+    ``plugin`` is the result of a run with ``node`` (its findings are the result itself) or with ``nodes`` (its findings
+    are ``nodes[node]``; a node the run did not come to fails with the run's message). Either way the ConfigMap's
+    ``written`` is the run's.
+    """
+    written = list(plugin.get('written') or [])
+    if 'nodes' not in plugin and not plugin.get('failed'):
+        return plugin, written
+    found = (plugin.get('nodes') or {}).get(node)
+    if found is None:
+        found = {'failed': True, 'msg': plugin.get('msg') or NOT_RUN}
+    return found, written
+
+
+def node_needs(plan, plugin, config, plugin_config, node=None, gpus=None, earlier=None):
+    """What one node needs: nothing, upkeep or change, and why; which GPUs change MIG mode; what a drain is for.
+
+    ``plan``: the result of ``mig_layout`` in check mode (``gpus`` with ``index``, ``changed``, ``mig_enabled``;
+    ``checkpoint_stale``; ``restore_installed`` when it was asked; ``node``), or a failed or skipped task's result.
+    ``plugin``: the result of ``device_plugin_config`` in check mode for this node (with ``node``, or with ``nodes``
+    and then ``node`` names this one), or None when the node was not checked. ``config``: the layout's name, for the
+    label ``nvidia.com/mig.config``. ``plugin_config``: the device plugin config the node should run with. ``gpus``:
+    the GPUs as read (``gpu_info``'s ``node.gpus``), ``plan['node']['gpus']`` when None. ``earlier``: an earlier
+    decision about the node (the preflight's), whose upkeep stays due: what it found to write may have been written by
+    another node's batch since, which the upkeep then finds.
+
+    Returns a dict:
+
+    * ``todo``: ``change`` when anything needs a drain, else ``upkeep`` when anything needs writing, else ``nothing``;
+    * ``change``: why the node is drained and changed (one sentence each; also why it could not be checked);
+    * ``upkeep``: what is written without a drain (checkpoint, boot-time restore, other nodes' device plugin configs);
+    * ``enable``, ``disable``: the GPU indices whose MIG mode goes on or off;
+    * ``drain``: whether the node is drained (``todo == 'change'``); ``drain_gpus``: the GPUs whose layout or MIG
+      mode changes (empty when only the device plugin or the labels do);
+    * ``previous``: the layout entries that put every GPU back as read, MIG mode included, for a failed change;
+    * ``problems``: why the node could not be checked (the failed plan's or device plugin check's message).
+    """
+    for name, value in (('plan', plan), ('plugin', plugin), ('earlier', earlier)):
+        if value is not None and not isinstance(value, Mapping):
+            raise ValueError('%s must be a registered module result (a mapping), got %s' % (name, type(value).__name__))
+    needs = {'change': [], 'upkeep': [], 'enable': [], 'disable': [], 'drain_gpus': [], 'previous': [], 'problems': []}
+    if earlier:
+        needs['upkeep'].extend(earlier.get('upkeep') or [])
+    if not _usable(plan):
+        if isinstance(plan, Mapping) and plan.get('failed'):
+            needs['problems'].append(plan.get('msg') or 'the layout could not be planned')
+        needs['change'].append('the layout was not planned')
+        return _done(needs)
+
+    read = gpus if gpus is not None else (plan.get('node') or {}).get('gpus') or []
+    modes = dict((gpu['index'], (gpu.get('mig_mode') or {}).get('current')) for gpu in read)
+    changed = []
+    for gpu in plan.get('gpus') or []:
+        index = gpu['index']
+        if gpu.get('changed'):
+            changed.append(index)
+            needs['change'].append('GPU %d: its layout changes' % index)
+        if index in modes and bool(gpu.get('mig_enabled')) != bool(modes[index]):
+            needs['enable' if gpu.get('mig_enabled') else 'disable'].append(index)
+            needs['change'].append('GPU %d: MIG mode goes %s' % (index, 'on' if gpu.get('mig_enabled') else 'off'))
+    needs['drain_gpus'] = sorted(set(changed) | set(needs['enable']) | set(needs['disable']))
+    needs['previous'] = ([dict(gpu['layout'], devices=[gpu['index']]) for gpu in read
+                          if gpu.get('mig_capable') and (gpu.get('mig_mode') or {}).get('current')]
+                         + [{'devices': [index], 'mig-enabled': False} for index in needs['enable']])
+
+    if plan.get('checkpoint_stale'):
+        _add(needs['upkeep'], 'the checkpoint is stale or missing')
+    if not plan.get('restore_installed', True) and any(gpu.get('mig_enabled') for gpu in plan.get('gpus') or []):
+        _add(needs['upkeep'], 'the boot-time restore is not installed')
+
+    if plugin is None:
+        needs['change'].append('the device plugin was not checked')
+        return _done(needs)
+    found, written = _findings(plugin, node)
+    others = [name for name in written if name != plugin_config]
+    if others:
+        _add(needs['upkeep'], 'the device plugin configs %s are missing or differ in the ConfigMap' % ', '.join(others))
+    if plugin_config in written:
+        needs['change'].append('the device plugin config %s is missing or differs in the ConfigMap' % plugin_config)
+    if found.get('failed'):
+        needs['problems'].append(found.get('msg') or NOT_RUN)
+        needs['change'].append('the device plugin was not checked')
+        return _done(needs)
+    if found.get('restarted'):
+        needs['change'].append('the device plugin restarts (its config label or the resources it advertises differ)')
+    labels = found.get('labels') or {}
+    for key, value in ((CONFIG_LABEL, config), (STATE_LABEL, 'success')):
+        if labels.get(key, '') != value:
+            needs['change'].append('label %s is %r, not %r' % (key, labels.get(key), value))
+    if REASON_ANNOTATION in (found.get('annotations') or {}):
+        needs['change'].append('annotation %s is set' % REASON_ANNOTATION)
+    return _done(needs)
+
+
+def _add(reasons, reason):
+    if reason not in reasons:
+        reasons.append(reason)
+
+
+def _done(needs):
+    needs['todo'] = 'change' if needs['change'] else ('upkeep' if needs['upkeep'] else 'nothing')
+    needs['drain'] = needs['todo'] == 'change'
+    return needs
+
+
+def node_result(status, started, finished, actions=(), gpus_changed=(), layout='new', labelled=None, reason=None):
+    """The record of one node's outcome, as the rollout writes it to ``nodes/<host>.json`` and publishes it.
+
+    ``status``: ``changed``, ``unchanged`` or ``failed``; ``started``, ``finished``: Unix times; ``actions``: the steps
+    done; ``gpus_changed``: the indices of the GPUs whose layout changed; ``layout``: ``new`` (every GPU has its new
+    layout), ``previous`` (every GPU is back as it was) or ``unknown``; ``labelled``: whether the node carries the
+    outcome in its labels (by default, whether it succeeded); ``reason``: why it failed, required with ``failed`` and
+    refused otherwise. Raises ValueError for anything else.
+    """
+    actions, gpus_changed = list(actions), list(gpus_changed)
+    if status not in _STATUSES:
+        raise ValueError('status must be one of %s, got %r' % (', '.join(_STATUSES), status))
+    if layout not in _LAYOUTS:
+        raise ValueError('layout must be one of %s, got %r' % (', '.join(_LAYOUTS), layout))
+    if (status == 'failed') != (reason is not None):
+        raise ValueError('a failed node needs a reason, and only a failed one has one (status %s, reason %r)' % (status, reason))
+    if status == 'unchanged' and (actions or gpus_changed):
+        raise ValueError('an unchanged node has no actions and no changed GPUs')
+    times = []
+    for name, value in (('started', started), ('finished', finished)):
+        try:
+            times.append(float(value))
+        except (TypeError, ValueError):
+            raise ValueError('%s must be a Unix time, got %r' % (name, value))
+    return {
+        'status': status, 'started': times[0], 'finished': times[1],
+        'actions': [str(action) for action in actions], 'gpus_changed': [int(index) for index in gpus_changed],
+        'layout': layout, 'labelled': status != 'failed' if labelled is None else bool(labelled),
+        'reason': None if reason is None else str(reason),
+    }

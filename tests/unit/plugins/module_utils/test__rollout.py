@@ -1,0 +1,199 @@
+# Copyright (c) 2026 gpufleet.mig contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The rollout's decision about a node (node_needs) over every branch, and the node result record (node_result)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.gpufleet.mig.plugins.module_utils._rollout import RESULT_KEYS, node_needs, node_result
+
+LAYOUT = {'mig-enabled': True, 'mig-devices': {'3g.20gb': 2},
+          'placements': [{'profile': '3g.20gb', 'start': 0, 'compute_instances': ['3g.20gb']},
+                         {'profile': '3g.20gb', 'start': 4, 'compute_instances': ['3g.20gb']}]}
+
+
+def gpu(index, mig, capable=True):
+    return {'index': index, 'mig_capable': capable, 'mig_mode': {'current': mig, 'pending': mig, 'change_pending': False},
+            'layout': (LAYOUT if mig else {'mig-enabled': False, 'mig-devices': {}, 'placements': []}) if capable else None}
+
+
+def plan(planned=((0, True, False), (1, True, False)), read=None, **extra):
+    """A mig_layout check-mode result: planned is (index, mig_enabled, changed) per GPU; read the GPUs (both MIG on by default)."""
+    result = {'changed': False, 'checkpoint': '/c.json', 'checkpoint_stale': False,
+              'gpus': [{'index': i, 'mig_enabled': on, 'changed': changed, 'actions': ['x'] if changed else []} for i, on, changed in planned],
+              'node': {'gpus': read if read is not None else [gpu(0, True), gpu(1, True)]}}
+    result.update(extra)
+    return result
+
+
+def plugin(**extra):
+    """A device_plugin_config check-mode result for one node, with the node as a finished rollout leaves it."""
+    result = {'changed': False, 'written': [], 'restarted': False, 'expected': {}, 'advertised': {}, 'unschedulable': False,
+              'labels': {'nvidia.com/mig.config': 'all-3g', 'nvidia.com/mig.config.state': 'success',
+                         'nvidia.com/device-plugin.config': 'mixed'},
+              'annotations': {}}
+    result.update(extra)
+    return result
+
+
+def needs(plan_result=None, plugin_result='default', **kwargs):
+    return node_needs(plan() if plan_result is None else plan_result, plugin() if plugin_result == 'default' else plugin_result,
+                      kwargs.pop('config', 'all-3g'), kwargs.pop('plugin_config', 'mixed'), **kwargs)
+
+
+def test_a_converged_node_needs_nothing():
+    result = needs()
+    assert result == {'todo': 'nothing', 'drain': False, 'change': [], 'upkeep': [], 'enable': [], 'disable': [], 'drain_gpus': [],
+                      'problems': [], 'previous': [dict(LAYOUT, devices=[0]), dict(LAYOUT, devices=[1])]}
+
+
+@pytest.mark.parametrize('plan_result, plugin_result, kwargs, change, drain_gpus', [
+    (plan(planned=((0, True, True), (1, True, False))), None, {}, ['GPU 0: its layout changes'], [0]),
+    (plan(read=[gpu(0, False), gpu(1, True)]), None, {}, ['GPU 0: MIG mode goes on'], [0]),
+    (plan(planned=((0, True, False), (1, False, False))), None, {}, ['GPU 1: MIG mode goes off'], [1]),
+    (None, plugin(restarted=True), {}, ['the device plugin restarts (its config label or the resources it advertises differ)'], []),
+    (None, plugin(written=['mixed']), {}, ['the device plugin config mixed is missing or differs in the ConfigMap'], []),
+    (None, None, {'config': 'all-1g'}, ["label nvidia.com/mig.config is 'all-3g', not 'all-1g'"], []),
+    (None, plugin(labels={'nvidia.com/mig.config': 'all-3g', 'nvidia.com/mig.config.state': 'pending'}), {},
+     ["label nvidia.com/mig.config.state is 'pending', not 'success'"], []),
+    (None, plugin(labels={}), {}, ["label nvidia.com/mig.config is None, not 'all-3g'", "label nvidia.com/mig.config.state is None, not 'success'"], []),
+    (None, plugin(annotations={'gpufleet.mig/failure-reason': 'Apply the layout: boom'}), {}, ['annotation gpufleet.mig/failure-reason is set'], []),
+])
+def test_each_reason_for_a_change(plan_result, plugin_result, kwargs, change, drain_gpus):
+    result = needs(plan_result, plugin_result or plugin(), **kwargs)
+    assert (result['todo'], result['drain'], result['change'], result['drain_gpus'], result['problems']) == ('change', True, change, drain_gpus, [])
+
+
+def test_mig_mode_changes_and_layout_changes_all_drain_their_gpus():
+    read = [gpu(0, False), gpu(1, True), gpu(2, True), gpu(3, False)]
+    result = needs(plan(planned=((0, True, True), (1, False, False), (2, True, True), (3, False, False)), read=read))
+    assert (result['enable'], result['disable'], result['drain_gpus']) == ([0], [1], [0, 1, 2])
+    # Back as read: GPUs 1 and 2 with their layouts, GPU 0 (enabled by the rollout) with MIG off again.
+    assert result['previous'] == [dict(LAYOUT, devices=[1]), dict(LAYOUT, devices=[2]), {'devices': [0], 'mig-enabled': False}]
+
+
+def test_the_gpus_read_by_the_batch_take_precedence_over_the_plans():
+    result = needs(gpus=[gpu(0, False), gpu(1, True)])
+    assert (result['enable'], result['drain_gpus']) == ([0], [0])
+
+
+def test_a_gpu_the_read_does_not_show_changes_no_mode():
+    result = needs(plan(planned=((0, True, False), (5, True, False))))
+    assert (result['todo'], result['enable'], result['disable']) == ('nothing', [], [])
+
+
+def test_gpus_without_mig_are_not_put_back():
+    result = needs(plan(planned=((0, True, False),), read=[gpu(0, True), gpu(1, False, capable=False)]))
+    assert result['previous'] == [dict(LAYOUT, devices=[0])]
+
+
+@pytest.mark.parametrize('plan_result, plugin_result, upkeep', [
+    (plan(checkpoint_stale=True), plugin(), ['the checkpoint is stale or missing']),
+    (plan(restore_installed=False), plugin(), ['the boot-time restore is not installed']),
+    (plan(restore_installed=True), plugin(), []),
+    (plan(planned=((0, False, False), (1, False, False)), read=[gpu(0, False), gpu(1, False)], restore_installed=False), plugin(), []),
+    (plan(), plugin(written=['none', 'single']), ['the device plugin configs none, single are missing or differ in the ConfigMap']),
+])
+def test_each_reason_for_upkeep(plan_result, plugin_result, upkeep):
+    result = needs(plan_result, plugin_result)
+    assert (result['todo'], result['upkeep'], result['change']) == ('upkeep' if upkeep else 'nothing', upkeep, [])
+
+
+def test_upkeep_comes_with_a_change_when_both_are_due():
+    result = needs(plan(checkpoint_stale=True, planned=((0, True, True), (1, True, False))), plugin(written=['mixed', 'single']))
+    assert result['todo'] == 'change'
+    assert result['upkeep'] == ['the checkpoint is stale or missing', 'the device plugin configs single are missing or differ in the ConfigMap']
+
+
+def test_the_upkeep_found_earlier_stays_due_once():
+    earlier = needs(plan(checkpoint_stale=True, restore_installed=False))
+    result = needs(plan(checkpoint_stale=True), earlier=earlier)
+    assert result['todo'] == 'upkeep'
+    assert result['upkeep'] == ['the checkpoint is stale or missing', 'the boot-time restore is not installed']
+
+
+@pytest.mark.parametrize('plan_result, problems', [
+    ({'failed': True, 'msg': 'GPU 0: unknown profile 3g.99gb'}, ['GPU 0: unknown profile 3g.99gb']),
+    ({'failed': True}, ['the layout could not be planned']),
+    ({'skipped': True, 'changed': False}, []),
+    ({}, []),
+    (None, []),
+])
+def test_a_node_whose_layout_was_not_planned_needs_a_change_and_is_not_asked_about_its_plugin(plan_result, problems):
+    result = node_needs(plan_result, {'failed': True, 'msg': 'not this'}, 'all-3g', 'mixed')
+    assert (result['todo'], result['change'], result['problems'], result['upkeep']) == ('change', ['the layout was not planned'], problems, [])
+
+
+def test_a_node_whose_plugin_was_not_checked_needs_a_change_but_keeps_its_upkeep():
+    result = needs(plan(checkpoint_stale=True), None)
+    assert (result['todo'], result['change'], result['upkeep'], result['problems']) == (
+        'change', ['the device plugin was not checked'], ['the checkpoint is stale or missing'], [])
+
+
+def cluster(**nodes):
+    return {'changed': False, 'written': ['single'], 'nodes': nodes}
+
+
+def test_the_findings_of_a_check_of_several_nodes_are_this_nodes():
+    result = needs(plugin_result=cluster(other=plugin(restarted=True), node7=plugin()), node='node7')
+    assert (result['todo'], result['upkeep']) == ('upkeep', ['the device plugin configs single are missing or differ in the ConfigMap'])
+    assert needs(plugin_result=cluster(other=plugin(restarted=True), node7=plugin()), node='other')['todo'] == 'change'
+
+
+@pytest.mark.parametrize('plugin_result, problem', [
+    # The check failed for this node (other nodes' findings still count for them).
+    (dict(cluster(node7={'failed': True, 'msg': 'the device plugin would not start on node7'}), failed=True, msg='1 of 1 nodes'),
+     'the device plugin would not start on node7'),
+    # The check failed before it came to any node (a bad config, the API server).
+    ({'failed': True, 'msg': 'config mixed: unknown key', 'written': ['mixed']}, 'config mixed: unknown key'),
+    ({'failed': True}, 'the device plugin check did not run'),
+    # The check did not list this node.
+    (cluster(other=plugin()), 'the device plugin check did not run'),
+])
+def test_a_failed_device_plugin_check_is_a_problem(plugin_result, problem):
+    result = needs(plugin_result=plugin_result, node='node7')
+    assert (result['todo'], result['problems']) == ('change', [problem])
+    assert 'the device plugin was not checked' in result['change']
+
+
+def test_the_configmap_upkeep_of_a_failed_check_still_counts():
+    result = needs(plugin_result={'failed': True, 'msg': 'node7: 404', 'written': ['single']}, node='node7')
+    assert result['upkeep'] == ['the device plugin configs single are missing or differ in the ConfigMap']
+
+
+@pytest.mark.parametrize('args, message', [
+    (('not a result', None), 'plan must be a registered module result (a mapping), got str'),
+    ((plan(), ['x']), 'plugin must be a registered module result (a mapping), got list'),
+])
+def test_refuses_what_is_not_a_module_result(args, message):
+    with pytest.raises(ValueError, match=r'^%s$' % message.replace('(', r'\(').replace(')', r'\)')):
+        node_needs(*args, config='c', plugin_config='mixed')
+
+
+def test_result_records_have_the_eight_keys_with_their_defaults():
+    assert node_result('unchanged', 1, '2.5') == {'status': 'unchanged', 'started': 1.0, 'finished': 2.5, 'actions': [], 'gpus_changed': [],
+                                                  'layout': 'new', 'labelled': True, 'reason': None}
+    changed = node_result('changed', 1, 2, actions=iter(['create GPU instance 3g.20gb at 0:4']), gpus_changed=(x for x in [0, 1]))
+    assert list(changed) == list(RESULT_KEYS)
+    assert (changed['actions'], changed['gpus_changed'], changed['labelled']) == (['create GPU instance 3g.20gb at 0:4'], [0, 1], True)
+    failed = node_result('failed', 1, 2, layout='unknown', reason='Apply the layout: boom')
+    assert (failed['labelled'], failed['layout'], failed['reason']) == (False, 'unknown', 'Apply the layout: boom')
+    assert node_result('failed', 1, 2, labelled=True, reason='x')['labelled'] is True
+
+
+@pytest.mark.parametrize('args, kwargs, message', [
+    (('done', 1, 2), {}, "status must be one of changed, unchanged, failed, got 'done'"),
+    (('changed', 1, 2), {'layout': 'old'}, "layout must be one of new, previous, unknown, got 'old'"),
+    (('failed', 1, 2), {}, 'a failed node needs a reason, and only a failed one has one (status failed, reason None)'),
+    (('changed', 1, 2), {'reason': 'x'}, "a failed node needs a reason, and only a failed one has one (status changed, reason 'x')"),
+    (('unchanged', 1, 2), {'actions': ['write the checkpoint']}, 'an unchanged node has no actions and no changed GPUs'),
+    (('unchanged', 1, 2), {'gpus_changed': [0]}, 'an unchanged node has no actions and no changed GPUs'),
+    (('unchanged', 'now', 2), {}, "started must be a Unix time, got 'now'"),
+    (('unchanged', 1, None), {}, 'finished must be a Unix time, got None'),
+])
+def test_result_records_refuse_what_cannot_be_one(args, kwargs, message):
+    with pytest.raises(ValueError) as err:
+        node_result(*args, **kwargs)
+    assert str(err.value) == message
