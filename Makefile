@@ -112,9 +112,10 @@ nvidia-tools: venv
 k8ssim-grpc: venv nvidia-tools
 	$(VPY) tests/k8ssim/gen_grpc.py --src "$(NVIDIA_BUILD)/src" --out "$(K8SSIM_GRPC)"
 
-# NVIDIA's tools as the judge of the simulators (tests/nvidia/README.md). Without ../shared/nvidia they skip with one line
-# saying why; under CI (CI=true) a missing tool is a failure.
-nvidia-tests: venv simulator collection nvidia-tools
+# NVIDIA's tools as the judge of the simulators (tests/nvidia/README.md); their stand-in kubelet uses the device plugin
+# API stubs of k8ssim-grpc (K8SSIM_GRPC). Without ../shared/nvidia they skip with one line saying why; under CI (CI=true)
+# a missing tool is a failure.
+nvidia-tests: venv simulator collection k8ssim-grpc
 	$(TEST_ENV) $(VPY) -m pytest -q -rs tests/nvidia/tests
 
 # The whole mig-parted cross-check (tests/nvidia/README.md): every label of the GPU Operator's default config on every MIG

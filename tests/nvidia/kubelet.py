@@ -3,11 +3,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A stand-in for the kubelet side of the device plugin API, for the tests that run NVIDIA's device plugin.
 
-Only what the tests need (``deviceplugin/v1beta1`` of the k8s-device-plugin archive's vendored ``api.proto``):
-the Registration service on ``<dir>/device-plugins/kubelet.sock``, and the calls a kubelet makes to a
-registered plugin's socket (ListAndWatch's first answer, GetPreferredAllocation, Allocate).  The messages are
-encoded by hand (field tags from ``api.proto``), so grpcio is the only dependency.  The simulated cluster's
-kubelet (tests/k8ssim) is the full implementation; this one lets a test run the plugin on one node.
+``Kubelet`` is the simulated cluster's device manager (tests/k8ssim/sim_kubelet.py) on one node: the
+Registration service on ``<dir>/device-plugins/kubelet.sock``, which dials a registering plugin's endpoint and
+follows its ListAndWatch stream, with the stubs generated from the k8s-device-plugin archive's vendored
+``api.proto`` (``make k8ssim-grpc``, K8SSIM_GRPC).  It adds the calls a kubelet makes to a registered plugin
+when it admits a pod (GetPreferredAllocation, Allocate) and ``run_plugin``, which runs the plugin on one node.
+Nothing here needs grpcio or the stubs before a ``Kubelet`` starts, so the suites import it and skip when
+NVIDIA's tools are not built (tests/nvidia/tests/conftest.py).
 
 A unix socket's path has at most 107 characters: give ``Kubelet`` a short folder (``tempfile.mkdtemp()``).
 """
@@ -16,110 +18,61 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
-from concurrent import futures
 
-import grpc
+# tests/k8ssim/sim_kubelet.py
+sys.path.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'k8ssim'))
 
+import sim_kubelet  # noqa: E402  pylint: disable=wrong-import-position
 
-def _varint(value):
-    out = b''
-    while True:
-        byte, value = value & 0x7f, value >> 7
-        if not value:
-            return out + bytes([byte])
-        out += bytes([byte | 0x80])
+UNHEALTHY = 'Unhealthy'  # pluginapi.Unhealthy
 
 
-def pb_field(tag, data):
-    """A length-delimited protobuf field (strings, bytes, messages)."""
-    return bytes([tag << 3 | 2]) + _varint(len(data)) + data
+class Kubelet(sim_kubelet.DeviceManager):
+    """The device manager of a kubelet in ``directory``, started: plugins register with it and it follows their
+    devices (``registrations``, ``listed()``); ``preferred()`` and ``allocate()`` call a registered plugin."""
 
+    def __init__(self, directory, timeout=20.0):
+        super().__init__(os.path.basename(directory), directory)
+        self.timeout = timeout
+        self.start()
 
-def pb_fields(raw):
-    """[(tag, bytes)] of the length-delimited fields of a message; varint fields are skipped."""
-    pos, fields = 0, []
-    while pos < len(raw):
-        key = raw[pos]
-        pos += 1
-        if key & 7 == 0:
-            while raw[pos] & 0x80:
-                pos += 1
-            pos += 1
-            continue
-        assert key & 7 == 2, 'unexpected wire type in %r' % raw
-        length = shift = 0
+    def listed(self):
+        """{resource: {device id: health}} of the registered plugins, once each sent its first ListAndWatch answer
+        (or its stream ended without one: no devices)."""
+        deadline = time.monotonic() + self.timeout
         while True:
-            byte = raw[pos]
-            pos += 1
-            length |= (byte & 0x7f) << shift
-            shift += 7
-            if not byte & 0x80:
-                break
-        fields.append((key >> 3, raw[pos:pos + length]))
-        pos += length
-    return fields
+            with self.lock:
+                if all(e.first_list_at is not None or e.stopped_at is not None for e in self.endpoints.values()):
+                    return {resource: dict([(i, sim_kubelet.HEALTHY) for i in self.healthy.get(resource, ())]
+                                           + [(i, UNHEALTHY) for i in self.unhealthy.get(resource, ())])
+                            for resource in self.endpoints}
+            if time.monotonic() >= deadline:
+                raise AssertionError('no first ListAndWatch answer from every plugin in %s s' % self.timeout)
+            time.sleep(0.05)
 
+    def _plugin(self, resource):
+        """(api_pb2, DevicePluginStub) over the connection the device manager dialed to ``resource``'s plugin."""
+        api_pb2, api_pb2_grpc, dummy = self.api
+        with self.lock:
+            channel = self.endpoints[resource].channel
+        return api_pb2, api_pb2_grpc.DevicePluginStub(channel)
 
-class Kubelet:
-    """The kubelet side of the device plugin API (deviceplugin/v1beta1), as little as these tests need: the
-    Registration service on kubelet.sock, and calls to a registered plugin's socket (ListAndWatch's first
-    answer, GetPreferredAllocation, Allocate), with messages encoded by hand (tags from api.proto)."""
+    def preferred(self, resource, available, size):
+        """The device ids the plugin prefers for one container of ``size`` devices out of ``available``."""
+        api_pb2, stub = self._plugin(resource)
+        request = api_pb2.PreferredAllocationRequest(container_requests=[
+            api_pb2.ContainerPreferredAllocationRequest(available_deviceIDs=available, allocation_size=size)])
+        (container,) = stub.GetPreferredAllocation(request, timeout=self.timeout).container_responses
+        return list(container.deviceIDs)
 
-    def __init__(self, directory):
-        self.directory = directory
-        self.requests = []
-        os.makedirs(os.path.join(directory, 'device-plugins'), exist_ok=True)
-        handler = grpc.method_handlers_generic_handler('v1beta1.Registration', {
-            'Register': grpc.unary_unary_rpc_method_handler(self._register)})
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-        self.server.add_generic_rpc_handlers((handler,))
-        self.server.add_insecure_port('unix://' + os.path.join(directory, 'device-plugins', 'kubelet.sock'))
-        self.server.start()
-
-    def _register(self, request, context):
-        del context
-        self.requests.append(request)
-        return b''
-
-    def registered(self):
-        """{resource_name: endpoint} of the RegisterRequests (fields 3 and 2)."""
-        result = {}
-        for raw in self.requests:
-            fields = dict(pb_fields(raw))
-            result[fields[3].decode()] = fields[2].decode()
-        return result
-
-    def _channel(self, endpoint):
-        return grpc.insecure_channel('unix://' + os.path.join(self.directory, 'device-plugins', endpoint))
-
-    def devices(self, endpoint):
-        """{device id: health} from the plugin's first ListAndWatch answer."""
-        with self._channel(endpoint) as channel:
-            stream = channel.unary_stream('/v1beta1.DevicePlugin/ListAndWatch')(b'', timeout=20)
-            first = next(stream)
-            stream.cancel()
-        devices = [dict(pb_fields(raw)) for tag, raw in pb_fields(first) if tag == 1]
-        return {d[1].decode(): d[2].decode() for d in devices}
-
-    def preferred(self, endpoint, available, size):
-        request = b''.join(pb_field(1, i.encode()) for i in available) + bytes([3 << 3]) + _varint(size)
-        with self._channel(endpoint) as channel:
-            raw = channel.unary_unary('/v1beta1.DevicePlugin/GetPreferredAllocation')(pb_field(1, request), timeout=20)
-        (container,) = [r for tag, r in pb_fields(raw) if tag == 1]
-        return [r.decode() for tag, r in pb_fields(container) if tag == 1]
-
-    def allocate(self, endpoint, ids):
+    def allocate(self, resource, ids):
         """{env name: value} of the one container's AllocateResponse."""
-        request = pb_field(1, b''.join(pb_field(1, i.encode()) for i in ids))
-        with self._channel(endpoint) as channel:
-            raw = channel.unary_unary('/v1beta1.DevicePlugin/Allocate')(request, timeout=20)
-        (container,) = [r for tag, r in pb_fields(raw) if tag == 1]
-        envs = [dict(pb_fields(r)) for tag, r in pb_fields(container) if tag == 1]
-        return {e[1].decode(): e[2].decode() for e in envs}
-
-    def stop(self):
-        self.server.stop(0)
+        api_pb2, stub = self._plugin(resource)
+        request = api_pb2.AllocateRequest(container_requests=[api_pb2.ContainerAllocateRequest(devices_ids=ids)])
+        (container,) = stub.Allocate(request, timeout=self.timeout).container_responses
+        return dict(container.envs)
 
 
 def run_plugin(node, plugin, strategy, kubelet_dir, log_path, timeout=30, settle=0.3):
@@ -143,11 +96,11 @@ def run_plugin(node, plugin, strategy, kubelet_dir, log_path, timeout=30, settle
                     text = handle.read()
                 if 'No devices found. Waiting indefinitely.' in text:
                     return {}, None
-                state = (text.count('Starting GRPC server for'), len(kubelet.requests))
+                state = (text.count('Starting GRPC server for'), len(kubelet.registrations))
                 if state != seen:
                     seen, since = state, time.monotonic()
                 elif state[0] and state[0] == state[1] and time.monotonic() - since >= settle:
-                    return {name: len(kubelet.devices(endpoint)) for name, endpoint in kubelet.registered().items()}, None
+                    return {name: len(devices) for name, devices in kubelet.listed().items()}, None
                 time.sleep(0.05)
             if proc.poll() is None:
                 raise AssertionError('the device plugin neither registered nor exited in %d s' % timeout)

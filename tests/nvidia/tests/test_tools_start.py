@@ -20,9 +20,7 @@ import time
 
 import pytest
 
-pytest.importorskip('grpc', reason='grpcio (tests/requirements-nvidia.txt) is needed to play kubelet')
-
-from kubelet import Kubelet  # noqa: E402  (tests/nvidia/kubelet.py)
+from kubelet import Kubelet  # tests/nvidia/kubelet.py
 
 NOT_SUPPORTED = 3
 
@@ -148,15 +146,14 @@ def test_device_plugin_serves_kubelet(name, strategy, resources, sim_build, node
             # Registered, and every plugin's health check is waiting on its event set.
             while time.monotonic() < deadline and proc.poll() is None:
                 waits = [f for f in call_log(state) if f[2].startswith('nvmlEventSetWait')]
-                if len(kubelet.requests) == len(resources) and len(waits) >= len(resources):
+                if len(kubelet.registrations) == len(resources) and len(waits) >= len(resources):
                     break
                 time.sleep(0.2)
-            if proc.poll() is None and len(kubelet.requests) == len(resources):
-                for resource, endpoint in sorted(kubelet.registered().items()):
-                    devices = kubelet.devices(endpoint)
+            if proc.poll() is None and len(kubelet.registrations) == len(resources):
+                for resource, devices in sorted(kubelet.listed().items()):
                     ids = sorted(devices)
-                    preferred = kubelet.preferred(endpoint, ids, 1)
-                    env = kubelet.allocate(endpoint, preferred)
+                    preferred = kubelet.preferred(resource, ids, 1)
+                    env = kubelet.allocate(resource, preferred)
                     served[resource] = (len(devices), set(devices.values()), len(preferred),
                                         env.get('NVIDIA_VISIBLE_DEVICES') in ids)
             alive = proc.poll() is None
