@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 import pytest
 import yaml
@@ -38,27 +37,6 @@ with open(FIXTURE) as fixture_file:
     DEFAULT = yaml.safe_load(fixture_file)
 
 MIG_MODELS = [m.key for m in _catalog.MODELS if m.mig_capable]
-
-
-def simnode(*args):
-    proc = subprocess.run([os.path.join(os.environ['SIM_BUILD'], 'bin', 'simnode')] + [str(a) for a in args],
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
-
-
-@pytest.fixture(name='node')
-def node_fixture(tmp_path, monkeypatch):
-    if not os.environ.get('SIM_BUILD') or 'LD_LIBRARY_PATH' not in os.environ:
-        pytest.fail('SIM_BUILD and LD_LIBRARY_PATH are not set: run the unit tests through `make units`')
-    state = str(tmp_path / 'node.state')
-    monkeypatch.setenv('FAKE_NVML_STATE', state)
-    monkeypatch.delenv('FAKE_NVML_EUID', raising=False)
-
-    def create(model_key):
-        simnode('create', state, '--name', 'matrix', '--gpu', model_key, '--driver', '595.58.03', '--mig-enabled', 'all')
-        return state
-    return create
 
 
 def labels_for(model_key, gpu):
@@ -121,7 +99,7 @@ def test_transition_matrix(node, model_key):
     assert transitions == len(layouts) * (len(layouts) - 1)
 
 
-def test_unchanged_gpu_gets_no_nvml_change(node):
+def test_unchanged_gpu_gets_no_nvml_change(node, simnode):
     state = node('A100-SXM4-40GB')
     model = _catalog.model_by_key('A100-SXM4-40GB')
     with Nvml() as nvml:
@@ -153,7 +131,7 @@ def whole_board(model, layouts):
     ('nvmlGpuInstanceGetInfo', 2, False),
 ])
 @pytest.mark.parametrize('model_key', ['A100-SXM4-40GB', 'H100-SXM5-80GB', 'A30'])
-def test_failure_at_each_mutating_call_restores_the_exact_layout(node, model_key, function, nth, destroying):
+def test_failure_at_each_mutating_call_restores_the_exact_layout(node, simnode, model_key, function, nth, destroying):
     state = node(model_key)
     model = _catalog.model_by_key(model_key)
     with Nvml() as nvml:
@@ -174,7 +152,7 @@ def test_failure_at_each_mutating_call_restores_the_exact_layout(node, model_key
     assert exact_layout_of(after) == exact_layout_of(before)
 
 
-def test_failed_restore_says_what_the_gpu_holds(node):
+def test_failed_restore_says_what_the_gpu_holds(node, simnode):
     state = node('A100-SXM4-40GB')
     model = _catalog.model_by_key('A100-SXM4-40GB')
     with Nvml() as nvml:

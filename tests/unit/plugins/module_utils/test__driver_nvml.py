@@ -10,8 +10,6 @@ and a layout the checks would refuse really fails on that NVML, with the GPU res
 
 from __future__ import annotations
 
-import os
-import subprocess
 
 import pytest
 
@@ -21,27 +19,6 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._driver import Driver
 from ansible_collections.gpufleet.mig.plugins.module_utils._layout import LayoutError, parse_inline_layout, targets_for_node
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import plan_gpu
-
-
-def simnode(*args):
-    proc = subprocess.run([os.path.join(os.environ['SIM_BUILD'], 'bin', 'simnode')] + [str(a) for a in args],
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
-
-
-@pytest.fixture(name='node')
-def node_fixture(tmp_path, monkeypatch):
-    if not os.environ.get('SIM_BUILD') or 'LD_LIBRARY_PATH' not in os.environ:
-        pytest.fail('SIM_BUILD and LD_LIBRARY_PATH are not set: run the unit tests through `make units`')
-    state = str(tmp_path / 'node.state')
-    monkeypatch.setenv('FAKE_NVML_STATE', state)
-    monkeypatch.delenv('FAKE_NVML_EUID', raising=False)
-
-    def create(model_key, driver):
-        simnode('create', state, '--name', 'old', '--gpu', model_key, '--driver', driver, '--mig-enabled', 'all')
-        return state
-    return create
 
 
 # Driver levels around every documented minimum (mig.md 5.1, 3.3).
