@@ -5,16 +5,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import stat
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.gpufleet.mig.plugins.modules import fleet_report
+from modrun import run_module  # tests/unit/plugins/modules/modrun.py
 
 GPU = {'index': 0, 'model': 'A30', 'name': 'NVIDIA A30', 'mig_capable': True, 'mig_mode': {'current': True, 'pending': True},
        'gpu_instances': [{'id': 1, 'profile': '2g.12gb', 'placement': {'start': 0, 'size': 2}}], 'processes': []}
@@ -25,15 +23,7 @@ FLEET = {'gpu-2': {'node': 'gpu-2', 'driver': '550.54.15', 'gpus': [GPU], 'drift
 
 
 def run(args, check=False, diff=False):
-    args = dict(args)
-    if check:
-        args['_ansible_check_mode'] = True
-    if diff:
-        args['_ansible_diff'] = True
-    out = io.StringIO()
-    with patch_module_args(args), contextlib.redirect_stdout(out), pytest.raises(SystemExit):
-        fleet_report.main()
-    return json.loads(out.getvalue())
+    return run_module(fleet_report.main, args, check, diff)
 
 
 def test_writes_the_three_files_once_and_then_nothing(tmp_path):

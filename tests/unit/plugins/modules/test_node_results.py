@@ -5,31 +5,21 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import stat
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._results import name_problem, render
 from ansible_collections.gpufleet.mig.plugins.modules import node_results
+from modrun import run_module  # tests/unit/plugins/modules/modrun.py
 
 RESULT = {'status': 'unchanged', 'actions': [], 'reason': None, 'started': 1764556800.5}
 
 
 def run(args, check=False, diff=False):
-    args = dict(args)
-    if check:
-        args['_ansible_check_mode'] = True
-    if diff:
-        args['_ansible_diff'] = True
-    out = io.StringIO()
-    with patch_module_args(args), contextlib.redirect_stdout(out), pytest.raises(SystemExit):
-        node_results.main()
-    return json.loads(out.getvalue())
+    return run_module(node_results.main, args, check, diff)
 
 
 def test_writes_each_node_once_and_then_nothing(tmp_path):
