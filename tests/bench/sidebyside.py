@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from unittest import mock
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -112,17 +113,9 @@ class Bench(object):
 
     def can_stay(self, label):
         """GPU indices of the current state where an instance of the current layout can stay under ``label``."""
-        saved = dict((key, os.environ.get(key)) for key in ('FAKE_NVML_STATE', 'FAKE_NVML_EUID'))
-        os.environ.update({'FAKE_NVML_STATE': self.side.state, 'FAKE_NVML_EUID': '0'})
-        try:
-            with Nvml() as nvml:
-                gpus = nvml.read_node().gpus
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        # The fake NVML reads its node from the environment at init; patch.dict puts it back afterwards.
+        with mock.patch.dict(os.environ, {'FAKE_NVML_STATE': self.side.state, 'FAKE_NVML_EUID': '0'}), Nvml() as nvml:
+            gpus = nvml.read_node().gpus
         targets = targets_for_node(parse_mig_parted_config(self.config, label), gpus, planning.DRIVER)
         return [gpu.index for gpu in gpus if gpu.index in targets
                 and planning._minimal_change_exists(_catalog.model_by_key(targets[gpu.index].model), gpu, targets[gpu.index].layout)]
