@@ -68,58 +68,17 @@ written:
   sample: [gpu-node-07]
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.gpufleet.mig.plugins.module_utils._files import make_directory, parse_mode, read_text, write_atomic
-from ansible_collections.gpufleet.mig.plugins.module_utils._results import file_name, name_problem, render
+from ansible_collections.gpufleet.mig.plugins.module_utils._results import ARGUMENT_SPEC, ResultsError, write_results
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type='path', required=True),
-            results=dict(type='dict', required=True),
-            mode=dict(type='raw', default='0644'),
-        ),
-        supports_check_mode=True,
-    )
-    directory, results = module.params['path'], module.params['results']
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
-        mode = parse_mode(module.params['mode'])
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
-    problems = [p for p in (name_problem(host) for host in sorted(results)) if p]
-    contents = {}
-    for host in sorted(results):
-        if name_problem(host) is None:
-            try:
-                contents[host] = render(results[host])
-            except ValueError as exc:
-                problems.append('results[%s]: %s' % (host, exc))
-    if problems:
-        module.fail_json(msg='; '.join(problems), problems=problems)
-    if os.path.exists(directory) and not os.path.isdir(directory):
-        module.fail_json(msg='path: %s exists and is not a directory' % directory)
-
-    before = dict((host, read_text(os.path.join(directory, file_name(host)))) for host in contents)
-    written = sorted(host for host in contents if before[host] != contents[host])
-    result = dict(changed=bool(written), written=written)
-    if module._diff:
-        result['diff'] = [{'before_header': os.path.join(directory, file_name(host)), 'after_header': os.path.join(directory, file_name(host)),
-                           'before': before[host] or '', 'after': contents[host]} for host in written]
-    if written and not module.check_mode:
-        try:
-            make_directory(directory, mode)
-        except OSError as exc:
-            module.fail_json(msg='creating %s failed: %s' % (directory, to_native(exc)))
-        for host in written:
-            try:
-                write_atomic(directory, file_name(host), contents[host], mode)
-            except OSError as exc:
-                module.fail_json(msg='writing %s failed: %s' % (os.path.join(directory, file_name(host)), to_native(exc)))
+        result = write_results(module.params['path'], module.params['results'], module.params['mode'], module.check_mode, module._diff)
+    except ResultsError as exc:
+        module.fail_json(msg=str(exc), **({'problems': exc.problems} if exc.problems else {}))
     module.exit_json(**result)
 
 
