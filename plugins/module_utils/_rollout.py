@@ -10,15 +10,16 @@
 :func:`node_needs` decides whether a node is left alone, gets upkeep (files and ConfigMap entries written without a
 drain) or is changed (drained, repartitioned, relabelled), from what the check-mode runs of ``mig_layout`` and
 ``device_plugin_config`` found. The role's preflight and its batch both call it (through the ``mig_rollout_needs``
-filter), so they cannot come to different answers for the same node. :func:`node_result` builds the record of one
-node's outcome that the rollout writes and publishes (``mig_rollout_result``).
+filter), so they cannot come to different answers for the same node. :func:`preflight_decisions` makes the preflight's
+decision for every node of a play at once (``mig_rollout_preflight``): one call on the controller, not one task per node.
+:func:`node_result` builds the record of one node's outcome that the rollout writes and publishes (``mig_rollout_result``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ('RESULT_KEYS', 'node_needs', 'node_result')
+__all__ = ('NO_LAYOUT', 'RESULT_KEYS', 'node_needs', 'node_result', 'preflight_decisions')
 
 # What a reconfigured node carries (the GPU Operator's labels), and the annotation a failure leaves until then.
 CONFIG_LABEL = 'nvidia.com/mig.config'
@@ -29,6 +30,8 @@ RESULT_KEYS = ('status', 'started', 'finished', 'actions', 'gpus_changed', 'layo
 _STATUSES = ('changed', 'unchanged', 'failed')
 _LAYOUTS = ('new', 'previous', 'unknown')
 NOT_RUN = 'the device plugin check did not run'
+NO_LAYOUT = 'no layout: set mig_rollout_layout, or mig_rollout_parted_config with a config name or a nvidia.com/mig.config node label'
+_SEEN_KEYS = ('node_problem', 'node', 'config', 'plugin_config', 'layout_given', 'cluster')
 
 
 def _usable(result):
@@ -140,6 +143,42 @@ def _done(needs):
     needs['todo'] = 'change' if needs['change'] else ('upkeep' if needs['upkeep'] else 'nothing')
     needs['drain'] = needs['todo'] == 'change'
     return needs
+
+
+def preflight_decisions(nodes, plans, plugins):
+    """The preflight's decision for every node of a play: its problems, what it needs, whether it is converged.
+
+    ``nodes``: ``{host: seen}``, where ``seen`` is what the preflight noted on the node: ``node_problem`` (why the
+    Kubernetes node could not be read, or None), ``node`` (its Kubernetes name), ``config`` (the layout's name, empty when there is none),
+    ``plugin_config``, ``layout_given`` (whether a layout or a config name was given at all) and ``cluster`` (the key of
+    the device plugin check that covers it, None when it was not checked). ``plans``: ``{host: plan}``, each node's
+    registered ``mig_layout`` check-mode result (or the failed or skipped task's). ``plugins``: ``{cluster: result}``, the
+    registered ``device_plugin_config`` check-mode run of each cluster, for all its nodes.
+
+    Returns ``{host: {'problems', 'needs', 'converged', 'upkeep'}}``: ``needs`` is :func:`node_needs`'s answer; a node is
+    ``converged`` when nothing needs a drain (it may still need ``upkeep``); ``problems`` stop the rollout before any
+    change. Raises ValueError naming the node whose notes are not what the preflight writes.
+    """
+    for name, value in (('nodes', nodes), ('plans', plans), ('plugins', plugins)):
+        if not isinstance(value, Mapping):
+            raise ValueError('%s must be a mapping, got %s' % (name, type(value).__name__))
+    decided = {}
+    for host, seen in nodes.items():
+        missing = [key for key in _SEEN_KEYS if not isinstance(seen, Mapping) or key not in seen]
+        if missing:
+            raise ValueError('node %s: the preflight did not note %s' % (host, ', '.join(missing)))
+        if host not in plans:
+            raise ValueError('node %s: no plan was registered' % host)
+        cluster = seen['cluster']
+        if cluster is not None and cluster not in plugins:
+            raise ValueError('node %s: no device plugin check ran for its cluster' % host)
+        plugin = plugins[cluster] if cluster is not None else None
+        needs = node_needs(plans[host], plugin, seen['config'], seen['plugin_config'], node=seen['node'])
+        problems = ([seen['node_problem']] if seen['node_problem'] else []) + needs['problems']
+        if not seen['layout_given']:
+            problems.append(NO_LAYOUT)
+        decided[host] = {'problems': problems, 'needs': needs, 'converged': not needs['drain'], 'upkeep': bool(needs['upkeep'])}
+    return decided
 
 
 def node_result(status, started, finished, actions=(), gpus_changed=(), layout='new', labelled=None, reason=None):

@@ -63,20 +63,31 @@ def _task(path, name):
     raise AssertionError('no task %r in %s' % (name, path))
 
 
-PREFLIGHT = _task('roles/mig_rollout/tasks/preflight.yml', "Record this node's problems and what it needs")
+# The preflight's three steps: each node notes what it found, one task decides for all, one sets each node's facts.
+NOTE = _task('roles/mig_rollout/tasks/preflight.yml', 'Note what the device plugin check and the decision need from this node')
+DECIDE = _task('roles/mig_rollout/tasks/preflight.yml', 'Decide what every node needs')
+RECORD = _task('roles/mig_rollout/tasks/preflight.yml', "Record each node's problems and what it needs")
 BATCH = _task('roles/mig_rollout/tasks/main.yml', 'Work out what the node needs')
 BATCH_READS = _task('roles/mig_rollout/tasks/main.yml', 'Read the node and work out what it needs (nothing changes here but a failed-restore label)')
 with open(os.path.join(_ROOT, 'playbooks', 'preflight.yml')) as _handle:
     SORT = [t for t in yaml.safe_load(_handle)[0]['tasks'] if t['name'] == 'Sort the nodes by what the rollout must do'][0]
 
 
+def _trusted(value):
+    """``value`` with every string in it a template, as Ansible takes a task's own YAML."""
+    if isinstance(value, str):
+        return trust_as_template(value.replace('gpufleet.mig.', ''))
+    if isinstance(value, dict):
+        return dict((key, _trusted(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return [_trusted(item) for item in value]
+    return value
+
+
 def render(expression, variables):
     """``expression`` rendered as Ansible would, with the string ``variables`` templates too (task vars)."""
-    def trusted(text):
-        return trust_as_template(text.replace('gpufleet.mig.', ''))
-
-    templar = Templar(loader=DataLoader(), variables=dict((k, trusted(v) if isinstance(v, str) else v) for k, v in variables.items()))
-    return templar.template(trusted(expression))
+    templar = Templar(loader=DataLoader(), variables=dict((k, _trusted(v) if isinstance(v, str) else v) for k, v in variables.items()))
+    return templar.template(_trusted(expression))
 
 
 def gpu_read(index, mig):
@@ -138,15 +149,23 @@ def registered(world):
 
 
 def preflight_facts(plan, cluster):
-    variables = {
-        'mig_rollout__plan': plan, 'mig_rollout__node': {'skipped': True, 'changed': False},
-        # The device plugin check ran on the cluster's first node, which is another one when there are others.
-        'mig_rollout__plugin_spec': None if plan.get('failed') else {'cluster': 'c', 'node': {'node': NODE}},
-        'mig_rollout__cluster_hosts': ['first'], 'hostvars': {'first': {'mig_rollout__plugins': cluster}},
-        'mig_rollout_node_name': NODE, 'mig_rollout__name': CONFIG, 'mig_rollout_device_plugin_config': PLUGIN_CONFIG,
-        'mig_rollout_layout': [], 'needs': PREFLIGHT['vars']['needs'],
-    }
-    return dict((key, render(value, variables)) for key, value in PREFLIGHT['ansible.builtin.set_fact'].items())
+    """The facts the preflight sets on the node, through the role's own three tasks."""
+    # What the node notes, with the role's defaults for the variables that only make up the cluster's key.
+    variables = dict(NOTE['vars'], mig_rollout_plan=plan, mig_rollout__node={'skipped': True, 'changed': False}, mig_rollout_node_name=NODE,
+                     mig_rollout__name=CONFIG, mig_rollout_device_plugin_config=PLUGIN_CONFIG, mig_rollout_layout=[],
+                     mig_rollout_k8s_kubeconfig='', mig_rollout_k8s_context='', mig_rollout_k8s_host='', mig_rollout_k8s_api_key='',
+                     mig_rollout_device_plugin_namespace='gpu-operator', mig_rollout_device_plugin_configmap='plugin-configs',
+                     mig_rollout_device_plugin_configs={})
+    seen = render(NOTE['ansible.builtin.set_fact']['mig_rollout__seen'], variables)
+    # The device plugin check ran on the cluster's first node, which is another one when there are others.
+    key = seen['cluster']
+    clusters = {key: [[key, 'first'], [key, NODE]]} if key is not None else {}
+    hostvars = {'localhost': {'mig_rollout__plugin_clusters': clusters}, 'first': {'mig_rollout__plugins': cluster},
+                NODE: {'mig_rollout__seen': seen, 'mig_rollout_plan': plan}}
+    decided = render(DECIDE['ansible.builtin.set_fact']['mig_rollout__decided'], dict(DECIDE['vars'], hostvars=hostvars, ansible_play_hosts=[NODE]))
+    hostvars['localhost']['mig_rollout__decided'] = decided
+    return dict((name, render(value, dict(RECORD['vars'], hostvars=hostvars, item=NODE)))
+                for name, value in RECORD['ansible.builtin.set_fact'].items())
 
 
 def batch_needs(plan, read, single, preflight):

@@ -1,13 +1,14 @@
 # Copyright (c) 2026 gpufleet.mig contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The rollout's decision about a node (node_needs) over every branch, and the node result record (node_result)."""
+"""The rollout's decision about a node (node_needs) over every branch, the preflight's for a whole play (preflight_decisions),
+and the node result record (node_result)."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.gpufleet.mig.plugins.module_utils._rollout import RESULT_KEYS, node_needs, node_result
+from ansible_collections.gpufleet.mig.plugins.module_utils._rollout import NO_LAYOUT, RESULT_KEYS, node_needs, node_result, preflight_decisions
 
 LAYOUT = {'mig-enabled': True, 'mig-devices': {'3g.20gb': 2},
           'placements': [{'profile': '3g.20gb', 'start': 0, 'compute_instances': ['3g.20gb']},
@@ -197,3 +198,58 @@ def test_result_records_refuse_what_cannot_be_one(args, kwargs, message):
     with pytest.raises(ValueError) as err:
         node_result(*args, **kwargs)
     assert str(err.value) == message
+
+
+def seen(**extra):
+    """What the preflight notes on a node that was read and checked (cluster 'c')."""
+    noted = {'node_problem': None, 'node': 'gpu-node-1', 'config': 'all-3g', 'plugin_config': 'mixed', 'layout_given': True, 'cluster': 'c'}
+    noted.update(extra)
+    return noted
+
+
+def test_the_preflight_decides_each_node_with_its_clusters_check():
+    # Two clusters: node a converged, node b's plugin restarts; each decision is node_needs' over its own cluster's check.
+    restarting = {'nodes': {'gpu-node-2': plugin(restarted=True)}, 'written': []}
+    decided = preflight_decisions({'a': seen(), 'b': seen(node='gpu-node-2', cluster='d')}, {'a': plan(), 'b': plan()},
+                                  {'c': {'nodes': {'gpu-node-1': plugin()}, 'written': []}, 'd': restarting})
+    assert decided['a'] == {'problems': [], 'needs': needs(), 'converged': True, 'upkeep': False}
+    assert decided['b']['needs'] == node_needs(plan(), restarting, 'all-3g', 'mixed', node='gpu-node-2')
+    assert (decided['b']['converged'], decided['b']['upkeep'], decided['b']['problems']) == (False, False, [])
+
+
+def test_upkeep_alone_leaves_a_node_converged():
+    decided = preflight_decisions({'a': seen()}, {'a': plan(checkpoint_stale=True)}, {'c': {'nodes': {'gpu-node-1': plugin()}}})
+    assert (decided['a']['converged'], decided['a']['upkeep'], decided['a']['needs']['todo']) == (True, True, 'upkeep')
+
+
+def test_a_node_not_checked_has_the_plans_problem_and_is_not_converged():
+    failed = {'failed': True, 'msg': 'GPU 0: unknown profile 3g.99gb', 'changed': False}
+    decided = preflight_decisions({'a': seen(cluster=None)}, {'a': failed}, {})
+    assert decided['a']['problems'] == needs(failed, None)['problems'] and decided['a']['problems']
+    assert decided['a']['converged'] is False
+
+
+def test_a_node_that_could_not_be_read_comes_first_among_the_problems():
+    skipped = {'skipped': True, 'changed': False}
+    decided = preflight_decisions({'a': seen(node_problem='nodes "gpu-node-1" not found', config='', layout_given=False, cluster=None)},
+                                  {'a': skipped}, {})
+    assert decided['a']['problems'][0] == 'nodes "gpu-node-1" not found'
+    assert decided['a']['problems'][-1] == NO_LAYOUT
+
+
+def test_a_node_without_a_layout_is_refused():
+    decided = preflight_decisions({'a': seen(config='', layout_given=False, cluster=None)}, {'a': {'skipped': True, 'changed': False}}, {})
+    assert NO_LAYOUT in decided['a']['problems'] and 'mig_rollout_layout' in NO_LAYOUT
+
+
+@pytest.mark.parametrize('nodes, plans, plugins, message', [
+    ([], {}, {}, '^nodes must be a mapping, got list$'),
+    ({}, None, {}, '^plans must be a mapping, got NoneType$'),
+    ({'a': seen()}, {'a': plan()}, {'d': {}}, '^node a: no device plugin check ran for its cluster$'),
+    ({'a': seen()}, {}, {'c': {}}, '^node a: no plan was registered$'),
+    ({'a': {'node': 'x', 'config': ''}}, {'a': plan()}, {}, '^node a: the preflight did not note node_problem, plugin_config, layout_given, cluster$'),
+    ({'a': 'gpu-node-1'}, {'a': plan()}, {}, '^node a: the preflight did not note node_problem, node, config'),
+])
+def test_the_preflight_decision_refuses_notes_it_does_not_know(nodes, plans, plugins, message):
+    with pytest.raises(ValueError, match=message):
+        preflight_decisions(nodes, plans, plugins)
