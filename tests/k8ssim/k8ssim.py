@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -52,8 +53,13 @@ def _request(info, method, path, body=None, timeout=10):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(info['url'] + path, data=data, method=method,
                                  headers={'Authorization': 'Bearer %s' % info['token'], 'Content-Type': 'application/json'})
+    context = None
+    if info.get('ca_cert'):
+        # Over HTTPS: the server's CA, and the admin's client certificate, which a server requiring one needs.
+        context = ssl.create_default_context(cafile=info['ca_cert'])
+        context.load_cert_chain(os.path.join(info['pki'], 'admin.crt'), os.path.join(info['pki'], 'admin.key'))
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
             return json.loads(resp.read().decode() or 'null')
     except urllib.error.HTTPError as exc:
         raise K8sSimError('%s %s: %s %s' % (method, path, exc.code, exc.read().decode()))

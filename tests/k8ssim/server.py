@@ -12,11 +12,13 @@ POST /_sim/shutdown.  See README.md."""
 from __future__ import absolute_import, division, print_function
 
 import argparse
+import base64
 import json
 import os
 import secrets
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -31,6 +33,7 @@ from sim_controllers import Simulation
 from sim_patches import PatchError, json_patch, merge_patch, strategic_merge_patch
 from sim_rbac import Authorizer, forbidden, request_attributes
 from sim_selectors import SelectorError, match_fields, match_requirements, parse_field_selector, parse_label_selector
+from sim_tls import make_pki, peer_user, server_context
 from sim_store import (BY_PLURAL, GROUPS, RESOURCES, ApiError, Store, already_exists, bad_request, conflict, find_resource,
                        invalid, not_found, now_iso)
 
@@ -162,11 +165,20 @@ class SimServer(object):
         self.sim = Simulation(self.description, self.store, base_dir, state_dir)
         self.audit = Audit(os.path.join(state_dir, 'audit.log') if state_dir else None)
         self.faults = Faults()
-        self.httpd = ThreadingHTTPServer(('127.0.0.1', port), Handler)
+        # tls: HTTPS with a CA of the server's own (sim_tls); client_certs says whether a client certificate is required.
+        tls = self.description.get('tls')
+        self.pki = None
+        if tls:
+            tls = tls if isinstance(tls, dict) else {}
+            self.pki = make_pki(os.path.join(state_dir, 'pki'), sorted(tokens))
+            self.httpd = _TlsServer(('127.0.0.1', port), Handler)
+            self.httpd.context = server_context(self.pki, tls.get('client_certs', 'optional'))
+        else:
+            self.httpd = ThreadingHTTPServer(('127.0.0.1', port), Handler)
         self.httpd.daemon_threads = True
         self.httpd.sim = self
         self.port = self.httpd.server_address[1]
-        self.url = 'http://127.0.0.1:%d' % self.port
+        self.url = '%s://127.0.0.1:%d' % ('https' if tls else 'http', self.port)
         self.stopping = threading.Event()
         self.threads = []
 
@@ -562,6 +574,16 @@ class SimServer(object):
         raise ApiError(404, 'NotFound', 'unknown k8ssim control path %s %s' % (method, path), {})
 
 
+class _TlsServer(ThreadingHTTPServer):
+    """HTTPS: the handshake happens in the request's own thread (Handler.setup), so a stalled client holds up no other."""
+
+    context = None
+
+    def get_request(self):
+        sock, address = super().get_request()
+        return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+
 class Handler(BaseHTTPRequestHandler):
     """HTTP/1.1 with keep-alive, as the kubernetes client's urllib3 pool expects."""
 
@@ -569,6 +591,23 @@ class Handler(BaseHTTPRequestHandler):
     # The headers and the body go out in two writes: with Nagle's algorithm the body waits for the client's delayed ACK
     # (40 ms on Linux) on a kept-alive connection. The real API server (Go) sets TCP_NODELAY too.
     disable_nagle_algorithm = True
+
+    def setup(self):
+        # A client that does not trust the server's CA, or has no certificate where one is required, fails here, as
+        # against a real API server: the connection closes during the handshake, with nothing logged as an error.
+        self.tls_failed = False
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)
+            try:
+                self.request.do_handshake()
+            except (ssl.SSLError, OSError):
+                self.tls_failed = True
+            self.request.settimeout(None)
+        super().setup()
+
+    def handle(self):
+        if not self.tls_failed:
+            super().handle()
 
     def version_string(self):
         return 'k8ssim'
@@ -620,13 +659,18 @@ class Handler(BaseHTTPRequestHandler):
         auth = self.headers.get('Authorization') or ''
         token = auth[7:].strip() if auth.startswith('Bearer ') else None
         user = sim.tokens.get(token) if token else None
+        # A verified client certificate names its user (CN), and is taken before a token, as the real server's x509
+        # authenticator comes before its token authenticators (only the server's CA signs, and only for its users).
+        cert_user = peer_user(self.connection) if sim.pki else None
+        if cert_user is not None:
+            token, user = None, cert_user
         entry = {'time': now_iso(started), 'ts': started, 'method': method, 'path': path, 'query': split.query, 'user': user,
                  'verb': None, 'resource': None, 'subresource': None, 'namespace': None, 'name': None}
         # Requests over one keep-alive connection, so from one client process, share the client's port.
         entry['client_port'] = self.client_address[1]
         headers = {}
         try:
-            if token is None and sim.anonymous:
+            if user is None and token is None and sim.anonymous:
                 user = entry['user'] = 'system:anonymous'
             if (token is not None and user is None) or (token is None and user is None and path not in PUBLIC_PATHS):
                 raise ApiError(401, 'Unauthorized', 'Unauthorized')
@@ -706,11 +750,18 @@ class Handler(BaseHTTPRequestHandler):
         sim.audit.record(entry)
 
 
-def write_client_files(state_dir, url, token, pid):
+def write_client_files(state_dir, url, token, pid, pki=None, client_certs=None):
+    """server.json and a kubeconfig for the admin: its token, and over HTTPS the CA (and its certificate where required)."""
     info = {'url': url, 'pid': pid, 'token': token, 'kubeconfig': os.path.join(state_dir, 'kubeconfig')}
+    cluster, user = {'server': url}, {'token': token}
+    if pki:
+        info.update(ca_cert=pki['ca'], pki=os.path.dirname(pki['ca']), client_certs=client_certs)
+        cluster['certificate-authority-data'] = _base64_file(pki['ca'])
+        if client_certs == 'required':
+            user.update(_client_cert_data(info['pki'], 'admin'))
     kubeconfig = {'apiVersion': 'v1', 'kind': 'Config', 'preferences': {},
-                  'clusters': [{'name': 'k8ssim', 'cluster': {'server': url}}],
-                  'users': [{'name': 'k8ssim-admin', 'user': {'token': token}}],
+                  'clusters': [{'name': 'k8ssim', 'cluster': cluster}],
+                  'users': [{'name': 'k8ssim-admin', 'user': user}],
                   'contexts': [{'name': 'k8ssim', 'context': {'cluster': 'k8ssim', 'user': 'k8ssim-admin', 'namespace': 'default'}}],
                   'current-context': 'k8ssim'}
     for name, content in (('kubeconfig', yaml.safe_dump(kubeconfig, default_flow_style=False)), ('server.json', json.dumps(info, indent=2))):
@@ -720,6 +771,17 @@ def write_client_files(state_dir, url, token, pid):
         os.chmod(tmp, 0o600)
         os.rename(tmp, os.path.join(state_dir, name))
     return info
+
+
+def _base64_file(path):
+    with open(path, 'rb') as handle:
+        return base64.b64encode(handle.read()).decode('ascii')
+
+
+def _client_cert_data(pki_dir, name):
+    """A kubeconfig user's client certificate and key, inline, for the user ``name``."""
+    return {'client-certificate-data': _base64_file(os.path.join(pki_dir, name + '.crt')),
+            'client-key-data': _base64_file(os.path.join(pki_dir, name + '.key'))}
 
 
 def load_description(path):
@@ -747,7 +809,9 @@ def main(argv=None):
     except BaseException:
         server.sim.shutdown()  # plugin processes and kubelet sockets of a half-started cluster
         raise
-    write_client_files(state_dir, server.url, token, os.getpid())
+    tls = description.get('tls')
+    write_client_files(state_dir, server.url, token, os.getpid(), server.pki,
+                       ((tls if isinstance(tls, dict) else {}).get('client_certs', 'optional')) if tls else None)
 
     def _terminate(signum, frame):
         del signum, frame
