@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import ssl
 import time
 import traceback
 from urllib.parse import quote
@@ -172,6 +173,22 @@ def merge_patched(document, patch):
     return result
 
 
+def tls_failure(exc):
+    """The ssl.SSLError behind a failed request (urllib3 wraps it in SSLError and MaxRetryError), or None."""
+    pending, seen = [exc], set()
+    while pending:
+        exc = pending.pop(0)
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        if isinstance(exc, ssl.SSLError):
+            return exc
+        # MaxRetryError keeps the cause in .reason, urllib3's SSLError the ssl.SSLError in its arguments.
+        pending.extend([getattr(exc, 'reason', None), exc.__cause__, exc.__context__]
+                       + [arg for arg in getattr(exc, 'args', ()) if isinstance(arg, BaseException)])
+    return None
+
+
 class KubeError(Exception):
     """A Kubernetes API call failed; ``status`` is the HTTP status (None for a connection error)."""
 
@@ -262,6 +279,18 @@ class Kube(object):
         # Older clients (the python-legacy generator): ApiClient.request raises ApiException itself for a status that is not 2xx.
         return self.api_client.request(method, url, headers=headers, body=body, _request_timeout=REQUEST_TIMEOUT).data
 
+    def unreachable(self, exc):
+        """Why a request got no answer: a TLS failure names the server and what to give; anything else, the error's type."""
+        tls = tls_failure(exc)
+        server = self.api_client.configuration.host
+        if isinstance(tls, ssl.SSLCertVerificationError):
+            return ('the TLS certificate of the Kubernetes API server %s is not trusted (%s): give the cluster CA with ca_cert '
+                    '(K8S_AUTH_SSL_CA_CERT) or the kubeconfig\'s certificate-authority-data' % (server, tls.verify_message or tls.reason))
+        if tls is not None:
+            return ('the TLS handshake with the Kubernetes API server %s failed (%s): does the server require a client certificate '
+                    '(client-certificate-data and client-key-data in the kubeconfig)?' % (server, getattr(tls, 'reason', None) or tls))
+        return 'cannot reach the Kubernetes API server (%s)' % type(exc).__name__
+
     def call(self, what, method, path, query=None, body=None, content_type=JSON):
         """Send a request and return the answer as plain data; retry transient failures; raise KubeError naming ``what``."""
         delay = self.backoff
@@ -275,11 +304,12 @@ class Kube(object):
                     continue
                 raise KubeError('%s failed: %s (HTTP %s)' % (what, api_message(exc), exc.status), exc.status, exc.reason)
             except (Urllib3Error, IOError, OSError) as exc:
-                if attempt < self.retries:
+                # A certificate the client cannot trust (or a handshake the server refuses) fails the same way every time.
+                if attempt < self.retries and tls_failure(exc) is None:
                     self.sleep(delay)
                     delay *= 2
                     continue
-                raise KubeError('%s failed: cannot reach the Kubernetes API server (%s)' % (what, type(exc).__name__))
+                raise KubeError('%s failed: %s' % (what, self.unreachable(exc)))
             try:
                 return json.loads(data) if data else {}
             except ValueError:
@@ -346,7 +376,7 @@ class Kube(object):
                 return None
             return exc.status, api_message(exc)
         except (Urllib3Error, IOError, OSError) as exc:
-            return None, 'cannot reach the Kubernetes API server (%s)' % type(exc).__name__
+            return None, self.unreachable(exc)
         return None
 
     # -- config maps and plugin pods ----------------------------------------------------------

@@ -5,10 +5,13 @@
 
 from __future__ import annotations
 
+import ssl
+
 import pytest
+from urllib3.exceptions import MaxRetryError, NewConnectionError, SSLError
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._drain import Drainer, classify_pods, uses_gpu
-from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import merge_patched, metadata_patch, metadata_problems
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import merge_patched, metadata_patch, metadata_problems, tls_failure
 from ansible_collections.gpufleet.mig.plugins.module_utils._plugin_config import config_problems, mig_strategy, resource_differences
 
 
@@ -276,3 +279,11 @@ def test_with_planned_layouts_refuses_what_is_not_a_mig_layout_result():
     assert str(info.value).startswith('planned_layouts entry 0 must be a GPU result of mig_layout')
     # A GPU entry whose index cannot be looked up is left for expected_resources to name (it used to raise TypeError).
     assert with_planned_layouts([{'index': [0]}], [])[0] == {'index': [0]}
+
+
+def test_a_tls_failure_is_found_behind_urllib3s_wrappers():
+    verify = ssl.SSLCertVerificationError(1, 'certificate verify failed')
+    assert tls_failure(MaxRetryError(None, '/api', SSLError(verify))) is verify
+    assert tls_failure(SSLError(verify)) is verify
+    refused = MaxRetryError(None, '/api', NewConnectionError(None, 'Connection refused'))
+    assert tls_failure(refused) is None and tls_failure(ConnectionRefusedError()) is None
