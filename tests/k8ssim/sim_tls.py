@@ -92,10 +92,9 @@ def make_pki(directory, users):
         cert = _certificate(_name(user, ['k8ssim:users']), key, ca_name, ca_key, client=True)
         _write(os.path.join(directory, user + '.crt'), _pem_cert(cert))
         _write(os.path.join(directory, user + '.key'), _pem_key(key))
-    other_key = _key()
-    _write(os.path.join(directory, 'other-ca.crt'), _pem_cert(_certificate(_name('not-the-cluster-ca'), other_key, _name('not-the-cluster-ca'), other_key,
-                                                                          ca=True)))
+    other_key, other_name = _key(), _name('not-the-cluster-ca')
     paths['other_ca'] = os.path.join(directory, 'other-ca.crt')
+    _write(paths['other_ca'], _pem_cert(_certificate(other_name, other_key, other_name, other_key, ca=True)))
     return paths
 
 
