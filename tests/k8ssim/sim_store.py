@@ -46,9 +46,11 @@ RESOURCES = [
     Resource('apps', 'v1', 'daemonsets', 'DaemonSet', True, ('ds',), status=True, generation=True),
     Resource('apps', 'v1', 'replicasets', 'ReplicaSet', True, ('rs',), status=True, generation=True),
     Resource('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', True, ('pdb',), status=True, generation=True),
+    # The rollout's lock (and what leader election uses); the server keeps whatever spec a client writes, as the real one.
+    Resource('coordination.k8s.io', 'v1', 'leases', 'Lease', True),
 ]
 BY_PLURAL = dict((r.plural, r) for r in RESOURCES)
-GROUPS = {'apps': 'v1', 'policy': 'v1'}
+GROUPS = {'apps': 'v1', 'policy': 'v1', 'coordination.k8s.io': 'v1'}
 
 
 def find_resource(group, version, plural):
