@@ -21,6 +21,7 @@ no workload pod was deleted outside the Eviction API; and the rollout's own repo
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import random
@@ -305,7 +306,64 @@ def run_kills(root, trials, seed, log=print):
             log('reliability: kill trial %d: %s; resumed rc=%s in %.0f s%s' % (
                 trial, 'killed after %.1f s' % kill_after if killed.killed else 'finished (rc=%s) before the kill at %.1f s' % (killed.rc, kill_after),
                 resumed.rc, resumed.seconds, '' if not problems else '; PROBLEMS: ' + '; '.join(problems)))
+        stats['lock'], problems = lock_takeover(world, targets, cycle, estimate, log)
+        stats['problems'].extend('lock take-over: %s' % p for p in problems)
     return stats
+
+
+# The lock's shortest duration (rollout_lock allows 15 s): the take-over trial waits for it to expire.
+LOCK_SECONDS = 15
+
+
+def lock_takeover(world, targets, cycle, estimate, log):
+    """Kill a run holding the rollout lock; another run is refused before any change until the lock expires, then takes it over.
+
+    Returns what happened and the problems found (the killed run's holder left the lock; the refused run changed
+    something; the take-over run did not converge or left the lock held).
+    """
+    problems, seen = [], {}
+    fast = {'gpufleet_mig_lock_duration': LOCK_SECONDS}
+    for fraction in (0.7, 0.9):
+        targets = dict((name, cycle[(cycle.index(target) + 1) % len(cycle)]) for name, target in targets.items())
+        world.write_inventory(targets)
+        killed = world.rollout(kill_after=round(fraction * estimate, 2), extra_vars=fast)
+        lease = world.lease()
+        holder = ((lease or {}).get('spec') or {}).get('holderIdentity')
+        if killed.killed and holder:
+            break
+        # Killed before it took the lock, or finished first: the next attempt kills later, with new targets.
+        world.rollout()
+    else:
+        return {'tried': False}, ['no run could be killed while it held the lock (kills at 0.7 and 0.9 of a %.0f s run)' % estimate]
+    seen['killed_holder'], seen['transitions_before'] = holder, lease['spec'].get('leaseTransitions', 0)
+    at_kill = world.snapshot()
+    other = dict(fast, gpufleet_mig_lock_holder='another-run')
+    refused = world.rollout(extra_vars=other)
+    with open(refused.log) as handle:
+        output = ' '.join(handle.read().split())
+    if refused.rc == 0 or 'is held by %s since' % holder not in output:
+        problems.append('a second run while the lock was held: rc=%s, no refusal naming %s (log %s)' % (refused.rc, holder, refused.log))
+    changed = nothing_changed(world, at_kill, world.snapshot())
+    problems.extend('the refused run changed the fleet: %s' % p for p in changed)
+    # Wait out the killed run's lease, from its last renewal.
+    renewed = datetime.datetime.fromisoformat(lease['spec']['renewTime'].replace('Z', '+00:00'))
+    wait = (renewed + datetime.timedelta(seconds=lease['spec']['leaseDurationSeconds'] + 1) - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    time.sleep(max(0.0, wait))
+    took = world.rollout(extra_vars=other)
+    after = world.snapshot()
+    outcomes, fleet = check_run(world, at_kill, after, targets, world.results())
+    problems.extend(fleet)
+    problems.extend('%s: %s after the take-over run' % (n, o) for n, (o, dummy) in sorted(outcomes.items()) if o != 'converged')
+    final = world.lease()
+    if took.rc != 0:
+        problems.append('the take-over run failed (rc=%s, log %s)' % (took.rc, took.log))
+    if final['spec'].get('holderIdentity') or final['spec'].get('leaseTransitions', 0) != seen['transitions_before'] + 1:
+        problems.append('the lock after the take-over run: %s (one take-over, released, expected)' % final['spec'])
+    seen.update(refused_rc=refused.rc, waited_s=round(max(0.0, wait), 1), takeover_rc=took.rc, tried=True)
+    found = '' if not problems else '; PROBLEMS: ' + '; '.join(problems)
+    log('reliability: lock take-over: a run killed holding the lock (%s); another was refused (rc=%s) and changed nothing; '
+        'after %.0f s the lock expired and it took over (rc=%s)%s' % (holder, refused.rc, max(0.0, wait), took.rc, found))
+    return seen, problems
 
 
 def fault_summary(counts):
@@ -320,7 +378,9 @@ def kill_summary(stats):
             '%d finished first, %d resumed and converged, %d GPU(s) torn by a kill and repaired, %d lost'
             % (stats['trials'], stats['seed'], stats['killed'], ', '.join('%.1f' % p for p in stats['kill_points']) or '-',
                stats.get('calibration_s', 0),
-               stats['mid_change_at_kill'], stats['finished_before_kill'], stats['resumed'], stats['torn_gpus'], stats['lost']))
+               stats['mid_change_at_kill'], stats['finished_before_kill'], stats['resumed'], stats['torn_gpus'], stats['lost'])
+            + ('; lock: a run killed holding it, another refused (rc=%s), taken over after it expired (rc=%s)'
+               % (stats['lock']['refused_rc'], stats['lock']['takeover_rc']) if (stats.get('lock') or {}).get('tried') else '; lock: not tried'))
 
 
 def main(argv=None):

@@ -295,7 +295,7 @@ class World(object):
         with open(self.inventory_path, 'w') as handle:
             json.dump(inventory, handle, indent=2)
 
-    def rollout(self, serial='100%', kill_after=None, timeout=900, on_start=None):
+    def rollout(self, serial='100%', kill_after=None, timeout=900, on_start=None, extra_vars=None):
         """Run the rollout once; with ``kill_after`` seconds, SIGKILL ansible-playbook and all its workers then."""
         self.runs += 1
         for name in os.listdir(self.report_dir):
@@ -309,7 +309,7 @@ class World(object):
         env = dict(os.environ, ANSIBLE_FORCE_COLOR='0', ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='0',
                    ANSIBLE_LOCAL_TEMP=os.path.join(self.root, 'tmp'), ANSIBLE_HOME=os.path.join(self.root, 'ansible-home'),
                    ANSIBLE_FORKS=str(self.forks), ANSIBLE_COLLECTIONS_PATH=self._collections())
-        extra = {'gpufleet_mig_serial': serial, 'gpufleet_mig_max_fail_percentage': 100}
+        extra = dict({'gpufleet_mig_serial': serial, 'gpufleet_mig_max_fail_percentage': 100}, **(extra_vars or {}))
         cmd = [os.path.join(os.path.dirname(self.python), 'ansible-playbook'), os.path.join(ROOT, 'playbooks', 'rollout.yml'),
                '-i', self.inventory_path, '-e', json.dumps(extra)]
         began = time.monotonic()
@@ -331,6 +331,13 @@ class World(object):
                 time.sleep(0.5)
                 return RunResult(None, time.monotonic() - began, log, killed=True, kill_after=kill_after)
         return RunResult(rc, time.monotonic() - began, log)
+
+    def lease(self, namespace='gpu-operator', name='gpufleet-mig-rollout'):
+        """The rollout lock's Lease as the API server has it, or None."""
+        for lease in self.cluster.dump()['objects'].get('leases', []):
+            if lease['metadata']['namespace'] == namespace and lease['metadata']['name'] == name:
+                return lease
+        return None
 
     def results(self):
         """The per-node results the rollout wrote (report/nodes/<host>.json)."""
