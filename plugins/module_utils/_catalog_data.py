@@ -99,11 +99,13 @@ def unverified(fields, reason):
 # board (a name is computed from driver-reported memory, mig.md 1.3). Only these resolve (``GpuModel.resolve_profile``);
 # a name of the same slice class on another board is refused: H200 1g.18gb/3g.71gb vs GH200 144G 1g.18gb/3g.72gb, H100
 # 80GB 1g.10gb vs H100 NVL 1g.12gb, B200 3g.90gb vs GB200 3g.93gb are different boards, not drift (mig.md 4.7-4.9).
-# NVIDIA/mig-parted#227 (PR #228) documents GB200 boards reporting 1g.24gb, later 1g.23gb: add the row with the GB200
-# model. Each row: (model keys, drifted name, catalog name, source).
+# Each row: (model keys, drifted name, catalog name, source).
 DOCUMENTED_DRIFT = (
     (('A100-SXM4-80GB', 'A100-PCIE-80GB'), '3g.39gb', '3g.40gb',
      'NVIDIA/mig-parted#31: drivers 535.x and 545.x named the A100 80GB 3g profile 3g.39gb; mig.md 4.6, 5.3'),
+    (('GB200',), '1g.24gb', '1g.23gb',
+     'NVIDIA/mig-parted#227 and PR #228: early GB200 boards and drivers named the 1g profile (id 19) 1g.24gb, production boards '
+     '1g.23gb; mig.md 4.9'),
 )
 
 
@@ -332,12 +334,141 @@ _B200_NOTES = {
 }
 
 
+# GB200 HGX (mig.md 4.9; NVIDIA/gpu-operator PR #1303, NVIDIA/mig-parted#227): the 1g, 1g.2m and 2g figures are real -lgip;
+# the names of the others come from mig-parted's config-default.yaml and the GPU Operator's default config. Early boards
+# name the 1g profile 1g.24gb (DOCUMENTED_DRIFT).
+_GB200_ROWS = (
+    ('1g'   , '1g.23gb'   , 22.00, None, None, None, None, None, None),
+    ('1g+me', '1g.23gb+me', None , None, None, None, None, None, None),
+    ('1g.2m', '1g.47gb'   , 45.50, 32  , None, None, None, None, None),
+    ('2g'   , '2g.47gb'   , None , 38  , 4   , 2   , None, 2   , None),
+    ('3g'   , '3g.93gb'   , None , None, None, None, None, None, None),
+    ('4g'   , '4g.93gb'   , None , None, None, None, None, None, None),
+    ('7g'   , '7g.186gb'  , None , None, None, None, None, None, None),
+)
+_GB200_UNKNOWN = uncertain(('memory_mib', 'sm', 'ce', 'dec', 'enc', 'jpeg', 'ofa'),
+                           'the MIG guide has no GB200 table and no -lgip output shows this figure (mig.md 4.9)')
+_GB200_NOTES = {
+    '1g': uncertain(('sm', 'ce', 'dec', 'enc', 'jpeg', 'ofa'), 'only the id, name and 22.00 GiB were captured for 1g.23gb (mig.md 4.9)'),
+    '1g+me': _GB200_UNKNOWN,
+    '1g.2m': uncertain(('ce', 'dec', 'enc', 'jpeg', 'ofa'), 'only the id, 45.50 GiB and SM 32 were captured for 1g.47gb (mig.md 4.9)'),
+    '2g': uncertain(('memory_mib', 'enc', 'ofa'), 'not in the captured -lgip line of 2g.47gb (mig.md 4.9)'),
+    '3g': _GB200_UNKNOWN,
+    '4g': _GB200_UNKNOWN,
+    '7g': _GB200_UNKNOWN,
+}
+
+# B300 and GB300 (mig.md 4.9): names and max counts from mig-parted's config-default.yaml and the GPU Operator's default
+# config only; no NVIDIA table or -lgip output was found, so every figure is unknown.
+_B300_ROWS = (
+    ('1g'   , '1g.34gb'   , None, None, None, None, None, None, None),
+    ('1g+me', '1g.34gb+me', None, None, None, None, None, None, None),
+    ('1g.2m', '1g.67gb'   , None, None, None, None, None, None, None),
+    ('2g'   , '2g.67gb'   , None, None, None, None, None, None, None),
+    ('3g'   , '3g.135gb'  , None, None, None, None, None, None, None),
+    ('4g'   , '4g.135gb'  , None, None, None, None, None, None, None),
+    ('7g'   , '7g.269gb'  , None, None, None, None, None, None, None),
+)
+_GB300_ROWS = (
+    ('1g'   , '1g.35gb'   , None, None, None, None, None, None, None),
+    ('1g+me', '1g.35gb+me', None, None, None, None, None, None, None),
+    ('1g.2m', '1g.70gb'   , None, None, None, None, None, None, None),
+    ('2g'   , '2g.70gb'   , None, None, None, None, None, None, None),
+    ('3g'   , '3g.139gb'  , None, None, None, None, None, None, None),
+    ('4g'   , '4g.139gb'  , None, None, None, None, None, None, None),
+    ('7g'   , '7g.278gb'  , None, None, None, None, None, None, None),
+)
+_NAMES_ONLY = uncertain(('memory_mib', 'sm', 'ce', 'dec', 'enc', 'jpeg', 'ofa'),
+                        'only the profile names and counts are known (mig-parted config-default.yaml, mig.md 4.9)')
+_B300_NOTES = dict((row[0], _NAMES_ONLY) for row in _B300_ROWS)
+_GB300_NOTES = dict((row[0], _NAMES_ONLY) for row in _GB300_ROWS)
+
+# GH200 144G HBM3e (mig.md 4.8; -lgip of the 1g, 1g+me, 1g.2m and 2g profiles from NVIDIA/mig-parted PR #139). Engine
+# counts: the guide's H200 table (CE 1/1/1/2/3/4/8, DEC/JPEG/OFA as H100), which mig.md gives for this section's boards.
+_GH200_144G_ROWS = (
+    ('1g'   , '1g.18gb'   , 17.50, 16 , 1, 1, 0, 1, 0),
+    ('1g+me', '1g.18gb+me', 17.50, 16 , 1, 1, 0, 1, 1),
+    ('1g.2m', '1g.36gb'   , 35.25, 26 , 1, 1, 0, 1, 0),
+    ('2g'   , '2g.36gb'   , 35.25, 32 , 2, 2, 0, 2, 0),
+    ('3g'   , '3g.72gb'   , None , 60 , 3, 3, 0, 3, 0),
+    ('4g'   , '4g.72gb'   , None , 64 , 4, 4, 0, 4, 0),
+    ('7g'   , '7g.144gb'  , None , 132, 8, 7, 0, 7, 1),
+)
+_GH200_144G_ENGINES = inferred(('ce', 'dec', 'jpeg', 'ofa'), 'the guide\'s H200 engine counts, given for H200 and GH200 144G alike (mig.md 4.8)')
+_GH200_144G_ENC = inferred('enc', 'no encoder count in the reference; 0 as on every Hopper board')
+_GH200_144G_BIG = (uncertain('memory_mib', 'no -lgip figure found for the 3g, 4g and 7g profiles of GH200 144G (mig.md 4.8)')
+                   + inferred('sm', 'not captured on GH200 144G; the SM counts of the other 132-SM Hopper boards (mig.md 4.7)'))
+_GH200_144G_NOTES = dict((row[0], _GH200_144G_ENGINES + _GH200_144G_ENC) for row in _GH200_144G_ROWS)
+for _cls in ('3g', '4g', '7g'):
+    _GH200_144G_NOTES[_cls] += _GH200_144G_BIG
+del _cls
+
+# H20 (GH100, 96GB SKU; mig.md 4.7): the 96GB Hopper names; mig-parted's all-balanced filter 0x2329 uses them. Its SM count
+# and memory figures are not in the references.
+_H20_ROWS = tuple(row[:2] + (None, None) + row[4:] for row in _GH200_96GB_ROWS)
+_H20_NOTES = dict(
+    (row[0], uncertain(('memory_mib', 'sm'), 'H20 figures not found; the names are the 96GB Hopper ones (mig.md 4.7)')
+     + inferred(('ce', 'dec', 'enc', 'jpeg', 'ofa'), 'engine counts of the Hopper guide tables (mig.md 4.7); not seen on H20'))
+    for row in _H20_ROWS
+)
+
+# H100 SXM5 94GB: the H100 94GB names (mig.md 4.7: NVL, PCIe and SXM5 share them); figures are the NVL board's -lgip.
+_H100_SXM5_94GB_NOTES = dict(
+    (row[0], inferred(('memory_mib', 'sm'), '-lgip figure of the H100 NVL (NVIDIA/gpu-operator PR #900); not seen on the SXM5 94GB board'))
+    for row in _H100_NVL_ROWS
+)
+
+# RTX PRO 6000 Blackwell Server Edition: 4 compute slices over 12 memory placement units. Real nvidia-smi -lgip / -lgipp of
+# an "NVIDIA RTX PRO 6000 Blackwell Server Edition" (public MIG tutorial transcript, driver 580-series host gpu-rtxpro6000-8):
+# ids, counts, placements {0,3,6,9}:3 / {0,6}:6 / {0}:12, memory, SM and engines, matching the MIG guide's RTX PRO 6000 table
+# (mig.md 4.10; the 1g id 14 and SM 46 also in bigstack-oss/cubecos#312). The heap GI ids of that transcript (1g -> GI 3..6,
+# 2g at 0 -> GI 1) follow the same formula as the 8-slice GPUs.
+_RTX_PRO_6000_LAYOUT = (
+    ('1g'       , _GI['1_SLICE']       , 14, (0, 3, 6, 9), 3 , 4),
+    ('1g+me'    , _GI['1_SLICE_REV1']  , 21, (0, 3, 6, 9), 3 , 1),
+    ('1g+gfx'   , _GI['1_SLICE_GFX']   , 47, (0, 3, 6, 9), 3 , 4),
+    ('1g+me.all', _GI['1_SLICE_ALL_ME'], 65, (0, 3, 6, 9), 3 , 1),
+    ('1g-me'    , _GI['1_SLICE_NO_ME'] , 67, (0, 3, 6, 9), 3 , 4),
+    ('2g'       , _GI['2_SLICE']       , 5 , (0, 6)      , 6 , 2),
+    ('2g+gfx'   , _GI['2_SLICE_GFX']   , 35, (0, 6)      , 6 , 2),
+    ('2g+me.all', _GI['2_SLICE_ALL_ME'], 64, (0, 6)      , 6 , 1),
+    ('2g-me'    , _GI['2_SLICE_NO_ME'] , 66, (0, 6)      , 6 , 2),
+    ('4g'       , _GI['4_SLICE']       , 0 , (0,)        , 12, 1),
+    ('4g+gfx'   , _GI['4_SLICE_GFX']   , 32, (0,)        , 12, 1),
+)
+_RTX_PRO_6000_ROWS = (
+    ('1g'       , '1g.24gb'       , 23.62, 46 , 1, 1, 1, 1, 0),
+    ('1g+me'    , '1g.24gb+me'    , 23.62, 46 , 1, 1, 1, 1, 1),
+    ('1g+gfx'   , '1g.24gb+gfx'   , 23.62, 46 , 1, 1, 1, 1, 0),
+    ('1g+me.all', '1g.24gb+me.all', 23.62, 46 , 1, 4, 4, 4, 1),
+    ('1g-me'    , '1g.24gb-me'    , 23.62, 46 , 1, 0, 0, 0, 0),
+    ('2g'       , '2g.48gb'       , 47.38, 94 , 2, 2, 2, 2, 0),
+    ('2g+gfx'   , '2g.48gb+gfx'   , 47.38, 94 , 2, 2, 2, 2, 0),
+    ('2g+me.all', '2g.48gb+me.all', 47.38, 94 , 2, 4, 4, 4, 1),
+    ('2g-me'    , '2g.48gb-me'    , 47.38, 94 , 2, 0, 0, 0, 0),
+    ('4g'       , '4g.96gb'       , 95.12, 188, 4, 4, 4, 4, 1),
+    ('4g+gfx'   , '4g.96gb+gfx'   , 95.12, 188, 4, 4, 4, 4, 1),
+)
+_RTX_PRO_6000_NOTES = {
+    '1g': uncertain('memory_mib', 'another driver shows 23.12 GiB for 1g.24gb (bigstack-oss/cubecos#312)'),
+    '1g+gfx': uncertain('memory_mib', 'a vGPU listing shows 23.12 GiB for 1g.24gb+gfx'),
+    '4g': uncertain('memory_mib', 'another listing shows 95.00 GiB for 4g.96gb'),
+    '4g+gfx': uncertain('memory_mib', 'other listings show 93.38 and 95.00 GiB for 4g.96gb+gfx'),
+}
+
+
 # --------------------------------------------------------------------------------------------------
 # Models
 # --------------------------------------------------------------------------------------------------
 
 _AMPERE_4G_3G = ((('4g', '3g'), '510'),)   # "Before R510, 4g.20gb + 3g.20gb on one GPU was not supported" (mig.md 3.3)
 _COMBINATION_80GB_INFERRED = inferred('combination_min_drivers', 'the R510 4g+3g rule is documented with A100-40GB names; applied to 80GB A100s')
+
+
+def _variant_id(device, group, board):
+    """The note on an H800/A800 id added to the H100/A100 board it is a variant of."""
+    return unverified('pci_device_ids', '%s is in this board\'s filter group of mig-parted\'s default config, listed there as %s (mig.md '
+                      '2.1); the board (%s) comes from the public PCI id list, not from NVIDIA\'s config' % (device, group, board))
 
 _UNV_NAME = unverified('names', 'NVML device name from the project table; not quoted in the references')
 _UNV_MEMORY = unverified('memory_mib', 'board total from the project table; not given in the references')
@@ -368,7 +499,7 @@ MODEL_SPECS = (
             'which board is not stated there (0x20B1 and 0x20F6 are added to this model as extra ids)'),
     ),
     dict(
-        key='A100-SXM4-80GB', names=('NVIDIA A100-SXM4-80GB',), pci_device_ids=(0x20B2,),
+        key='A100-SXM4-80GB', names=('NVIDIA A100-SXM4-80GB',), pci_device_ids=(0x20B2, 0x20F3),
         architecture=ARCH_AMPERE, compute_capability=(8, 0), memory_mib=81920,
         profiles=dict(layout=EIGHT_SLICE_LAYOUT, rows=_A100_80GB_ROWS, placements_note=_PLACEMENTS_INFERRED, min_drivers=_A100_80GB_MIN_DRIVERS,
                       notes=_A100_SXM4_80GB_NOTES, ci_sm_per_slice=14,
@@ -376,10 +507,11 @@ MODEL_SPECS = (
         min_driver=_A100_MIN, combination_min_drivers=_AMPERE_4G_3G,
         notes=_UNV_NAME + _UNV_MEMORY + _COMBINATION_80GB_INFERRED + unverified(
             'pci_device_ids', '0x20B2 is an A100 80GB in mig-parted\'s 80GB filter group and DGX Station config (mig.md 2.1); '
-            'the SXM4 board assignment comes from the project table'),
+            'the SXM4 board assignment comes from the project table')
+        + _variant_id('0x20F3', 'A800-80GB', 'A800-SXM4-80GB'),
     ),
     dict(
-        key='A100-PCIE-80GB', names=('NVIDIA A100 80GB PCIe',), pci_device_ids=(0x20B5,),
+        key='A100-PCIE-80GB', names=('NVIDIA A100 80GB PCIe',), pci_device_ids=(0x20B5, 0x20F5),
         architecture=ARCH_AMPERE, compute_capability=(8, 0), memory_mib=81920,
         profiles=dict(layout=EIGHT_SLICE_LAYOUT, rows=_A100_80GB_ROWS, placements_note=_PLACEMENTS_INFERRED, min_drivers=_A100_80GB_MIN_DRIVERS,
                       notes=_A100_80GB_NOTES, ci_sm_per_slice=14,
@@ -387,7 +519,8 @@ MODEL_SPECS = (
         min_driver=_A100_MIN, combination_min_drivers=_AMPERE_4G_3G,
         notes=_UNV_NAME + _UNV_MEMORY + _COMBINATION_80GB_INFERRED + unverified(
             'pci_device_ids', '0x20B5 is in mig-parted\'s 80GB filter group (mig.md 2.1); the PCIe board assignment comes from the '
-            'project table'),
+            'project table')
+        + _variant_id('0x20F5', 'A800-80GB', 'A800 80GB PCIe'),
     ),
     dict(
         key='A30', names=('NVIDIA A30',), pci_device_ids=(0x20B7,),
@@ -401,33 +534,36 @@ MODEL_SPECS = (
         + uncertain('gi_profiles.enc', 'no encoder count for A30 in the reference'),
     ),
     dict(
-        key='H100-SXM5-80GB', names=('NVIDIA H100 80GB HBM3',), pci_device_ids=(0x2330,),
+        key='H100-SXM5-80GB', names=('NVIDIA H100 80GB HBM3',), pci_device_ids=(0x2330, 0x2324),
         architecture=ARCH_HOPPER, compute_capability=(9, 0), memory_mib=81559,
         profiles=dict(layout=EIGHT_SLICE_LAYOUT, rows=_H100_80GB_ROWS, hopper_ci_rev1=True),
         min_driver=_H100_MIN,
         notes=_UNV_MEMORY + _HOPPER_CI_REV1 + unverified(
             'pci_device_ids', '0x2330 is in mig-parted\'s 80GB filter group (mig.md 2.1); the SXM5 board assignment comes from the '
             'project table') + uncertain(
-            'gi_profiles.starts', 'the -lgipp seen for "H100 80GB" (Google Dataproc script, mig.md 4.3) does not name the board; taken as SXM5'),
+            'gi_profiles.starts', 'the -lgipp seen for "H100 80GB" (Google Dataproc script, mig.md 4.3) does not name the board; taken as SXM5')
+        + _variant_id('0x2324', 'H800-80GB', 'H800 SXM5'),
     ),
     dict(
-        key='H100-PCIE-80GB', names=('NVIDIA H100 PCIe',), pci_device_ids=(0x2331,),
+        key='H100-PCIE-80GB', names=('NVIDIA H100 PCIe',), pci_device_ids=(0x2331, 0x2322),
         architecture=ARCH_HOPPER, compute_capability=(9, 0), memory_mib=81559,
         profiles=dict(layout=EIGHT_SLICE_LAYOUT, rows=_H100_PCIE_ROWS, placements_note=inferred(
             'starts', 'the -lgipp seen for H100 80GB is taken to be an SXM5 board; assumed identical on PCIe'), notes=_H100_PCIE_NOTES, hopper_ci_rev1=True),
         min_driver=_H100_MIN,
         notes=_UNV_NAME + _UNV_MEMORY + _HOPPER_CI_REV1 + unverified(
             'pci_device_ids', '0x2331 is in mig-parted\'s 80GB filter group (mig.md 2.1); the PCIe board assignment comes from the '
-            'project table'),
+            'project table')
+        + _variant_id('0x2322', 'H800-80GB', 'H800 PCIe'),
     ),
     dict(
-        key='H100-NVL', names=('NVIDIA H100 NVL',), pci_device_ids=(0x2321,),
+        key='H100-NVL', names=('NVIDIA H100 NVL',), pci_device_ids=(0x2321, 0x233A),
         architecture=ARCH_HOPPER, compute_capability=(9, 0), memory_mib=95830,
         profiles=dict(layout=EIGHT_SLICE_LAYOUT, rows=_H100_NVL_ROWS, hopper_ci_rev1=True),
         min_driver=_H100_MIN,
         notes=_UNV_NAME + _UNV_MEMORY + _HOPPER_CI_REV1 + uncertain(
             'gi_profiles.memory_mib', 'profile -lgip figures vary with the driver: another driver shows 21.50 / 46.12 / 92.62 GiB '
-            'for 2g (and 1g.24gb) / 3g and 4g / 7g'),
+            'for 2g (and 1g.24gb) / 3g and 4g / 7g')
+        + _variant_id('0x233A', 'H800 NVL', 'H800 NVL'),
     ),
     dict(
         key='H200-141GB', names=('NVIDIA H200',), pci_device_ids=(0x2335, 0x233B),
@@ -455,6 +591,76 @@ MODEL_SPECS = (
         profiles=dict(layout=EIGHT_SLICE_LAYOUT, rows=_B200_ROWS, placements_note=_PLACEMENTS_INFERRED, notes=_B200_NOTES),
         min_driver=_B200_MIN,
         notes=_UNV_NAME + _UNV_MEMORY,
+    ),
+    dict(
+        key='H100-SXM5-94GB', names=('NVIDIA H100 SXM5 94GB',), pci_device_ids=(0x2339,),
+        architecture=ARCH_HOPPER, compute_capability=(9, 0), memory_mib=None,
+        profiles=dict(layout=EIGHT_SLICE_LAYOUT, rows=_H100_NVL_ROWS, placements_note=inferred(
+            'starts', 'the -lgipp seen on the H100 NVL 94GB (mig.md 4.3); not seen on the SXM5 94GB board'),
+            notes=_H100_SXM5_94GB_NOTES, hopper_ci_rev1=True),
+        min_driver=_H100_MIN,
+        notes=_UNV_NAME + _HOPPER_CI_REV1
+        + unverified('pci_device_ids', '0x2339 is the H100 SXM5 94GB in the public PCI id list; it is in no filter of NVIDIA\'s configs')
+        + uncertain('memory_mib', 'the board total is not in the references'),
+    ),
+    dict(
+        key='GH200-144G', names=('NVIDIA GH200 144G HBM3e',), pci_device_ids=(0x2348,),
+        architecture=ARCH_HOPPER, compute_capability=(9, 0), memory_mib=None,
+        profiles=dict(layout=EIGHT_SLICE_LAYOUT, rows=_GH200_144G_ROWS, placements_note=_PLACEMENTS_INFERRED, notes=_GH200_144G_NOTES,
+                      hopper_ci_rev1=True),
+        min_driver=_H100_MIN,
+        notes=_UNV_NAME + _HOPPER_CI_REV1
+        + inferred('min_driver', 'GH200 is not in the minimum-driver table (mig.md 5.1); the H100 minimum R525 (525.85.12) is assumed, as for GH200 96GB')
+        + inferred('compute_capability', 'the reference gives 9.0 for H100/H200; GH200 is the same Hopper GPU')
+        + uncertain('memory_mib', 'the board total is not in the references')
+        + unverified('pci_device_ids', '0x2348 is "GH200 144G HBM3e" in mig-parted\'s default config (device filter of all-balanced)'),
+    ),
+    dict(
+        key='H20', names=('NVIDIA H20',), pci_device_ids=(0x2329,),
+        architecture=ARCH_HOPPER, compute_capability=(9, 0), memory_mib=None,
+        profiles=dict(layout=EIGHT_SLICE_LAYOUT, rows=_H20_ROWS, placements_note=_PLACEMENTS_INFERRED, notes=_H20_NOTES, hopper_ci_rev1=True),
+        min_driver='535.161.07',
+        notes=_UNV_NAME + _HOPPER_CI_REV1
+        + inferred('compute_capability', 'the reference gives 9.0 for H100/H200; H20 is a GH100 part (mig.md 4.7)')
+        + uncertain('memory_mib', 'the board total is not in the references')
+        + uncertain('gi_profiles', 'the 96GB SKU only: the 141GB H20 uses the H200 names (mig.md 4.7) and its PCI id is not known')
+        + unverified('pci_device_ids', '0x2329 is in mig-parted\'s H100-96GB/PG506/GH200/H20 filter group (mig.md 2.1); which id is '
+                     'the H20 comes from the public PCI id list'),
+    ),
+    dict(
+        key='GB200', names=('NVIDIA GB200',), pci_device_ids=(0x2941,),
+        architecture=ARCH_BLACKWELL, compute_capability=(10, 0), memory_mib=None,
+        profiles=dict(layout=EIGHT_SLICE_LAYOUT, rows=_GB200_ROWS, placements_note=_PLACEMENTS_INFERRED, notes=_GB200_NOTES),
+        min_driver=_B200_MIN,
+        notes=_UNV_NAME + uncertain('memory_mib', 'the board total is not in the references'),
+    ),
+    dict(
+        key='B300', names=('NVIDIA B300 SXM6 AC',), pci_device_ids=(0x3182,),
+        architecture=ARCH_BLACKWELL, compute_capability=(10, 3), memory_mib=None,
+        profiles=dict(layout=EIGHT_SLICE_LAYOUT, rows=_B300_ROWS, placements_note=_PLACEMENTS_INFERRED, notes=_B300_NOTES),
+        min_driver='580.82.07',
+        notes=_UNV_NAME + uncertain('memory_mib', 'the board total is not in the references')
+        + uncertain('compute_capability', 'not in the references (the MIG guide gives CUDA 12.9 for B300); 10.3 is the Blackwell Ultra '
+                    'value of the CUDA documentation'),
+    ),
+    dict(
+        key='GB300', names=('NVIDIA GB300',), pci_device_ids=(0x31C2,),
+        architecture=ARCH_BLACKWELL, compute_capability=(10, 3), memory_mib=None,
+        profiles=dict(layout=EIGHT_SLICE_LAYOUT, rows=_GB300_ROWS, placements_note=_PLACEMENTS_INFERRED, notes=_GB300_NOTES),
+        min_driver='595.58.03',
+        notes=_UNV_NAME + uncertain('memory_mib', 'the board total is not in the references')
+        + uncertain('min_driver', 'the MIG guide gives R595 (595.58.03) for "GB300 (DGX Station)"; other GB300 systems are not listed')
+        + uncertain('compute_capability', 'not in the references (the MIG guide gives CUDA 13 for GB300); 10.3 is the Blackwell Ultra '
+                    'value of the CUDA documentation'),
+    ),
+    dict(
+        key='RTX-PRO-6000-SE', names=('NVIDIA RTX PRO 6000 Blackwell Server Edition',), pci_device_ids=(0x2BB5,),
+        architecture=ARCH_BLACKWELL, compute_capability=(12, 0), memory_mib=97887,
+        profiles=dict(layout=_RTX_PRO_6000_LAYOUT, rows=_RTX_PRO_6000_ROWS, notes=_RTX_PRO_6000_NOTES),
+        min_driver='575.51.03',
+        notes=inferred('memory_mib', 'the 97887 MiB a process saw as the whole card in the RTX PRO 6000 transcript; not an NVML figure')
+        + unverified('pci_device_ids', '0x2BB5 is "RTX PRO 6000 Blackwell" in mig-parted\'s default config; the Workstation and Max-Q '
+                     'editions, which share the profiles (mig.md 4.10), have other ids that are not catalogued'),
     ),
     dict(
         key='L40S', names=('NVIDIA L40S',), pci_device_ids=(0x26B9,),
