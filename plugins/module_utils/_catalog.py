@@ -118,7 +118,6 @@ class UnknownModelError(CatalogError, LookupError):
     """A GPU model key that is not in the catalog; the message lists the valid keys."""
 
 
-
 # --------------------------------------------------------------------------------------------------
 # Profile-name grammar (mig.md 1.3)
 # --------------------------------------------------------------------------------------------------
@@ -507,7 +506,6 @@ class GpuModel:
         return data
 
 
-
 def drift_source(key, name):
     """The source of the documented drift of profile ``name`` on model ``key`` (a row of DOCUMENTED_DRIFT), else None."""
     for keys, drifted, dummy, source in DOCUMENTED_DRIFT:
@@ -518,7 +516,6 @@ def drift_source(key, name):
 
 def _drift_aliases(key):
     return dict((drifted, canonical) for keys, drifted, canonical, dummy in DOCUMENTED_DRIFT if key in keys)
-
 
 
 def _compute_profiles(gi_name, g, gi_sm, gi_sm_noted, ci_sm_per_slice, ci_sm_note, ci_observed, rev1=False, rev1_plain_sm=None):
@@ -557,7 +554,6 @@ def _compute_profiles(gi_name, g, gi_sm, gi_sm_noted, ci_sm_per_slice, ci_sm_not
         result.append(ComputeProfile(nvml_enum=CI_ENUM_BY_SLICES[c], slices=c, max_count=g // c, sm=sm, name=name,
                                      is_default=(c == g), starts=_CI_STARTS[g][c], notes=notes))
     return tuple(result)
-
 
 
 def _mig_profiles(layout, rows, placements_note=(), min_drivers=None, notes=None, ci_sm_per_slice=None, ci_sm_note=(), ci_observed=False,

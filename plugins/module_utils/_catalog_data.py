@@ -94,7 +94,6 @@ def unverified(fields, reason):
     return tuple(_note(f, NOTE_UNVERIFIED, reason) for f in fields)
 
 
-
 # Drifted names: GI profile names that NVIDIA's drivers are documented to have reported for the same profile of the same
 # board (a name is computed from driver-reported memory, mig.md 1.3). Only these resolve (``GpuModel.resolve_profile``);
 # a name of the same slice class on another board is refused: H200 1g.18gb/3g.71gb vs GH200 144G 1g.18gb/3g.72gb, H100
@@ -107,7 +106,6 @@ DOCUMENTED_DRIFT = (
      'NVIDIA/mig-parted#227 and PR #228: early GB200 boards and drivers named the 1g profile (id 19) 1g.24gb, production boards '
      '1g.23gb; mig.md 4.9'),
 )
-
 
 
 # --------------------------------------------------------------------------------------------------
@@ -139,10 +137,10 @@ _A30_LAYOUT = (
 _PLACEMENTS_INFERRED = inferred('starts', 'shared placement table of 8-memory-slice GPUs (mig.md 4.3); not seen as -lgipp output for this model')
 ENUM_PAIRING = inferred('gi_profiles.nvml_enum', 'enum <-> profile-id pairing inferred from names and attributes (mig.md 4.2, high confidence)')
 CI_HEURISTIC = inferred('max_count', 'C < G compute profiles and their counts follow go-nvlib\'s enumeration (C <= G, 2C <= G+1; floor(G/C)); '
-                     'observed only on A100-40GB (nvml.md 5.5)')
+                        'observed only on A100-40GB (nvml.md 5.5)')
 _HOPPER_CI_REV1 = uncertain('gi_profiles.compute_profiles', 'the 1_SLICE_REV1 compute profile of the double-memory 1g GIs (full GI SMs, '
-                       'plain 1_SLICE fewer) follows go-nvlib PR #85 and go-nvml#146; its availability per GI and driver is not '
-                       'confirmed by real -lcip output')
+                            'plain 1_SLICE fewer) follows go-nvlib PR #85 and go-nvml#146; its availability per GI and driver is not '
+                            'confirmed by real -lcip output')
 
 
 # Compute-instance placements inside one GI: {G (the GI's compute slices): {C: valid starts in compute slices}}. The one
@@ -170,11 +168,11 @@ CI_STARTS_NOTES = {
     (7, 4): inferred('starts', 'not in the go-nvml mock; 0 is the only start that leaves room for the 3c at 4 that 4c + 3c needs'),
 }
 HOPPER_REV1_SM = uncertain('sm', 'a 1g double-memory GI offers 1_SLICE_REV1 with the GI\'s full SM count and plain 1_SLICE with those of '
-                       'a 1g GI (go-nvlib PR #85, merged then reverted; go-nvml#146); not seen in real -lcip output')
+                           'a 1g GI (go-nvlib PR #85, merged then reverted; go-nvml#146); not seen in real -lcip output')
 
 
 MEMORY_FROM_LGIP = uncertain('memory_mib', 'round(GiB x 1024) of the two-decimal nvidia-smi -lgip figure; NVML\'s memorySizeMB is not '
-                                       'known for this profile and can differ by up to 5 MiB')
+                             'known for this profile and can differ by up to 5 MiB')
 
 
 # --------------------------------------------------------------------------------------------------
@@ -214,11 +212,11 @@ _A100_80GB_NOTES = {
     '1g+me': inferred('min_driver', 'R470 is documented for the A100 1g.5gb+me; assumed for the 80GB 1g.10gb+me'),
     '1g.2m': (inferred(('sm', 'memory_mib', 'dec', 'jpeg', 'ofa'), _A100_80GB_INFERRED)
               + inferred('min_driver', 'R525 is documented for the A100-40GB 1g.10gb (same 1_SLICE_REV2 enum, first in NVML 11.525); '
-                                   'assumed for the 80GB 1g.20gb')),
+                         'assumed for the 80GB 1g.20gb')),
     '4g': inferred(('sm', 'memory_mib', 'dec', 'jpeg', 'ofa'), _A100_80GB_INFERRED),
     '7g': (inferred(('sm', 'memory_mib', 'dec', 'jpeg', 'ofa'), _A100_80GB_INFERRED + '; ~79 GiB')
            + uncertain('memory_mib', 'go-nvml\'s mock says 80384 MiB, but its 80GB figures are not real data (its 1g.10gb 9856 MiB '
-                                'contradicts the 9.50 GiB of real -lgip output), so it is not used')),
+                       'contradicts the 9.50 GiB of real -lgip output), so it is not used')),
 }
 _A100_80GB_MIN_DRIVERS = {'1g+me': '470', '1g.2m': '525'}
 _A100_SXM4_80GB_NOTES = dict(_A100_80GB_NOTES)
@@ -470,6 +468,7 @@ def _variant_id(device, group, board):
     return unverified('pci_device_ids', '%s is in this board\'s filter group of mig-parted\'s default config, listed there as %s (mig.md '
                       '2.1); the board (%s) comes from the public PCI id list, not from NVIDIA\'s config' % (device, group, board))
 
+
 _UNV_NAME = unverified('names', 'NVML device name from the project table; not quoted in the references')
 _UNV_MEMORY = unverified('memory_mib', 'board total from the project table; not given in the references')
 _A100_MIN = '450.80.02'
@@ -583,7 +582,7 @@ MODEL_SPECS = (
         + inferred('min_driver', 'GH200 is not in the minimum-driver table (mig.md 5.1); the H100 minimum R525 (525.85.12) is assumed')
         + inferred('compute_capability', 'the reference gives 9.0 for H100/H200; GH200 is the same Hopper GPU')
         + unverified('pci_device_ids', '0x2342 is in mig-parted\'s H100-96GB/PG506/GH200/H20 filter group (mig.md 2.1); which id is the '
-               'GH200 is not stated there'),
+                     'GH200 is not stated there'),
     ),
     dict(
         key='B200', names=('NVIDIA B200',), pci_device_ids=(0x2901,),
@@ -666,12 +665,12 @@ MODEL_SPECS = (
         key='L40S', names=('NVIDIA L40S',), pci_device_ids=(0x26B9,),
         architecture=ARCH_ADA, compute_capability=(8, 9), memory_mib=46068,
         notes=_UNV_NAME + _UNV_MEMORY + unverified(('pci_device_ids', 'compute_capability', 'architecture'),
-                                             'identity from the project table; the references only say that L40S has no MIG'),
+                                                   'identity from the project table; the references only say that L40S has no MIG'),
     ),
     dict(
         key='V100-SXM2-32GB', names=('Tesla V100-SXM2-32GB',), pci_device_ids=(0x1DB5,),
         architecture=ARCH_VOLTA, compute_capability=(7, 0), memory_mib=32768,
         notes=_UNV_NAME + _UNV_MEMORY + unverified(('pci_device_ids', 'compute_capability', 'architecture'),
-                                             'identity from the project table; the references only say that V100 has no MIG'),
+                                                   'identity from the project table; the references only say that V100 has no MIG'),
     ),
 )
