@@ -91,3 +91,16 @@ def test_the_other_new_models_take_their_labels(node, tmp_path, key, mig_devices
     for profile, dummy, dummy2 in instances:
         counts[profile] = counts.get(profile, 0) + 1
     assert counts == mig_devices
+
+
+@pytest.mark.parametrize('key', ['RTX-PRO-6000-SE', 'GB200'])
+def test_gpu_info_reports_the_applied_layout(node, tmp_path, key):
+    from ansible_collections.gpufleet.mig.plugins.modules import gpu_info
+    node(key)
+    layout = {'RTX-PRO-6000-SE': {'1g.24gb+me.all': 1, '1g.24gb-me': 3}, 'GB200': {'4g.93gb': 1, '3g.93gb': 1}}[key]
+    assert not _apply(tmp_path, {'devices': 'all', 'mig-enabled': True, 'mig-devices': layout}).get('failed')
+    info = run_module(gpu_info.main, {})
+    assert not info.get('failed'), info
+    gpu = info['node']['gpus'][0]
+    assert gpu['model'] == key
+    assert gpu['layout']['mig-devices'] == layout
