@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml
-from ansible_collections.gpufleet.mig.plugins.modules import mig_layout
+from ansible_collections.gpufleet.mig.plugins.modules import gpu_info, mig_layout
 
 from modrun import run_module  # tests/unit/plugins/modules/modrun.py
 
@@ -95,7 +95,6 @@ def test_the_other_new_models_take_their_labels(node, tmp_path, key, mig_devices
 
 @pytest.mark.parametrize('key', ['RTX-PRO-6000-SE', 'GB200'])
 def test_gpu_info_reports_the_applied_layout(node, tmp_path, key):
-    from ansible_collections.gpufleet.mig.plugins.modules import gpu_info
     node(key)
     layout = {'RTX-PRO-6000-SE': {'1g.24gb+me.all': 1, '1g.24gb-me': 3}, 'GB200': {'4g.93gb': 1, '3g.93gb': 1}}[key]
     assert not _apply(tmp_path, {'devices': 'all', 'mig-enabled': True, 'mig-devices': layout}).get('failed')
