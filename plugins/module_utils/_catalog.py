@@ -7,8 +7,9 @@
 
 """GPU catalog: which GPUs support MIG, and with which GPU-instance and compute-instance profiles.
 
-Pure data plus small pure helpers, shared by the planner, the modules and the driver checks.
-It runs on managed nodes (Python 3.8+, standard library only).
+The types and pure helpers, shared by the planner, the modules and the driver checks; the per-model data they are built
+from (identity, layouts, profile rows, notes, documented drift) is in ``_catalog_data``. It runs on managed nodes
+(Python 3.8+, standard library only).
 
 Sources are the project references ``mig.md`` (section 4 profile tables, 4.11 compute instances,
 5.1 minimum drivers, 1.3 profile-name grammar, 6 drifted names) and ``nvml.md`` (4.2 enums,
@@ -43,6 +44,32 @@ import re
 import types
 import typing as t
 
+# The per-model data (what NVIDIA documents) lives in _catalog_data; this module holds the types and the code.
+from ansible_collections.gpufleet.mig.plugins.module_utils._catalog_data import (
+    ARCH_ADA,
+    ARCH_AMPERE,
+    ARCH_BLACKWELL,
+    ARCH_HOPPER,
+    ARCH_VOLTA,
+    CI_ENUM_BY_SLICES,
+    CI_HEURISTIC,
+    CI_STARTS,
+    CI_STARTS_NOTES,
+    DOCUMENTED_DRIFT,
+    ENUM_PAIRING,
+    HOPPER_REV1_SM,
+    MEMORY_FROM_LGIP,
+    MODEL_SPECS,
+    NOTE_INFERRED,
+    NOTE_UNCERTAIN,
+    NOTE_UNVERIFIED,
+    NVML_ARCHITECTURE,
+    NVML_COMPUTE_INSTANCE_PROFILE,
+    NVML_GPU_INSTANCE_PROFILE,
+    inferred,
+    uncertain,
+)
+
 __all__ = (
     'ARCH_ADA',
     'ARCH_AMPERE',
@@ -70,56 +97,10 @@ __all__ = (
     'parse_profile_name',
 )
 
-ARCH_VOLTA = 'volta'
-ARCH_AMPERE = 'ampere'
-ARCH_ADA = 'ada'
-ARCH_HOPPER = 'hopper'
-ARCH_BLACKWELL = 'blackwell'
-
-# nvmlDeviceArchitecture_t values (nvml.md 4.3).
-_NVML_ARCHITECTURE = {ARCH_VOLTA: 5, ARCH_AMPERE: 7, ARCH_ADA: 8, ARCH_HOPPER: 9, ARCH_BLACKWELL: 10}
-
-NOTE_INFERRED = '[INF]'
-NOTE_UNCERTAIN = '[UNC]'
-NOTE_UNVERIFIED = '[UNVERIFIED]'
-
-# NVML_GPU_INSTANCE_PROFILE_* (nvml.md 4.2, mig.md 4.2).
-NVML_GPU_INSTANCE_PROFILE = types.MappingProxyType({
-    '1_SLICE': 0x0,
-    '2_SLICE': 0x1,
-    '3_SLICE': 0x2,
-    '4_SLICE': 0x3,
-    '7_SLICE': 0x4,
-    '8_SLICE': 0x5,
-    '6_SLICE': 0x6,
-    '1_SLICE_REV1': 0x7,   # +me
-    '2_SLICE_REV1': 0x8,   # 2g+me (A30)
-    '1_SLICE_REV2': 0x9,   # 1 compute slice, twice the memory
-    '1_SLICE_GFX': 0xA,
-    '2_SLICE_GFX': 0xB,
-    '4_SLICE_GFX': 0xC,
-    '1_SLICE_NO_ME': 0xD,
-    '2_SLICE_NO_ME': 0xE,
-    '1_SLICE_ALL_ME': 0xF,
-    '2_SLICE_ALL_ME': 0x10,
-    '3_SLICE_GFX': 0x11,
-})
-
-# NVML_COMPUTE_INSTANCE_PROFILE_* (nvml.md 4.2). Observed CI profile ids equal these values (nvml.md 5.3).
-NVML_COMPUTE_INSTANCE_PROFILE = types.MappingProxyType({
-    '1_SLICE': 0x0,
-    '2_SLICE': 0x1,
-    '3_SLICE': 0x2,
-    '4_SLICE': 0x3,
-    '7_SLICE': 0x4,
-    '8_SLICE': 0x5,
-    '6_SLICE': 0x6,
-    '1_SLICE_REV1': 0x7,
-    '7_SLICE_NVL': 0x8,
-})
 
 _GI = NVML_GPU_INSTANCE_PROFILE
-_CI_ENUM_BY_SLICES = {1: 0x0, 2: 0x1, 3: 0x2, 4: 0x3, 7: 0x4, 8: 0x5, 6: 0x6}
+# The one table of compute-instance placements (in _catalog_data; the simulator's model data is generated from it).
+_CI_STARTS = CI_STARTS
 
 _KNOWN_ATTRIBUTES = ('me', 'me.all', 'gfx')
 _KNOWN_NEGATIVE_ATTRIBUTES = ('me',)
@@ -135,31 +116,6 @@ class UnknownProfileError(CatalogError, LookupError):
 
 class UnknownModelError(CatalogError, LookupError):
     """A GPU model key that is not in the catalog; the message lists the valid keys."""
-
-
-def _note(field, tag, reason):
-    return '%s: %s %s' % (field, tag, reason)
-
-
-def _inf(fields, reason):
-    """Notes marking each of ``fields`` (a name or a tuple of names) as inferred."""
-    if isinstance(fields, str):
-        fields = (fields,)
-    return tuple(_note(f, NOTE_INFERRED, reason) for f in fields)
-
-
-def _unc(fields, reason):
-    """Notes marking each of ``fields`` as uncertain (conflicting or missing sources)."""
-    if isinstance(fields, str):
-        fields = (fields,)
-    return tuple(_note(f, NOTE_UNCERTAIN, reason) for f in fields)
-
-
-def _unv(fields, reason):
-    """Notes marking identity values that come from the project table, not from the references."""
-    if isinstance(fields, str):
-        fields = (fields,)
-    return tuple(_note(f, NOTE_UNVERIFIED, reason) for f in fields)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -550,18 +506,6 @@ class GpuModel:
         return data
 
 
-# Drifted names: GI profile names that NVIDIA's drivers are documented to have reported for the same profile of the same
-# board (a name is computed from driver-reported memory, mig.md 1.3). Only these resolve (``GpuModel.resolve_profile``);
-# a name of the same slice class on another board is refused: H200 1g.18gb/3g.71gb vs GH200 144G 1g.18gb/3g.72gb, H100
-# 80GB 1g.10gb vs H100 NVL 1g.12gb, B200 3g.90gb vs GB200 3g.93gb are different boards, not drift (mig.md 4.7-4.9).
-# NVIDIA/mig-parted#227 (PR #228) documents GB200 boards reporting 1g.24gb, later 1g.23gb: add the row with the GB200
-# model. Each row: (model keys, drifted name, catalog name, source).
-DOCUMENTED_DRIFT = (
-    (('A100-SXM4-80GB', 'A100-PCIE-80GB'), '3g.39gb', '3g.40gb',
-     'NVIDIA/mig-parted#31: drivers 535.x and 545.x named the A100 80GB 3g profile 3g.39gb; mig.md 4.6, 5.3'),
-)
-
-
 def drift_source(key, name):
     """The source of the documented drift of profile ``name`` on model ``key`` (a row of DOCUMENTED_DRIFT), else None."""
     for keys, drifted, dummy, source in DOCUMENTED_DRIFT:
@@ -574,69 +518,6 @@ def _drift_aliases(key):
     return dict((drifted, canonical) for keys, drifted, canonical, dummy in DOCUMENTED_DRIFT if key in keys)
 
 
-# --------------------------------------------------------------------------------------------------
-# Geometry shared by GPUs with the same slice layout
-# --------------------------------------------------------------------------------------------------
-
-# 7 compute / 8 memory slices (mig.md 4.3). Written once, used by every 8-slice GPU; each model says whether
-# its placements were seen as real `nvidia-smi mig -lgipp` output or are inferred.
-# Columns: slice class, NVML enum, nvidia-smi profile ID, valid placement starts, placement size (memory slices), max count.
-_EIGHT_SLICE_LAYOUT = (
-    ('1g'   , _GI['1_SLICE']     , 19, (0, 1, 2, 3, 4, 5, 6), 1, 7),
-    ('1g+me', _GI['1_SLICE_REV1'], 20, (0, 1, 2, 3, 4, 5, 6), 1, 1),
-    ('1g.2m', _GI['1_SLICE_REV2'], 15, (0, 2, 4, 6)         , 2, 4),
-    ('2g'   , _GI['2_SLICE']     , 14, (0, 2, 4)            , 2, 3),
-    ('3g'   , _GI['3_SLICE']     , 9 , (0, 4)               , 4, 2),
-    ('4g'   , _GI['4_SLICE']     , 5 , (0,)                 , 4, 1),
-    ('7g'   , _GI['7_SLICE']     , 0 , (0,)                 , 8, 1),
-)
-
-# 4 compute / 4 memory slices: A30 (mig.md 4.4). Note the A30-specific ids (1g -> 14, 2g -> 5, 4g -> 0).
-_A30_LAYOUT = (
-    ('1g'   , _GI['1_SLICE']     , 14, (0, 1, 2, 3), 1, 4),
-    ('1g+me', _GI['1_SLICE_REV1'], 21, (0, 1, 2, 3), 1, 1),
-    ('2g'   , _GI['2_SLICE']     , 5 , (0, 2)      , 2, 2),
-    ('2g+me', _GI['2_SLICE_REV1'], 6 , (0, 2)      , 2, 1),
-    ('4g'   , _GI['4_SLICE']     , 0 , (0,)        , 4, 1),
-)
-
-_PLACEMENTS_INFERRED = _inf('starts', 'shared placement table of 8-memory-slice GPUs (mig.md 4.3); not seen as -lgipp output for this model')
-_ENUM_PAIRING = _inf('gi_profiles.nvml_enum', 'enum <-> profile-id pairing inferred from names and attributes (mig.md 4.2, high confidence)')
-_CI_HEURISTIC = _inf('max_count', 'C < G compute profiles and their counts follow go-nvlib\'s enumeration (C <= G, 2C <= G+1; floor(G/C)); '
-                     'observed only on A100-40GB (nvml.md 5.5)')
-_HOPPER_CI_REV1 = _unc('gi_profiles.compute_profiles', 'the 1_SLICE_REV1 compute profile of the double-memory 1g GIs (full GI SMs, '
-                       'plain 1_SLICE fewer) follows go-nvlib PR #85 and go-nvml#146; its availability per GI and driver is not '
-                       'confirmed by real -lcip output')
-
-
-# Compute-instance placements inside one GI: {G (the GI's compute slices): {C: valid starts in compute slices}}. The one
-# table of CI placements: the planner, the validator and the restore checks read it through ComputeProfile.starts, and
-# the project simulator's model data is generated from it. No real ``nvidia-smi mig -lcipp`` output was found; see
-# _CI_STARTS_NOTES for the source of each partial-CI entry. A full CI (C == G) starts at 0.
-_CI_STARTS = types.MappingProxyType({
-    1: {1: (0,)},
-    2: {1: (0, 1), 2: (0,)},
-    3: {1: (0, 1, 2), 2: (0,), 3: (0,)},
-    4: {1: (0, 1, 2, 3), 2: (0, 2), 4: (0,)},
-    7: {1: (0, 1, 2, 3, 4, 5, 6), 2: (0, 2, 4), 3: (0, 4), 4: (0,), 7: (0,)},
-})
-_GO_NVML_CI = 'from the ComputeInstancePlacements of go-nvml\'s mock GPUs (NVIDIA; synthetic B200/H100/A30 data); no real -lcipp seen'
-_CI_STARTS_NOTES = {
-    (2, 1): _unc('starts', _GO_NVML_CI),
-    (3, 1): _unc('starts', _GO_NVML_CI),
-    (3, 2): _unc('starts', _GO_NVML_CI),
-    (4, 1): _unc('starts', _GO_NVML_CI),
-    (4, 2): _unc('starts', _GO_NVML_CI),
-    (7, 1): _unc('starts', _GO_NVML_CI),
-    (7, 2): _unc('starts', _GO_NVML_CI),
-    # D2: {0, 4}, not {0, 3}: the mock's placements, and an A100 site (ALCF Polaris) documents 4c.7g.40gb + 3c.7g.40gb.
-    (7, 3): _unc('starts', _GO_NVML_CI + '; fits 4c.7g.40gb + 3c.7g.40gb, documented as valid by ALCF for A100'),
-    (7, 4): _inf('starts', 'not in the go-nvml mock; 0 is the only start that leaves room for the 3c at 4 that 4c + 3c needs'),
-}
-_HOPPER_REV1_SM = _unc('sm', 'a 1g double-memory GI offers 1_SLICE_REV1 with the GI\'s full SM count and plain 1_SLICE with those of '
-                       'a 1g GI (go-nvlib PR #85, merged then reverted; go-nvml#146); not seen in real -lcip output')
-
-
 def _compute_profiles(gi_name, g, gi_sm, gi_sm_noted, ci_sm_per_slice, ci_sm_note, ci_observed, rev1=False, rev1_plain_sm=None):
     """Derive the CI profiles of one GI: C <= G and (C == G or 2C <= G+1), as go-nvlib enumerates them.
 
@@ -647,36 +528,32 @@ def _compute_profiles(gi_name, g, gi_sm, gi_sm_noted, ci_sm_per_slice, ci_sm_not
     for c in range(1, g + 1):
         if c < g and 2 * c > g + 1:
             continue
-        notes = tuple(_CI_STARTS_NOTES.get((g, c), ()))
+        notes = tuple(CI_STARTS_NOTES.get((g, c), ()))
         if c == g:
             sm = gi_sm
             if gi_sm is None:
-                notes += _unc('sm', 'unknown, as for the GPU-instance profile')
+                notes += uncertain('sm', 'unknown, as for the GPU-instance profile')
             elif gi_sm_noted:
-                notes += _inf('sm', 'copied from the GPU-instance profile, whose SM count is not verified')
+                notes += inferred('sm', 'copied from the GPU-instance profile, whose SM count is not verified')
             name = gi_name
         else:
             sm = None if ci_sm_per_slice is None else ci_sm_per_slice * c
             if ci_sm_per_slice is None:
-                notes += _unc('sm', 'SM count of a partial compute instance not found for this model')
+                notes += uncertain('sm', 'SM count of a partial compute instance not found for this model')
             elif ci_sm_note:
                 notes += ci_sm_note
             if not ci_observed:
-                notes += _CI_HEURISTIC
+                notes += CI_HEURISTIC
             name = '%dc.%s' % (c, gi_name)
         if c == g and rev1:
             result.append(ComputeProfile(nvml_enum=NVML_COMPUTE_INSTANCE_PROFILE['1_SLICE_REV1'], slices=1, max_count=1, sm=sm, name=name,
-                                         is_default=True, starts=_CI_STARTS[g][c], notes=notes + _HOPPER_REV1_SM))
-            result.append(ComputeProfile(nvml_enum=_CI_ENUM_BY_SLICES[c], slices=1, max_count=1, sm=rev1_plain_sm, name=name,
-                                         is_default=False, starts=_CI_STARTS[g][c], notes=notes + _HOPPER_REV1_SM))
+                                         is_default=True, starts=_CI_STARTS[g][c], notes=notes + HOPPER_REV1_SM))
+            result.append(ComputeProfile(nvml_enum=CI_ENUM_BY_SLICES[c], slices=1, max_count=1, sm=rev1_plain_sm, name=name,
+                                         is_default=False, starts=_CI_STARTS[g][c], notes=notes + HOPPER_REV1_SM))
             continue
-        result.append(ComputeProfile(nvml_enum=_CI_ENUM_BY_SLICES[c], slices=c, max_count=g // c, sm=sm, name=name,
+        result.append(ComputeProfile(nvml_enum=CI_ENUM_BY_SLICES[c], slices=c, max_count=g // c, sm=sm, name=name,
                                      is_default=(c == g), starts=_CI_STARTS[g][c], notes=notes))
     return tuple(result)
-
-
-_MEMORY_FROM_LGIP = _unc('memory_mib', 'round(GiB x 1024) of the two-decimal nvidia-smi -lgip figure; NVML\'s memorySizeMB is not '
-                                       'known for this profile and can differ by up to 5 MiB')
 
 
 def _mig_profiles(layout, rows, placements_note=(), min_drivers=None, notes=None, ci_sm_per_slice=None, ci_sm_note=(), ci_observed=False,
@@ -700,7 +577,7 @@ def _mig_profiles(layout, rows, placements_note=(), min_drivers=None, notes=None
         profile_notes = tuple(notes.get(slice_class, ())) + tuple(placements_note)
         if isinstance(memory, float):
             memory_mib = int(round(memory * 1024))
-            profile_notes += _MEMORY_FROM_LGIP
+            profile_notes += MEMORY_FROM_LGIP
         else:
             memory_mib = memory
         noted = set(n.split(':', 1)[0] for n in profile_notes)
@@ -717,182 +594,19 @@ def _mig_profiles(layout, rows, placements_note=(), min_drivers=None, notes=None
     return tuple(profiles)
 
 
-# --------------------------------------------------------------------------------------------------
-# Per-model profile rows
-# --------------------------------------------------------------------------------------------------
-
-# A100 40GB (mig.md 4.5, nvml.md 6.1): SM and engines observed; memory is NVML's memorySizeMB from go-nvml's dgxa100 mock
-# (real data: it matches the -lgip GiB figures 4.75 / 9.62 / 19.50 / 39.25).
-# Row columns: slice class, profile name, memory (int: NVML MiB; float: -lgip GiB; None: no figure), SM, CE, DEC, ENC, JPEG, OFA
-# (None: unknown).
-_A100_40GB_ROWS = (
-    ('1g'   , '1g.5gb'   , 4864 , 14, 1, 0, 0, 0, 0),
-    ('1g+me', '1g.5gb+me', 4864 , 14, 1, 1, 0, 1, 1),
-    ('1g.2m', '1g.10gb'  , 9856 , 14, 1, 1, 0, 0, 0),
-    ('2g'   , '2g.10gb'  , 9856 , 28, 2, 1, 0, 0, 0),
-    ('3g'   , '3g.20gb'  , 19968, 42, 3, 2, 0, 0, 0),
-    ('4g'   , '4g.20gb'  , 19968, 56, 4, 2, 0, 0, 0),
-    ('7g'   , '7g.40gb'  , 40192, 98, 7, 5, 0, 1, 1),
-)
-_A100_40GB_NOTES = {
-    '1g.2m': _unc('memory_slices', 'the MIG guide table prints a 1/8 memory fraction for 1g.10gb (likely a typo); -lgipp shows size 2, used here'),
-}
-_A100_40GB_MIN_DRIVERS = {'1g+me': '470', '1g.2m': '525'}
-
-# A100 80GB (mig.md 4.6): the 1g, 1g+me, 2g and 3g rows observed on an A100 80GB PCIe (mig-parted#97); the rest inferred.
-_A100_80GB_ROWS = (
-    ('1g'   , '1g.10gb'   , 9.50 , 14, 1, 0, 0, 0, 0),
-    ('1g+me', '1g.10gb+me', 9.50 , 14, 1, 1, 0, 1, 1),
-    ('1g.2m', '1g.20gb'   , 19.50, 14, 1, 1, 0, 0, 0),
-    ('2g'   , '2g.20gb'   , 19.50, 28, 2, 1, 0, 0, 0),
-    ('3g'   , '3g.40gb'   , 39.25, 42, 3, 2, 0, 0, 0),
-    ('4g'   , '4g.40gb'   , 39.25, 56, 4, 2, 0, 0, 0),
-    ('7g'   , '7g.80gb'   , 79.00, 98, 7, 5, 0, 1, 1),
-)
-_A100_80GB_INFERRED = 'no -lgip output seen for this profile on an 80GB A100; taken from the A100-40GB pattern (mig.md 4.6)'
-_A100_80GB_NOTES = {
-    '1g+me': _inf('min_driver', 'R470 is documented for the A100 1g.5gb+me; assumed for the 80GB 1g.10gb+me'),
-    '1g.2m': (_inf(('sm', 'memory_mib', 'dec', 'jpeg', 'ofa'), _A100_80GB_INFERRED)
-              + _inf('min_driver', 'R525 is documented for the A100-40GB 1g.10gb (same 1_SLICE_REV2 enum, first in NVML 11.525); '
-                                   'assumed for the 80GB 1g.20gb')),
-    '4g': _inf(('sm', 'memory_mib', 'dec', 'jpeg', 'ofa'), _A100_80GB_INFERRED),
-    '7g': (_inf(('sm', 'memory_mib', 'dec', 'jpeg', 'ofa'), _A100_80GB_INFERRED + '; ~79 GiB')
-           + _unc('memory_mib', 'go-nvml\'s mock says 80384 MiB, but its 80GB figures are not real data (its 1g.10gb 9856 MiB '
-                                'contradicts the 9.50 GiB of real -lgip output), so it is not used')),
-}
-_A100_80GB_MIN_DRIVERS = {'1g+me': '470', '1g.2m': '525'}
-_A100_SXM4_80GB_NOTES = dict(_A100_80GB_NOTES)
-for _cls in ('1g', '1g+me', '2g', '3g'):
-    _A100_SXM4_80GB_NOTES[_cls] = _A100_SXM4_80GB_NOTES.get(_cls, ()) + _inf(
-        ('memory_mib', 'sm'), '-lgip figure observed on an A100 80GB PCIe (mig-parted#97); assumed identical on SXM4')
-del _cls
-
-# A30 24GB (mig.md 4.4, nvml.md 6.3).
-_A30_ROWS = (
-    ('1g'   , '1g.6gb'    , 5.81 , 14, 1, 1, None, 0, 0),
-    ('1g+me', '1g.6gb+me' , 5.81 , 14, 1, 1, None, 1, 1),
-    ('2g'   , '2g.12gb'   , 11.69, 28, 2, 2, None, 0, 0),
-    ('2g+me', '2g.12gb+me', 11.69, 28, 2, 2, None, 1, 1),
-    ('4g'   , '4g.24gb'   , 23.44, 56, 4, 4, None, 1, 1),
-)
-_A30_NOTES = {
-    '1g': _unc('dec', 'the MIG guide lists 0 decoders for 1g.6gb, real -lgip shows 1 (used here)'),
-    '4g': _unc('memory_mib', '-lgip shows 23.44 to 23.69 GiB depending on the driver; the lowest figure is used'),
-}
-_A30_MIN_DRIVERS = {'1g+me': '470', '2g+me': '525'}
-
-# Hopper 132-SM parts (mig.md 4.7): SM 16/16/26/32/60/64/132; guide engine counts (ENC 0).
-# H100 80GB (SXM5 -lgip from jbarrow.ai/field_notes/nvidia-mig).
-_H100_80GB_ROWS = (
-    ('1g'   , '1g.10gb'   , 9.75 , 16 , 1, 1, 0, 1, 0),
-    ('1g+me', '1g.10gb+me', 9.75 , 16 , 1, 1, 0, 1, 1),
-    ('1g.2m', '1g.20gb'   , 19.62, 26 , 1, 1, 0, 1, 0),
-    ('2g'   , '2g.20gb'   , 19.62, 32 , 2, 2, 0, 2, 0),
-    ('3g'   , '3g.40gb'   , 39.50, 60 , 3, 3, 0, 3, 0),
-    ('4g'   , '4g.40gb'   , 39.50, 64 , 4, 4, 0, 4, 0),
-    ('7g'   , '7g.80gb'   , 79.25, 132, 8, 7, 0, 7, 1),
-)
-# H100 PCIe 80GB: same names (mig.md 4.7); 114 SMs, per-profile SM counts not found.
-_H100_PCIE_ROWS = tuple(row[:3] + (None,) + row[4:] for row in _H100_80GB_ROWS)
-_H100_PCIE_NOTES = dict(
-    (row[0], _unc('sm', 'per-profile SM counts of the 114-SM H100 PCIe not found (mig.md 4.7)')
-     + _inf('memory_mib', '-lgip figure of the H100 80GB SXM5; not seen on the PCIe board'))
-    for row in _H100_80GB_ROWS
-)
-
-# H100 NVL 94GB (-lgip from NVIDIA/gpu-operator PR #900).
-_H100_NVL_ROWS = (
-    ('1g'   , '1g.12gb'   , 10.75, 16 , 1, 1, 0, 1, 0),
-    ('1g+me', '1g.12gb+me', 10.75, 16 , 1, 1, 0, 1, 1),
-    ('1g.2m', '1g.24gb'   , 21.62, 26 , 1, 1, 0, 1, 0),
-    ('2g'   , '2g.24gb'   , 21.62, 32 , 2, 2, 0, 2, 0),
-    ('3g'   , '3g.47gb'   , 46.38, 60 , 3, 3, 0, 3, 0),
-    ('4g'   , '4g.47gb'   , 46.38, 64 , 4, 4, 0, 4, 0),
-    ('7g'   , '7g.94gb'   , 93.12, 132, 8, 7, 0, 7, 1),
-)
-
-# GH200 with the 96GB Hopper profile set. Memory seen on "a 96GB Hopper part (host not identified)".
-_GH200_96GB_ROWS = (
-    ('1g'   , '1g.12gb'   , None , 16 , 1, 1, 0, 1, 0),
-    ('1g+me', '1g.12gb+me', None , 16 , 1, 1, 0, 1, 1),
-    ('1g.2m', '1g.24gb'   , 23.00, 26 , 1, 1, 0, 1, 0),
-    ('2g'   , '2g.24gb'   , 23.00, 32 , 2, 2, 0, 2, 0),
-    ('3g'   , '3g.48gb'   , 46.50, 60 , 3, 3, 0, 3, 0),
-    ('4g'   , '4g.48gb'   , 46.50, 64 , 4, 4, 0, 4, 0),
-    ('7g'   , '7g.96gb'   , 93.00, 132, 8, 7, 0, 7, 1),
-)
-_GH200_HOST = 'figure seen on an unidentified 96GB Hopper part (mig.md 4.7); assumed for GH200'
-_GH200_96GB_NOTES = {
-    '1g': _unc('memory_mib', 'no -lgip figure found for the 96GB 1g profiles'),
-    '1g+me': _unc('memory_mib', 'no -lgip figure found for the 96GB 1g profiles'),
-    '1g.2m': _inf('memory_mib', 'no figure found; taken equal to 2g.24gb as on every other 8-slice GPU; ' + _GH200_HOST),
-    '2g': _inf('memory_mib', _GH200_HOST),
-    '3g': _inf('memory_mib', _GH200_HOST),
-    '4g': _inf('memory_mib', _GH200_HOST),
-    '7g': _inf('memory_mib', _GH200_HOST),
-}
-
-# H200 141GB (mig.md 4.8; -lgip from NVIDIA/mig-parted#120).
-_H200_ROWS = (
-    ('1g'   , '1g.18gb'   , 16.00 , 16 , 1, 1, 0, 1, 0),
-    ('1g+me', '1g.18gb+me', 16.00 , 16 , 1, 1, 0, 1, 1),
-    ('1g.2m', '1g.35gb'   , 32.25 , 26 , 1, 1, 0, 1, 0),
-    ('2g'   , '2g.35gb'   , 32.25 , 32 , 2, 2, 0, 2, 0),
-    ('3g'   , '3g.71gb'   , 69.50 , 60 , 3, 3, 0, 3, 0),
-    ('4g'   , '4g.71gb'   , 69.50 , 64 , 4, 4, 0, 4, 0),
-    ('7g'   , '7g.141gb'  , 139.75, 132, 8, 7, 0, 7, 1),
-)
-_H200_NOTES = dict((row[0], _inf('enc', 'the reference gives DEC/JPEG/OFA "as H100" for H200 but no encoder count; 0 as on H100'))
-                   for row in _H200_ROWS)
-
-# B200 180GB (mig.md 4.9). Real -lgip for the 1g, 1g+me, 1g.2m and 2g profiles; the guide table looks column-shifted.
-_B200_ROWS = (
-    ('1g'   , '1g.23gb'   , 22.00, 18  , 2   , 1   , None, 1   , 0),
-    ('1g+me', '1g.23gb+me', 22.00, 18  , 2   , 1   , None, 1   , 1),
-    ('1g.2m', '1g.45gb'   , 44.25, 30  , 2   , 1   , None, 1   , 0),
-    ('2g'   , '2g.45gb'   , 44.25, 36  , 4   , 2   , None, 2   , 0),
-    ('3g'   , '3g.90gb'   , None , None, None, None, None, None, None),
-    ('4g'   , '4g.90gb'   , None , None, None, None, None, None, None),
-    ('7g'   , '7g.180gb'  , None , None, None, None, None, None, None),
-)
-_B200_ENC = _unc('enc', 'no encoder count for B200 in the reference')
-_B200_UNKNOWN = (_unc(('memory_mib', 'sm'), 'not captured in any -lgip output (mig.md 4.9)')
-                 + _unc(('ce', 'dec', 'jpeg', 'ofa'), 'the MIG guide B200 table looks column-shifted and conflicts with real -lgip output')
-                 + _B200_ENC
-                 + _inf('profile_id', 'ids 9/5/0 presumed from the other 8-slice GPUs; only 19/20/15/14 seen on B200 (nvml.md 6.2)'))
-_B200_NOTES = {
-    '1g': _unc('memory_mib', '22.00 GiB on one driver, 20.50 GiB on another') + _inf('ofa', 'guide table value (0)') + _B200_ENC,
-    '1g+me': (_inf(('memory_mib', 'sm', 'ce', 'dec', 'jpeg'), 'only the id and OFA 1 were captured for 1g.23gb+me; copied from 1g.23gb')
-              + _B200_ENC),
-    '1g.2m': (_unc(('ce', 'dec', 'jpeg', 'ofa'), 'from the MIG guide B200 table, which looks column-shifted; not in the captured -lgip')
-              + _B200_ENC),
-    '2g': (_inf('memory_mib', 'not captured; taken equal to 1g.45gb as on every other 8-slice GPU')
-           + _unc('ofa', 'from the MIG guide B200 table, which looks column-shifted') + _B200_ENC),
-    '3g': _B200_UNKNOWN,
-    '4g': _B200_UNKNOWN,
-    '7g': _B200_UNKNOWN,
-}
-
-
-# --------------------------------------------------------------------------------------------------
-# Models
-# --------------------------------------------------------------------------------------------------
-
-_AMPERE_4G_3G = ((('4g', '3g'), '510'),)   # "Before R510, 4g.20gb + 3g.20gb on one GPU was not supported" (mig.md 3.3)
-_COMBINATION_80GB_INFERRED = _inf('combination_min_drivers', 'the R510 4g+3g rule is documented with A100-40GB names; applied to 80GB A100s')
-
-
-def _model(key, names, pci_device_ids, architecture, compute_capability, memory_mib, gi_profiles=(), min_driver=None,
+def _model(key, names, pci_device_ids, architecture, compute_capability, memory_mib, profiles=None, min_driver=None,
            combination_min_drivers=(), notes=()):
+    """One GpuModel from a MODEL_SPECS entry; ``profiles`` holds the ``_mig_profiles`` arguments (None: no MIG)."""
+    gi_profiles = _mig_profiles(**profiles) if profiles else ()
     mig_capable = bool(gi_profiles)
     memory_slices = max((p.starts[-1] + p.memory_slices for p in gi_profiles), default=0)
     compute_slices = max((p.compute_slices for p in gi_profiles), default=0)
     model_notes = tuple(notes)
     if mig_capable:
-        model_notes += _ENUM_PAIRING
+        model_notes += ENUM_PAIRING
     return GpuModel(
         key=key, names=tuple(names), pci_device_ids=tuple(pci_device_ids), architecture=architecture,
-        nvml_architecture=_NVML_ARCHITECTURE[architecture], compute_capability=compute_capability, memory_mib=memory_mib,
+        nvml_architecture=NVML_ARCHITECTURE[architecture], compute_capability=compute_capability, memory_mib=memory_mib,
         mig_capable=mig_capable, memory_slices=memory_slices, compute_slices=compute_slices,
         max_mig_devices=max((p.max_count for p in gi_profiles if p.compute_slices == 1), default=0),
         mode_persistent=mig_capable and architecture == ARCH_AMPERE,
@@ -902,123 +616,7 @@ def _model(key, names, pci_device_ids, architecture, compute_capability, memory_
     )
 
 
-_UNV_NAME = _unv('names', 'NVML device name from the project table; not quoted in the references')
-_UNV_MEMORY = _unv('memory_mib', 'board total from the project table; not given in the references')
-_A100_MIN = '450.80.02'
-_A30_MIN = '460.73.01'
-_H100_MIN = '525.85.12'
-_H200_MIN = '550.90.07'
-_B200_MIN = '570.133.20'
-
-MODELS = (
-    _model(
-        'A100-SXM4-40GB', ('NVIDIA A100-SXM4-40GB',), (0x20B0,), ARCH_AMPERE, (8, 0), 40960,
-        _mig_profiles(_EIGHT_SLICE_LAYOUT, _A100_40GB_ROWS, min_drivers=_A100_40GB_MIN_DRIVERS, notes=_A100_40GB_NOTES,
-                      ci_sm_per_slice=14, ci_observed=True),
-        min_driver=_A100_MIN, combination_min_drivers=_AMPERE_4G_3G,
-        notes=_unc('memory_mib', 'nvidia-smi shows 40960 MiB; NVML-based tools have reported 40536 MiB (nvml.md 6.1)'),
-    ),
-    _model(
-        'A100-PCIE-40GB', ('NVIDIA A100-PCIE-40GB',), (0x20F1, 0x20B1, 0x20F6), ARCH_AMPERE, (8, 0), 40960,
-        _mig_profiles(_EIGHT_SLICE_LAYOUT, _A100_40GB_ROWS, placements_note=_inf(
-            'starts', '-lgipp seen on A100-SXM4-40GB only (mig.md 4.3); assumed identical on the PCIe board'),
-            min_drivers=_A100_40GB_MIN_DRIVERS, notes=_A100_40GB_NOTES, ci_sm_per_slice=14, ci_observed=True),
-        min_driver=_A100_MIN, combination_min_drivers=_AMPERE_4G_3G,
-        notes=_UNV_NAME + _UNV_MEMORY + _unv(
-            'pci_device_ids', '0x20F1, 0x20B1 and 0x20F6 are in mig-parted\'s 40GB A100/A800 filter group (mig.md 2.1); which id is '
-            'which board is not stated there (0x20B1 and 0x20F6 are added to this model as extra ids)'),
-    ),
-    _model(
-        'A100-SXM4-80GB', ('NVIDIA A100-SXM4-80GB',), (0x20B2,), ARCH_AMPERE, (8, 0), 81920,
-        _mig_profiles(_EIGHT_SLICE_LAYOUT, _A100_80GB_ROWS, placements_note=_PLACEMENTS_INFERRED, min_drivers=_A100_80GB_MIN_DRIVERS,
-                      notes=_A100_SXM4_80GB_NOTES, ci_sm_per_slice=14,
-                      ci_sm_note=_inf('sm', '14 SM per compute slice observed on A100-40GB; assumed for the 80GB A100')),
-        min_driver=_A100_MIN, combination_min_drivers=_AMPERE_4G_3G,
-        notes=_UNV_NAME + _UNV_MEMORY + _COMBINATION_80GB_INFERRED + _unv(
-            'pci_device_ids', '0x20B2 is an A100 80GB in mig-parted\'s 80GB filter group and DGX Station config (mig.md 2.1); '
-            'the SXM4 board assignment comes from the project table'),
-    ),
-    _model(
-        'A100-PCIE-80GB', ('NVIDIA A100 80GB PCIe',), (0x20B5,), ARCH_AMPERE, (8, 0), 81920,
-        _mig_profiles(_EIGHT_SLICE_LAYOUT, _A100_80GB_ROWS, placements_note=_PLACEMENTS_INFERRED, min_drivers=_A100_80GB_MIN_DRIVERS,
-                      notes=_A100_80GB_NOTES, ci_sm_per_slice=14,
-                      ci_sm_note=_inf('sm', '14 SM per compute slice observed on A100-40GB; assumed for the 80GB A100')),
-        min_driver=_A100_MIN, combination_min_drivers=_AMPERE_4G_3G,
-        notes=_UNV_NAME + _UNV_MEMORY + _COMBINATION_80GB_INFERRED + _unv(
-            'pci_device_ids', '0x20B5 is in mig-parted\'s 80GB filter group (mig.md 2.1); the PCIe board assignment comes from the '
-            'project table'),
-    ),
-    _model(
-        'A30', ('NVIDIA A30',), (0x20B7,), ARCH_AMPERE, (8, 0), 24576,
-        _mig_profiles(_A30_LAYOUT, _A30_ROWS, min_drivers=_A30_MIN_DRIVERS, notes=_A30_NOTES, ci_sm_per_slice=14,
-                      ci_sm_note=_inf('sm', '14 SM per compute slice as for the A30 GI profiles; CI SM counts not seen')),
-        min_driver=_A30_MIN,
-        notes=_UNV_NAME + _UNV_MEMORY + _unc(
-            'gi_profiles.max_count', 'NVML GetGpuInstanceProfileInfo returns wrong instanceCount values on A30 (mig-parted hard-codes the '
-            'A30 table); the catalog uses the MIG guide counts, so do not cross-check them against NVML on A30')
-        + _unc('gi_profiles.enc', 'no encoder count for A30 in the reference'),
-    ),
-    _model(
-        'H100-SXM5-80GB', ('NVIDIA H100 80GB HBM3',), (0x2330,), ARCH_HOPPER, (9, 0), 81559,
-        _mig_profiles(_EIGHT_SLICE_LAYOUT, _H100_80GB_ROWS, hopper_ci_rev1=True),
-        min_driver=_H100_MIN,
-        notes=_UNV_MEMORY + _HOPPER_CI_REV1 + _unv(
-            'pci_device_ids', '0x2330 is in mig-parted\'s 80GB filter group (mig.md 2.1); the SXM5 board assignment comes from the '
-            'project table') + _unc(
-            'gi_profiles.starts', 'the -lgipp seen for "H100 80GB" (Google Dataproc script, mig.md 4.3) does not name the board; taken as SXM5'),
-    ),
-    _model(
-        'H100-PCIE-80GB', ('NVIDIA H100 PCIe',), (0x2331,), ARCH_HOPPER, (9, 0), 81559,
-        _mig_profiles(_EIGHT_SLICE_LAYOUT, _H100_PCIE_ROWS, placements_note=_inf(
-            'starts', 'the -lgipp seen for H100 80GB is taken to be an SXM5 board; assumed identical on PCIe'), notes=_H100_PCIE_NOTES, hopper_ci_rev1=True),
-        min_driver=_H100_MIN,
-        notes=_UNV_NAME + _UNV_MEMORY + _HOPPER_CI_REV1 + _unv(
-            'pci_device_ids', '0x2331 is in mig-parted\'s 80GB filter group (mig.md 2.1); the PCIe board assignment comes from the '
-            'project table'),
-    ),
-    _model(
-        'H100-NVL', ('NVIDIA H100 NVL',), (0x2321,), ARCH_HOPPER, (9, 0), 95830,
-        _mig_profiles(_EIGHT_SLICE_LAYOUT, _H100_NVL_ROWS, hopper_ci_rev1=True),
-        min_driver=_H100_MIN,
-        notes=_UNV_NAME + _UNV_MEMORY + _HOPPER_CI_REV1 + _unc(
-            'gi_profiles.memory_mib', 'profile -lgip figures vary with the driver: another driver shows 21.50 / 46.12 / 92.62 GiB '
-            'for 2g (and 1g.24gb) / 3g and 4g / 7g'),
-    ),
-    _model(
-        'H200-141GB', ('NVIDIA H200',), (0x2335, 0x233B), ARCH_HOPPER, (9, 0), 143771,
-        _mig_profiles(_EIGHT_SLICE_LAYOUT, _H200_ROWS, placements_note=_PLACEMENTS_INFERRED, notes=_H200_NOTES, hopper_ci_rev1=True),
-        min_driver=_H200_MIN,
-        notes=_UNV_NAME + _UNV_MEMORY + _HOPPER_CI_REV1 + _unv(
-            'pci_device_ids', '0x233B (H200 NVL) shares mig-parted\'s H200 filter with 0x2335 (mig.md 2.1); the NVL board\'s own '
-            'NVML name and memory total are not catalogued'),
-    ),
-    _model(
-        'GH200-96GB', ('NVIDIA GH200 480GB',), (0x2342,), ARCH_HOPPER, (9, 0), 97871,
-        _mig_profiles(_EIGHT_SLICE_LAYOUT, _GH200_96GB_ROWS, placements_note=_PLACEMENTS_INFERRED, notes=_GH200_96GB_NOTES, hopper_ci_rev1=True),
-        min_driver=_H100_MIN,
-        notes=_UNV_NAME + _UNV_MEMORY + _HOPPER_CI_REV1
-        + _inf('min_driver', 'GH200 is not in the minimum-driver table (mig.md 5.1); the H100 minimum R525 (525.85.12) is assumed')
-        + _inf('compute_capability', 'the reference gives 9.0 for H100/H200; GH200 is the same Hopper GPU')
-        + _unv('pci_device_ids', '0x2342 is in mig-parted\'s H100-96GB/PG506/GH200/H20 filter group (mig.md 2.1); which id is the '
-               'GH200 is not stated there'),
-    ),
-    _model(
-        'B200', ('NVIDIA B200',), (0x2901,), ARCH_BLACKWELL, (10, 0), 183359,
-        _mig_profiles(_EIGHT_SLICE_LAYOUT, _B200_ROWS, placements_note=_PLACEMENTS_INFERRED, notes=_B200_NOTES),
-        min_driver=_B200_MIN,
-        notes=_UNV_NAME + _UNV_MEMORY,
-    ),
-    _model(
-        'L40S', ('NVIDIA L40S',), (0x26B9,), ARCH_ADA, (8, 9), 46068,
-        notes=_UNV_NAME + _UNV_MEMORY + _unv(('pci_device_ids', 'compute_capability', 'architecture'),
-                                             'identity from the project table; the references only say that L40S has no MIG'),
-    ),
-    _model(
-        'V100-SXM2-32GB', ('Tesla V100-SXM2-32GB',), (0x1DB5,), ARCH_VOLTA, (7, 0), 32768,
-        notes=_UNV_NAME + _UNV_MEMORY + _unv(('pci_device_ids', 'compute_capability', 'architecture'),
-                                             'identity from the project table; the references only say that V100 has no MIG'),
-    ),
-)
+MODELS = tuple(_model(**spec) for spec in MODEL_SPECS)
 
 _NVIDIA_VENDOR_ID = 0x10DE
 

@@ -182,7 +182,7 @@ def _differs(gpu, saved):
     if not gpu.mig_current:
         return 'MIG mode is disabled, the checkpoint has it enabled with %s' % saved.describe()
     if gpu.model is None:
-        return 'GPU model %s is not in the catalog of this gpufleet.mig version' % gpu.name
+        return 'GPU model %s (PCI id 0x%08X) is not in the catalog of this gpufleet.mig version' % (gpu.name, gpu.pci_device_id)
     steps = steps_to(canonical_gpu(gpu, _catalog.model_by_key(gpu.model)), saved.layout)
     if steps:
         return ('its %d GPU instance(s) differ from the checkpoint\'s %s (%d step(s) away)'
@@ -295,7 +295,8 @@ def _restore_gpu(nvml, gpu, saved):
     if not gpu.mig_capable:
         return _result(saved, gpu.index, FAILED, 'the GPU does not support MIG (%s)' % gpu.name)
     if gpu.model is None:
-        return _result(saved, gpu.index, FAILED, 'GPU model %s is not in the catalog of this gpufleet.mig version' % gpu.name)
+        return _result(saved, gpu.index, FAILED, 'GPU model %s (PCI id 0x%08X) is not in the catalog of this gpufleet.mig version'
+                       % (gpu.name, gpu.pci_device_id))
     model = _catalog.model_by_key(gpu.model)
     _check_layout(model, saved.layout)
     if _differs(gpu, saved) is None:

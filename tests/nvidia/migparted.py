@@ -43,8 +43,8 @@ from harness import Node  # noqa: E402  pylint: disable=wrong-import-position
 
 MODULES = 'ansible_collections.gpufleet.mig.plugins.modules.'
 CONFIGMAP = 'gpu-operator-v26.7.0-mig-parted-config.yaml'
-# New enough for every profile of every simulated model (B200 needs R570).
-DRIVER = '575.57.08'
+# New enough for every profile of every simulated model (GB300 needs R595, mig.md 5.1).
+DRIVER = '595.58.03'
 PENDING = {
     'item9': 'issue 18 item 9: mig_layout resolves profile names of another board by slice class (with a warning) instead of '
              'refusing the label before any change',

@@ -23,7 +23,11 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CATALOG_PATH = os.path.join(HERE, '..', '..', 'plugins', 'module_utils', '_catalog.py')
+MODULE_UTILS = os.path.join(HERE, '..', '..', 'plugins', 'module_utils')
+CATALOG_PATH = os.path.join(MODULE_UTILS, '_catalog.py')
+CATALOG_DATA_PATH = os.path.join(MODULE_UTILS, '_catalog_data.py')
+# The name _catalog imports its data under; registered first, so the catalog loads without the collection on sys.path.
+CATALOG_DATA_NAME = 'ansible_collections.gpufleet.mig.plugins.module_utils._catalog_data'
 
 # Profile fields a ``sim`` line may supply, in the order of the C parser's profile line.
 SIM_FIELDS = ('memory_mib', 'sm', 'ce', 'dec', 'enc', 'jpeg', 'ofa')
@@ -37,12 +41,18 @@ class ModelFileError(Exception):
     pass
 
 
-def load_catalog():
-    spec = importlib.util.spec_from_file_location('gpufleet_catalog', CATALOG_PATH)
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module   # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
     return module
+
+
+def load_catalog():
+    if CATALOG_DATA_NAME not in sys.modules:
+        _load(CATALOG_DATA_NAME, CATALOG_DATA_PATH)
+    return _load('gpufleet_catalog', CATALOG_PATH)
 
 
 def _strip(line):

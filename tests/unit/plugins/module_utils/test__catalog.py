@@ -35,6 +35,11 @@ P_A30_1G = ((0, 1), (1, 1), (2, 1), (3, 1))
 P_A30_2G = ((0, 2), (2, 2))
 P_A30_4G = ((0, 4),)
 
+# RTX PRO 6000 Blackwell Server Edition: real -lgipp, {0,3,6,9}:3 / {0,6}:6 / {0}:12 (4 compute slices, 12 memory units).
+P_RTX_1G = ((0, 3), (3, 3), (6, 3), (9, 3))
+P_RTX_2G = ((0, 6), (6, 6))
+P_RTX_4G = ((0, 12),)
+
 # Per model: (name, NVML GI enum, nvidia-smi profile id, max count, placements, SM, memory MiB = round(-lgip GiB * 1024)).
 PROFILES = {
     'A100-SXM4-40GB': (  # mig.md 4.5, nvml.md 6.1
@@ -116,9 +121,51 @@ PROFILES = {
         ('4g.90gb', 0x3, 5, 1, P_4G, None, None),
         ('7g.180gb', 0x4, 0, 1, P_7G, None, None),
     ),
+    # Issue 18 item 8: models of NVIDIA's default configs (fidelity-2026-12 D12).
+    'GB200': (  # mig.md 4.9: 1g 22.00 GiB, 1g.47gb 45.50 GiB SM 32, 2g.47gb SM 38; the rest names only
+        ('1g.23gb', 0x0, 19, 7, P_1G, None, 22528),
+        ('1g.23gb+me', 0x7, 20, 1, P_1G, None, None),
+        ('1g.47gb', 0x9, 15, 4, P_1G_2M, 32, 46592),
+        ('2g.47gb', 0x1, 14, 3, P_2G, 38, None),
+        ('3g.93gb', 0x2, 9, 2, P_3G, None, None),
+        ('4g.93gb', 0x3, 5, 1, P_4G, None, None),
+        ('7g.186gb', 0x4, 0, 1, P_7G, None, None),
+    ),
+    'B300': tuple((name, enum, pid, count, placements, None, None) for name, enum, pid, count, placements in (  # mig.md 4.9
+        ('1g.34gb', 0x0, 19, 7, P_1G), ('1g.34gb+me', 0x7, 20, 1, P_1G), ('1g.67gb', 0x9, 15, 4, P_1G_2M), ('2g.67gb', 0x1, 14, 3, P_2G),
+        ('3g.135gb', 0x2, 9, 2, P_3G), ('4g.135gb', 0x3, 5, 1, P_4G), ('7g.269gb', 0x4, 0, 1, P_7G))),
+    'GB300': tuple((name, enum, pid, count, placements, None, None) for name, enum, pid, count, placements in (  # mig.md 4.9
+        ('1g.35gb', 0x0, 19, 7, P_1G), ('1g.35gb+me', 0x7, 20, 1, P_1G), ('1g.70gb', 0x9, 15, 4, P_1G_2M), ('2g.70gb', 0x1, 14, 3, P_2G),
+        ('3g.139gb', 0x2, 9, 2, P_3G), ('4g.139gb', 0x3, 5, 1, P_4G), ('7g.278gb', 0x4, 0, 1, P_7G))),
+    'GH200-144G': (  # mig.md 4.8
+        ('1g.18gb', 0x0, 19, 7, P_1G, 16, 17920),       # 17.50 GiB
+        ('1g.18gb+me', 0x7, 20, 1, P_1G, 16, 17920),
+        ('1g.36gb', 0x9, 15, 4, P_1G_2M, 26, 36096),    # 35.25 GiB
+        ('2g.36gb', 0x1, 14, 3, P_2G, 32, 36096),
+        ('3g.72gb', 0x2, 9, 2, P_3G, 60, None),         # SM [INF] from the other 132-SM Hopper boards
+        ('4g.72gb', 0x3, 5, 1, P_4G, 64, None),
+        ('7g.144gb', 0x4, 0, 1, P_7G, 132, None),
+    ),
+    'H20': tuple((name, enum, pid, count, placements, None, None) for name, enum, pid, count, placements in (  # mig.md 4.7
+        ('1g.12gb', 0x0, 19, 7, P_1G), ('1g.12gb+me', 0x7, 20, 1, P_1G), ('1g.24gb', 0x9, 15, 4, P_1G_2M), ('2g.24gb', 0x1, 14, 3, P_2G),
+        ('3g.48gb', 0x2, 9, 2, P_3G), ('4g.48gb', 0x3, 5, 1, P_4G), ('7g.96gb', 0x4, 0, 1, P_7G))),
+    'RTX-PRO-6000-SE': (  # mig.md 4.10 and a real -lgip / -lgipp transcript
+        ('1g.24gb', 0x0, 14, 4, P_RTX_1G, 46, 24187),   # 23.62 GiB
+        ('1g.24gb+me', 0x7, 21, 1, P_RTX_1G, 46, 24187),
+        ('1g.24gb+gfx', 0xA, 47, 4, P_RTX_1G, 46, 24187),
+        ('1g.24gb+me.all', 0xF, 65, 1, P_RTX_1G, 46, 24187),
+        ('1g.24gb-me', 0xD, 67, 4, P_RTX_1G, 46, 24187),
+        ('2g.48gb', 0x1, 5, 2, P_RTX_2G, 94, 48517),    # 47.38 GiB
+        ('2g.48gb+gfx', 0xB, 35, 2, P_RTX_2G, 94, 48517),
+        ('2g.48gb+me.all', 0x10, 64, 1, P_RTX_2G, 94, 48517),
+        ('2g.48gb-me', 0xE, 66, 2, P_RTX_2G, 94, 48517),
+        ('4g.96gb', 0x3, 0, 1, P_RTX_4G, 188, 97403),   # 95.12 GiB
+        ('4g.96gb+gfx', 0xC, 32, 1, P_RTX_4G, 188, 97403),
+    ),
 }
 PROFILES['A100-PCIE-40GB'] = PROFILES['A100-SXM4-40GB']
 PROFILES['A100-PCIE-80GB'] = PROFILES['A100-SXM4-80GB']
+PROFILES['H100-SXM5-94GB'] = PROFILES['H100-NVL']   # the H100 94GB names; the NVL board's figures [INF]
 
 # Engine counts (CE, DEC, ENC, JPEG, OFA) where the reference gives them as observed or documented.
 ENGINES = {
@@ -141,6 +188,12 @@ ENGINES = {
     'B200': {  # mig.md 4.9 real -lgip: 1g CE 2 DEC 1 JPEG 1; 2g.45gb CE 4 DEC 2 JPEG 2; +me OFA 1
         '1g.23gb': (2, 1, None, 1, 0), '2g.45gb': (4, 2, None, 2, 0), '3g.90gb': (None, None, None, None, None),
     },
+    'GB200': {'2g.47gb': (4, 2, None, 2, None), '1g.23gb': (None, None, None, None, None)},   # mig.md 4.9 real -lgip of 2g.47gb
+    'RTX-PRO-6000-SE': {  # real -lgip: +me.all holds every decoder, encoder and JPEG engine and the OFA; -me none
+        '1g.24gb': (1, 1, 1, 1, 0), '1g.24gb+me': (1, 1, 1, 1, 1), '1g.24gb+gfx': (1, 1, 1, 1, 0), '1g.24gb+me.all': (1, 4, 4, 4, 1),
+        '1g.24gb-me': (1, 0, 0, 0, 0), '2g.48gb': (2, 2, 2, 2, 0), '2g.48gb+gfx': (2, 2, 2, 2, 0), '2g.48gb+me.all': (2, 4, 4, 4, 1),
+        '2g.48gb-me': (2, 0, 0, 0, 0), '4g.96gb': (4, 4, 4, 4, 1), '4g.96gb+gfx': (4, 4, 4, 4, 1),
+    },
 }
 
 # Project model table: key -> (names, PCI device ids, arch, NVML arch, CC, total MiB, MIG, mem slices, compute slices,
@@ -148,15 +201,23 @@ ENGINES = {
 MODELS = {
     'A100-SXM4-40GB': (('NVIDIA A100-SXM4-40GB',), (0x20B0,), 'ampere', 7, (8, 0), 40960, True, 8, 7, 7, True, '450.80.02'),
     'A100-PCIE-40GB': (('NVIDIA A100-PCIE-40GB',), (0x20F1, 0x20B1, 0x20F6), 'ampere', 7, (8, 0), 40960, True, 8, 7, 7, True, '450.80.02'),
-    'A100-SXM4-80GB': (('NVIDIA A100-SXM4-80GB',), (0x20B2,), 'ampere', 7, (8, 0), 81920, True, 8, 7, 7, True, '450.80.02'),
-    'A100-PCIE-80GB': (('NVIDIA A100 80GB PCIe',), (0x20B5,), 'ampere', 7, (8, 0), 81920, True, 8, 7, 7, True, '450.80.02'),
+    'A100-SXM4-80GB': (('NVIDIA A100-SXM4-80GB',), (0x20B2, 0x20F3), 'ampere', 7, (8, 0), 81920, True, 8, 7, 7, True, '450.80.02'),
+    'A100-PCIE-80GB': (('NVIDIA A100 80GB PCIe',), (0x20B5, 0x20F5), 'ampere', 7, (8, 0), 81920, True, 8, 7, 7, True, '450.80.02'),
     'A30': (('NVIDIA A30',), (0x20B7,), 'ampere', 7, (8, 0), 24576, True, 4, 4, 4, True, '460.73.01'),
-    'H100-SXM5-80GB': (('NVIDIA H100 80GB HBM3',), (0x2330,), 'hopper', 9, (9, 0), 81559, True, 8, 7, 7, False, '525.85.12'),
-    'H100-PCIE-80GB': (('NVIDIA H100 PCIe',), (0x2331,), 'hopper', 9, (9, 0), 81559, True, 8, 7, 7, False, '525.85.12'),
-    'H100-NVL': (('NVIDIA H100 NVL',), (0x2321,), 'hopper', 9, (9, 0), 95830, True, 8, 7, 7, False, '525.85.12'),
+    'H100-SXM5-80GB': (('NVIDIA H100 80GB HBM3',), (0x2330, 0x2324), 'hopper', 9, (9, 0), 81559, True, 8, 7, 7, False, '525.85.12'),
+    'H100-PCIE-80GB': (('NVIDIA H100 PCIe',), (0x2331, 0x2322), 'hopper', 9, (9, 0), 81559, True, 8, 7, 7, False, '525.85.12'),
+    'H100-NVL': (('NVIDIA H100 NVL',), (0x2321, 0x233A), 'hopper', 9, (9, 0), 95830, True, 8, 7, 7, False, '525.85.12'),
     'H200-141GB': (('NVIDIA H200',), (0x2335, 0x233B), 'hopper', 9, (9, 0), 143771, True, 8, 7, 7, False, '550.90.07'),
     'GH200-96GB': (('NVIDIA GH200 480GB',), (0x2342,), 'hopper', 9, (9, 0), 97871, True, 8, 7, 7, False, '525.85.12'),
     'B200': (('NVIDIA B200',), (0x2901,), 'blackwell', 10, (10, 0), 183359, True, 8, 7, 7, False, '570.133.20'),
+    'H100-SXM5-94GB': (('NVIDIA H100 SXM5 94GB',), (0x2339,), 'hopper', 9, (9, 0), None, True, 8, 7, 7, False, '525.85.12'),
+    'GH200-144G': (('NVIDIA GH200 144G HBM3e',), (0x2348,), 'hopper', 9, (9, 0), None, True, 8, 7, 7, False, '525.85.12'),
+    'H20': (('NVIDIA H20',), (0x2329,), 'hopper', 9, (9, 0), None, True, 8, 7, 7, False, '535.161.07'),
+    'GB200': (('NVIDIA GB200',), (0x2941,), 'blackwell', 10, (10, 0), None, True, 8, 7, 7, False, '570.133.20'),
+    'B300': (('NVIDIA B300 SXM6 AC',), (0x3182,), 'blackwell', 10, (10, 3), None, True, 8, 7, 7, False, '580.82.07'),
+    'GB300': (('NVIDIA GB300',), (0x31C2,), 'blackwell', 10, (10, 3), None, True, 8, 7, 7, False, '595.58.03'),
+    'RTX-PRO-6000-SE': (('NVIDIA RTX PRO 6000 Blackwell Server Edition',), (0x2BB5,), 'blackwell', 10, (12, 0), 97887, True, 12, 4, 4,
+                        False, '575.51.03'),
     'L40S': (('NVIDIA L40S',), (0x26B9,), 'ada', 8, (8, 9), 46068, False, 0, 0, 0, False, None),
     'V100-SXM2-32GB': (('Tesla V100-SXM2-32GB',), (0x1DB5,), 'volta', 5, (7, 0), 32768, False, 0, 0, 0, False, None),
 }
@@ -196,6 +257,17 @@ DEFAULT_CONFIG = (
     (('H200-141GB',), {'1g.18gb': 7, '1g.18gb+me': 1, '1g.35gb': 4, '2g.35gb': 3, '3g.71gb': 2, '4g.71gb': 1, '7g.141gb': 1}),
     # B200
     (('B200',), {'1g.23gb': 7, '1g.23gb+me': 1, '1g.45gb': 4, '2g.45gb': 3, '3g.90gb': 2, '4g.90gb': 1, '7g.180gb': 1}),
+    # GB200 HGX (1g.23gb and 1g.23gb+me: "GB200, B200")
+    (('GB200',), {'1g.23gb': 7, '1g.23gb+me': 1, '1g.47gb': 4, '2g.47gb': 3, '3g.93gb': 2, '4g.93gb': 1, '7g.186gb': 1}),
+    # B300
+    (('B300',), {'1g.34gb': 7, '1g.34gb+me': 1, '1g.67gb': 4, '2g.67gb': 3, '3g.135gb': 2, '4g.135gb': 1, '7g.269gb': 1}),
+    # GB300
+    (('GB300',), {'1g.35gb': 7, '1g.35gb+me': 1, '1g.70gb': 4, '2g.70gb': 3, '3g.139gb': 2, '4g.139gb': 1, '7g.278gb': 1}),
+    # H200-141GB, GH200 144G HBM3e (1g.18gb); GH200 144G HBM3e
+    (('GH200-144G',), {'1g.18gb': 7, '1g.18gb+me': 1, '1g.36gb': 4, '2g.36gb': 3, '3g.72gb': 2, '4g.72gb': 1, '7g.144gb': 1}),
+    # RTX-PRO-6000-96GB
+    (('RTX-PRO-6000-SE',), {'1g.24gb': 4, '1g.24gb+me': 1, '1g.24gb+gfx': 4, '1g.24gb+me.all': 1, '1g.24gb-me': 4, '2g.48gb': 2,
+                            '2g.48gb+gfx': 2, '2g.48gb+me.all': 1, '2g.48gb-me': 2, '4g.96gb': 1, '4g.96gb+gfx': 1}),
 )
 
 # mig.md 2.1 all-balanced entries, by device-filter id.
@@ -206,6 +278,12 @@ BALANCED = (
     (0x2321, {'1g.12gb': 2, '2g.24gb': 1, '3g.47gb': 1}),
     (0x20B7, {'1g.6gb': 2, '2g.12gb': 1}),
     (0x2342, {'1g.12gb': 2, '2g.24gb': 1, '3g.48gb': 1}),
+    (0x2329, {'1g.12gb': 2, '2g.24gb': 1, '3g.48gb': 1}),     # H20
+    (0x2941, {'1g.23gb': 2, '2g.47gb': 1, '3g.93gb': 1}),     # GB200
+    (0x31C2, {'1g.35gb': 2, '2g.70gb': 1, '3g.139gb': 1}),    # GB300
+    (0x3182, {'1g.34gb': 2, '2g.67gb': 1, '3g.135gb': 1}),    # B300
+    (0x2348, {'1g.18gb': 2, '2g.36gb': 1, '3g.72gb': 1}),     # GH200 144G
+    (0x2BB5, {'1g.24gb': 2, '2g.48gb': 1}),                   # RTX PRO 6000
 )
 # mig.md 2.1: all-1g.10gb is 7 on the 80GB filter group and 4 on the 40GB group (ids the catalog knows or not).
 FILTER_80GB = (0x2330, 0x2331, 0x2322, 0x20B2, 0x20B5, 0x20F3, 0x20F5, 0x2324)
@@ -276,8 +354,9 @@ MUST_BE_NOTED = {
 }
 
 # mig.md 4.3 "Verification per GPU": placements seen as real -lgipp output.
-PLACEMENTS_VERIFIED = ('A100-SXM4-40GB', 'H100-SXM5-80GB', 'H100-NVL', 'A30')
-PLACEMENTS_INFERRED = ('A100-PCIE-40GB', 'A100-SXM4-80GB', 'A100-PCIE-80GB', 'H100-PCIE-80GB', 'H200-141GB', 'GH200-96GB', 'B200')
+PLACEMENTS_VERIFIED = ('A100-SXM4-40GB', 'H100-SXM5-80GB', 'H100-NVL', 'A30', 'RTX-PRO-6000-SE')
+PLACEMENTS_INFERRED = ('A100-PCIE-40GB', 'A100-SXM4-80GB', 'A100-PCIE-80GB', 'H100-PCIE-80GB', 'H200-141GB', 'GH200-96GB', 'B200',
+                       'H100-SXM5-94GB', 'GH200-144G', 'H20', 'GB200', 'B300', 'GB300')
 
 NOTE_TAGS = ('[INF]', '[UNC]', '[UNVERIFIED]')
 
@@ -297,7 +376,8 @@ def _profile_params():
 def test_model_keys_are_exactly_the_project_table():
     assert [m.key for m in _catalog.MODELS] == [
         'A100-SXM4-40GB', 'A100-PCIE-40GB', 'A100-SXM4-80GB', 'A100-PCIE-80GB', 'A30', 'H100-SXM5-80GB', 'H100-PCIE-80GB',
-        'H100-NVL', 'H200-141GB', 'GH200-96GB', 'B200', 'L40S', 'V100-SXM2-32GB']
+        'H100-NVL', 'H200-141GB', 'GH200-96GB', 'B200', 'H100-SXM5-94GB', 'GH200-144G', 'H20', 'GB200', 'B300', 'GB300',
+        'RTX-PRO-6000-SE', 'L40S', 'V100-SXM2-32GB']
 
 
 def test_architecture_constants():
@@ -520,7 +600,7 @@ def test_documented_drift_table():
             assert _catalog.parse_profile_name(drifted)['gpu_slices'] == model.profile(canonical).compute_slices
         assert source
     aliases = dict((m.key, dict(m.name_aliases)) for m in _catalog.MODELS if m.name_aliases)
-    assert aliases == {'A100-SXM4-80GB': {'3g.39gb': '3g.40gb'}, 'A100-PCIE-80GB': {'3g.39gb': '3g.40gb'}}
+    assert aliases == {'A100-SXM4-80GB': {'3g.39gb': '3g.40gb'}, 'A100-PCIE-80GB': {'3g.39gb': '3g.40gb'}, 'GB200': {'1g.24gb': '1g.23gb'}}
     assert _catalog.drift_source('A100-SXM4-40GB', '3g.39gb') is None
 
 
@@ -678,7 +758,7 @@ def test_find_model_by_ids_and_name(key):
     {'pci_device_id': 'not-hex'},
     {'name': 'NVIDIA GeForce RTX 4090'},
     {'name': 'NVIDIA A100-SXM4-40GB MIG 1g.5gb'},
-    {'pci_device_id': 0x2322},            # H800 in the 80GB filter group: not catalogued
+    {'pci_device_id': 0x20B6},            # PG506-96GB in the 96GB filter group: not catalogued
 ])
 def test_find_model_unknown_returns_none(kwargs):
     assert _catalog.find_model(**kwargs) is None
@@ -1035,3 +1115,77 @@ def test_memory_is_nvml_mib_where_known_else_noted():
             continue
         for profile in model.gi_profiles:
             assert 'memory_mib' in _noted(profile.notes), (model.key, profile.name)
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 18 item 8: models of NVIDIA's default configs
+# --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('name,parsed', [
+    ('1g.24gb+gfx', {'compute_slices': None, 'gpu_slices': 1, 'memory_gb': 24, 'attributes': ('gfx',), 'negative': False}),
+    ('2g.48gb+me.all', {'compute_slices': None, 'gpu_slices': 2, 'memory_gb': 48, 'attributes': ('me.all',), 'negative': False}),
+    ('1g.24gb-me', {'compute_slices': None, 'gpu_slices': 1, 'memory_gb': 24, 'attributes': ('me',), 'negative': True}),
+    ('1c.4g.96gb+gfx', {'compute_slices': 1, 'gpu_slices': 4, 'memory_gb': 96, 'attributes': ('gfx',), 'negative': False}),
+])
+def test_rtx_pro_profile_names_parse(name, parsed):
+    assert _catalog.parse_profile_name(name) == parsed
+
+
+def test_rtx_pro_6000_geometry():
+    model = _catalog.model_by_key('RTX-PRO-6000-SE')
+    assert (model.compute_slices, model.memory_slices, model.max_mig_devices, model.mode_persistent) == (4, 12, 4, False)
+    assert [(p.name, p.slice_class, p.attribute) for p in model.gi_profiles] == [
+        ('1g.24gb', '1g', ''), ('1g.24gb+me', '1g+me', 'me'), ('1g.24gb+gfx', '1g+gfx', 'gfx'),
+        ('1g.24gb+me.all', '1g+me.all', 'me.all'), ('1g.24gb-me', '1g-me', '-me'),
+        ('2g.48gb', '2g', ''), ('2g.48gb+gfx', '2g+gfx', 'gfx'), ('2g.48gb+me.all', '2g+me.all', 'me.all'), ('2g.48gb-me', '2g-me', '-me'),
+        ('4g.96gb', '4g', ''), ('4g.96gb+gfx', '4g+gfx', 'gfx')]
+    assert model.profile_by_id(65).name == '1g.24gb+me.all'
+    assert model.profile_by_enum(_catalog.NVML_GPU_INSTANCE_PROFILE['2_SLICE_NO_ME']).name == '2g.48gb-me'
+    assert model.compute_profile('1c.4g.96gb+gfx')[1].slices == 1
+    assert model.compute_profile('2c.4g.96gb')[1].starts == (0, 2)
+
+
+@pytest.mark.parametrize('names,problem', [
+    (['1g.24gb+me.all'] + ['1g.24gb-me'] * 3, None),          # +me.all leaves only the -me profiles (nvml.md 4.2)
+    (['4g.96gb+gfx'], None),
+    (['1g.24gb'] * 4, None),
+    (['1g.24gb+me', '2g.48gb', '1g.24gb'], None),
+    (['1g.24gb+me.all', '1g.24gb'], 'need 5 JPEG'),
+    (['2g.48gb+me.all', '1g.24gb+me'], 'need 5 JPEG and 2 OFA'),
+    (['1g.24gb+me.all'] * 2, 'at most 1'),
+])
+def test_rtx_pro_6000_media_engines(names, problem):
+    problems = _catalog.model_by_key('RTX-PRO-6000-SE').instance_problems(names)
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problem in problems[0], problems
+
+
+@pytest.mark.parametrize('device_id,key', [
+    (0x2941, 'GB200'), (0x31C2, 'GB300'), (0x3182, 'B300'), (0x2348, 'GH200-144G'), (0x2329, 'H20'), (0x2339, 'H100-SXM5-94GB'),
+    (0x2BB5, 'RTX-PRO-6000-SE'), (0x2324, 'H100-SXM5-80GB'), (0x2322, 'H100-PCIE-80GB'), (0x233A, 'H100-NVL'),
+    (0x20F3, 'A100-SXM4-80GB'), (0x20F5, 'A100-PCIE-80GB'),
+])
+def test_new_ids_find_their_model(device_id, key):
+    assert _catalog.find_model(pci_device_id=(device_id << 16) | 0x10DE).key == key
+
+
+def test_gb200_early_board_name_resolves_with_its_source():
+    model = _catalog.model_by_key('GB200')
+    profile, warning = model.resolve_profile('1g.24gb')
+    assert profile.name == '1g.23gb' and profile.profile_id == 19
+    assert 'NVIDIA/mig-parted#227' in warning
+    # not on B200, whose 1g profile has the same name: the drift is documented for GB200 boards only
+    with pytest.raises(_catalog.UnknownProfileError):
+        _catalog.model_by_key('B200').resolve_profile('1g.24gb')
+
+
+@pytest.mark.parametrize('key', ['GB200', 'GB300', 'B300', 'GH200-144G', 'H20', 'H100-SXM5-94GB'])
+def test_unknown_figures_of_the_new_models_are_noted(key):
+    model = _catalog.model_by_key(key)
+    for profile in model.gi_profiles:
+        unknown = {f for f in ('memory_mib', 'sm', 'ce', 'dec', 'enc', 'jpeg', 'ofa') if getattr(profile, f) is None}
+        assert unknown <= _noted(profile.notes), (profile.name, unknown - _noted(profile.notes))
+    if model.memory_mib is None:
+        assert 'memory_mib' in _noted(model.notes)

@@ -78,6 +78,26 @@ MEANT_FOR = {
     'all-1g.23gb': ('B200',), 'all-1g.23gb.me': ('B200',), 'all-1g.45gb': ('B200',), 'all-2g.45gb': ('B200',), 'all-3g.90gb': ('B200',),
     'all-4g.90gb': ('B200',), 'all-7g.180gb': ('B200',),
 }
+# Issue 18 item 8: the models added for NVIDIA's default configs. H100 SXM5 94GB and H20 take the 94GB / 96GB Hopper labels;
+# NVIDIA's all-balanced has no entry for the H100 SXM5 94GB (0x2339), so it selects none of its GPUs.
+for _label, _keys in (
+        (('all-1g.12gb', 'all-1g.12gb.me', 'all-1g.24gb', 'all-2g.24gb'), ('H100-SXM5-94GB', 'H20')),
+        (('all-3g.47gb', 'all-4g.47gb', 'all-7g.94gb'), ('H100-SXM5-94GB',)),
+        (('all-3g.48gb', 'all-4g.48gb', 'all-7g.96gb'), ('H20',)),
+        (('all-1g.18gb', 'all-1g.18gb.me', 'all-1g.36gb', 'all-2g.36gb', 'all-3g.72gb', 'all-4g.72gb', 'all-7g.144gb'), ('GH200-144G',)),
+        (('all-1g.23gb', 'all-1g.23gb.me', 'all-1g.47gb', 'all-2g.47gb', 'all-3g.93gb', 'all-4g.93gb', 'all-7g.186gb'), ('GB200',)),
+        (('all-1g.34gb', 'all-1g.34gb.me', 'all-1g.67gb', 'all-2g.67gb', 'all-3g.135gb', 'all-4g.135gb', 'all-7g.269gb'), ('B300',)),
+        (('all-1g.35gb', 'all-1g.35gb.me', 'all-1g.70gb', 'all-2g.70gb', 'all-3g.139gb', 'all-4g.139gb', 'all-7g.278gb'), ('GB300',)),
+        (('all-1g.24gb', 'all-1g.24gb.me', 'all-1g.24gb.gfx', 'all-1g.24gb.me.all', 'all-1g.24gb-me', 'all-2g.48gb', 'all-2g.48gb.gfx',
+          'all-2g.48gb.me.all', 'all-2g.48gb-me', 'all-4g.96gb', 'all-4g.96gb.gfx'), ('RTX-PRO-6000-SE',))):
+    for _one in _label:
+        MEANT_FOR[_one] = MEANT_FOR.get(_one, ()) + _keys
+MEANT_FOR['all-balanced'] = tuple(key for key in MEANT_FOR['all-balanced'] if key != 'H100-SXM5-94GB')
+# Labels that use a name DOCUMENTED_DRIFT lists for the board: accepted with the drift warning. all-1g.24gb (1g.24gb x 4, an
+# H100 NVL / GH200 name) is the name early GB200 boards gave their 1g.23gb profile, and 4 of them fit.
+DRIFTED = {('all-1g.24gb', 'GB200'): ('1g.24gb', '1g.23gb')}
+# A driver new enough for every model of the catalog (GB300 needs R595).
+NEWEST_MINIMUM = max((m.min_driver for m in MIG_MODELS), key=_catalog.parse_driver_version)
 # Labels whose filtered entries select only some models: on other models they select no GPU, which is refused (issue 18
 # item 10: the node would be labelled with a config that changed nothing).
 FILTERED = ('all-1g.10gb', 'all-1g.35gb', 'all-balanced')
@@ -129,6 +149,8 @@ def test_parsed_entries_are_normalised():
 
 
 def _expected_outcome(label, key):
+    if (label, key) in DRIFTED:
+        return 'drift'
     if key in MEANT_FOR.get(label, ()):
         return 'ok'
     if label in FILTERED:
@@ -144,7 +166,7 @@ def test_default_label_on_each_model(label, key):
     expected = _expected_outcome(label, key)
     m = model(key)
     if expected == 'reject':
-        problems = problems_of(_layout.targets_for_node, entries, gpus, '580.82.07')
+        problems = problems_of(_layout.targets_for_node, entries, gpus, NEWEST_MINIMUM)
         text = '; '.join(problems)
         for name in entries[0]['mig-devices']:
             try:
@@ -159,14 +181,19 @@ def test_default_label_on_each_model(label, key):
             assert 'at most' in text or 'no placement fits' in text
         return
     if expected == 'none':
-        problems = problems_of(_layout.targets_for_node, entries, gpus, '580.82.07')
+        problems = problems_of(_layout.targets_for_node, entries, gpus, NEWEST_MINIMUM)
         assert problems == (_layout._selects_nothing(entries, gpus),)
         assert problems[0].startswith("the layout selects none of this node's GPUs, so it would change nothing while the node is "
                                       "labelled with it: the node has GPUs 0, 1 (%s, PCI id 0x%04X10DE); the layout selects entry 1: "
                                       "device-filter [" % (m.names[0], m.pci_device_ids[0]))
         assert all(f in problems[0] for e in entries for f in e['device-filter'])
         return
-    targets = _layout.targets_for_node(entries, gpus, '580.82.07')
+    targets = _layout.targets_for_node(entries, gpus, NEWEST_MINIMUM)
+    if expected == 'drift':
+        drifted, canonical = DRIFTED[(label, key)]
+        assert [spec.profile for spec in targets[0].layout.instances] == [canonical] * entries[0]['mig-devices'][drifted]
+        assert targets[0].warnings == ('GPU 0 (%s): %s' % (key, m.resolve_profile(drifted)[1]),)
+        return
     assert sorted(targets) == [0, 1]
     target = targets[0]
     assert target.model == key
@@ -354,10 +381,11 @@ def test_missing_index_and_unknown_model_are_errors():
     gpus = [make_gpu('A100-SXM4-40GB', 0)]
     assert problems_of(_layout.targets_for_node, [entry({}, devices=[0, 3])], gpus) == (
         'entry 1: devices [0, 3]: no GPU with index 3 on this node (GPU indices: 0)',)
-    unknown = GpuState(index=0, uuid='GPU-x', name='NVIDIA GB200', pci_bus_id='0', pci_device_id=0x294110DE, pci_subsystem_id=0,
-                       memory_total_mib=1, architecture=10, compute_capability=(10, 0), mig_capable=True, mig_current=True, mig_pending=True)
-    problems = problems_of(_layout.targets_for_node, [entry({'1g.23gb': 1})], [unknown])
-    assert problems[0].startswith('GPU 0 (NVIDIA GB200, PCI id 0x294110DE): mig-enabled is true but the GPU model is not in the catalog')
+    # PG506-96GB (0x20B6) is in a filter group of NVIDIA's default config but not in the catalog.
+    unknown = GpuState(index=0, uuid='GPU-x', name='NVIDIA PG506-96GB', pci_bus_id='0', pci_device_id=0x20B610DE, pci_subsystem_id=0,
+                       memory_total_mib=1, architecture=9, compute_capability=(9, 0), mig_capable=True, mig_current=True, mig_pending=True)
+    problems = problems_of(_layout.targets_for_node, [entry({'1g.12gb': 1})], [unknown])
+    assert problems[0].startswith('GPU 0 (NVIDIA PG506-96GB, PCI id 0x20B610DE): mig-enabled is true but the GPU model is not in the catalog')
     # MIG off is not validated against the catalog, but a target always names a catalog model: no target.
     assert _layout.targets_for_node([{'devices': 'all', 'mig-enabled': False}], [unknown]) == {}
 

@@ -28,6 +28,7 @@ from ansible_collections.gpufleet.mig.plugins.module_utils import _restore
 from ansible_collections.gpufleet.mig.plugins.module_utils._apply import apply_with_rollback, canonical_gpu
 from ansible_collections.gpufleet.mig.plugins.module_utils._catalog import model_by_key
 from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import write_checkpoint
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import GpuState
 from ansible_collections.gpufleet.mig.plugins.module_utils._layout import parse_inline_layout, targets_for_node
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import plan_gpu
@@ -670,3 +671,13 @@ def test_argument_specs_match_the_defaults():
         assert name.startswith('mig_restore_')
         assert spec['description'] and spec['type']
         assert ' '.join(str(spec['default']).split()) == ' '.join(str(defaults[name]).split()), name
+
+
+def test_a_gpu_the_catalog_lacks_is_named_with_its_pci_id():
+    """A GPU NVML reports but the catalog lacks: the mismatch names it and its PCI id (issue 18 item 8)."""
+    gpu = GpuState(index=0, uuid='GPU-x', name='NVIDIA PG506-96GB', pci_bus_id='00000000:01:00.0', pci_device_id=0x20B610DE,
+                   pci_subsystem_id=0, memory_total_mib=1, architecture=9, compute_capability=(9, 0), mig_capable=True,
+                   mig_current=True, mig_pending=True)
+    saved = _restore.GpuCheckpoint('GPU-x', 0, None, '00000000:01:00.0', True, ())
+    assert _restore.checkpoint_mismatches([gpu], [saved]) == [
+        'GPU 0 (GPU-x): GPU model NVIDIA PG506-96GB (PCI id 0x20B610DE) is not in the catalog of this gpufleet.mig version']

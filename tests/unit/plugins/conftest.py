@@ -1,7 +1,7 @@
 # Copyright (c) 2026 gpufleet.mig contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A simulated GPU node (the fake NVML of tests/simulator) for the module_utils tests that go through the real pynvml."""
+"""A simulated GPU node (the fake NVML of tests/simulator) for the plugin tests that go through the real pynvml."""
 
 from __future__ import annotations
 
