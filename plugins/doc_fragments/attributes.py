@@ -40,13 +40,26 @@ attributes:
       - This action does not modify state.
 """
 
-    ACTIONGROUP_MIG = r"""
+    # Each module is in the group of its kind (gpu: NVML, k8s: Kubernetes API) and in mig, which has them all.
+    ACTIONGROUP_GPU = r"""
 options: {}
 attributes:
   action_group:
-    description: Use C(group/gpufleet.mig.mig) in C(module_defaults) to set defaults for this module.
+    description: Use C(group/gpufleet.mig.gpu) or C(group/gpufleet.mig.mig) in C(module_defaults) to set defaults for this module.
     support: full
     membership:
+      - gpufleet.mig.gpu
+      - gpufleet.mig.mig
+"""
+
+    ACTIONGROUP_K8S = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/gpufleet.mig.k8s) or C(group/gpufleet.mig.mig) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - gpufleet.mig.k8s
       - gpufleet.mig.mig
 """
 

@@ -24,7 +24,7 @@ requirements:
 extends_documentation_fragment:
   - gpufleet.mig.attributes
   - gpufleet.mig.attributes.INFO_MODULE
-  - gpufleet.mig.attributes.ACTIONGROUP_MIG
+  - gpufleet.mig.attributes.ACTIONGROUP_GPU
 options:
   minimum_version:
     description:

@@ -29,7 +29,7 @@ requirements:
 extends_documentation_fragment:
   - gpufleet.mig.attributes
   - gpufleet.mig.attributes.INFO_MODULE
-  - gpufleet.mig.attributes.ACTIONGROUP_MIG
+  - gpufleet.mig.attributes.ACTIONGROUP_GPU
   - gpufleet.mig.attributes.FACTS
 options:
   gpus:

@@ -39,7 +39,7 @@ requirements:
   - jmespath, when an inline layout uses C(device-selector).
 extends_documentation_fragment:
   - gpufleet.mig.attributes
-  - gpufleet.mig.attributes.ACTIONGROUP_MIG
+  - gpufleet.mig.attributes.ACTIONGROUP_GPU
 attributes:
   check_mode:
     support: full

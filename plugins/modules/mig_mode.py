@@ -26,7 +26,7 @@ requirements:
   - C(nvidia-smi) on the node when a reset is needed.
 extends_documentation_fragment:
   - gpufleet.mig.attributes
-  - gpufleet.mig.attributes.ACTIONGROUP_MIG
+  - gpufleet.mig.attributes.ACTIONGROUP_GPU
 attributes:
   check_mode:
     support: full
