@@ -24,7 +24,7 @@ author:
   - gpufleet.mig contributors (@gpufleet)
 extends_documentation_fragment:
   - gpufleet.mig.attributes
-  - gpufleet.mig.attributes.ACTIONGROUP_MIG
+  - gpufleet.mig.attributes.ACTIONGROUP_K8S
   - gpufleet.mig.k8s_auth
 attributes:
   check_mode:
