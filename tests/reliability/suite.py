@@ -311,8 +311,18 @@ def run_kills(root, trials, seed, log=print):
     return stats
 
 
-# The lock's shortest duration (rollout_lock allows 15 s): the take-over trial waits for it to expire.
-LOCK_SECONDS = 15
+# The killed run's lock must outlive the second run's way to its lock step (a whole preflight), or that run takes
+# over an expired lock instead of being refused (CI saw this with 15 s). The kill comes at most one run after the
+# last renewal and the second run reaches its lock step within one run, so three runs' time is enough.
+def lock_seconds(estimate):
+    return max(30, int(3 * estimate) + 1)
+
+
+def expired(lease, margin=0):
+    """Seconds since the lease expired (negative: how long it still holds)."""
+    renewed = datetime.datetime.fromisoformat(lease['spec']['renewTime'].replace('Z', '+00:00'))
+    until = renewed + datetime.timedelta(seconds=lease['spec']['leaseDurationSeconds'] + margin)
+    return (datetime.datetime.now(datetime.timezone.utc) - until).total_seconds()
 
 
 def lock_takeover(world, targets, cycle, estimate, log):
@@ -322,7 +332,7 @@ def lock_takeover(world, targets, cycle, estimate, log):
     something; the take-over run did not converge or left the lock held).
     """
     problems, seen = [], {}
-    fast = {'gpufleet_mig_lock_duration': LOCK_SECONDS}
+    fast = {'gpufleet_mig_lock_duration': lock_seconds(estimate)}
     for fraction in (0.7, 0.9):
         targets = dict((name, cycle[(cycle.index(target) + 1) % len(cycle)]) for name, target in targets.items())
         world.write_inventory(targets)
@@ -339,6 +349,9 @@ def lock_takeover(world, targets, cycle, estimate, log):
     at_kill = world.snapshot()
     other = dict(fast, gpufleet_mig_lock_holder='another-run')
     refused = world.rollout(extra_vars=other)
+    if expired(lease) > 0:
+        problems.append('the lock expired before the second run finished (duration %s s too short for a %.0f s run): the trial proves nothing'
+                        % (lease['spec']['leaseDurationSeconds'], estimate))
     with open(refused.log) as handle:
         output = ' '.join(handle.read().split())
     if refused.rc == 0 or 'is held by %s since' % holder not in output:
@@ -346,9 +359,9 @@ def lock_takeover(world, targets, cycle, estimate, log):
     changed = nothing_changed(world, at_kill, world.snapshot())
     problems.extend('the refused run changed the fleet: %s' % p for p in changed)
     # Wait out the killed run's lease, from its last renewal.
-    renewed = datetime.datetime.fromisoformat(lease['spec']['renewTime'].replace('Z', '+00:00'))
-    wait = (renewed + datetime.timedelta(seconds=lease['spec']['leaseDurationSeconds'] + 1) - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
-    time.sleep(max(0.0, wait))
+    wait = expired(lease, margin=1)
+    wait = max(0.0, -wait)
+    time.sleep(wait)
     took = world.rollout(extra_vars=other)
     after = world.snapshot()
     outcomes, fleet = check_run(world, at_kill, after, targets, world.results())
