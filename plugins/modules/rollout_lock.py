@@ -152,10 +152,12 @@ def converge(kube, params, check_mode, now):
     where = 'the rollout lock (Lease %s/%s)' % (namespace, name)
     for dummy in range(CONFLICTS):
         lease = _read(kube, namespace, name)
-        action = decide(lease, holder, now(), params['state'], where)
+        # One instant per decision: the expiry the decision saw is the one the written renewTime starts from.
+        at = now()
+        action = decide(lease, holder, at, params['state'], where)
         if action == 'none':
             return action, lease, (lease or {}).get('spec')
-        spec = lease_spec(action, lease, holder, now(), params['duration'])
+        spec = lease_spec(action, lease, holder, at, params['duration'])
         if check_mode:
             return action, lease, spec
         try:
