@@ -80,12 +80,23 @@ _value:
     upkeep:
       description: Whether anything is written without a drain (checkpoint, boot-time restore, other nodes' device plugin configs).
       type: bool
+    cluster:
+      description: The key of the device plugin check that covers the node (the one the preflight noted); null when it was not checked.
+      type: str
+    capacity:
+      description:
+        - For a node that is drained, and whose device plugin check says what it advertises after the change, its entry
+          for P(gpufleet.mig.capacity_check#module)'s O(gpufleet.mig.capacity_check#module:changes) (C(node),
+          C(resources)); null otherwise.
+      type: dict
   sample:
     gpu-node-1:
       problems: []
       needs: {todo: nothing, drain: false, change: [], upkeep: [], enable: [], disable: [], drain_gpus: [], previous: [], problems: []}
       converged: true
       upkeep: false
+      cluster: 0f3c8e
+      capacity: null
 """
 
 from ansible.errors import AnsibleFilterError

@@ -155,9 +155,11 @@ def preflight_decisions(nodes, plans, plugins):
     registered ``mig_layout`` check-mode result (or the failed or skipped task's). ``plugins``: ``{cluster: result}``, the
     registered ``device_plugin_config`` check-mode run of each cluster, for all its nodes.
 
-    Returns ``{host: {'problems', 'needs', 'converged', 'upkeep'}}``: ``needs`` is :func:`node_needs`'s answer; a node is
-    ``converged`` when nothing needs a drain (it may still need ``upkeep``); ``problems`` stop the rollout before any
-    change. Raises ValueError naming the node whose notes are not what the preflight writes.
+    Returns ``{host: {'problems', 'needs', 'converged', 'upkeep', 'cluster', 'capacity'}}``: ``needs`` is
+    :func:`node_needs`'s answer; a node is ``converged`` when nothing needs a drain (it may still need ``upkeep``);
+    ``problems`` stop the rollout before any change; ``cluster`` is the node's ``seen['cluster']``; ``capacity`` is, for a
+    drained node whose device plugin check says what it advertises after the change, the ``capacity_check`` module's
+    change entry (``{'node', 'resources'}``), else None. Raises ValueError naming the node whose notes are not what the preflight writes.
     """
     for name, value in (('nodes', nodes), ('plans', plans), ('plugins', plugins)):
         if not isinstance(value, Mapping):
@@ -177,7 +179,12 @@ def preflight_decisions(nodes, plans, plugins):
         problems = ([seen['node_problem']] if seen['node_problem'] else []) + needs['problems']
         if not seen['layout_given']:
             problems.append(NO_LAYOUT)
-        decided[host] = {'problems': problems, 'needs': needs, 'converged': not needs['drain'], 'upkeep': bool(needs['upkeep'])}
+        found = _findings(plugin, seen['node'])[0] if plugin is not None else {}
+        # What the capacity check takes for a drained node: the GPU resources its device plugin advertises after the change.
+        capacity = ({'node': seen['node'], 'resources': found['expected']}
+                    if needs['drain'] and isinstance(found.get('expected'), Mapping) else None)
+        decided[host] = {'problems': problems, 'needs': needs, 'converged': not needs['drain'], 'upkeep': bool(needs['upkeep']),
+                         'cluster': cluster, 'capacity': capacity}
     return decided
 
 

@@ -43,6 +43,8 @@ RESOURCES = [
     Resource('', 'v1', 'nodes', 'Node', False, ('no',), status=True),
     Resource('', 'v1', 'pods', 'Pod', True, ('po',), status=True),
     Resource('', 'v1', 'configmaps', 'ConfigMap', True, ('cm',)),
+    # Stored as written: the capacity check reads spec.hard (the server keeps no status.used).
+    Resource('', 'v1', 'resourcequotas', 'ResourceQuota', True, ('quota',), status=True),
     Resource('apps', 'v1', 'daemonsets', 'DaemonSet', True, ('ds',), status=True, generation=True),
     Resource('apps', 'v1', 'replicasets', 'ReplicaSet', True, ('rs',), status=True, generation=True),
     Resource('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', True, ('pdb',), status=True, generation=True),

@@ -209,12 +209,20 @@ def seen(**extra):
 
 def test_the_preflight_decides_each_node_with_its_clusters_check():
     # Two clusters: node a converged, node b's plugin restarts; each decision is node_needs' over its own cluster's check.
-    restarting = {'nodes': {'gpu-node-2': plugin(restarted=True)}, 'written': []}
+    restarting = {'nodes': {'gpu-node-2': plugin(restarted=True, expected={'nvidia.com/mig-3g.40gb': 2})}, 'written': []}
     decided = preflight_decisions({'a': seen(), 'b': seen(node='gpu-node-2', cluster='d')}, {'a': plan(), 'b': plan()},
                                   {'c': {'nodes': {'gpu-node-1': plugin()}, 'written': []}, 'd': restarting})
-    assert decided['a'] == {'problems': [], 'needs': needs(), 'converged': True, 'upkeep': False}
+    assert decided['a'] == {'problems': [], 'needs': needs(), 'converged': True, 'upkeep': False, 'cluster': 'c', 'capacity': None}
     assert decided['b']['needs'] == node_needs(plan(), restarting, 'all-3g', 'mixed', node='gpu-node-2')
     assert (decided['b']['converged'], decided['b']['upkeep'], decided['b']['problems']) == (False, False, [])
+    # A drained node tells the capacity check what it offers after the change.
+    assert (decided['b']['cluster'], decided['b']['capacity']) == ('d', {'node': 'gpu-node-2', 'resources': {'nvidia.com/mig-3g.40gb': 2}})
+
+
+def test_a_drained_node_whose_plugin_check_failed_gives_the_capacity_check_nothing():
+    decided = preflight_decisions({'a': seen()}, {'a': plan()}, {'c': {'nodes': {'gpu-node-1': {'failed': True, 'msg': 'boom'}}}})
+    assert decided['a']['needs']['drain'] and decided['a']['capacity'] is None
+    assert preflight_decisions({'a': seen(cluster=None)}, {'a': plan()}, {})['a']['capacity'] is None
 
 
 def test_upkeep_alone_leaves_a_node_converged():
