@@ -127,7 +127,7 @@ nvidia-matrix: venv simulator collection nvidia-tools
 simulator-tests: venv simulator
 	$(TEST_ENV) $(VPY) -m pytest -q tests/simulator/tests
 
-k8ssim-tests: venv simulator k8ssim-grpc
+k8ssim-tests: venv simulator collection k8ssim-grpc
 	$(TEST_ENV) $(VPY) -m pytest -q tests/k8ssim/tests
 
 integration: venv simulator collection k8ssim-grpc
