@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 import json
 import shutil
 import subprocess
+import time
 
 import pytest
 import yaml
@@ -175,8 +176,7 @@ def test_slices_stay_stale_until_the_plugin_pod_restarts(cluster, tmp_path):
     _relayout(state, '0', '3g.20gb,2g.10gb')
     relaid = _mig_names(state)
     assert [n.split('-')[3] for n in relaid] == ['2g10gb', '3g20gb']
-    starts = len(sim.dump()['plugin_log'])
-    wait_until(lambda: len(sim.dump()['plugin_log']) == starts, timeout=0.5, message='ticks pass')
+    time.sleep(0.5)  # ten ticks
     assert _slices(api, 'gpu-1')[0].metadata.resource_version == before.metadata.resource_version
     old = _plugin_pods(core, 'gpu-1')[0]
     core.delete_namespaced_pod(old.metadata.name, DRA_NS)
