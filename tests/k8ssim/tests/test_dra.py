@@ -244,9 +244,8 @@ def _unschedulable(core, name):
 
 def test_claims_are_allocated_reserved_and_released(cluster, tmp_path):
     state = _state(tmp_path, 'n', 'A100-SXM4-40GB:2', '0', '1g.5gb,2g.10gb')
-    template = {'name': 'one-1g', 'namespace': 'ml',
-                'spec': {'spec': {'devices': {'requests': [{'name': 'mig', 'exactly': {'deviceClassName': 'mig.nvidia.com',
-                                                                                      'selectors': [MIG_1G]}}]}}}}
+    request = {'name': 'mig', 'exactly': {'deviceClassName': 'mig.nvidia.com', 'selectors': [MIG_1G]}}
+    template = {'name': 'one-1g', 'namespace': 'ml', 'spec': {'spec': {'devices': {'requests': [request]}}}}
     sim = cluster(_description([{'name': 'cpu-1'}, {'name': 'gpu-1', 'nvml_state': state, 'allocator': 'dra'}],
                                resource_claim_templates=[template],
                                workloads=[{'name': 'infer', 'namespace': 'ml', 'replicas': 1,
@@ -326,10 +325,9 @@ def test_api_shapes_field_selectors_and_extended_resource_name(cluster, tmp_path
         api.list_resource_slice(field_selector='spec.pool.name=gpu-1')
     assert err.value.status == 400 and 'field label not supported: spec.pool.name' in err.value.body
     # KEP-5004: a DeviceClass per MIG profile that backs the device plugin's resource name, stored as written.
+    expression = "device.driver == 'gpu.nvidia.com' && device.attributes['gpu.nvidia.com'].profile == '1g.5gb'"
     api.create_device_class({'apiVersion': 'resource.k8s.io/v1', 'kind': 'DeviceClass', 'metadata': {'name': 'mig-1g-5gb.gpu.nvidia.com'},
-                             'spec': {'selectors': [{'cel': {'expression': "device.driver == 'gpu.nvidia.com' && "
-                                                                            "device.attributes['gpu.nvidia.com'].profile == '1g.5gb'"}}],
-                                      'extendedResourceName': 'nvidia.com/mig-1g.5gb'}})
+                             'spec': {'selectors': [{'cel': {'expression': expression}}], 'extendedResourceName': 'nvidia.com/mig-1g.5gb'}})
     stored = api.read_device_class('mig-1g-5gb.gpu.nvidia.com')
     assert stored.spec.extended_resource_name == 'nvidia.com/mig-1g.5gb' and stored.metadata.generation == 1
     api.create_namespaced_resource_claim_template('ml', {'apiVersion': 'resource.k8s.io/v1', 'kind': 'ResourceClaimTemplate',
