@@ -123,7 +123,12 @@ class Simulation(object):
             allocator = node.get('allocator', 'device-plugin')
             if allocator not in sim_dra.ALLOCATORS:
                 raise ValueError('node %s: allocator must be one of %s, got %r' % (node['name'], ', '.join(sim_dra.ALLOCATORS), allocator))
-            dra_mode = (node.get('dra') or {}).get('mig', 'static')
+            dra = node.get('dra') or {}
+            if allocator == 'dra' and not state:
+                raise ValueError('node %s: allocator dra needs an nvml_state (a GPU node)' % node['name'])
+            if dra and (allocator != 'dra' or set(dra) - {'mig'}):
+                raise ValueError('node %s: dra takes only mig, and only with allocator dra' % node['name'])
+            dra_mode = dra.get('mig', 'static')
             if dra_mode not in sim_dra.MIG_MODES:
                 raise ValueError('node %s: dra.mig must be one of %s, got %r' % (node['name'], ', '.join(sim_dra.MIG_MODES), dra_mode))
             self.nodes_cfg[node['name']] = {'nvml_state': state, 'simnode': node.get('simnode') or default_simnode,

@@ -20,6 +20,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+import k8ssim
 from simhelpers import base_description, clients, nvidia_smi, simnode, wait_until
 
 DRA_NS = 'dra-driver-nvidia-gpu'
@@ -398,6 +399,19 @@ def test_rbac_refuses_dra_resources_without_the_verbs(cluster, tmp_path):
     with pytest.raises(ApiException) as err:
         reader.delete_resource_slice(reader.list_resource_slice().items[0].metadata.name)
     assert err.value.status == 403
+
+
+@pytest.mark.parametrize('node, message', [
+    ({'name': 'n', 'allocator': 'dra'}, 'node n: allocator dra needs an nvml_state (a GPU node)'),
+    ({'name': 'n', 'nvml_state': 'x.state', 'allocator': 'kubelet'}, "node n: allocator must be one of device-plugin, dra, got 'kubelet'"),
+    ({'name': 'n', 'nvml_state': 'x.state', 'allocator': 'dra', 'dra': {'mig': 'auto'}}, "node n: dra.mig must be one of static, dynamic"),
+    ({'name': 'n', 'nvml_state': 'x.state', 'dra': {'mig': 'static'}}, 'node n: dra takes only mig, and only with allocator dra'),
+])
+def test_descriptions_the_simulator_refuses(tmp_path, node, message):
+    with pytest.raises(k8ssim.K8sSimError) as err:
+        with k8ssim.Cluster(_description([node]), tmp_path / 'sim'):
+            pass
+    assert message in str(err.value)
 
 
 @pytest.mark.skipif(shutil.which('kubectl') is None, reason='kubectl is not on PATH')
