@@ -19,6 +19,7 @@ import threading
 import time
 
 import sim_deviceplugin as deviceplugin
+import sim_dra
 import sim_kubelet
 import sim_nvidia
 from sim_selectors import match_label_selector_object
@@ -119,7 +120,19 @@ class Simulation(object):
             state = node.get('nvml_state')
             if state and not os.path.isabs(state):
                 state = os.path.join(base_dir, state)
-            self.nodes_cfg[node['name']] = {'nvml_state': state, 'simnode': node.get('simnode') or default_simnode}
+            allocator = node.get('allocator', 'device-plugin')
+            if allocator not in sim_dra.ALLOCATORS:
+                raise ValueError('node %s: allocator must be one of %s, got %r' % (node['name'], ', '.join(sim_dra.ALLOCATORS), allocator))
+            dra = node.get('dra') or {}
+            if allocator == 'dra' and not state:
+                raise ValueError('node %s: allocator dra needs an nvml_state (a GPU node)' % node['name'])
+            if dra and (allocator != 'dra' or set(dra) - {'mig'}):
+                raise ValueError('node %s: dra takes only mig, and only with allocator dra' % node['name'])
+            dra_mode = dra.get('mig', 'static')
+            if dra_mode not in sim_dra.MIG_MODES:
+                raise ValueError('node %s: dra.mig must be one of %s, got %r' % (node['name'], ', '.join(sim_dra.MIG_MODES), dra_mode))
+            self.nodes_cfg[node['name']] = {'nvml_state': state, 'simnode': node.get('simnode') or default_simnode,
+                                            'allocator': allocator, 'dra_mig': dra_mode}
         dp = dict(self.desc.get('device_plugin') or {})
         dp.setdefault('namespace', 'gpu-operator')
         dp.setdefault('daemonset', 'nvidia-device-plugin-daemonset')
@@ -137,6 +150,10 @@ class Simulation(object):
         if dp.get('implementation') not in (None,) + PLUGIN_IMPLEMENTATIONS:
             raise ValueError('device_plugin.implementation must be one of %s, got %r' % (', '.join(PLUGIN_IMPLEMENTATIONS), dp['implementation']))
         self.dp = dp
+        unknown = sorted(set(self.desc.get('dra_driver') or {}) - set(sim_dra.DEFAULTS))
+        if unknown:
+            raise ValueError('dra_driver: unknown keys %s' % ', '.join(unknown))
+        self.dra = dict(sim_dra.DEFAULTS, **(self.desc.get('dra_driver') or {}))
         self.plugin_impl = None  # 'nvidia' or 'model', decided in bootstrap
         self.kubelet_root = None
         self.kubelets = {}  # node -> sim_kubelet.DeviceManager
@@ -158,6 +175,9 @@ class Simulation(object):
         with self.store.lock:
             namespaces = {'default', 'kube-system', 'kube-public', 'kube-node-lease'}
             namespaces.add(self.dp['namespace'])
+            if self.dra_nodes_configured():
+                namespaces.add(self.dra['namespace'])
+            namespaces.update(t.get('namespace', 'default') for t in self.desc.get('resource_claim_templates') or [])
             namespaces.update(w.get('namespace', 'default') for w in self.desc.get('workloads') or [])
             namespaces.update(p.get('namespace', 'default') for p in self.desc.get('pdbs') or [])
             namespaces.update(self.desc.get('namespaces') or [])
@@ -171,6 +191,15 @@ class Simulation(object):
                                               'data': dict((k, str(v)) for k, v in (self.dp.get('configs') or {}).items())})
             if self.plugin_nodes_configured():
                 self.store.add('daemonsets', self._plugin_daemonset())
+            if self.dra_nodes_configured() or self.desc.get('dra_driver'):
+                classes = sim_dra.DEFAULT_DEVICE_CLASSES if self.dra['device_classes'] is None else self.dra['device_classes']
+                for device_class in classes:
+                    self.store.add('deviceclasses', json.loads(json.dumps(device_class)))
+            if self.dra_nodes_configured():
+                self.store.add('daemonsets', self._dra_daemonset())
+            for template in self.desc.get('resource_claim_templates') or []:
+                self.store.add('resourceclaimtemplates', {'metadata': {'name': template['name'], 'namespace': template.get('namespace', 'default')},
+                                                          'spec': json.loads(json.dumps(template['spec']))})
             for pdb in self.desc.get('pdbs') or []:
                 spec = {'selector': {'matchLabels': dict(pdb.get('selector', {}).get('matchLabels') or pdb.get('match_labels') or {})}}
                 for key in ('minAvailable', 'maxUnavailable', 'unhealthyPodEvictionPolicy'):
@@ -184,6 +213,7 @@ class Simulation(object):
             for pod in self.store.items('pods'):
                 self.internal[pod['metadata']['uid']]['start_at'] = now
         self._kubelet_plugins(time.monotonic())
+        self._dra_plugins(time.monotonic())
         if self.plugin_impl == 'nvidia':
             self._wait_plugins_settled(float(self.dp['startup_timeout']))
         with self.store.lock:
@@ -194,7 +224,10 @@ class Simulation(object):
             self._daemonset_statuses()
 
     def plugin_nodes_configured(self):
-        return any(cfg['nvml_state'] for cfg in self.nodes_cfg.values())
+        return any(cfg['nvml_state'] and cfg['allocator'] == 'device-plugin' for cfg in self.nodes_cfg.values())
+
+    def dra_nodes_configured(self):
+        return any(cfg['nvml_state'] and cfg['allocator'] == 'dra' for cfg in self.nodes_cfg.values())
 
     def _node_object(self, node):
         name = node['name']
@@ -283,6 +316,10 @@ class Simulation(object):
                      'terminationMessagePath': '/dev/termination-log', 'terminationMessagePolicy': 'File', 'imagePullPolicy': 'IfNotPresent'}
         pod_spec = {'containers': [container], 'restartPolicy': 'Always', 'terminationGracePeriodSeconds': int(math.ceil(grace)),
                     'dnsPolicy': 'ClusterFirst', 'schedulerName': 'default-scheduler'}
+        if workload.get('resource_claims'):
+            # DRA: the pod's claims (resourceClaimName or resourceClaimTemplateName), all used by its container.
+            pod_spec['resourceClaims'] = json.loads(json.dumps(workload['resource_claims']))
+            container['resources'] = dict(container['resources'], claims=[{'name': c['name']} for c in workload['resource_claims']])
         if workload.get('tolerations'):
             pod_spec['tolerations'] = list(workload['tolerations'])
         if workload.get('node_selector'):
@@ -301,12 +338,15 @@ class Simulation(object):
         for dummy in range(int(workload.get('replicas', 1))):
             pod = self._pod_from_replicaset(rs)
             if node:
+                self._claim_controller()
                 problem = self._fit_problem(pod, self.store.get('nodes', None, node), ignore_unschedulable=True)
                 if problem:
                     raise ValueError('workload %s does not fit on node %s: %s' % (workload['name'], node, problem))
+                self._reserve_claims(pod, node)
                 self._bind(pod, node, start_delay=0)
                 self._set_running(pod)
             else:
+                self._claim_controller()
                 fits = self._schedule(pod, time.monotonic(), start_delay=0)
                 if fits:
                     self._set_running(pod)
@@ -505,6 +545,10 @@ class Simulation(object):
             available = parse_quantity(allocatable.get(name, '0')) - used.get(name, 0.0)
             if value > available + 1e-9:
                 return 'Insufficient %s' % name
+        try:
+            self._claim_plan(pod, node['metadata']['name'])
+        except sim_dra.AllocationError as exc:
+            return str(exc)
         return None
 
     def _schedule(self, pod, now, start_delay=None):
@@ -514,6 +558,7 @@ class Simulation(object):
         for node in nodes:
             problem = self._fit_problem(pod, node)
             if problem is None:
+                self._reserve_claims(pod, node['metadata']['name'])
                 self._bind(pod, node['metadata']['name'], start_delay)
                 return True
             reasons[problem] = reasons.get(problem, 0) + 1
@@ -534,10 +579,12 @@ class Simulation(object):
             self._kubelet(now)
             self._replicasets()
             self._daemonsets(now)
+            self._claim_controller()
             for pod in self.store.items('pods'):
                 if not pod['spec'].get('nodeName') and not pod['metadata'].get('deletionTimestamp'):
                     self._schedule(pod, now)
         self._kubelet_plugins(now)
+        self._dra_plugins(now)
         with self.store.lock:
             self._pdb_statuses()
             self._workload_statuses()
@@ -567,8 +614,8 @@ class Simulation(object):
                     self.store.remove('pods', pod['metadata']['namespace'], pod['metadata']['name'])
                     self.internal.pop(pod['metadata']['uid'], None)
                 continue
-            if info['kind'] == 'plugin':
-                continue  # handled by _kubelet_plugins outside the lock
+            if info['kind'] in ('plugin', 'dra-plugin'):
+                continue  # handled by _kubelet_plugins and _dra_plugins outside the lock
             if info.get('start_at') is not None and not info.get('started') and now >= info['start_at']:
                 self._set_running(pod)
 
@@ -592,11 +639,14 @@ class Simulation(object):
 
     def _eligible_nodes(self, ds):
         selector = ((ds['spec'].get('template') or {}).get('spec') or {}).get('nodeSelector') or {}
-        is_plugin = self._is_plugin_ds(ds)
+        # The device plugin runs on the GPU nodes whose allocator is the device plugin, NVIDIA's DRA kubelet plugin on the
+        # others: one node never offers the same devices through both (KEP-5004).
+        allocator = 'device-plugin' if self._is_plugin_ds(ds) else 'dra' if self._is_dra_ds(ds) else None
         names = []
         for node in self.store.items('nodes'):
             name = node['metadata']['name']
-            if is_plugin and not (self.nodes_cfg.get(name) or {}).get('nvml_state'):
+            cfg = self.nodes_cfg.get(name) or {}
+            if allocator and not (cfg.get('nvml_state') and cfg.get('allocator') == allocator):
                 continue
             labels = node['metadata'].get('labels') or {}
             if all(labels.get(k) == v for k, v in selector.items()):
@@ -605,6 +655,9 @@ class Simulation(object):
 
     def _is_plugin_ds(self, ds):
         return (ds['metadata']['namespace'], ds['metadata']['name']) == (self.dp['namespace'], self.dp['daemonset'])
+
+    def _is_dra_ds(self, ds):
+        return (ds['metadata']['namespace'], ds['metadata']['name']) == (self.dra['namespace'], self.dra['daemonset'])
 
     def _daemonsets(self, now):
         del now
@@ -622,9 +675,10 @@ class Simulation(object):
                 if node_name not in eligible:
                     for pod in node_pods:
                         self.delete_pod(pod)
-            kind = 'plugin' if self._is_plugin_ds(ds) else 'daemon'
-            grace = float(self.dp['termination_grace']) if kind == 'plugin' else None
-            delay = float(self.dp['restart_delay']) if kind == 'plugin' else None
+            kind = 'plugin' if self._is_plugin_ds(ds) else 'dra-plugin' if self._is_dra_ds(ds) else 'daemon'
+            settings = {'plugin': self.dp, 'dra-plugin': self.dra}.get(kind)
+            grace = float(settings['termination_grace']) if settings else None
+            delay = float(settings['restart_delay']) if settings else None
             for node_name in eligible:
                 if node_name in by_node:
                     continue
@@ -638,6 +692,11 @@ class Simulation(object):
                     if not any(t.get('key') == tol['key'] for t in tolerations):
                         tolerations.append(dict(tol))
                 spec['tolerations'] = tolerations
+                if kind == 'dra-plugin' and self.nodes_cfg[node_name]['dra_mig'] == 'dynamic':
+                    # [simplified] The chart sets FEATURE_GATES for the whole DaemonSet (values featureGates); here each
+                    # node's description decides, as if its node ran a release of its own.
+                    for container in spec.get('containers') or []:
+                        container.setdefault('env', []).append({'name': 'FEATURE_GATES', 'value': 'DynamicMIG=true'})
                 owner = {'apiVersion': 'apps/v1', 'kind': 'DaemonSet', 'name': ds['metadata']['name'], 'uid': uid,
                          'controller': True, 'blockOwnerDeletion': True}
                 self.new_pod(ds['metadata']['namespace'], '%s-%s' % (ds['metadata']['name'], _suffix()), labels, spec, owner=owner,
@@ -784,7 +843,7 @@ class Simulation(object):
         # Unix socket paths are limited to 107 bytes: the kubelet folders live under a short temporary folder.
         self.kubelet_root = tempfile.mkdtemp(prefix='k8ssim-')
         for index, (name, cfg) in enumerate(sorted(self.nodes_cfg.items())):
-            if not cfg['nvml_state']:
+            if not cfg['nvml_state'] or cfg['allocator'] != 'device-plugin':
                 continue
             node_dir = os.path.join(self.kubelet_root, 'n%d' % index)
             self.node_dirs[name] = node_dir
@@ -1060,6 +1119,185 @@ class Simulation(object):
         if self.kubelet_root:
             shutil.rmtree(self.kubelet_root, ignore_errors=True)
             self.kubelet_root = None
+
+    # ------------------------------------------------------------------ DRA: NVIDIA's kubelet plugin and claims
+    def _dra_daemonset(self):
+        """The DRA driver's kubelet plugin DaemonSet as NVIDIA's chart renders it (templates/kubeletplugin.yaml: names,
+        labels, the gpus container's NODE_NAME and NAMESPACE); image and the other settings are left out."""
+        dra = self.dra
+        selector = {'%s-component' % sim_dra.CHART: 'kubelet-plugin'}
+        template_labels = dict(selector, **{'app.kubernetes.io/name': sim_dra.CHART, 'app.kubernetes.io/instance': dra['release']})
+        env = [{'name': 'NODE_NAME', 'valueFrom': {'fieldRef': {'apiVersion': 'v1', 'fieldPath': 'spec.nodeName'}}},
+               {'name': 'NAMESPACE', 'valueFrom': {'fieldRef': {'apiVersion': 'v1', 'fieldPath': 'metadata.namespace'}}}]
+        pod_spec = {'containers': [{'name': 'gpus', 'image': 'registry.k8s.io/dra-driver-nvidia/dra-driver-nvidia-gpu:v0.4.0',
+                                    'command': ['gpu-kubelet-plugin'], 'env': env, 'resources': {},
+                                    'terminationMessagePath': '/dev/termination-log', 'terminationMessagePolicy': 'File',
+                                    'imagePullPolicy': 'IfNotPresent'}],
+                    'restartPolicy': 'Always', 'terminationGracePeriodSeconds': int(math.ceil(dra['termination_grace'])),
+                    'dnsPolicy': 'ClusterFirst', 'schedulerName': 'default-scheduler', 'priorityClassName': 'system-node-critical',
+                    'serviceAccountName': '%s-service-account-kubeletplugin' % dra['release']}
+        return {
+            'metadata': {'name': dra['daemonset'], 'namespace': dra['namespace'], 'labels': dict(template_labels, **{'app.kubernetes.io/managed-by': 'Helm'}),
+                         'annotations': {'deprecated.daemonset.template.generation': '1'}},
+            'spec': {'selector': {'matchLabels': dict(selector)},
+                     'template': {'metadata': {'labels': template_labels, 'annotations': {}}, 'spec': pod_spec},
+                     'updateStrategy': {'type': 'RollingUpdate', 'rollingUpdate': {'maxUnavailable': 1, 'maxSurge': 0}},
+                     'revisionHistoryLimit': 10},
+            'status': {'currentNumberScheduled': 0, 'desiredNumberScheduled': 0, 'numberMisscheduled': 0, 'numberReady': 0},
+        }
+
+    def _dra_plugins(self, now):
+        """NVIDIA's DRA kubelet plugin: at each pod (re)start it reads NVML once and publishes the node's ResourceSlice;
+        nothing is re-read while it runs (static MIG: "not picked up until the GPU kubelet plugin restarts")."""
+        with self.store.lock:
+            starting = []
+            for pod in self.store.items('pods'):
+                info = self.internal.get(pod['metadata']['uid'])
+                if info is None or info['kind'] != 'dra-plugin' or info.get('delete_at') is not None:
+                    continue
+                due = (info.get('start_at') is not None and not info.get('started') and now >= info['start_at'] and info.get('retry_at') is None)
+                retry = info.get('retry_at') is not None and now >= info['retry_at']
+                if due or retry:
+                    node = pod['spec']['nodeName']
+                    starting.append({'node': node, 'pod': pod['metadata']['name'], 'uid': pod['metadata']['uid'],
+                                     'nvml_state': self.nodes_cfg[node]['nvml_state'], 'mode': self.nodes_cfg[node]['dra_mig']})
+        for inputs in starting:
+            devices, error = None, None
+            if inputs['mode'] == 'static':
+                try:
+                    devices = sim_dra.publish_devices(sim_dra.read_node(inputs['nvml_state'], self._sim_build(inputs['node'])))
+                except sim_dra.DraPluginError as exc:
+                    error = str(exc)
+            with self.store.lock:
+                pod = self.store.get('pods', self.dra['namespace'], inputs['pod'])
+                if pod is None or pod['metadata']['uid'] != inputs['uid'] or pod['metadata'].get('deletionTimestamp'):
+                    continue
+                self.plugin_log.append({'time': now_iso(), 'node': inputs['node'], 'pod': inputs['pod'], 'implementation': 'dra',
+                                        'dra_mig': inputs['mode'], 'devices': [d['name'] for d in devices] if devices is not None else None,
+                                        'config': None, 'strategy': None, 'resources': None, 'error': error})
+                if error:
+                    self._set_crashloop(pod, error, delay=float(self.dra['crashloop_backoff']))
+                    continue
+                if devices is not None:
+                    self._publish_slice(inputs['node'], devices)
+                # [simplified] With DynamicMIG the plugin would publish every profile x placement with counter sets and
+                # destroy MIG devices it did not create; the simulator only carries the mode and publishes nothing.
+                self.internal[inputs['uid']]['retry_at'] = None
+                self._set_running(pod)
+
+    def _publish_slice(self, node_name, devices):
+        """The resource slice controller's sync of the node's pool: create the slice, or update it in place (one changed
+        slice keeps the pool generation); nothing is written when the devices are the same."""
+        node = self.store.get('nodes', None, node_name)
+        existing = [s for s in self.store.items('resourceslices')
+                    if s['spec'].get('nodeName') == node_name and s['spec'].get('driver') == sim_dra.DRIVER]
+        if not existing:
+            if node is not None:
+                self.store.add('resourceslices', sim_dra.resource_slice(node, devices, sim_dra.slice_name_prefix(node_name) + _suffix()))
+            return
+        for extra in existing[1:]:
+            self.store.remove('resourceslices', None, extra['metadata']['name'])
+        if existing[0]['spec'].get('devices') != devices:
+            existing[0]['spec']['devices'] = devices
+            self.store.put('resourceslices', existing[0])
+
+    def _claim_controller(self):
+        """The resourceclaim controller: a claim per template reference of a pod (owned by the pod, named
+        "<pod>-<claim>-<suffix>"), reservations of pods that are gone or done dropped, a claim reserved for nobody
+        deallocated, and a generated claim deleted with its pod (the garbage collector)."""
+        pods = dict((p['metadata']['uid'], p) for p in self.store.items('pods'))
+        for pod in pods.values():
+            entries = pod['spec'].get('resourceClaims') or []
+            if pod['metadata'].get('deletionTimestamp') or not entries:
+                continue
+            statuses = pod['status'].setdefault('resourceClaimStatuses', [])
+            known = set(s['name'] for s in statuses)
+            changed = False
+            for entry in entries:
+                template_name = entry.get('resourceClaimTemplateName')
+                if not template_name or entry['name'] in known:
+                    continue
+                template = self.store.get('resourceclaimtemplates', pod['metadata']['namespace'], template_name)
+                if template is None:
+                    continue
+                meta = json.loads(json.dumps((template.get('spec') or {}).get('metadata') or {}))
+                annotations = dict(meta.get('annotations') or {}, **{'resource.kubernetes.io/pod-claim-name': entry['name']})
+                claim = {'metadata': {'name': '%s-%s-%s' % (pod['metadata']['name'], entry['name'], _suffix()),
+                                      'namespace': pod['metadata']['namespace'], 'labels': dict(meta.get('labels') or {}),
+                                      'annotations': annotations,
+                                      'ownerReferences': [{'apiVersion': 'v1', 'kind': 'Pod', 'name': pod['metadata']['name'],
+                                                           'uid': pod['metadata']['uid'], 'controller': True, 'blockOwnerDeletion': True}]},
+                         'spec': json.loads(json.dumps((template.get('spec') or {}).get('spec') or {})), 'status': {}}
+                self.store.add('resourceclaims', claim)
+                statuses.append({'name': entry['name'], 'resourceClaimName': claim['metadata']['name']})
+                changed = True
+            if changed:
+                self.store.put('pods', pod)
+            elif not statuses:
+                del pod['status']['resourceClaimStatuses']
+        for claim in self.store.items('resourceclaims'):
+            owner = owner_uid(claim, 'Pod')
+            if owner is not None and owner not in pods:
+                self.store.remove('resourceclaims', claim['metadata']['namespace'], claim['metadata']['name'])
+                continue
+            status = claim.setdefault('status', {})
+            reserved = [r for r in status.get('reservedFor') or [] if r.get('uid') in pods
+                        and pods[r['uid']]['status'].get('phase') not in ('Succeeded', 'Failed')]
+            if reserved == (status.get('reservedFor') or []):
+                continue
+            if reserved:
+                status['reservedFor'] = reserved
+            else:
+                status.pop('reservedFor', None)
+                status.pop('allocation', None)
+            self.store.put('resourceclaims', claim)
+
+    def _pod_claims(self, pod):
+        """The ResourceClaims a pod uses (raises AllocationError with the scheduler's reason while one is missing)."""
+        claims = []
+        statuses = dict((s['name'], s.get('resourceClaimName')) for s in pod['status'].get('resourceClaimStatuses') or [])
+        for entry in pod['spec'].get('resourceClaims') or []:
+            name = entry.get('resourceClaimName')
+            if entry.get('resourceClaimTemplateName'):
+                name = statuses.get(entry['name'])
+                if name is None:
+                    raise sim_dra.AllocationError('waiting for dynamic resource controller to create the resourceclaim "%s"' % entry['name'])
+            claim = self.store.get('resourceclaims', pod['metadata']['namespace'], name)
+            if claim is None:
+                raise sim_dra.AllocationError('resourceclaim "%s" not found' % name)
+            claims.append(claim)
+        return claims
+
+    def _claim_plan(self, pod, node_name):
+        """(claims, results per unallocated claim) for the pod on the node; raises AllocationError."""
+        claims = self._pod_claims(pod)
+        if not claims:
+            return claims, {}
+        for claim in claims:
+            if (claim.get('status') or {}).get('allocation') and sim_dra.allocated_node(claim) != node_name:
+                raise sim_dra.AllocationError('resourceclaim %s is allocated on another node' % claim['metadata']['name'])
+        in_use = set()
+        for claim in self.store.items('resourceclaims'):
+            for result in ((((claim.get('status') or {}).get('allocation') or {}).get('devices') or {}).get('results') or []):
+                in_use.add((result['driver'], result['pool'], result['device']))
+        node_devices = [(s['spec']['driver'], s['spec']['pool']['name'], device)
+                        for s in self.store.items('resourceslices') if s['spec'].get('nodeName') == node_name
+                        for device in s['spec'].get('devices') or []]
+        classes = dict((c['metadata']['name'], c) for c in self.store.items('deviceclasses'))
+        pending = [c for c in claims if not (c.get('status') or {}).get('allocation')]
+        return claims, sim_dra.allocate_on_node(pending, classes, node_devices, in_use)
+
+    def _reserve_claims(self, pod, node_name):
+        """The scheduler's DRA plugin at binding: allocate the pod's unallocated claims on the node, reserve all for it."""
+        claims, planned = self._claim_plan(pod, node_name)
+        for claim in claims:
+            status = claim.setdefault('status', {})
+            if claim['metadata']['name'] in planned:
+                status['allocation'] = sim_dra.allocation(planned[claim['metadata']['name']], node_name)
+            reserved = status.setdefault('reservedFor', [])
+            if not any(r.get('uid') == pod['metadata']['uid'] for r in reserved):
+                reserved.append({'resource': 'pods', 'name': pod['metadata']['name'], 'uid': pod['metadata']['uid']})
+            self.store.put('resourceclaims', claim)
 
     # ------------------------------------------------------------------ statuses
     def pdb_status(self, pdb):

@@ -99,6 +99,8 @@ FIELD_LABELS = {
     'pods': ('spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName',
              'spec.hostNetwork', 'status.phase', 'status.podIP', 'status.nominatedNodeName'),
     'nodes': ('spec.unschedulable',),
+    # pkg/registry/resource/resourceslice/strategy.go ToSelectableFields: what the DRA kubelet plugins and kubelet select by.
+    'resourceslices': ('spec.nodeName', 'spec.driver'),
 }
 
 

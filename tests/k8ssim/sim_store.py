@@ -50,9 +50,16 @@ RESOURCES = [
     Resource('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', True, ('pdb',), status=True, generation=True),
     # The rollout's lock (and what leader election uses); the server keeps whatever spec a client writes, as the real one.
     Resource('coordination.k8s.io', 'v1', 'leases', 'Lease', True),
+    # Dynamic Resource Allocation (GA in 1.34): NVIDIA's DRA kubelet plugins publish slices, the scheduler allocates claims.
+    Resource('resource.k8s.io', 'v1', 'deviceclasses', 'DeviceClass', False, generation=True),
+    Resource('resource.k8s.io', 'v1', 'resourceslices', 'ResourceSlice', False, generation=True),
+    Resource('resource.k8s.io', 'v1', 'resourceclaims', 'ResourceClaim', True, status=True, generation=True),
+    Resource('resource.k8s.io', 'v1', 'resourceclaimtemplates', 'ResourceClaimTemplate', True, generation=True),
 ]
 BY_PLURAL = dict((r.plural, r) for r in RESOURCES)
-GROUPS = {'apps': 'v1', 'policy': 'v1', 'coordination.k8s.io': 'v1'}
+GROUPS = {'apps': 'v1', 'policy': 'v1', 'coordination.k8s.io': 'v1', 'resource.k8s.io': 'v1'}
+# A DRA device name (resource.k8s.io/v1 validation: a DNS label).
+_DNS_LABEL = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')
 
 
 def find_resource(group, version, plural):
@@ -199,6 +206,30 @@ class Store(object):
     def copy(obj):
         return copy.deepcopy(obj)
 
+    @staticmethod
+    def _validate_slice(res, obj, name):
+        """The parts of ResourceSlice validation a publisher can get wrong: driver, pool, node, unique DNS-label devices."""
+        spec = obj.get('spec') or {}
+        if not spec.get('driver'):
+            raise invalid(res, name, 'spec.driver', '', 'Required value')
+        pool = spec.get('pool') or {}
+        if not pool.get('name'):
+            raise invalid(res, name, 'spec.pool.name', '', 'Required value')
+        if not isinstance(pool.get('resourceSliceCount'), int) or pool['resourceSliceCount'] < 1:
+            raise invalid(res, name, 'spec.pool.resourceSliceCount', pool.get('resourceSliceCount'), 'must be greater than zero')
+        if sum(1 for key in ('nodeName', 'nodeSelector', 'allNodes', 'perDeviceNodeSelection') if spec.get(key)) != 1:
+            raise invalid(res, name, 'spec', '', 'exactly one of `nodeName`, `nodeSelector`, `allNodes`, `perDeviceNodeSelection` is required')
+        seen = set()
+        for index, device in enumerate(spec.get('devices') or []):
+            device_name = (device or {}).get('name') or ''
+            if not _DNS_LABEL.match(device_name) or len(device_name) > 63:
+                raise invalid(res, name, 'spec.devices[%d].name' % index, device_name, "a lowercase RFC 1123 label must consist of lower "
+                              "case alphanumeric characters or '-', and must start and end with an alphanumeric character")
+            if device_name in seen:
+                raise ApiError(422, 'Invalid', '%s "%s" is invalid: spec.devices[%d].name: Duplicate value: %s'
+                               % (res.kind, name, index, json.dumps(device_name)), {'name': name, 'kind': res.kind})
+            seen.add(device_name)
+
     def validate(self, res, obj, name):
         """The subset of API validation the simulator does (raises ApiError 422)."""
         meta = obj.get('metadata')
@@ -230,6 +261,18 @@ class Store(object):
             for key, value in (obj.get('data') or {}).items():
                 if not isinstance(value, str):
                     raise invalid(res, name, 'data[%s]' % key, value, 'must be a string')
+        if res.plural == 'resourceslices':
+            self._validate_slice(res, obj, name)
+        if res.plural in ('resourceclaims', 'resourceclaimtemplates'):
+            spec = (obj.get('spec') or {}) if res.plural == 'resourceclaims' else ((obj.get('spec') or {}).get('spec') or {})
+            field = 'spec.devices.requests' if res.plural == 'resourceclaims' else 'spec.spec.devices.requests'
+            for index, request in enumerate(((spec.get('devices') or {}).get('requests')) or []):
+                if not isinstance(request, dict) or not request.get('name'):
+                    raise invalid(res, name, '%s[%d].name' % (field, index), None, 'Required value')
+                if ('exactly' in request) == ('firstAvailable' in request):
+                    raise invalid(res, name, '%s[%d]' % (field, index), request.get('name'), 'exactly one of `exactly` or `firstAvailable` is required')
+                if 'exactly' in request and not (request['exactly'] or {}).get('deviceClassName'):
+                    raise invalid(res, name, '%s[%d].exactly.deviceClassName' % (field, index), '', 'Required value')
         if res.plural in ('daemonsets', 'replicasets'):
             replicas = (obj.get('spec') or {}).get('replicas')
             if replicas is not None and (not isinstance(replicas, int) or replicas < 0):
