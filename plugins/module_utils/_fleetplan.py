@@ -41,8 +41,16 @@ later places instances to keep the current ones, which can differ.
 Scale. GPUs of one model with the same current instances, the same busy ones and the same policy are interchangeable, and
 so are nodes with the same pool, labels that matter and GPUs: the MIP counts layouts per class of GPUs in a class of nodes
 (integers) rather than per GPU, so a 1,000-node fleet of a few node kinds stays small. This aggregation is exact: a
-class's count of changed GPUs can always be spread over its count of changed nodes. What can make a large plan inexact is
-the solver's time limit (``Policy.time_limit_s`` per stage): the plan then says ``optimal: False`` with HiGHS's gap.
+class's count of changed GPUs can always be spread over its count of changed nodes.
+
+Exact and heuristic mode. Up to ``EXACT_COLUMNS`` candidate columns every stage is solved to optimality. Above it (a
+large or varied fleet) the plan is a documented heuristic: each GPU class keeps only its maximal candidates (no other
+candidate offers as much of every profile), stages 5 and 6 are not solved, and afterwards the instances the served
+demand does not use are given back to free capacity (a changed GPU left with nothing new keeps its current layout).
+Stages 1 and 2 stay exact (a maximal candidate serves whatever a smaller one serves); nodes and GPUs changed may be
+above the optimum. Every stage also has a share of ``Policy.time_limit_s``, CPU seconds for the whole solve; where a stage
+stops at it, the best solution found is kept and the plan says ``optimal: False`` with the solver's gap. make bench
+measures both against the exact optimum (tests/bench/fleetplan.py).
 """
 
 from __future__ import annotations
