@@ -949,20 +949,20 @@ def _trim(node_classes, values, rows, chosen):
             busy_all = tuple((p, s) for p, s, b in _current_of(model, gpu) if b)
             kept = [(p, s) for p, s, b in candidate.instances if b]
             loose = [p for p, s, b in candidate.instances if not b]
-            trimmed = []
+            needed = []
             for profile in loose:
                 if unused[profile] > 0:
-                    unused[profile] -= 1
+                    unused[profile] -= 1   # serves nothing: given back
                 else:
-                    trimmed.append(profile)
-            if len(trimmed) == len(loose):
+                    needed.append(profile)
+            if not needed:
                 if not candidate.destroyed:
                     current = _candidate(model, _current_of(model, gpu), False, busy_all)
                     chosen[pair] = (node, gpu, current)
                     for profile, units in current.free:
                         unused[profile] += units
                     continue
-            placed = _fit(model, kept, trimmed)
+            placed = _fit(model, kept, needed)
             instances = []
             for item in placed:
                 is_busy = (item.profile, item.start) in kept
@@ -1069,6 +1069,13 @@ def evaluate_layouts(fleet, demand, layouts, policy=None):
     destroyed when no instance of its profile is given at its start. FleetPlanError when a layout does not fit its GPU.
     """
     policy = policy or Policy()
+    result = _run(fleet, demand, policy, fixed=_fixed(fleet, layouts))
+    before = _served(_run(fleet, demand, policy, fixed={}))
+    return _plan_of(result, policy, before)
+
+
+def _fixed(fleet, layouts):
+    """{(node, index): candidate} of given layouts (see evaluate_layouts); a layout that changes nothing is left out."""
     fixed = {}
     by_name = dict((node.name, node) for node in fleet)
     for name, per_gpu in layouts.items():
@@ -1099,7 +1106,5 @@ def evaluate_layouts(fleet, demand, layouts, policy=None):
             if same and len(remaining) == 0 and layout.mig_enabled == gpu.mig_enabled:
                 continue   # the rollout's placement planner keeps every instance: no change
             fixed[name, index] = _candidate(model, tuple(instances), True, busy)
-    result = _run(fleet, demand, policy, fixed=fixed)
-    before = _served(_run(fleet, demand, policy, fixed={}))
-    return _plan_of(result, policy, before)
+    return fixed
 

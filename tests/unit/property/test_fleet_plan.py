@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from hostile_tally import budget, record
 
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
-from ansible_collections.gpufleet.mig.plugins.module_utils._fleetplan import Demand, Gpu, Instance, Node, PendingPod, Policy, plan_fleet
+from ansible_collections.gpufleet.mig.plugins.module_utils._fleetplan import (Demand, Gpu, Instance, Node, PendingPod, Policy, evaluate_layouts,
+                                                                              plan_fleet)
 from ansible_collections.gpufleet.mig.plugins.module_utils._layout import InstanceSpec
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import PlanError, find_placements
 
@@ -87,3 +88,5 @@ def test_plan_guarantees(example):
         assert len(plan.nodes_changed) <= policy.max_nodes_changed
     assert plan.busy_destroyed == sum(len(g.destroyed_busy) for g in plan.gpus)
     assert sum(u.count for u in plan.unmet) == sum(plan.demand.values()) - plan.served_total
+    # What the plan says it serves is what its layouts serve.
+    assert evaluate_layouts(fleet, demand, plan.layouts(), policy).served_total == plan.served_total

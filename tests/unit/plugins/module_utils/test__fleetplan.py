@@ -240,6 +240,9 @@ def test_heuristic_mode_serves_as_much_as_exact_mode():
     assert heuristic.served == exact.served
     assert heuristic.busy_destroyed == exact.busy_destroyed == 0
     assert len(heuristic.nodes_changed) >= len(exact.nodes_changed)
+    # What the plan says it serves is what its layouts serve.
+    for plan in (exact, heuristic):
+        assert evaluate_layouts(fleet, demand, plan.layouts()).served == plan.served
 
 
 def test_explain_reads_as_sentences():
