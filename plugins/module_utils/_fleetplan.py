@@ -58,6 +58,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import itertools
+import math
 import time
 import traceback
 import typing as t
@@ -724,7 +725,7 @@ class _Model(object):
         if status != highspy.HighsModelStatus.kOptimal:
             self.optimal = False
             gap = info.mip_gap if info.primal_solution_status == 2 else 1.0
-            self.gap = max(self.gap, gap if gap == gap and gap < 1e30 else 1.0)
+            self.gap = max(self.gap, gap if not math.isnan(gap) and gap < 1e30 else 1.0)
         value = round(sum(self.last[column] * coefficient for column, coefficient in terms))
         if maximise:
             self.row(value - 0.5, highspy.kHighsInf, terms)
@@ -808,6 +809,7 @@ def _solve(node_classes, rows, policy, evaluating, exact):
         mip.row(-highspy.kHighsInf, 0, [(c, 1) for c in columns] + [(c, -v) for c, v in supply[key]])
     if policy.max_nodes_changed is not None and not evaluating:
         mip.row(-highspy.kHighsInf, policy.max_nodes_changed, nodes)
+
     def repair(values):
         """Lower each node class's count of changed nodes to what its changed GPUs need (a start for the next stage)."""
         for node_class in node_classes:
@@ -917,14 +919,14 @@ def _relevant(fleet, rows):
 def _maximal(candidates):
     """The current candidate and the changed ones whose offer no other changed candidate (same busy instances destroyed)
     covers: as many or more free instances and instances of every profile."""
-    changed = [c for c in candidates[1:]]
-    offers = [(c, dict(c.free), dict(c.total)) for c in changed]
+    offers = [(c, dict(c.free), dict(c.total)) for c in candidates[1:]]
 
     def covers(big, small):
         return all(big[1].get(p, 0) >= n for p, n in small[1].items()) and all(big[2].get(p, 0) >= n for p, n in small[2].items())
 
-    kept = [item for item in offers if not any(other is not item and other[0].destroyed == item[0].destroyed and covers(other, item)
-                                                and (other[1], other[2]) != (item[1], item[2]) for other in offers)]
+    kept = [item for item in offers
+            if not any(other is not item and other[0].destroyed == item[0].destroyed and covers(other, item)
+                       and (other[1], other[2]) != (item[1], item[2]) for other in offers)]
     return (candidates[0],) + tuple(item[0] for item in kept)
 
 
@@ -1107,4 +1109,3 @@ def _fixed(fleet, layouts):
                 continue   # the rollout's placement planner keeps every instance: no change
             fixed[name, index] = _candidate(model, tuple(instances), True, busy)
     return fixed
-

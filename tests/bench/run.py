@@ -289,8 +289,8 @@ class Bench(object):
             planner = result['planner']['served']
             self.row(section, '%d nodes (%d GPUs): %d demand, %d within quota, %d served before'
                      % (nodes, result['gpus'], result['demand'], result['servable'], result['before']), '')
-            self.row(section, '  planner (%s mode%s)' % ('exact' if result['stats']['stages']['exact'] else 'heuristic',
-                                                        '' if result['optimal'] else ', time limit hit'), figures('planner'))
+            mode = '%s mode%s' % ('exact' if result['stats']['stages']['exact'] else 'heuristic', '' if result['optimal'] else ', time limit hit')
+            self.row(section, '  planner (%s)' % mode, figures('planner'))
             self.row(section, '  (a) nos-style greedy per pending pod', figures('greedy'), 'served >=',
                      'PASS' if planner >= result['greedy']['served'] else 'MISS')
             self.row(section, '  (b) best uniform operator layout per model', figures('uniform'), 'served >=',
