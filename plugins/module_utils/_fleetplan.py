@@ -688,8 +688,13 @@ class _Model(object):
         return self.columns - 1
 
     def row(self, lower, upper, terms):
-        terms = [(column, value) for column, value in terms if value]
-        self.highs.addRow(float(lower), float(upper), len(terms), [c for c, dummy in terms], [float(v) for dummy, v in terms])
+        merged = collections.OrderedDict()
+        for column, value in terms:
+            merged[column] = merged.get(column, 0) + value   # HiGHS refuses a row that names a column twice
+        terms = [(column, value) for column, value in merged.items() if value]
+        status = self.highs.addRow(float(lower), float(upper), len(terms), [c for c, dummy in terms], [float(v) for dummy, v in terms])
+        if status != highspy.HighsStatus.kOk:
+            raise FleetPlanError('internal error: the MIP solver refused a constraint (%s)' % status)
 
     def optimise(self, terms, maximise, time_limit, later=()):
         """Solve for one objective (a list of (column, coefficient)) within ``time_limit`` seconds; fix its value for the

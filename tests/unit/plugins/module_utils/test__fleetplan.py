@@ -100,6 +100,18 @@ def test_move_busy_destroys_only_when_it_serves_more():
     assert plan.busy_destroyed == 0 and plan.gpus_changed == 0
 
 
+def test_move_busy_counts_each_destroyed_instance():
+    # Two busy instances of one profile on one GPU: destroying both would cost two running pods.
+    busy = (Instance('1g.5gb', 0, ('ns/a',)), Instance('1g.5gb', 1, ('ns/b',)))
+    fleet = [node('n1', gpus=1, instances=busy), node('n2', gpus=1, instances=(Instance('1g.5gb', 0),))]
+    plan = plan_fleet(fleet, Demand(pods=pods(1, '1g.5gb')), Policy(move_busy=True))
+    assert plan.served == plan.served_before == {'1g.5gb': 1}
+    assert plan.busy_destroyed == 0 and plan.gpus_changed == 0
+    plan = plan_fleet(fleet[:1], Demand(pods=pods(1, '1g.5gb')), Policy(move_busy=True))
+    assert plan.served == {'1g.5gb': 1} and plan.busy_destroyed == 0
+    assert evaluate_layouts(fleet[:1], Demand(pods=pods(1, '1g.5gb')), plan.layouts()).served == plan.served
+
+
 def test_move_busy_serves_evicted_pods_again_in_their_pool():
     busy = (Instance('7g.40gb', 0, ('ns/run',)),)
     fleet = [node('n1', gpus=1, instances=busy, labels={'pool': 'a'}), node('n2', gpus=1, labels={'pool': 'a'})]
