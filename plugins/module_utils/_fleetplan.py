@@ -211,7 +211,8 @@ class Pool:
 @dataclasses.dataclass(frozen=True)
 class Policy:
     """Pools, what to leave alone (node names; (node, GPU index) pairs), the most nodes that may change (None: any),
-    whether busy instances may be destroyed, and the solver's time limit per objective stage."""
+    whether busy instances may be destroyed, and the solver's time limit: CPU seconds for the whole solve, shared by
+    the objective stages."""
 
     pools: t.Tuple[Pool, ...] = ()
     frozen_nodes: t.Tuple[str, ...] = ()
@@ -253,7 +254,10 @@ class Unmet:
 
 @dataclasses.dataclass(frozen=True)
 class FleetPlan:
-    """The plan and its explanation; ``demand``, ``served`` and ``served_before`` map profiles to units."""
+    """The plan and its explanation; ``demand``, ``served`` and ``served_before`` map profiles to units.
+
+    ``stats['stages']`` holds each stage's optimum as the solver saw it (in heuristic mode, before unused instances are
+    given back, so nodes and GPUs changed there can be above the plan's own counts) and ``exact``, the mode."""
 
     gpus: t.Tuple[PlannedGpu, ...]
     demand: t.Mapping[str, int]
