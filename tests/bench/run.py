@@ -8,8 +8,9 @@ Every time figure is a ratio of runs made side by side in this run (interleaved 
 machine is noisy; nothing here is a timed assertion. Prints one table (each figure, its goal, PASS/MISS) and writes
 .build/bench/results.json. Fleets and clusters live under .build/bench/ (never .build/demo).
 
-Parts (--only, comma separated): planner (5), disruption (4), noop (1, 3, 6), change (2, 3), migparted (7: side by side with
-NVIDIA's mig-parted; skipped with one line when its binary is not built). See tests/bench/README.md.
+Parts (--only, comma separated): planner (5), disruption (4), fleetplan (8: the fleet planner against a greedy, the best
+uniform layout and the exact optimum), noop (1, 3, 6), change (2, 3), migparted (7: side by side with NVIDIA's mig-parted;
+skipped with one line when its binary is not built). See tests/bench/README.md.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import k8ssim  # noqa: E402
 import measure  # noqa: E402
 from measure import median  # noqa: E402
 
-PARTS = ('planner', 'disruption', 'noop', 'change', 'migparted')
+PARTS = ('planner', 'disruption', 'fleetplan', 'noop', 'change', 'migparted')
 ALIASES = {'api': ('noop', 'change'), 'memory': ('noop',), 'nvml': ('noop', 'change')}
 ROLLOUT = os.path.join(ROOT, 'playbooks', 'rollout.yml')
 BASELINE_PLAYBOOK = """---
@@ -268,6 +269,44 @@ class Bench(object):
                  '%s; %s; %s s' % (_fmt(split['validate_s'], 2), _fmt(split['plan_unchanged_s'], 2), _fmt(split['plan_changed_s'], 2)))
         self.row(section, '  distinct (model, current, target) plans; slowest GPU plan',
                  '%d; %s ms' % (plan['distinct_plans'], _fmt(plan['slowest_plan_ms'], 1)))
+
+    # -- 8. fleet planner -------------------------------------------------------------------------------------------
+
+    def fleetplan(self):
+        import fleetplan  # pylint: disable=import-outside-toplevel
+        section = '8 Fleet planner (served / nodes / GPUs changed / busy destroyed / fragmentation)'
+        self.results['fleetplan'] = []
+        for nodes in self.args.fleet_sizes:
+            self.say('fleetplan: %d-node synthetic fleet: planner, greedy, best uniform layout%s'
+                     % (nodes, ', exact optimum' if nodes <= self.args.fleet_exact_nodes else ''))
+            result = fleetplan.compare(nodes, exact_limit=self.args.fleet_exact_nodes)
+            self.results['fleetplan'].append(result)
+
+            def figures(side):
+                data = result[side]
+                return '%d / %d / %d / %d / %d' % (data['served'], data['nodes_changed'], data['gpus_changed'], data['busy_destroyed'],
+                                                   data['fragmentation'])
+            planner = result['planner']['served']
+            self.row(section, '%d nodes (%d GPUs): %d demand, %d within quota, %d served before'
+                     % (nodes, result['gpus'], result['demand'], result['servable'], result['before']), '')
+            mode = '%s mode%s' % ('exact' if result['stats']['stages']['exact'] else 'heuristic', '' if result['optimal'] else ', time limit hit')
+            self.row(section, '  planner (%s)' % mode, figures('planner'))
+            self.row(section, '  (a) nos-style greedy per pending pod', figures('greedy'), 'served >=',
+                     'PASS' if planner >= result['greedy']['served'] else 'MISS')
+            self.row(section, '  (b) best uniform operator layout per model', figures('uniform'), 'served >=',
+                     'PASS' if planner >= result['uniform']['served'] else 'MISS')
+            if 'exact' in result:
+                exact = result['exact']['served']
+                self.row(section, '  (c) exact optimum (no aggregation)', figures('exact'), 'within 5%',
+                         'PASS' if planner >= 0.95 * exact else 'MISS')
+                heuristic = result['heuristic']
+                self.row(section, '  heuristic mode on the same fleet (gap to exact)', figures('heuristic'), 'within 5%',
+                         'PASS' if heuristic['served'] >= 0.95 * exact else 'MISS')
+            if nodes >= 1000:
+                self.row(section, '  planning CPU time at %d nodes' % nodes, _fmt(result['planner_cpu_s'], 2, ' s'), '< 5 s',
+                         'PASS' if result['planner_cpu_s'] < 5.0 else 'MISS')
+            else:
+                self.row(section, '  planning CPU time', _fmt(result['planner_cpu_s'], 2, ' s'))
 
     # -- 4. disruption ----------------------------------------------------------------------------------------------
 
@@ -766,6 +805,8 @@ def schedule(bench, args):
         steps.append(('planner', bench.planner))
     if 'disruption' in args.parts:
         steps.append(('disruption', bench.disruption))
+    if 'fleetplan' in args.parts:
+        steps.append(('fleetplan', bench.fleetplan))
     sizes = sorted(args.sizes)
     batches = sorted(args.batch_sizes)
     first_batches = batches[:1] + batches[-1:] if len(batches) > 1 else batches
@@ -814,6 +855,8 @@ def parse_args(argv):
     parser.add_argument('--plugin-wait', type=float, default=4.0, help='simulated device plugin restart delay, seconds (default 4)')
     parser.add_argument('--migparted-runs', type=int, default=3, help='interleaved runs of each tool per transition, side by side with mig-parted (default 3)')
     parser.add_argument('--plan-nodes', type=int, default=1000, help='nodes of the fleet plan (default 1000)')
+    parser.add_argument('--fleet-sizes', default='8,128,1000', help='nodes of the fleet planner\'s synthetic fleets (default 8,128,1000)')
+    parser.add_argument('--fleet-exact-nodes', type=int, default=8, help='largest fleet with the exact optimum computed (default 8)')
     parser.add_argument('--budget', type=float, default=960.0,
                         help='seconds this driver may take; runs projected to overrun it are skipped and said so (default 960)')
     parser.add_argument('--output', default=os.path.join(BENCH, 'results.json'))
@@ -828,6 +871,7 @@ def parse_args(argv):
                 parts.append(name)
     args.parts = [p for p in PARTS if p in parts]
     args.sizes = sorted(int(s) for s in args.sizes.split(','))
+    args.fleet_sizes = sorted(int(s) for s in args.fleet_sizes.split(','))
     args.batch_sizes = sorted(int(s) for s in args.batch_sizes.split(','))
     args.noop_serial = json.loads(args.noop_serial)
     return args
