@@ -181,6 +181,8 @@ def inventory(path, fleet, kubeconfig, report_dir, extra=None):
         'gpufleet_mig_become': False,
         'gpufleet_mig_install_restore': False,
         'gpufleet_mig_drain_timeout': 120,
+        # The bench's GPU pods are pinned to their nodes, whose resources change: the capacity check would refuse.
+        'gpufleet_mig_allow_capacity_loss': True,
         'gpufleet_mig_drain_retry_delay': 1,
         'gpufleet_mig_device_plugin_namespace': 'gpu-operator',
         'gpufleet_mig_device_plugin_configmap': 'nvidia-device-plugin-configs',

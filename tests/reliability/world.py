@@ -285,6 +285,9 @@ class World(object):
             'gpufleet_mig_install_restore': False,
             'gpufleet_mig_report_dir': self.report_dir,
             'gpufleet_mig_drain_timeout': 60,
+            # Its GPU pods are pinned to their nodes (to find them in the drain) and lose their resource there on
+            # purpose: the capacity check would rightly refuse every change. It has tests of its own.
+            'gpufleet_mig_allow_capacity_loss': True,
             'gpufleet_mig_drain_retry_delay': 1,
             'gpufleet_mig_device_plugin_timeout': 60,
             'gpufleet_mig_device_plugin_config': 'mixed',
