@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ansible_collections.gpufleet.mig.plugins.module_utils._drain import CORDON_ANNOTATION, GPU_RESOURCE_PREFIXES, classify_pods
+from ansible_collections.gpufleet.mig.plugins.module_utils._drain import CORDON_ANNOTATION, GPU_RESOURCE_PREFIXES, classify_pods, pod_name
 
 QUOTA_PREFIX = 'requests.'
 # Taint effects that keep a pod off a node (PreferNoSchedule only steers the scheduler).
@@ -35,11 +35,6 @@ _FINISHED = ('Succeeded', 'Failed')
 
 class CapacityInputError(ValueError):
     """The changes given to the check are not what it takes."""
-
-
-def _name(obj):
-    meta = obj.get('metadata') or {}
-    return '%s/%s' % (meta['namespace'], meta['name']) if meta.get('namespace') else meta.get('name')
 
 
 def _count(value):
@@ -219,10 +214,12 @@ def capacity_check(nodes, pods, quotas, changes, gpu_only=True):
     for name in sorted(changes):
         on_node = [pod for pod in running if pod['spec']['nodeName'] == name]
         evicted.extend(classify_pods(on_node, gpu_only=gpu_only)[0])
-    evicted_names = set(_name(pod) for pod in evicted)
-    not_recreated = sorted(_name(pod) for pod in evicted if not _recreated(pod))
-    staying = [pod for pod in running if _name(pod) not in evicted_names]
-    returning = [pod for pod in evicted if _recreated(pod) and pod_requests(pod)]
+    evicted_names = set(pod_name(pod) for pod in evicted)
+    not_recreated = sorted(pod_name(pod) for pod in evicted if not _recreated(pod))
+    staying = [pod for pod in running if pod_name(pod) not in evicted_names]
+    # Each pod's GPU requests, computed once: the totals, the free space and the placement all use them.
+    requests = dict((pod_name(pod), pod_requests(pod)) for pod in running)
+    returning = [pod for pod in evicted if _recreated(pod) and requests[pod_name(pod)]]
 
     resources = {}
 
@@ -234,7 +231,7 @@ def capacity_check(nodes, pods, quotas, changes, gpu_only=True):
             for key, count in amounts.items():
                 row(key)[which] += count
     for pod in staying + returning:
-        for key, count in pod_requests(pod).items():
+        for key, count in requests[pod_name(pod)].items():
             row(key)['used'] += count
     granted = {}
     for quota in quotas:
@@ -257,12 +254,12 @@ def capacity_check(nodes, pods, quotas, changes, gpu_only=True):
     free = dict((name, dict(offered)) for name, offered in after.items())
     for pod in staying:
         node = pod['spec']['nodeName']
-        for key, count in pod_requests(pod).items():
+        for key, count in requests[pod_name(pod)].items():
             free[node][key] = free[node].get(key, 0) - count
     placed, stranded = {}, []
     # Biggest first, then by name: the same cluster always gives the same answer.
-    for pod in sorted(returning, key=lambda p: (-sum(pod_requests(p).values()), _name(p))):
-        needed = pod_requests(pod)
+    for pod in sorted(returning, key=lambda p: (-sum(requests[pod_name(p)].values()), pod_name(p))):
+        needed = requests[pod_name(pod)]
         fitting, refusals = [], {}
         for name in sorted(by_name):
             reason = why_not(pod, by_name[name], name in changes)
@@ -277,10 +274,10 @@ def capacity_check(nodes, pods, quotas, changes, gpu_only=True):
             node = min(fitting, key=lambda n: (sum(free[n].get(k, 0) - needed[k] for k in needed), n))
             for key, count in needed.items():
                 free[node][key] -= count
-            placed[_name(pod)] = node
+            placed[pod_name(pod)] = node
         else:
             why = ['%s: %s' % (', '.join(names), reason) for reason, names in sorted(refusals.items(), key=lambda item: item[1])]
-            stranded.append({'pod': _name(pod), 'requests': needed, 'why': why})
+            stranded.append({'pod': pod_name(pod), 'requests': needed, 'why': why})
     for entry in stranded:
         problems.append('pod %s (%s) fits on no node after the change: %s'
                         % (entry['pod'], _requests_text(entry['requests']), '; '.join(entry['why'])))

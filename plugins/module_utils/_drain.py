@@ -52,7 +52,7 @@ class DrainError(Exception):
         self.evicted = tuple(evicted)
 
 
-def _name(pod):
+def pod_name(pod):
     return '%s/%s' % (pod['metadata']['namespace'], pod['metadata']['name'])
 
 
@@ -70,18 +70,18 @@ def uses_gpu(pod):
 def classify_pods(pods, gpu_only=True):
     """Split the node's pods into (to_evict, skipped) where skipped maps 'ns/name' to the reason."""
     to_evict, skipped = [], {}
-    for pod in sorted(pods, key=_name):
+    for pod in sorted(pods, key=pod_name):
         metadata = pod['metadata']
         owners = metadata.get('ownerReferences') or []
         phase = (pod.get('status') or {}).get('phase')
         if any(owner.get('kind') == 'DaemonSet' for owner in owners):
-            skipped[_name(pod)] = 'DaemonSet pod (its controller would recreate it at once)'
+            skipped[pod_name(pod)] = 'DaemonSet pod (its controller would recreate it at once)'
         elif MIRROR_ANNOTATION in (metadata.get('annotations') or {}):
-            skipped[_name(pod)] = 'static (mirror) pod, managed by the kubelet'
+            skipped[pod_name(pod)] = 'static (mirror) pod, managed by the kubelet'
         elif phase in ('Succeeded', 'Failed'):
-            skipped[_name(pod)] = 'already finished (%s)' % phase
+            skipped[pod_name(pod)] = 'already finished (%s)' % phase
         elif gpu_only and not uses_gpu(pod):
-            skipped[_name(pod)] = 'uses no GPU'
+            skipped[pod_name(pod)] = 'uses no GPU'
         else:
             to_evict.append(pod)
     return to_evict, skipped
@@ -185,10 +185,10 @@ class Drainer(object):
                 if refusal is None:
                     evicted.append(pod)
                 else:
-                    blocked[_name(pod)] = refusal
+                    blocked[pod_name(pod)] = refusal
         waiting = self._wait_gone(evicted, deadline)
         blocked.update(waiting)
-        done = [_name(pod) for pod in evicted if _name(pod) not in waiting]
+        done = [pod_name(pod) for pod in evicted if pod_name(pod) not in waiting]
         if blocked:
             message = 'draining node %s did not finish: %s' % (
                 self.node, '; '.join('%s: %s' % (name, reason) for name, reason in sorted(blocked.items())))
@@ -218,7 +218,7 @@ class Drainer(object):
 
     def _wait_gone(self, pods, deadline):
         """Wait until every pod is gone or replaced (another UID). Returns 'ns/name' -> reason for those still there."""
-        left = dict((_name(pod), pod) for pod in pods)
+        left = dict((pod_name(pod), pod) for pod in pods)
         while left:
             for name, pod in list(left.items()):
                 current = self.kube.read_pod(pod['metadata']['namespace'], pod['metadata']['name'])
