@@ -200,11 +200,8 @@ nodes:
       unschedulable: false
 """
 
-import time
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.gpufleet.mig.plugins.module_utils._drain import POLL_INTERVAL
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import (
     AUTH_ARG_SPEC,
     KUBERNETES_IMPORT_ERROR,
@@ -217,6 +214,7 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import (
 )
 from ansible_collections.gpufleet.mig.plugins.module_utils._plugin_config import config_problems, load_config, mig_strategy, resource_differences
 from ansible_collections.gpufleet.mig.plugins.module_utils._resources import expected_resources, strategy_problems, with_planned_layouts
+from ansible_collections.gpufleet.mig.plugins.module_utils._wait import POLL_INTERVAL, Waiter, WaitTimeout
 
 CONFIG_LABEL = 'nvidia.com/device-plugin.config'
 NODE_KEYS = ('node', 'config_name', 'gpus', 'planned_layouts')
@@ -427,23 +425,31 @@ class PluginConfig(object):
             self.wait(kube, expected, old_uids)
 
     def wait(self, kube, expected, old_uids):
-        deadline = time.monotonic() + self.params['timeout']
-        while True:
-            node = kube.read_node(self.params['node'])
-            pods = [p for p in kube.pods(self.params['namespace'], self.params['plugin_selector'], self.params['node'])
-                    if p['metadata']['uid'] not in old_uids]
-            wrong, stale = resource_differences(_gpu_resources(node), expected)
+        node_name, namespace, selector = self.params['node'], self.params['namespace'], self.params['plugin_selector']
+
+        def observe():
+            node = kube.read_node(node_name)
+            pods = [p for p in kube.pods(namespace, selector, node_name) if p['metadata']['uid'] not in old_uids]
             self.result['advertised'] = _gpu_resources(node)
-            if not wrong and not stale and pods:
-                return
-            if time.monotonic() + POLL_INTERVAL > deadline:
-                parts = ['%s is %s, expected %s' % (key, have, want) for key, (have, want) in sorted(wrong.items())]
-                parts += ['%s is still advertised' % key for key in stale]
-                plugin = ', '.join('%s (%s)' % (p['metadata']['name'], _pod_state(p)) for p in pods) or 'no new plugin pod on the node'
-                self.fail('node %s does not advertise the expected GPU resources after %ss: %s; device plugin: %s'
-                          % (self.params['node'], self.params['timeout'], '; '.join(parts) or 'no plugin pod has started', plugin),
-                          wrong=dict((k, {'advertised': h, 'expected': w}) for k, (h, w) in wrong.items()), stale=stale)
-            time.sleep(POLL_INTERVAL)
+            return pods, resource_differences(_gpu_resources(node), expected)
+
+        def advertised_as_planned(observed):
+            pods, (wrong, stale) = observed
+            return pods and not wrong and not stale
+
+        def message(observed):
+            pods, (wrong, stale) = observed
+            parts = ['%s is %s, expected %s' % (key, have, want) for key, (have, want) in sorted(wrong.items())]
+            parts += ['%s is still advertised' % key for key in stale]
+            plugin = ', '.join('%s (%s)' % (p['metadata']['name'], _pod_state(p)) for p in pods) or 'no new plugin pod on the node'
+            return ('node %s does not advertise the expected GPU resources after %ss: %s; device plugin: %s'
+                    % (node_name, self.params['timeout'], '; '.join(parts) or 'no plugin pod has started', plugin))
+
+        try:
+            Waiter(self.params['timeout']).until(observe, advertised_as_planned, POLL_INTERVAL, message)
+        except WaitTimeout as exc:
+            wrong, stale = exc.last[1]
+            self.fail(str(exc), wrong=dict((k, {'advertised': h, 'expected': w}) for k, (h, w) in wrong.items()), stale=stale)
 
 
 class NodeProblem(Exception):
