@@ -23,7 +23,7 @@ from __future__ import annotations
 import concurrent.futures
 import time
 
-from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import merge_patched, metadata_patch
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import metadata_patch
 from ansible_collections.gpufleet.mig.plugins.module_utils._wait import POLL_INTERVAL, Waiter, WaitTimeout
 
 __all__ = (
@@ -152,11 +152,7 @@ class Drainer(object):
         return changed, admin, node
 
     def _update(self, change, check_mode):
-        if check_mode:
-            node = self.kube.read_node(self.node)
-            patch = change(node)
-            return patch is not None, merge_patched(node, patch) if patch else node
-        dummy, node, changed = self.kube.update_node(self.node, change)
+        dummy, node, changed = self.kube.update_node(self.node, change, check_mode=check_mode)
         return changed, node
 
     def mark_failed(self, reason):

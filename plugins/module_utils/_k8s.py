@@ -322,11 +322,12 @@ class Kube(object):
         """The node as a plain dict; KubeError (404) when it does not exist."""
         return self.call('reading node %s' % name, 'GET', _path('/api/v1/nodes/%s', name))
 
-    def update_node(self, name, change, conflicts=5):
+    def update_node(self, name, change, conflicts=5, check_mode=False):
         """Apply ``change(node_dict) -> merge patch or None`` with optimistic concurrency.
 
         The patch carries the resourceVersion it was computed from, so a concurrent writer makes
         the server answer 409; the node is then read again and the change recomputed.
+        In ``check_mode`` nothing is written: ``after`` is the node as the patch would leave it.
         Returns (before, after, patched).
         """
         for dummy in range(conflicts):
@@ -334,6 +335,8 @@ class Kube(object):
             patch = change(before)
             if not patch:
                 return before, before, False
+            if check_mode:
+                return before, merge_patched(before, patch), True
             patch.setdefault('metadata', {})['resourceVersion'] = before['metadata']['resourceVersion']
             try:
                 after = self.call('patching node %s' % name, 'PATCH', _path('/api/v1/nodes/%s', name), body=patch, content_type=MERGE_PATCH)
