@@ -316,6 +316,15 @@ class Kube(object):
                 raise KubeError('%s failed: the answer of the API server is not JSON' % what)
         raise KubeError('%s failed after %d attempts' % (what, self.retries + 1))
 
+    def read(self, what, path):
+        """GET ``path`` as plain data, or None when it does not exist (404)."""
+        try:
+            return self.call(what, 'GET', path)
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     # -- nodes --------------------------------------------------------------------------------
 
     def read_node(self, name):
@@ -356,12 +365,7 @@ class Kube(object):
 
     def read_pod(self, namespace, name):
         """The pod as a plain dict, or None when it is gone."""
-        try:
-            return self.call('reading pod %s/%s' % (namespace, name), 'GET', _path('/api/v1/namespaces/%s/pods/%s', namespace, name))
-        except KubeError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return self.read('reading pod %s/%s' % (namespace, name), _path('/api/v1/namespaces/%s/pods/%s', namespace, name))
 
     def evict(self, namespace, name, grace_period=None):
         """Ask the Eviction API to evict a pod. Returns None when done, else (status, message) of the refusal.
@@ -386,12 +390,7 @@ class Kube(object):
 
     def read_config_map(self, namespace, name):
         """The ConfigMap as a plain dict, or None when it does not exist."""
-        try:
-            return self.call('reading configmap %s/%s' % (namespace, name), 'GET', _path('/api/v1/namespaces/%s/configmaps/%s', namespace, name))
-        except KubeError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return self.read('reading configmap %s/%s' % (namespace, name), _path('/api/v1/namespaces/%s/configmaps/%s', namespace, name))
 
     def write_config_map_data(self, namespace, name, data, existing):
         """Create the ConfigMap with ``data``, or merge ``data`` into ``existing`` (409 when someone changed it since)."""

@@ -136,21 +136,12 @@ def _path(namespace, name=None):
     return '/apis/coordination.k8s.io/v1/namespaces/%s/leases' % namespace + ('/%s' % name if name else '')
 
 
-def _read(kube, namespace, name):
-    try:
-        return kube.call('reading lease %s/%s' % (namespace, name), 'GET', _path(namespace, name))
-    except KubeError as exc:
-        if exc.status == 404:
-            return None
-        raise
-
-
 def converge(kube, params, check_mode, now):
     """Decide and (unless check_mode) write; returns (action, lease before, spec after). Raises LockRefused or KubeError."""
     namespace, name, holder = params['namespace'], params['name'], params['holder']
     where = 'the rollout lock (Lease %s/%s)' % (namespace, name)
     for dummy in range(CONFLICTS):
-        lease = _read(kube, namespace, name)
+        lease = kube.read('reading lease %s/%s' % (namespace, name), _path(namespace, name))
         action = decide(lease, holder, now(), params['state'], where)
         if action == 'none':
             return action, lease, (lease or {}).get('spec')
