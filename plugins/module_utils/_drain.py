@@ -23,7 +23,8 @@ from __future__ import annotations
 import concurrent.futures
 import time
 
-from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import merge_patched, metadata_patch
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import metadata_patch
+from ansible_collections.gpufleet.mig.plugins.module_utils._wait import POLL_INTERVAL, Waiter, WaitTimeout
 
 __all__ = (
     'CORDON_ANNOTATION',
@@ -39,8 +40,9 @@ DRAIN_FAILED_ANNOTATION = 'gpufleet.mig/drain-failed'
 MIRROR_ANNOTATION = 'kubernetes.io/config.mirror'
 # nvidia.com/gpu, its time-sliced renames (nvidia.com/gpu.shared) and every MIG resource (nvidia.com/mig-1g.5gb).
 GPU_RESOURCE_PREFIXES = ('nvidia.com/gpu', 'nvidia.com/mig-')
-# Polls of the API never run faster than this.
-POLL_INTERVAL = 1.0
+# An eviction refused with these is tried again: 429, a budget forbids it now; 502-504 or no answer (None), the API
+# server is briefly unavailable. Anything else (500: several budgets select the pod) will not change by waiting.
+EVICTION_RETRIED = (429, 502, 503, 504, None)
 
 
 class DrainError(Exception):
@@ -150,11 +152,7 @@ class Drainer(object):
         return changed, admin, node
 
     def _update(self, change, check_mode):
-        if check_mode:
-            node = self.kube.read_node(self.node)
-            patch = change(node)
-            return patch is not None, merge_patched(node, patch) if patch else node
-        dummy, node, changed = self.kube.update_node(self.node, change)
+        dummy, node, changed = self.kube.update_node(self.node, change, check_mode=check_mode)
         return changed, node
 
     def mark_failed(self, reason):
@@ -174,19 +172,19 @@ class Drainer(object):
         """
         cordon_changed, node = self.cordon()
         to_evict, skipped = self.plan(gpu_only)
-        deadline = self.clock() + self.timeout
+        waiter = Waiter(self.timeout, self.clock, self.sleep)
         blocked = {}
         evicted = []
         if to_evict:
             workers = min(len(to_evict), 16)
             with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-                outcomes = list(pool.map(lambda pod: (pod, self._evict(pod, deadline)), to_evict))
+                outcomes = list(pool.map(lambda pod: (pod, self._evict(pod, waiter)), to_evict))
             for pod, refusal in outcomes:
                 if refusal is None:
                     evicted.append(pod)
                 else:
                     blocked[pod_name(pod)] = refusal
-        waiting = self._wait_gone(evicted, deadline)
+        waiting = self._wait_gone(evicted, waiter)
         blocked.update(waiting)
         done = [pod_name(pod) for pod in evicted if pod_name(pod) not in waiting]
         if blocked:
@@ -200,33 +198,33 @@ class Drainer(object):
             if DRAIN_FAILED_ANNOTATION in (node['metadata'].get('annotations') or {}) else None))
         return cordon_changed, done, skipped, node
 
-    def _evict(self, pod, deadline):
-        """Evict one pod, retrying 429 until the deadline. None when accepted, else the reason it was not."""
+    def _evict(self, pod, waiter):
+        """Evict one pod, trying again while it is refused for now, until the deadline. None when accepted, else why not."""
         namespace, name = pod['metadata']['namespace'], pod['metadata']['name']
-        while True:
-            refusal = self.kube.evict(namespace, name, self.grace_period)
-            if refusal is None:
-                return None
-            status, message = refusal
-            # 429: a budget forbids it now; 502-504 or no answer: the API server is briefly unavailable. Both pass.
-            # Anything else (500: several budgets select the pod) will not change by waiting.
-            if status not in (429, 502, 503, 504, None):
-                return 'eviction refused (HTTP %s): %s' % (status, message)
-            if self.clock() + self.retry_delay > deadline:
-                return 'eviction still refused when the timeout of %ss ran out (HTTP %s): %s' % (self.timeout, status, message)
-            self.sleep(self.retry_delay)
+        try:
+            refusal = waiter.until(
+                lambda: self.kube.evict(namespace, name, self.grace_period),
+                lambda refusal: refusal is None or refusal[0] not in EVICTION_RETRIED,
+                self.retry_delay,
+                lambda refusal: 'eviction still refused when the timeout of %ss ran out (HTTP %s): %s' % ((self.timeout,) + refusal))
+        except WaitTimeout as exc:
+            return str(exc)
+        return None if refusal is None else 'eviction refused (HTTP %s): %s' % refusal
 
-    def _wait_gone(self, pods, deadline):
+    def _wait_gone(self, pods, waiter):
         """Wait until every pod is gone or replaced (another UID). Returns 'ns/name' -> reason for those still there."""
         left = dict((pod_name(pod), pod) for pod in pods)
-        while left:
+
+        def still_there():
             for name, pod in list(left.items()):
                 current = self.kube.read_pod(pod['metadata']['namespace'], pod['metadata']['name'])
                 if current is None or current['metadata'].get('uid') != pod['metadata'].get('uid'):
                     del left[name]
-            if not left:
-                break
-            if self.clock() + POLL_INTERVAL > deadline:
-                return dict((name, 'evicted but still terminating when the timeout of %ss ran out' % self.timeout) for name in left)
-            self.sleep(POLL_INTERVAL)
+            return left
+
+        try:
+            waiter.until(still_there, lambda left: not left, POLL_INTERVAL,
+                         lambda left: 'evicted but still terminating when the timeout of %ss ran out' % self.timeout)
+        except WaitTimeout as exc:
+            return dict((name, str(exc)) for name in exc.last)
         return {}

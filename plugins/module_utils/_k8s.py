@@ -316,17 +316,27 @@ class Kube(object):
                 raise KubeError('%s failed: the answer of the API server is not JSON' % what)
         raise KubeError('%s failed after %d attempts' % (what, self.retries + 1))
 
+    def read(self, what, path):
+        """GET ``path`` as plain data, or None when it does not exist (404)."""
+        try:
+            return self.call(what, 'GET', path)
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     # -- nodes --------------------------------------------------------------------------------
 
     def read_node(self, name):
         """The node as a plain dict; KubeError (404) when it does not exist."""
         return self.call('reading node %s' % name, 'GET', _path('/api/v1/nodes/%s', name))
 
-    def update_node(self, name, change, conflicts=5):
+    def update_node(self, name, change, conflicts=5, check_mode=False):
         """Apply ``change(node_dict) -> merge patch or None`` with optimistic concurrency.
 
         The patch carries the resourceVersion it was computed from, so a concurrent writer makes
         the server answer 409; the node is then read again and the change recomputed.
+        In ``check_mode`` nothing is written: ``after`` is the node as the patch would leave it.
         Returns (before, after, patched).
         """
         for dummy in range(conflicts):
@@ -334,6 +344,8 @@ class Kube(object):
             patch = change(before)
             if not patch:
                 return before, before, False
+            if check_mode:
+                return before, merge_patched(before, patch), True
             patch.setdefault('metadata', {})['resourceVersion'] = before['metadata']['resourceVersion']
             try:
                 after = self.call('patching node %s' % name, 'PATCH', _path('/api/v1/nodes/%s', name), body=patch, content_type=MERGE_PATCH)
@@ -353,12 +365,7 @@ class Kube(object):
 
     def read_pod(self, namespace, name):
         """The pod as a plain dict, or None when it is gone."""
-        try:
-            return self.call('reading pod %s/%s' % (namespace, name), 'GET', _path('/api/v1/namespaces/%s/pods/%s', namespace, name))
-        except KubeError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return self.read('reading pod %s/%s' % (namespace, name), _path('/api/v1/namespaces/%s/pods/%s', namespace, name))
 
     def evict(self, namespace, name, grace_period=None):
         """Ask the Eviction API to evict a pod. Returns None when done, else (status, message) of the refusal.
@@ -383,12 +390,7 @@ class Kube(object):
 
     def read_config_map(self, namespace, name):
         """The ConfigMap as a plain dict, or None when it does not exist."""
-        try:
-            return self.call('reading configmap %s/%s' % (namespace, name), 'GET', _path('/api/v1/namespaces/%s/configmaps/%s', namespace, name))
-        except KubeError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return self.read('reading configmap %s/%s' % (namespace, name), _path('/api/v1/namespaces/%s/configmaps/%s', namespace, name))
 
     def write_config_map_data(self, namespace, name, data, existing):
         """Create the ConfigMap with ``data``, or merge ``data`` into ``existing`` (409 when someone changed it since)."""

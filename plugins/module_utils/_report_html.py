@@ -21,16 +21,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import traceback
 
 try:
     import jinja2
     from markupsafe import Markup
 except ImportError:  # ansible-core requires Jinja2 (and its MarkupSafe) on the controller, where this runs
     jinja2 = Markup = None
+    JINJA2_IMPORT_ERROR = traceback.format_exc()
+else:
+    JINJA2_IMPORT_ERROR = None
 
-__all__ = ('HAS_JINJA2', 'TEMPLATES', 'render_html', 'render_page')
-
-HAS_JINJA2 = jinja2 is not None
+__all__ = ('JINJA2_IMPORT_ERROR', 'TEMPLATES', 'render_html', 'render_page')
 
 STYLE = r"""
 :root { --slice: 4.2rem; --bar: 2.5rem; --ink: #1d2330; --muted: #5b6576; --line: #d5dae1; --warn: #e07a00; --bad: #c1121f;

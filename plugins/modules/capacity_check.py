@@ -124,10 +124,9 @@ problems:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.gpufleet.mig.plugins.module_utils._capacity import CapacityInputError, capacity_check
-from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import AUTH_ARG_SPEC, KUBERNETES_IMPORT_ERROR, Kube, KubeError, name_problem
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import name_problem
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s_module import KubeModule
 
 
 def read_cluster(kube):
@@ -137,30 +136,27 @@ def read_cluster(kube):
 
 
 def main():
-    argument_spec = dict(
-        changes=dict(type='list', elements='dict', required=True, options=dict(
-            node=dict(type='str', required=True),
-            resources=dict(type='dict', required=True),
-        )),
-        drain_gpu_only=dict(type='bool', default=True),
-        allow_capacity_loss=dict(type='bool', default=False),
+    module = KubeModule(
+        argument_spec=dict(
+            changes=dict(type='list', elements='dict', required=True, options=dict(
+                node=dict(type='str', required=True),
+                resources=dict(type='dict', required=True),
+            )),
+            drain_gpu_only=dict(type='bool', default=True),
+            allow_capacity_loss=dict(type='bool', default=False),
+        ),
+        errors={CapacityInputError: lambda exc: {}},
+        supports_check_mode=True,
     )
-    argument_spec.update(AUTH_ARG_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if KUBERNETES_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('kubernetes'), exception=KUBERNETES_IMPORT_ERROR)
     params = module.params
     names = [change['node'] for change in params['changes']]
     problems = [p for p in (name_problem('changes.node', name) for name in names) if p]
     problems.extend('changes: node %s is listed twice' % name for name in sorted(set(n for n in names if names.count(n) > 1)))
-    if problems:
-        module.fail_json(msg='; '.join(problems), problems=problems)
+    module.fail_problems(problems)
     changes = dict((change['node'], change['resources']) for change in params['changes'])
-    try:
-        nodes, pods, quotas = read_cluster(Kube(params))
+    with module.failing_on_errors():
+        nodes, pods, quotas = read_cluster(module.kube)
         found = capacity_check(nodes, pods, quotas, changes, gpu_only=params['drain_gpu_only'])
-    except (KubeError, CapacityInputError) as exc:
-        module.fail_json(msg=str(exc), status=getattr(exc, 'status', None))
     if found['problems'] and not params['allow_capacity_loss']:
         module.fail_json(msg='The change would leave the cluster without room for its GPU workloads; nothing was changed: %s '
                              'Set allow_capacity_loss to make it on purpose.' % ' '.join(p.rstrip('.') + '.' for p in found['problems']),

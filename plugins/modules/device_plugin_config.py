@@ -200,23 +200,14 @@ nodes:
       unschedulable: false
 """
 
-import time
+import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.gpufleet.mig.plugins.module_utils._drain import POLL_INTERVAL
-from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import (
-    AUTH_ARG_SPEC,
-    KUBERNETES_IMPORT_ERROR,
-    Kube,
-    KubeError,
-    config_key_problem,
-    label_value_problem,
-    metadata_patch,
-    name_problem,
-)
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import KubeError, config_key_problem, label_value_problem, metadata_patch, name_problem
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s_module import KubeModule
+from ansible_collections.gpufleet.mig.plugins.module_utils._module import Library
 from ansible_collections.gpufleet.mig.plugins.module_utils._plugin_config import config_problems, load_config, mig_strategy, resource_differences
 from ansible_collections.gpufleet.mig.plugins.module_utils._resources import expected_resources, strategy_problems, with_planned_layouts
+from ansible_collections.gpufleet.mig.plugins.module_utils._wait import POLL_INTERVAL, Waiter, WaitTimeout
 
 CONFIG_LABEL = 'nvidia.com/device-plugin.config'
 NODE_KEYS = ('node', 'config_name', 'gpus', 'planned_layouts')
@@ -224,7 +215,9 @@ NODE_KEYS = ('node', 'config_name', 'gpus', 'planned_layouts')
 try:
     import yaml
 except ImportError:
-    yaml = None
+    YAML_IMPORT_ERROR = traceback.format_exc()
+else:
+    YAML_IMPORT_ERROR = None
 
 
 def _gpu_resources(node):
@@ -247,10 +240,8 @@ class PluginConfig(object):
     def __init__(self, module):
         self.module = module
         self.params = module.params
-        self.result = {'changed': False, 'written': []}
-
-    def fail(self, msg, **extra):
-        self.module.fail_json(msg=msg, **dict(self.result, **extra))
+        # What was done so far, which a failure reports too.
+        self.result = module.failure = {'changed': False, 'written': []}
 
     def validate(self):
         """Every problem with the arguments, before any request: names, configs, and the shape of gpus and planned_layouts."""
@@ -278,8 +269,7 @@ class PluginConfig(object):
         if self.params['node'] and self.params['wait'] and self.params['gpus'] is None:
             problems.append("gpus (gpu_info's node.gpus of the node) is required with node unless wait is false")
         problems.extend(_layout_problems('', params['gpus'], params['planned_layouts']))
-        if problems:
-            self.fail('; '.join(problems), problems=problems)
+        self.module.fail_problems(problems)
         return configs
 
     def nodes_problems(self):
@@ -331,7 +321,7 @@ class PluginConfig(object):
             try:
                 expected = self.expected(self.params, configs, data)
             except NodeProblem as exc:
-                self.fail(str(exc), **exc.extra)
+                self.module.fail_json(msg=str(exc), **exc.extra)
         elif self.params['nodes'] is not None:
             self.check_nodes(kube, configs, data, to_write)
             return self.result
@@ -390,7 +380,7 @@ class PluginConfig(object):
             found[spec['node']] = result
         self.result['nodes'] = found
         if failed:
-            self.fail('%d of %d nodes: %s' % (len(failed), len(found), '; '.join(failed)))
+            self.module.fail_json(msg='%d of %d nodes: %s' % (len(failed), len(found), '; '.join(failed)))
 
     def node_result(self, node, label_changed, expected, config_changed):
         """What a node read shows: whether its plugin must restart (config label, config or resources differ), its labels and state."""
@@ -403,11 +393,9 @@ class PluginConfig(object):
     def select_and_wait(self, kube, expected, config_changed):
         node_name = self.params['node']
         wanted = self.params['config_name']
-        if self.module.check_mode:
-            node = kube.read_node(node_name)
-            label_changed = _label_patch(node, wanted) is not None
-        else:
-            dummy, node, label_changed = kube.update_node(node_name, lambda current: _label_patch(current, wanted))
+        before, after, label_changed = self.module.update_node(node_name, lambda current: _label_patch(current, wanted))
+        # The node as read: check mode does not set the label (RETURN's labels), as O(nodes) reports each node.
+        node = before if self.module.check_mode else after
         found = self.node_result(node, label_changed, expected, config_changed)
         restart = found['restarted']
         self.result.update(changed=self.result['changed'] or label_changed or restart, **found)
@@ -427,23 +415,31 @@ class PluginConfig(object):
             self.wait(kube, expected, old_uids)
 
     def wait(self, kube, expected, old_uids):
-        deadline = time.monotonic() + self.params['timeout']
-        while True:
-            node = kube.read_node(self.params['node'])
-            pods = [p for p in kube.pods(self.params['namespace'], self.params['plugin_selector'], self.params['node'])
-                    if p['metadata']['uid'] not in old_uids]
-            wrong, stale = resource_differences(_gpu_resources(node), expected)
+        node_name, namespace, selector = self.params['node'], self.params['namespace'], self.params['plugin_selector']
+
+        def observe():
+            node = kube.read_node(node_name)
+            pods = [p for p in kube.pods(namespace, selector, node_name) if p['metadata']['uid'] not in old_uids]
             self.result['advertised'] = _gpu_resources(node)
-            if not wrong and not stale and pods:
-                return
-            if time.monotonic() + POLL_INTERVAL > deadline:
-                parts = ['%s is %s, expected %s' % (key, have, want) for key, (have, want) in sorted(wrong.items())]
-                parts += ['%s is still advertised' % key for key in stale]
-                plugin = ', '.join('%s (%s)' % (p['metadata']['name'], _pod_state(p)) for p in pods) or 'no new plugin pod on the node'
-                self.fail('node %s does not advertise the expected GPU resources after %ss: %s; device plugin: %s'
-                          % (self.params['node'], self.params['timeout'], '; '.join(parts) or 'no plugin pod has started', plugin),
-                          wrong=dict((k, {'advertised': h, 'expected': w}) for k, (h, w) in wrong.items()), stale=stale)
-            time.sleep(POLL_INTERVAL)
+            return pods, resource_differences(_gpu_resources(node), expected)
+
+        def advertised_as_planned(observed):
+            pods, (wrong, stale) = observed
+            return pods and not wrong and not stale
+
+        def message(observed):
+            pods, (wrong, stale) = observed
+            parts = ['%s is %s, expected %s' % (key, have, want) for key, (have, want) in sorted(wrong.items())]
+            parts += ['%s is still advertised' % key for key in stale]
+            plugin = ', '.join('%s (%s)' % (p['metadata']['name'], _pod_state(p)) for p in pods) or 'no new plugin pod on the node'
+            return ('node %s does not advertise the expected GPU resources after %ss: %s; device plugin: %s'
+                    % (node_name, self.params['timeout'], '; '.join(parts) or 'no plugin pod has started', plugin))
+
+        try:
+            Waiter(self.params['timeout']).until(observe, advertised_as_planned, POLL_INTERVAL, message)
+        except WaitTimeout as exc:
+            wrong, stale = exc.last[1]
+            self.module.fail_json(msg=str(exc), wrong=dict((k, {'advertised': h, 'expected': w}) for k, (h, w) in wrong.items()), stale=stale)
 
 
 class NodeProblem(Exception):
@@ -486,31 +482,30 @@ def _parsed(text):
 
 
 def main():
-    argument_spec = dict(
-        namespace=dict(type='str', default='gpu-operator'),
-        configmap=dict(type='str', required=True),
-        configs=dict(type='dict', default={}),
-        node=dict(type='str'),
-        config_name=dict(type='str'),
-        gpus=dict(type='list', elements='dict'),
-        planned_layouts=dict(type='list', elements='dict'),
-        nodes=dict(type='list', elements='dict'),
-        plugin_selector=dict(type='str', default='app=nvidia-device-plugin-daemonset'),
-        restart=dict(type='str', choices=['auto', 'always', 'never'], default='auto'),
-        wait=dict(type='bool', default=True),
-        timeout=dict(type='int', default=300),
+    module = KubeModule(
+        argument_spec=dict(
+            namespace=dict(type='str', default='gpu-operator'),
+            configmap=dict(type='str', required=True),
+            configs=dict(type='dict', default={}),
+            node=dict(type='str'),
+            config_name=dict(type='str'),
+            gpus=dict(type='list', elements='dict'),
+            planned_layouts=dict(type='list', elements='dict'),
+            nodes=dict(type='list', elements='dict'),
+            plugin_selector=dict(type='str', default='app=nvidia-device-plugin-daemonset'),
+            restart=dict(type='str', choices=['auto', 'always', 'never'], default='auto'),
+            wait=dict(type='bool', default=True),
+            timeout=dict(type='int', default=300),
+        ),
+        mutually_exclusive=[('node', 'nodes')],
+        supports_check_mode=True,
+        # A config or a node's GPUs that cannot be used.
+        errors={ValueError: lambda exc: {}},
     )
-    argument_spec.update(AUTH_ARG_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, mutually_exclusive=[('node', 'nodes')], supports_check_mode=True)
-    if KUBERNETES_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('kubernetes'), exception=KUBERNETES_IMPORT_ERROR)
-    if yaml is None:
-        module.fail_json(msg=missing_required_lib('PyYAML'))
+    module.require(Library('PyYAML', YAML_IMPORT_ERROR))
     worker = PluginConfig(module)
-    try:
-        result = worker.run(Kube(module.params))
-    except (KubeError, ValueError) as exc:
-        worker.fail(str(exc))
+    with module.failing_on_errors():
+        result = worker.run(module.kube)
     module.exit_json(**result)
 
 

@@ -132,14 +132,13 @@ msg:
   sample: driver 550.54.15 is fine for MIG on 8 GPU(s)
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.gpufleet.mig.plugins.module_utils._driver import DriverPolicy, check_driver
-from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import PYNVML_IMPORT_ERROR, Nvml, NvmlError
+from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml, NvmlError
+from ansible_collections.gpufleet.mig.plugins.module_utils._nvml_module import NvmlModule
 
 
 def main():
-    module = AnsibleModule(
+    module = NvmlModule(
         argument_spec=dict(
             minimum_version=dict(type='str'),
             allowed_branches=dict(type='list', elements='str', default=[]),
@@ -148,6 +147,8 @@ def main():
             gpus=dict(type='list', elements='int'),
         ),
         supports_check_mode=True,
+        # problems is returned always, failures included.
+        failure={'problems': []},
     )
     policy = DriverPolicy(
         minimum_version=module.params['minimum_version'],
@@ -159,14 +160,11 @@ def main():
         policy.validate()
     except ValueError as exc:
         module.fail_json(msg=str(exc), problems=[str(exc)])
-    if PYNVML_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('nvidia-ml-py'), exception=PYNVML_IMPORT_ERROR, problems=[])
-
     try:
         with Nvml() as nvml:
             node = nvml.read_node(module.params['gpus'], instances=False)
     except NvmlError as exc:
-        module.fail_json(msg=str(exc), problems=[str(exc)], nvml_function=exc.function, nvml_error=exc.code)
+        module.fail_from(exc, problems=[str(exc)])
 
     report = check_driver(node, policy)
     for warning in report.warnings:

@@ -117,19 +117,19 @@ html:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._files import make_directory, parse_mode, read_text, write_atomic
 from ansible_collections.gpufleet.mig.plugins.module_utils._fleet_report import fleet_view, markdown, summary_lines
-from ansible_collections.gpufleet.mig.plugins.module_utils._report_html import HAS_JINJA2, render_html
+from ansible_collections.gpufleet.mig.plugins.module_utils._module import GpufleetModule, Library
+from ansible_collections.gpufleet.mig.plugins.module_utils._report_html import JINJA2_IMPORT_ERROR, render_html
 from ansible_collections.gpufleet.mig.plugins.module_utils._results import render
 
 FILES = ('report.json', 'report.md', 'report.html')
 
 
 def main():
-    module = AnsibleModule(
+    module = GpufleetModule(
         argument_spec=dict(
             fleet=dict(type='dict', required=True),
             path=dict(type='path'),
@@ -147,8 +147,8 @@ def main():
     result = dict(changed=False, summary=summary_lines(view), written=[])
     if directory is None:
         module.exit_json(**result)
-    if not HAS_JINJA2:
-        module.fail_json(msg=missing_required_lib('Jinja2'))
+    # Only writing the report needs it.
+    module.require(Library('Jinja2', JINJA2_IMPORT_ERROR))
     if os.path.exists(directory) and not os.path.isdir(directory):
         module.fail_json(msg='path: %s exists and is not a directory' % directory)
     try:

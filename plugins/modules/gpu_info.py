@@ -268,15 +268,14 @@ ansible_facts:
       type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import mig_parted_config
-from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import PYNVML_IMPORT_ERROR, Nvml, NvmlError
+from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml
+from ansible_collections.gpufleet.mig.plugins.module_utils._nvml_module import NvmlModule
 from ansible_collections.gpufleet.mig.plugins.module_utils._restore import DEFAULT_STATUS, boot_restore_state
 
 
 def main():
-    module = AnsibleModule(
+    module = NvmlModule(
         argument_spec=dict(
             gpus=dict(type='list', elements='int'),
             export_label=dict(type='str', default='current'),
@@ -285,16 +284,11 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if PYNVML_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('nvidia-ml-py'), exception=PYNVML_IMPORT_ERROR)
     if not module.params['export_label']:
         module.fail_json(msg='export_label must be a non-empty string')
 
-    try:
-        with Nvml() as nvml:
-            node = nvml.read_node(module.params['gpus'])
-    except NvmlError as exc:
-        module.fail_json(msg=str(exc), nvml_function=exc.function, nvml_error=exc.code, gpu=exc.gpu)
+    with module.failing_on_errors(), Nvml() as nvml:
+        node = nvml.read_node(module.params['gpus'])
 
     result = {
         'node': node.to_dict(),

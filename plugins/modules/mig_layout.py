@@ -228,8 +228,6 @@ problems:
 import dataclasses
 import os
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
 from ansible_collections.gpufleet.mig.plugins.module_utils._apply import ApplyError, apply_with_rollback, canonical_gpu, steps_to
 from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import DEFAULT_CHECKPOINT, checkpoint_stale, write_checkpoint
@@ -241,7 +239,8 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._layout import (
     parse_mig_parted_config,
     targets_for_node,
 )
-from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import PYNVML_IMPORT_ERROR, Nvml, NvmlError
+from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml
+from ansible_collections.gpufleet.mig.plugins.module_utils._nvml_module import NvmlModule
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import PlanError, plan_gpu
 
 
@@ -265,19 +264,13 @@ class MigLayout(object):
         self.node = None
 
     def entries(self):
-        try:
-            if self.params['config'] is not None:
-                return parse_mig_parted_config(self.params['config'], self.params['label'])
-            return parse_inline_layout(self.params['layout'])
-        except LayoutError as exc:
-            self.module.fail_json(msg=str(exc), problems=list(exc.problems))
+        if self.params['config'] is not None:
+            return parse_mig_parted_config(self.params['config'], self.params['label'])
+        return parse_inline_layout(self.params['layout'])
 
     def plan(self, node, entries):
         """Return [(gpu, model, target, plan)] for every targeted GPU; fail with all problems before any change."""
-        try:
-            targets = targets_for_node(entries, node.gpus, node.driver_version)
-        except LayoutError as exc:
-            self.module.fail_json(msg=str(exc), problems=list(exc.problems))
+        targets = targets_for_node(entries, node.gpus, node.driver_version)
         only = self.params['gpus']
         problems, plans = [], []
         by_index = {gpu.index: gpu for gpu in node.gpus}
@@ -303,13 +296,12 @@ class MigLayout(object):
                 plans.append((gpu, model, target, plan_gpu(model, gpu, target.layout, force=self.params['force'])))
             except PlanError as exc:
                 problems.append(str(exc))
-        if problems:
-            self.module.fail_json(msg='; '.join(problems), problems=problems)
+        self.module.fail_problems(problems)
         return plans
 
     def run(self):
-        entries = self.entries()
-        try:
+        with self.module.failing_on_errors():
+            entries = self.entries()
             with Nvml() as nvml:
                 node = nvml.read_node()
                 self.node = node.to_dict()
@@ -319,8 +311,6 @@ class MigLayout(object):
                 if not self.module.check_mode:
                     failure = self._apply(nvml, plans, results)
                 final = None if self.module.check_mode else nvml.read_node()
-        except NvmlError as exc:
-            self.module.fail_json(msg=str(exc), nvml_function=exc.function, nvml_error=exc.code)
         checkpoint_changed = False
         if self.params['write_checkpoint'] and final is not None:
             checkpoint_changed = self._write_checkpoint(final)
@@ -379,7 +369,7 @@ class MigLayout(object):
 
 
 def main():
-    module = AnsibleModule(
+    module = NvmlModule(
         argument_spec=dict(
             layout=dict(type='raw'),
             config=dict(type='raw'),
@@ -394,9 +384,8 @@ def main():
         required_one_of=[('layout', 'config')],
         required_by={'label': ('config',)},
         supports_check_mode=True,
+        errors={LayoutError: lambda exc: {'problems': list(exc.problems)}},
     )
-    if PYNVML_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('nvidia-ml-py'), exception=PYNVML_IMPORT_ERROR)
 
     layout = MigLayout(module)
     changed, results, failure, checkpoint_changed = layout.run()

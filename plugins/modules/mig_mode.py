@@ -140,10 +140,9 @@ gpus:
       elements: int
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
-from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import PYNVML_IMPORT_ERROR, Nvml, NvmlError, activation_status_text
+from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml, activation_status_text
+from ansible_collections.gpufleet.mig.plugins.module_utils._nvml_module import NvmlModule
 
 
 def _mode(current, pending):
@@ -186,24 +185,19 @@ class MigMode(object):
                 problems.append('GPU %d still has %d GPU instance(s) (%s); disabling MIG would destroy them: remove them first '
                                 'with gpufleet.mig.mig_layout (mig-enabled: false)'
                                 % (gpu.index, len(gpu.gpu_instances), ', '.join('%s at %d' % (gi.profile, gi.start) for gi in gpu.gpu_instances)))
-        if problems:
-            self.module.fail_json(msg='; '.join(problems), problems=problems)
+        self.module.fail_problems(problems)
         return selected
 
     def run(self):
-        try:
-            with Nvml() as nvml:
-                node = nvml.read_node()
-        except NvmlError as exc:
-            self.module.fail_json(msg=str(exc), nvml_function=exc.function, nvml_error=exc.code)
+        with self.module.failing_on_errors(), Nvml() as nvml:
+            node = nvml.read_node()
         selected = self.select(node)
+        # From here a failure reports the GPUs handled so far.
+        self.module.failure['gpus'] = self.results
         pending_reset = []
-        try:
-            with Nvml() as nvml:
-                for gpu in selected:
-                    self.results.append(self._set(nvml, gpu, pending_reset))
-        except NvmlError as exc:
-            self.module.fail_json(msg=str(exc), nvml_function=exc.function, nvml_error=exc.code, gpus=self.results)
+        with self.module.failing_on_errors(), Nvml() as nvml:
+            for gpu in selected:
+                self.results.append(self._set(nvml, gpu, pending_reset))
         if pending_reset:
             self._reset(pending_reset)
         return self.results
@@ -253,21 +247,18 @@ class MigMode(object):
                 continue
             result['reset_performed'] = result['changed'] = True
         if not self.module.check_mode:
-            try:
-                with Nvml() as nvml:
-                    for result in results:
-                        current, pending = nvml.mig_mode(result['index'])
-                        result['after'] = _mode(current, pending)
-                        if current == self.want:
-                            result['reason'] = None
-                        else:
-                            result['reboot_required'] = True
-            except NvmlError as exc:
-                self.module.fail_json(msg=str(exc), gpus=self.results)
+            with self.module.failing_on_errors(), Nvml() as nvml:
+                for result in results:
+                    current, pending = nvml.mig_mode(result['index'])
+                    result['after'] = _mode(current, pending)
+                    if current == self.want:
+                        result['reason'] = None
+                    else:
+                        result['reboot_required'] = True
 
 
 def main():
-    module = AnsibleModule(
+    module = NvmlModule(
         argument_spec=dict(
             mig_enabled=dict(type='bool', required=True),
             gpus=dict(type='list', elements='int'),
@@ -276,8 +267,6 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if PYNVML_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('nvidia-ml-py'), exception=PYNVML_IMPORT_ERROR)
     gpus = MigMode(module).run()
     result = dict(changed=any(g['changed'] for g in gpus), reboot_required=any(g['reboot_required'] for g in gpus), gpus=gpus)
     if module._diff:

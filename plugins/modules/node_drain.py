@@ -179,17 +179,9 @@ annotations:
 
 import math
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.gpufleet.mig.plugins.module_utils._drain import CORDON_ANNOTATION, DRAIN_FAILED_ANNOTATION, DrainError, Drainer
-from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import (
-    AUTH_ARG_SPEC,
-    KUBERNETES_IMPORT_ERROR,
-    Kube,
-    KubeError,
-    metadata_problems,
-    name_problem,
-)
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import metadata_problems, name_problem
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s_module import KubeModule
 
 
 def _names(pods):
@@ -203,29 +195,29 @@ def _managed(node, field, keys):
 
 
 def main():
-    argument_spec = dict(
-        node=dict(type='str', required=True),
-        state=dict(type='str', choices=['drain', 'cordon', 'uncordon'], default='drain'),
-        gpu_only=dict(type='bool', default=True),
-        timeout=dict(type='int', default=600),
-        retry_delay=dict(type='float', default=5),
-        grace_period=dict(type='int'),
-        force=dict(type='bool', default=False),
-        labels=dict(type='dict', default={}),
-        annotations=dict(type='dict', default={}),
+    module = KubeModule(
+        argument_spec=dict(
+            node=dict(type='str', required=True),
+            state=dict(type='str', choices=['drain', 'cordon', 'uncordon'], default='drain'),
+            gpu_only=dict(type='bool', default=True),
+            timeout=dict(type='int', default=600),
+            retry_delay=dict(type='float', default=5),
+            grace_period=dict(type='int'),
+            force=dict(type='bool', default=False),
+            labels=dict(type='dict', default={}),
+            annotations=dict(type='dict', default={}),
+        ),
+        supports_check_mode=True,
+        # A drain that did not finish leaves the node cordoned.
+        errors={DrainError: lambda exc: {'blocked': exc.blocked, 'evicted': list(exc.evicted), 'cordoned': True}},
     )
-    argument_spec.update(AUTH_ARG_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if KUBERNETES_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('kubernetes'), exception=KUBERNETES_IMPORT_ERROR)
     params = module.params
     labels, annotations = params['labels'], params['annotations']
     problems = [p for p in [name_problem('node', params['node'])] if p] + metadata_problems(labels, annotations)
     # The module's own record of its cordon and of a failed drain: set by hand they would lift or keep the wrong cordon.
     problems += ['annotation %s: node_drain manages it itself; leave it out of annotations' % key
                  for key in (CORDON_ANNOTATION, DRAIN_FAILED_ANNOTATION) if key in annotations]
-    if problems:
-        module.fail_json(msg='; '.join(problems), problems=problems)
+    module.fail_problems(problems)
     for name, minimum in (('timeout', 0), ('retry_delay', 1), ('grace_period', 0)):
         if params[name] is not None and params[name] < minimum:
             module.fail_json(msg='%s must be at least %s, got %s' % (name, minimum, params[name]))
@@ -234,11 +226,10 @@ def main():
         module.fail_json(msg='retry_delay must be a finite number of seconds, at least 1, got %s' % params['retry_delay'])
 
     result = {}
-    try:
-        kube = Kube(params)
-        drainer = Drainer(kube, params['node'], timeout=params['timeout'], retry_delay=params['retry_delay'],
+    with module.failing_on_errors():
+        drainer = Drainer(module.kube, params['node'], timeout=params['timeout'], retry_delay=params['retry_delay'],
                           grace_period=params['grace_period'], labels=labels, annotations=annotations)
-        before = kube.read_node(params['node'])
+        before = module.kube.read_node(params['node'])
         if params['state'] == 'uncordon':
             changed, admin, after = drainer.uncordon(force=params['force'], check_mode=module.check_mode)
             result.update(changed=changed, admin_cordon=admin)
@@ -249,13 +240,8 @@ def main():
                 to_evict, skipped = drainer.plan(params['gpu_only'])
                 result.update(changed=changed or bool(to_evict), evicted=_names(to_evict), skipped_pods=skipped)
         else:
-            try:
-                changed, evicted, skipped, after = drainer.drain(params['gpu_only'])
-            except DrainError as exc:
-                module.fail_json(msg=str(exc), blocked=exc.blocked, evicted=list(exc.evicted), cordoned=True)
+            changed, evicted, skipped, after = drainer.drain(params['gpu_only'])
             result.update(changed=changed or bool(evicted), evicted=evicted, skipped_pods=skipped)
-    except KubeError as exc:
-        module.fail_json(msg=str(exc), status=exc.status)
 
     result.update(cordoned=bool(after['spec'].get('unschedulable')), labels=_managed(after, 'labels', labels),
                   annotations=_managed(after, 'annotations', annotations))

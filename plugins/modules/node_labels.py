@@ -86,18 +86,8 @@ unschedulable:
   type: bool
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import (
-    AUTH_ARG_SPEC,
-    KUBERNETES_IMPORT_ERROR,
-    Kube,
-    KubeError,
-    merge_patched,
-    metadata_patch,
-    metadata_problems,
-    name_problem,
-)
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import metadata_patch, metadata_problems, name_problem
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s_module import KubeModule
 
 
 def _managed(items, keys):
@@ -105,39 +95,25 @@ def _managed(items, keys):
 
 
 def main():
-    argument_spec = dict(
-        node=dict(type='str', required=True),
-        labels=dict(type='dict', default={}),
-        annotations=dict(type='dict', default={}),
+    module = KubeModule(
+        argument_spec=dict(
+            node=dict(type='str', required=True),
+            labels=dict(type='dict', default={}),
+            annotations=dict(type='dict', default={}),
+        ),
+        supports_check_mode=True,
     )
-    argument_spec.update(AUTH_ARG_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if KUBERNETES_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('kubernetes'), exception=KUBERNETES_IMPORT_ERROR)
     labels, annotations = module.params['labels'], module.params['annotations']
-    problems = [p for p in [name_problem('node', module.params['node'])] if p] + metadata_problems(labels, annotations)
-    if problems:
-        module.fail_json(msg='; '.join(problems), problems=problems)
+    module.fail_problems([p for p in [name_problem('node', module.params['node'])] if p] + metadata_problems(labels, annotations))
 
     def change(node):
         patch = metadata_patch(node['metadata'], labels, annotations)
         return {'metadata': patch} if patch else None
 
-    try:
-        kube = Kube(module.params)
-        if module.check_mode:
-            before = kube.read_node(module.params['node'])
-            patch = change(before)
-            after = merge_patched(before, patch) if patch else before
-            after_labels = after['metadata'].get('labels') or {}
-            after_annotations = after['metadata'].get('annotations') or {}
-            changed = bool(patch)
-        else:
-            before, after, changed = kube.update_node(module.params['node'], change)
-            after_labels = after['metadata'].get('labels') or {}
-            after_annotations = after['metadata'].get('annotations') or {}
-    except KubeError as exc:
-        module.fail_json(msg=str(exc), status=exc.status)
+    with module.failing_on_errors():
+        before, after, changed = module.update_node(module.params['node'], change)
+    after_labels = after['metadata'].get('labels') or {}
+    after_annotations = after['metadata'].get('annotations') or {}
 
     result = dict(changed=changed, labels=after_labels, annotations=_managed(after_annotations, annotations),
                   unschedulable=bool(before['spec'].get('unschedulable')))

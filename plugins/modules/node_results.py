@@ -68,17 +68,15 @@ written:
   sample: [gpu-node-07]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.gpufleet.mig.plugins.module_utils._module import GpufleetModule
 from ansible_collections.gpufleet.mig.plugins.module_utils._results import ARGUMENT_SPEC, ResultsError, write_results
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
+    module = GpufleetModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+                            errors={ResultsError: lambda exc: {'problems': exc.problems} if exc.problems else {}})
+    with module.failing_on_errors():
         result = write_results(module.params['path'], module.params['results'], module.params['mode'], module.check_mode, module._diff)
-    except ResultsError as exc:
-        module.fail_json(msg=str(exc), **({'problems': exc.problems} if exc.problems else {}))
     module.exit_json(**result)
 
 

@@ -124,9 +124,8 @@ lock_expires:
 
 import datetime
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import AUTH_ARG_SPEC, KUBERNETES_IMPORT_ERROR, Kube, KubeError, name_problem
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import KubeError, name_problem
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s_module import KubeModule
 from ansible_collections.gpufleet.mig.plugins.module_utils._lease import LockRefused, decide, lease_spec, micro_time, parse_time
 
 # Writes that lose a race with another writer are decided again from a fresh read, this many times.
@@ -137,21 +136,12 @@ def _path(namespace, name=None):
     return '/apis/coordination.k8s.io/v1/namespaces/%s/leases' % namespace + ('/%s' % name if name else '')
 
 
-def _read(kube, namespace, name):
-    try:
-        return kube.call('reading lease %s/%s' % (namespace, name), 'GET', _path(namespace, name))
-    except KubeError as exc:
-        if exc.status == 404:
-            return None
-        raise
-
-
 def converge(kube, params, check_mode, now):
     """Decide and (unless check_mode) write; returns (action, lease before, spec after). Raises LockRefused or KubeError."""
     namespace, name, holder = params['namespace'], params['name'], params['holder']
     where = 'the rollout lock (Lease %s/%s)' % (namespace, name)
     for dummy in range(CONFLICTS):
-        lease = _read(kube, namespace, name)
+        lease = kube.read('reading lease %s/%s' % (namespace, name), _path(namespace, name))
         # One instant per decision: the expiry the decision saw is the one the written renewTime starts from.
         at = now()
         action = decide(lease, holder, at, params['state'], where)
@@ -176,35 +166,34 @@ def converge(kube, params, check_mode, now):
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type='str', default='gpufleet-mig-rollout'),
-        namespace=dict(type='str', required=True),
-        holder=dict(type='str', required=True),
-        state=dict(type='str', choices=['present', 'absent'], default='present'),
-        duration=dict(type='int', default=1800),
+    module = KubeModule(
+        argument_spec=dict(
+            name=dict(type='str', default='gpufleet-mig-rollout'),
+            namespace=dict(type='str', required=True),
+            holder=dict(type='str', required=True),
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+            duration=dict(type='int', default=1800),
+        ),
+        supports_check_mode=True,
+        errors={
+            LockRefused: lambda exc: {'lock_holder': exc.holder, 'lock_expires': exc.expires},
+            # A time in the Lease that cannot be read.
+            ValueError: lambda exc: {'status': None},
+        },
     )
-    argument_spec.update(AUTH_ARG_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if KUBERNETES_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('kubernetes'), exception=KUBERNETES_IMPORT_ERROR)
     params = module.params
     problems = [p for p in (name_problem('name', params['name']), name_problem('namespace', params['namespace'])) if p]
     if not params['holder'].strip():
         problems.append('holder must not be empty')
     if not 15 <= params['duration'] <= 86400:
         problems.append('duration must be between 15 and 86400 seconds, got %d' % params['duration'])
-    if problems:
-        module.fail_json(msg='; '.join(problems), problems=problems)
+    module.fail_problems(problems)
 
     def now():
         return datetime.datetime.now(datetime.timezone.utc)
 
-    try:
-        action, lease, spec = converge(Kube(params), params, module.check_mode, now)
-    except LockRefused as exc:
-        module.fail_json(msg=str(exc), lock_holder=exc.holder, lock_expires=exc.expires)
-    except (KubeError, ValueError) as exc:
-        module.fail_json(msg=str(exc), status=getattr(exc, 'status', None))
+    with module.failing_on_errors():
+        action, lease, spec = converge(module.kube, params, module.check_mode, now)
     before = (lease or {}).get('spec') or {}
     after = spec or {}
     holder = after.get('holderIdentity') or None

@@ -24,6 +24,7 @@ import string
 import subprocess
 from unittest import mock
 
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
 from hypothesis import strategies as st
@@ -199,17 +200,17 @@ def argument_poison(draw, spec):
 
 
 def module_spec(name):
-    """The module's argument_spec, read from its AnsibleModule call (the spec lives in main())."""
+    """The module's argument_spec, as its AnsibleModule (or the collection's base of it) is given it in main()."""
     module = importlib.import_module('ansible_collections.gpufleet.mig.plugins.modules.' + name)
     captured = {}
 
     class Stop(Exception):
         pass
 
-    def fake(*args, **kwargs):
+    def fake(self, *args, **kwargs):
         captured.update(kwargs['argument_spec'])
         raise Stop()
-    with mock.patch.object(module, 'AnsibleModule', fake):
+    with mock.patch.object(AnsibleModule, '__init__', fake):
         try:
             module.main()
         except Stop:

@@ -135,6 +135,28 @@ def test_objects_come_back_as_the_api_server_sent_them(sim_clean):
     assert client.update_node('gpu-1', lambda node: {'metadata': {'annotations': {'x': None}}})[1]['metadata'].get('annotations', {}).get('x') is None
 
 
+def test_a_node_update_in_check_mode_reads_and_predicts_without_writing(sim_clean, wire):
+    client = kube(sim_clean)
+    stored = raw_get(sim_clean, '/api/v1/nodes/gpu-2')
+    before, after, patched = client.update_node('gpu-2', lambda node: {'spec': {'unschedulable': True}}, check_mode=True)
+    assert patched and before == stored and after['spec']['unschedulable'] and after['metadata'] == stored['metadata']
+
+    def relabel(node):
+        labels = node['metadata'].get('labels') or {}
+        return None if labels.get('check-mode') == 'predicted' else {'metadata': {'labels': {'check-mode': 'predicted'}}}
+
+    predicted = client.update_node('gpu-2', relabel, check_mode=True)[1]
+    assert [r['method'] for r in wire] == ['GET', 'GET'] and raw_get(sim_clean, '/api/v1/nodes/gpu-2') == stored
+    # What the write then stores is what check mode predicted.
+    try:
+        written = client.update_node('gpu-2', relabel)[1]
+        assert written['metadata']['labels'] == predicted['metadata']['labels'] and written['spec'] == predicted['spec']
+        before, after, patched = client.update_node('gpu-2', relabel, check_mode=True)
+        assert not patched and before is after
+    finally:
+        client.update_node('gpu-2', lambda node: {'metadata': {'labels': {'check-mode': None}}})
+
+
 def test_no_api_or_model_class_is_loaded(sim):
     """The generated API and model classes cost most of a module's CPU; Kube must work without loading any of them.
 

@@ -11,7 +11,7 @@ import pytest
 from urllib3.exceptions import MaxRetryError, NewConnectionError, SSLError
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._drain import Drainer, classify_pods, uses_gpu
-from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import merge_patched, metadata_patch, metadata_problems, tls_failure
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import Kube, merge_patched, metadata_patch, metadata_problems, tls_failure
 from ansible_collections.gpufleet.mig.plugins.module_utils._plugin_config import config_problems, mig_strategy, resource_differences
 
 
@@ -97,14 +97,17 @@ def test_uncordon_patch(current, force, labels, patch):
     assert Drainer(None, 'n', labels=labels).uncordon_patch(current, force) == patch
 
 
-class ReadOnly(object):
-    """A Kube that only reads (check mode must not write)."""
+class ReadOnly(Kube):
+    """A Kube over one node that only reads (check mode must not write): any request fails the test."""
 
-    def __init__(self, current):
+    def __init__(self, current):  # pylint: disable=super-init-not-called
         self.current = current
 
     def read_node(self, name):
         return self.current
+
+    def send(self, method, path, query=None, body=None, content_type=None):
+        raise AssertionError('check mode sent %s %s' % (method, path))
 
 
 def test_check_mode_predicts_the_node_after_the_patch_without_writing():
