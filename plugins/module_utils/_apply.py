@@ -20,37 +20,17 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import NvmlError
 
 __all__ = (
     'ApplyError',
-    'ExactCompute',
-    'ExactInstance',
     'Step',
     'apply_with_rollback',
     'canonical_gpu',
     'exact_layout_of',
     'steps_to',
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class ExactCompute:
-    """A compute instance: its profile name and placement in compute slices."""
-
-    profile: str
-    start: int
-    size: int
-
-
-@dataclasses.dataclass(frozen=True)
-class ExactInstance:
-    """A GPU instance: its profile name, placement in memory slices and compute instances."""
-
-    profile: str
-    start: int
-    size: int
-    compute: t.Tuple[ExactCompute, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,15 +89,16 @@ def canonical_gpu(gpu, model):
 
 
 def exact_layout_of(gpu):
-    """The GPU's current instances as an exact layout (what a rollback restores)."""
+    """The GPU's current instances as an exact layout (what a rollback restores): profiles and placements only, without
+    what NVML numbers anew when it creates them again (ids, UUIDs), so that two layouts compare equal when the same."""
     return tuple(
-        ExactInstance(gi.profile, gi.start, gi.size, tuple(ExactCompute(ci.profile, ci.start, ci.size) for ci in gi.compute_instances))
+        GpuInstance(gi.profile, gi.start, gi.size, tuple(ComputeInstance(ci.profile, ci.start, ci.size) for ci in gi.compute_instances))
         for gi in gpu.gpu_instances
     )
 
 
 def steps_to(gpu, target):
-    """The NVML steps that turn ``gpu`` (a canonical GpuState) into the exact layout ``target``.
+    """The NVML steps that turn ``gpu`` (a canonical GpuState) into the exact layout ``target`` (GpuInstances).
 
     GPU instances match by profile and placement, compute instances by size and placement.
     Destroys come first (compute instances before their GPU instance), then creates, GPU
@@ -130,7 +111,7 @@ def steps_to(gpu, target):
     for gi in gpu.gpu_instances:
         key = (gi.profile, gi.start, gi.size)
         inst = wanted.get(key)
-        keep_cis = set() if inst is None else {(ci.start, ci.size) for ci in inst.compute}
+        keep_cis = set() if inst is None else {(ci.start, ci.size) for ci in inst.compute_instances}
         for ci in gi.compute_instances:
             if (ci.start, ci.size) not in keep_cis:
                 destroys.append(Step('destroy-ci', gi.profile, gi.start, gi.size, gi.id, ci.profile, ci.start, ci.size, ci.id))
@@ -139,14 +120,14 @@ def steps_to(gpu, target):
         else:
             present.add(key)
             have = {(ci.start, ci.size) for ci in gi.compute_instances}
-            for ci in inst.compute:
+            for ci in inst.compute_instances:
                 if (ci.start, ci.size) not in have:
                     creates.append(Step('create-ci', gi.profile, gi.start, gi.size, gi.id, ci.profile, ci.start, ci.size))
     for inst in target:
         if (inst.profile, inst.start, inst.size) in present:
             continue
         creates.append(Step('create-gi', inst.profile, inst.start, inst.size))
-        creates.extend(Step('create-ci', inst.profile, inst.start, inst.size, None, ci.profile, ci.start, ci.size) for ci in inst.compute)
+        creates.extend(Step('create-ci', inst.profile, inst.start, inst.size, None, ci.profile, ci.start, ci.size) for ci in inst.compute_instances)
     return destroys + creates
 
 

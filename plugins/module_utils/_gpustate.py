@@ -37,29 +37,40 @@ __all__ = (
 
 @dataclasses.dataclass(frozen=True)
 class ComputeInstance:
-    """One compute instance inside a GPU instance; each is one MIG device."""
+    """One compute instance inside a GPU instance (each is one MIG device): its profile and its placement in the
+    GPU instance's compute slices.
 
-    id: int
+    Read from a GPU it also has NVML's ``id``, ``profile_id``, ``uuid`` and ``sm``; planned, checkpointed or about to be
+    created it has no ``id`` (None) and, from a checkpoint, no ``profile_id`` either.
+    """
+
     profile: str
-    profile_id: int
     start: int
     size: int
+    profile_id: t.Optional[int] = None
+    id: t.Optional[int] = None
     uuid: t.Optional[str] = None
     sm: t.Optional[int] = None      # streaming multiprocessors the MIG device gets (NVML's CI profile info)
 
 
 @dataclasses.dataclass(frozen=True)
 class GpuInstance:
-    """One GPU instance with its placement in memory slices."""
+    """One GPU instance: its profile, its placement in memory slices and its compute instances.
 
-    id: int
+    The one shape of a GPU instance: read from a GPU (``_nvml``), planned (``_planner``), applied (``_apply``),
+    checkpointed and restored (``_checkpoint``, ``_restore``). Read, it has NVML's ``id``, ``profile_id``,
+    ``compute_slices`` and ``memory_mib``; planned, an ``id`` only when it is an instance the GPU has already (kept); from
+    a checkpoint, none of them.
+    """
+
     profile: str
-    profile_id: int
     start: int
     size: int
-    compute_slices: int
-    memory_mib: t.Optional[int] = None
     compute_instances: t.Tuple[ComputeInstance, ...] = ()
+    profile_id: t.Optional[int] = None
+    id: t.Optional[int] = None
+    compute_slices: t.Optional[int] = None
+    memory_mib: t.Optional[int] = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -54,12 +54,11 @@ import dataclasses
 import typing as t
 
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance
 
 __all__ = (
     'GpuPlan',
     'PlanError',
-    'PlannedCompute',
-    'PlannedInstance',
     'find_placements',
     'place_compute_instances',
     'plan_gpu',
@@ -71,37 +70,15 @@ class PlanError(Exception):
 
 
 @dataclasses.dataclass(frozen=True)
-class PlannedCompute:
-    """One compute instance inside a planned GPU instance; start and size in compute slices of the GI."""
-
-    profile: str
-    profile_id: int
-    start: int
-    size: int
-
-
-@dataclasses.dataclass(frozen=True)
-class PlannedInstance:
-    """One GPU instance of a plan; start and size in memory slices."""
-
-    profile: str
-    profile_id: int
-    start: int
-    size: int
-    compute: t.Tuple[PlannedCompute, ...]
-    existing_id: t.Optional[int] = None
-
-
-@dataclasses.dataclass(frozen=True)
 class GpuPlan:
     """What to do on one GPU to reach a target layout."""
 
     index: int
     keep: t.Tuple[int, ...]
     recompute: t.Tuple[int, ...]
-    destroy: t.Tuple[t.Any, ...]
-    create: t.Tuple[PlannedInstance, ...]
-    target: t.Tuple[PlannedInstance, ...]
+    destroy: t.Tuple[GpuInstance, ...]     # current instances, as read
+    create: t.Tuple[GpuInstance, ...]      # new instances (no id)
+    target: t.Tuple[GpuInstance, ...]      # the whole layout after the change; kept instances have their id
 
     @property
     def changed(self):
@@ -154,7 +131,7 @@ def place_compute_instances(gi_profile, compute_profiles):
 
 
 def _planned_compute(placed):
-    return tuple(sorted((PlannedCompute(profile=c.name, profile_id=c.nvml_enum, start=start, size=c.slices) for c, start in placed),
+    return tuple(sorted((ComputeInstance(profile=c.name, profile_id=c.nvml_enum, start=start, size=c.slices) for c, start in placed),
                         key=lambda p: (p.start, p.size)))
 
 
@@ -224,6 +201,11 @@ class _Target(object):
         self.key = (-self.profile.memory_slices, -self.profile.compute_slices, self.profile.name,
                     start is None, start or 0, self.ci_key)
 
+    def instance(self, start):
+        """The new GPU instance this target gives at memory slice ``start``."""
+        return GpuInstance(profile=self.profile.name, profile_id=self.profile.profile_id, start=start, size=self.profile.memory_slices,
+                           compute_instances=self.compute, compute_slices=self.profile.compute_slices)
+
 
 class _Current(object):
     """One current GI: its catalog profile (None when unknown), CI multiset and busy pids."""
@@ -262,10 +244,14 @@ class _Current(object):
     def planned(self, compute=None):
         gi = self.gi
         if compute is None:
-            compute = tuple(sorted((PlannedCompute(profile=self._ci_name(ci), profile_id=ci.profile_id, start=ci.start, size=ci.size)
+            compute = tuple(sorted((ComputeInstance(profile=self._ci_name(ci), profile_id=ci.profile_id, start=ci.start, size=ci.size)
                                     for ci in gi.compute_instances), key=lambda p: (p.start, p.size)))
-        name = gi.profile if self.profile is None else self.profile.name
-        return PlannedInstance(profile=name, profile_id=gi.profile_id, start=gi.start, size=gi.size, compute=compute, existing_id=gi.id)
+        if self.profile is None:
+            name, compute_slices = gi.profile, gi.compute_slices
+        else:
+            name, compute_slices = self.profile.name, self.profile.compute_slices
+        return GpuInstance(profile=name, profile_id=gi.profile_id, start=gi.start, size=gi.size, compute_instances=compute, id=gi.id,
+                           compute_slices=compute_slices)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -419,8 +405,7 @@ def find_placements(model, instances):
         return None
     result = []
     for target, (dummy_kind, dummy_value, start, dummy_mask) in zip(targets, found):
-        result.append(PlannedInstance(profile=target.profile.name, profile_id=target.profile.profile_id, start=start,
-                                      size=target.profile.memory_slices, compute=target.compute))
+        result.append(target.instance(start))
     return tuple(sorted(result, key=lambda p: (p.start, p.size)))
 
 
@@ -470,8 +455,7 @@ def _build_plan(index, targets, currents, found):
                 recompute.append(current.gi.id)
                 target_layout.append(current.planned(target.compute))
         else:
-            planned = PlannedInstance(profile=target.profile.name, profile_id=target.profile.profile_id, start=start,
-                                      size=target.profile.memory_slices, compute=target.compute)
+            planned = target.instance(start)
             create.append(planned)
             target_layout.append(planned)
     destroy = tuple(c.gi for position, c in enumerate(currents) if position not in kept_positions)

@@ -39,13 +39,12 @@ import time
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
 from ansible_collections.gpufleet.mig.plugins.module_utils._apply import (
     ApplyError,
-    ExactCompute,
-    ExactInstance,
     apply_with_rollback,
     canonical_gpu,
     steps_to,
 )
 from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import CHECKPOINT_VERSION, DEFAULT_CHECKPOINT
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml, NvmlError, activation_status_text
 
 __all__ = (
@@ -96,7 +95,7 @@ class GpuCheckpoint(object):
 
     def describe(self):
         """'4 GPU instance(s), 5 compute instance(s)'."""
-        return '%d GPU instance(s), %d compute instance(s)' % (len(self.layout), sum(len(gi.compute) for gi in self.layout))
+        return '%d GPU instance(s), %d compute instance(s)' % (len(self.layout), sum(len(gi.compute_instances) for gi in self.layout))
 
 
 # -- checkpoint ---------------------------------------------------------------------------------
@@ -119,12 +118,12 @@ def _parse_gpu(entry, position):
     for gi_pos, gi in enumerate(_field(entry, 'gpu_instances', (list,), where)):
         gi_where = '%s.gpu_instances[%d]' % (where, gi_pos)
         compute = tuple(
-            ExactCompute(_field(ci, 'profile', (str,), '%s.compute_instances[%d]' % (gi_where, ci_pos)),
-                         _field(ci, 'start', (int,), '%s.compute_instances[%d]' % (gi_where, ci_pos)),
-                         _field(ci, 'size', (int,), '%s.compute_instances[%d]' % (gi_where, ci_pos)))
+            ComputeInstance(_field(ci, 'profile', (str,), '%s.compute_instances[%d]' % (gi_where, ci_pos)),
+                            _field(ci, 'start', (int,), '%s.compute_instances[%d]' % (gi_where, ci_pos)),
+                            _field(ci, 'size', (int,), '%s.compute_instances[%d]' % (gi_where, ci_pos)))
             for ci_pos, ci in enumerate(_field(gi, 'compute_instances', (list,), gi_where)))
-        layout.append(ExactInstance(_field(gi, 'profile', (str,), gi_where), _field(gi, 'start', (int,), gi_where),
-                                    _field(gi, 'size', (int,), gi_where), compute))
+        layout.append(GpuInstance(_field(gi, 'profile', (str,), gi_where), _field(gi, 'start', (int,), gi_where),
+                                  _field(gi, 'size', (int,), gi_where), compute))
     if layout and not mig_enabled:
         raise CheckpointError('%s (%s) has GPU instances but mig_enabled is false' % (where, uuid))
     index = entry.get('index')
@@ -168,7 +167,7 @@ def _check_layout(model, layout):
         if (gi.start, gi.size) not in profile.placements:
             raise ValueError('checkpointed GPU instance %s at %d:%d is not a valid placement on %s (valid starts: %s)'
                              % (gi.profile, gi.start, gi.size, model.key, ', '.join(str(s) for s in profile.starts)))
-        for ci in gi.compute:
+        for ci in gi.compute_instances:
             sizes = [c for c in profile.compute_profiles if c.slices == ci.size]
             if not sizes or ci.start not in profile.compute_starts(sizes[0]):
                 raise ValueError('checkpointed compute instance %s at %d:%d does not fit GPU instance %s on %s'

@@ -232,7 +232,7 @@ from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
 from ansible_collections.gpufleet.mig.plugins.module_utils._apply import ApplyError, apply_with_rollback, canonical_gpu, steps_to
 from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import DEFAULT_CHECKPOINT, checkpoint_stale, write_checkpoint
 from ansible_collections.gpufleet.mig.plugins.module_utils._diagram import model_cell_width, slot_diagram
-from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance, layout_of
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import layout_of
 from ansible_collections.gpufleet.mig.plugins.module_utils._layout import (
     LayoutError,
     parse_inline_layout,
@@ -244,15 +244,9 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._nvml_module import N
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import PlanError, plan_gpu
 
 
-def _target_layout(gpu, model, target):
+def _target_layout(gpu, target):
     """The layout of a planned target as gpu_info will show it afterwards (this module never changes the mode)."""
-    instances = tuple(
-        GpuInstance(id=-1, profile=inst.profile, profile_id=inst.profile_id, start=inst.start, size=inst.size,
-                    compute_slices=model.profile(inst.profile).compute_slices,
-                    compute_instances=tuple(ComputeInstance(id=-1, profile=ci.profile, profile_id=ci.profile_id, start=ci.start,
-                                                            size=ci.size) for ci in inst.compute))
-        for inst in target)
-    return layout_of(dataclasses.replace(gpu, gpu_instances=instances))
+    return layout_of(dataclasses.replace(gpu, gpu_instances=target))
 
 
 class MigLayout(object):
@@ -330,7 +324,7 @@ class MigLayout(object):
             'index': gpu.index, 'uuid': gpu.uuid, 'model': model.key, 'changed': bool(steps),
             'mig_enabled': target.layout.mig_enabled,
             'status': 'not-applied' if excluded else ('changed' if steps else 'unchanged'),
-            'before': layout_of(gpu), 'after': layout_of(gpu) if not steps else _target_layout(gpu, model, plan.target),
+            'before': layout_of(gpu), 'after': layout_of(gpu) if not steps else _target_layout(gpu, plan.target),
             'actions': [str(step) for step in steps],
             'diagram': {'before': 'GPU %d %s' % (gpu.index, before), 'after': 'GPU %d %s' % (gpu.index, after)},
             'warnings': list(target.warnings),

@@ -57,7 +57,7 @@ def gpu_with(model, planned, index=0):
     for number, inst in enumerate(planned):
         profile = model.profile(inst.profile)
         cis = tuple(ComputeInstance(id=ci_number, profile=ci.profile, profile_id=ci.profile_id, start=ci.start, size=ci.size)
-                    for ci_number, ci in enumerate(inst.compute))
+                    for ci_number, ci in enumerate(inst.compute_instances))
         instances.append(GpuInstance(id=number + 1, profile=inst.profile, profile_id=profile.profile_id, start=inst.start,
                                      size=inst.size, compute_slices=profile.compute_slices, compute_instances=cis))
     return dataclasses.replace(empty_gpu(model, index), gpu_instances=tuple(instances))

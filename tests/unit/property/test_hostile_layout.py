@@ -107,7 +107,7 @@ def check_targets(targets, gpus):
             used |= mask
             counts[profile.name] = counts.get(profile.name, 0) + 1
             assert counts[profile.name] <= profile.max_count
-            assert sum(c.size for c in inst.compute) <= profile.compute_slices
+            assert sum(c.size for c in inst.compute_instances) <= profile.compute_slices
         assert len(plan.target) <= model.max_mig_devices
         pinned = sorted((s.profile, s.start) for s in target.layout.instances if s.start is not None)
         assert all((p, s) in [(i.profile, i.start) for i in plan.target] for p, s in pinned)

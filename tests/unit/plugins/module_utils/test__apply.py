@@ -21,13 +21,12 @@ import yaml
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
 from ansible_collections.gpufleet.mig.plugins.module_utils._apply import (
     ApplyError,
-    ExactCompute,
-    ExactInstance,
     apply_with_rollback,
     canonical_gpu,
     exact_layout_of,
     steps_to,
 )
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance
 from ansible_collections.gpufleet.mig.plugins.module_utils._layout import LayoutError, parse_mig_parted_config, targets_for_node
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import plan_gpu
@@ -55,7 +54,7 @@ def labels_for(model_key, gpu):
 
 
 def exact(target):
-    return tuple(ExactInstance(inst.profile, inst.start, inst.size, tuple(ExactCompute(c.profile, c.start, c.size) for c in inst.compute))
+    return tuple(GpuInstance(inst.profile, inst.start, inst.size, tuple(ComputeInstance(c.profile, c.start, c.size) for c in inst.compute_instances))
                  for inst in target)
 
 

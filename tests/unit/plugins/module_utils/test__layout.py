@@ -594,7 +594,7 @@ def test_4c_and_3c_share_one_7_slice_gpu_instance():
     assert target.layout.instances == (InstanceSpec('7g.40gb', ('4c.7g.40gb', '3c.7g.40gb')),)
     assert target.layout.to_dict()['mig-devices'] == {'3c.7g.40gb': 1, '4c.7g.40gb': 1}
     plan = _planner.plan_gpu(model('A100-SXM4-40GB'), gpus[0], target.layout)
-    assert [(c.profile, c.start, c.size) for c in plan.create[0].compute] == [('4c.7g.40gb', 0, 4), ('3c.7g.40gb', 4, 3)]
+    assert [(c.profile, c.start, c.size) for c in plan.create[0].compute_instances] == [('4c.7g.40gb', 0, 4), ('3c.7g.40gb', 4, 3)]
     two = _layout.targets_for_node([entry({'3c.7g.40gb': 2, '1c.7g.40gb': 1})], gpus)[0].layout
     assert two.instances == (InstanceSpec('7g.40gb', ('3c.7g.40gb', '3c.7g.40gb', '1c.7g.40gb')),)
 

@@ -111,7 +111,7 @@ def test_unchanged_gpu_gets_an_empty_plan():
     assert not plan.changed
     assert (plan.destroy, plan.create, plan.recompute) == ((), (), ())
     assert plan.keep == (1, 2, 3, 4)
-    assert [(p.profile, p.start, p.existing_id) for p in plan.target] == [
+    assert [(p.profile, p.start, p.id) for p in plan.target] == [
         ('2g.10gb', 0, 2), ('1g.5gb', 2, 3), ('1g.5gb', 3, 4), ('3g.20gb', 4, 1)]
 
 
@@ -153,8 +153,8 @@ def test_recompute_keeps_the_gi_and_rebuilds_its_cis():
     assert plan.keep == (1,)
     assert plan.recompute == (2,)
     assert (plan.destroy, plan.create) == ((), ())
-    recomputed = [p for p in plan.target if p.existing_id == 2][0]
-    assert [(c.profile, c.profile_id, c.start, c.size) for c in recomputed.compute] == [
+    recomputed = [p for p in plan.target if p.id == 2][0]
+    assert [(c.profile, c.profile_id, c.start, c.size) for c in recomputed.compute_instances] == [
         ('1c.3g.20gb', 0, 0, 1), ('1c.3g.20gb', 0, 1, 1), ('1c.3g.20gb', 0, 2, 1)]
 
 
@@ -232,7 +232,7 @@ def test_drifted_current_name_is_matched_by_profile_id():
                           compute_instances=(ComputeInstance(id=0, profile='3g.39gb', profile_id=2, start=0, size=3),))
     plan = _planner.plan_gpu(A100_80, make_gpu(A100_80, (drifted,)), layout('3g.40gb'))
     assert not plan.changed
-    assert plan.target[0].compute[0].profile == '3g.40gb'
+    assert plan.target[0].compute_instances[0].profile == '3g.40gb'
 
 
 # --------------------------------------------------------------------------------------------------
@@ -520,7 +520,7 @@ def gpu_holding(model, planned, index=0, first_id=1, busy=()):
     instances = []
     for number, inst in enumerate(planned):
         cis = tuple(ComputeInstance(id=position, profile=ci.profile, profile_id=ci.profile_id, start=ci.start, size=ci.size)
-                    for position, ci in enumerate(inst.compute))
+                    for position, ci in enumerate(inst.compute_instances))
         instances.append(GpuInstance(id=first_id + number, profile=inst.profile, profile_id=model.profile(inst.profile).profile_id,
                                      start=inst.start, size=inst.size, compute_slices=model.profile(inst.profile).compute_slices,
                                      compute_instances=cis))
@@ -592,8 +592,8 @@ def random_current(model, rng):
         computes = [rng.choice(profile.compute_profiles) for dummy_ci in range(rng.randint(1, 3))]
         placed = _planner.place_compute_instances(profile, computes) or _planner.place_compute_instances(profile, computes[:1])
         used |= mask
-        planned.append(_planner.PlannedInstance(profile.name, profile.profile_id, start, profile.memory_slices,
-                                                _planner._planned_compute(placed)))
+        planned.append(GpuInstance(profile.name, start, profile.memory_slices, _planner._planned_compute(placed), profile.profile_id,
+                                   compute_slices=profile.compute_slices))
     return sorted(planned, key=lambda p: p.start)
 
 
