@@ -130,12 +130,6 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._capacity import Capa
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import AUTH_ARG_SPEC, KUBERNETES_IMPORT_ERROR, Kube, KubeError, name_problem
 
 
-def read_cluster(kube):
-    """Every Node, Pod and ResourceQuota, one list request each."""
-    return [kube.call('listing %s' % what, 'GET', path).get('items') or []
-            for what, path in (('nodes', '/api/v1/nodes'), ('pods', '/api/v1/pods'), ('resourcequotas', '/api/v1/resourcequotas'))]
-
-
 def main():
     argument_spec = dict(
         changes=dict(type='list', elements='dict', required=True, options=dict(
@@ -157,7 +151,7 @@ def main():
         module.fail_json(msg='; '.join(problems), problems=problems)
     changes = dict((change['node'], change['resources']) for change in params['changes'])
     try:
-        nodes, pods, quotas = read_cluster(Kube(params))
+        nodes, pods, quotas = Kube(params).read_cluster()
         found = capacity_check(nodes, pods, quotas, changes, gpu_only=params['drain_gpu_only'])
     except (KubeError, CapacityInputError) as exc:
         module.fail_json(msg=str(exc), status=getattr(exc, 'status', None))

@@ -1,0 +1,143 @@
+# Copyright (c) 2026 gpufleet.mig contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""mig_plan: the cluster's nodes, pods and quotas plus gpu_info facts in, per-node layouts with slot diagrams out.
+
+The cluster is answered at the wire (``Kube.send``, the one place a request leaves), so every request is recorded:
+the module only lists, never writes.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import Kube
+from ansible_collections.gpufleet.mig.plugins.modules import mig_plan
+from modrun import run_module  # tests/unit/plugins/modules/modrun.py
+
+AUTH = {'host': 'http://127.0.0.1:9', 'api_key': 'token'}
+MODEL = {'model': 'A100-SXM4-80GB', 'name': 'NVIDIA A100-SXM4-80GB', 'mig_capable': True, 'mig_mode': {'current': True, 'pending': True}}
+
+
+def gpu(index, instances=(), processes=()):
+    """A gpu_info GPU entry with ``instances`` as (GI id, profile, start, size)."""
+    return dict(MODEL, index=index, processes=[{'pid': 100 + gi, 'gpu_instance_id': gi} for gi in processes],
+                gpu_instances=[{'id': gi, 'profile': profile, 'placement': {'start': start, 'size': size}}
+                               for gi, profile, start, size in instances])
+
+
+SEVEN = [(i + 1, '1g.10gb', i, 1) for i in range(7)]
+
+
+def node(name, labels=None):
+    return {'metadata': {'name': name, 'labels': dict({'kubernetes.io/hostname': name}, **(labels or {}))}, 'spec': {},
+            'status': {'allocatable': {}}}
+
+
+def pod(name, requests, node_name=None, namespace='ml', selector=None, phase=None):
+    spec = {'containers': [{'name': 'main', 'resources': {'limits': requests}}]}
+    if node_name:
+        spec['nodeName'] = node_name
+    if selector:
+        spec['nodeSelector'] = selector
+    return {'metadata': {'name': name, 'namespace': namespace}, 'spec': spec,
+            'status': {'phase': phase or ('Running' if node_name else 'Pending')}}
+
+
+def quota(namespace, hard):
+    return {'metadata': {'name': 'gpus', 'namespace': namespace}, 'spec': {'hard': hard}}
+
+
+@pytest.fixture(name='cluster')
+def cluster_fixture(monkeypatch):
+    """The cluster's objects, answered by path; ``cluster['sent']`` records every request."""
+    cluster = {'nodes': [node('gpu-1'), node('gpu-2')], 'pods': [], 'resourcequotas': [], 'sent': []}
+
+    def send(self, method, path, query=None, body=None, content_type=None):
+        cluster['sent'].append('%s %s' % (method, path))
+        return json.dumps({'items': cluster[path.rsplit('/', 1)[1]]})
+
+    monkeypatch.setattr(Kube, 'send', send)
+    return cluster
+
+
+def run(args, check=False):
+    return run_module(mig_plan.main, dict(AUTH, **args), check=check)
+
+
+def test_pending_pods_for_a_profile_no_node_offers_get_it_on_one_node(cluster):
+    cluster['pods'] = [pod('infer-0', {'nvidia.com/mig-3g.40gb': 1}), pod('infer-1', {'nvidia.com/mig-3g.40gb': 1})]
+    facts = {'gpu-1': [gpu(0, SEVEN)], 'gpu-2': [gpu(0, SEVEN)]}
+    result = run({'gpu_facts': facts})
+    assert not result['changed'], result
+    assert result['demand'] == {'3g.40gb': 2} and result['served'] == {'3g.40gb': 2} and result['served_before'] == {'3g.40gb': 0}
+    assert result['nodes_changed'] == ['gpu-1'] and result['gpus_changed'] == 1 and result['unmet'] == []
+    planned = result['nodes']['gpu-1']
+    assert planned['changed'] and planned['new'] == {'nvidia.com/mig-3g.40gb': 2}
+    assert planned['gpus'][0]['target']['mig-devices'] == {'3g.40gb': 2}
+    assert [(p['profile'], p['start']) for p in planned['gpus'][0]['target']['placements']] == [('3g.40gb', 0), ('3g.40gb', 4)]
+    assert planned['diagrams'][0].startswith('GPU 0 A100-SXM4-80GB [0:1g.10gb') and planned['diagrams'][0].endswith(' now')
+    assert planned['diagrams'][1].startswith('GPU 0 A100-SXM4-80GB [0-3:3g.40gb') and planned['diagrams'][1].endswith(' planned')
+    assert not result['nodes']['gpu-2']['changed'] and result['nodes']['gpu-2']['diagrams'][0].endswith(' unchanged')
+    assert 'gpu-1: changes, offering 2 x nvidia.com/mig-3g.40gb more' in result['summary']
+    assert result['summary'][0] == '3g.40gb: 2 of 2 served (0 before)'
+    assert cluster['sent'] == ['GET /api/v1/nodes', 'GET /api/v1/pods', 'GET /api/v1/resourcequotas']
+    assert run({'gpu_facts': facts}, check=True) == result
+
+
+def test_busy_instances_stay_where_their_pods_run(cluster):
+    # Two pods hold 1g.10gb devices on gpu-1; the instance with processes (GI 7, slice 6) counts as busy first.
+    cluster['pods'] = [pod('train-0', {'nvidia.com/mig-1g.10gb': 1}, node_name='gpu-1'),
+                       pod('done', {'nvidia.com/mig-1g.10gb': 1}, node_name='gpu-1', phase='Succeeded'),
+                       pod('infer-0', {'nvidia.com/mig-3g.40gb': 1})]
+    result = run({'gpu_facts': {'gpu-1': [gpu(0, SEVEN, processes=[7])]}})
+    target = result['nodes']['gpu-1']['gpus'][0]['target']
+    assert ('1g.10gb', 6) in [(p['profile'], p['start']) for p in target['placements']]
+    assert ('3g.40gb', 0) in [(p['profile'], p['start']) for p in target['placements']]
+    assert result['busy_destroyed'] == 0 and result['evicted_pods'] == [] and result['served'] == {'3g.40gb': 1}
+
+
+def test_quota_caps_the_demand_served_and_says_so(cluster):
+    cluster['pods'] = [pod('infer-%d' % i, {'nvidia.com/mig-3g.40gb': 1}) for i in range(2)]
+    # The lowest hard limit of a namespace binds, as Kubernetes enforces every quota.
+    cluster['resourcequotas'] = [quota('ml', {'requests.nvidia.com/mig-3g.40gb': '3', 'requests.cpu': '8'}),
+                                 quota('ml', {'requests.nvidia.com/mig-3g.40gb': 1})]
+    result = run({'gpu_facts': {'gpu-1': [gpu(0)]}})
+    assert result['served'] == {'3g.40gb': 1}
+    assert [u['reason'] for u in result['unmet']] == ['namespace ml is over its ResourceQuota requests.nvidia.com/mig-3g.40gb (0 used by running pods)']
+
+
+def test_pools_targets_and_frozen_nodes(cluster):
+    cluster['nodes'] = [node('gpu-1', {'pool': 'a'}), node('gpu-2', {'pool': 'b'})]
+    facts = {'gpu-1': [gpu(0)], 'gpu-2': [gpu(0)]}
+    result = run({'gpu_facts': facts, 'pools': [{'name': 'a', 'selector': {'pool': 'a'}}, {'name': 'b', 'selector': {'pool': 'b'}}],
+                  'targets': [{'pool': 'b', 'profile': '7g.80gb', 'count': 1}]})
+    assert result['nodes_changed'] == ['gpu-2'] and result['served'] == {'7g.80gb': 1}
+    frozen = run({'gpu_facts': facts, 'pools': [{'name': 'b', 'selector': {'pool': 'b'}}], 'frozen_nodes': ['gpu-2'],
+                  'targets': [{'pool': 'b', 'profile': '7g.80gb', 'count': 1}]})
+    assert frozen['nodes_changed'] == [] and frozen['unmet'][0]['count'] == 1 and frozen['unmet'][0]['message'].startswith('1 x 7g.80gb cannot be placed: ')
+
+
+@pytest.mark.parametrize('args, pods, message', [
+    ({'targets': [{'pool': 'a', 'profile': '5g.50gb', 'count': 1}], 'pools': [{'name': 'a', 'selector': {}}]}, [],
+     "unknown MIG profile or resource '5g.50gb'"),
+    ({}, [pod('big', {'nvidia.com/mig-3g.20gb': 1})], 'nvidia.com/mig-3g.20gb is demand no GPU model of the fleet can serve'),
+    ({'pools': [{'name': 'a', 'selector': {}}, {'name': 'b', 'selector': {}}]}, [], "node 'gpu-1' matches pools a and b"),
+    ({'frozen_gpus': [{'node': 'gpu-1', 'index': 3}]}, [], "frozen GPU ('gpu-1', 3) is not in the fleet"),
+    ({'gpu_facts': {'gpu-9': [gpu(0)]}}, [], 'gpu_facts name nodes the cluster does not have: gpu-9'),
+    ({'gpu_facts': {'gpu-1': [dict(gpu(0), model=None)]}}, [], "the collection's GPU catalog does not know this model"),
+    ({'time_limit': 0}, [], 'time_limit must be more than 0 seconds'),
+])
+def test_bad_input_fails_naming_the_value_and_writes_nothing(cluster, args, pods, message):
+    cluster['pods'] = pods
+    result = run(dict({'gpu_facts': {'gpu-1': [gpu(0)]}}, **args))
+    assert result.get('failed') and message in result['msg'], result
+    assert all(sent.startswith('GET ') for sent in cluster['sent'])
+
+
+def test_a_gpu_without_mig_is_left_out(cluster):
+    facts = {'gpu-1': [gpu(0), {'index': 1, 'model': None, 'name': 'NVIDIA L40S', 'mig_capable': False}]}
+    result = run({'gpu_facts': facts})
+    assert [g['index'] for g in result['nodes']['gpu-1']['gpus']] == [0] and result['nodes_changed'] == []
