@@ -27,6 +27,8 @@ What the cluster does not tell (each also said where it is decided):
 from __future__ import annotations
 
 import collections
+import hashlib
+import json
 from collections.abc import Mapping
 
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
@@ -40,9 +42,12 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._planner import PlanE
 from ansible_collections.gpufleet.mig.plugins.module_utils._layout import InstanceSpec
 from ansible_collections.gpufleet.mig.plugins.module_utils._resources import MIG_RESOURCE_PREFIX, mig_resource_name
 
-__all__ = ('fleet_input', 'plan_data', 'policy_of')
+__all__ = ('CONFIG_LABEL', 'CONFIG_PREFIX', 'fleet_input', 'plan_data', 'planned_configs', 'policy_of')
 
 _FINISHED = ('Succeeded', 'Failed')
+# The GPU Operator's label naming a node's MIG config; the rollout reads it (roles/mig_rollout/tasks/preflight.yml).
+CONFIG_LABEL = 'nvidia.com/mig.config'
+CONFIG_PREFIX = 'gpufleet-plan-'
 
 
 def _mig_requests(pod, where):
@@ -211,3 +216,24 @@ def plan_data(plan, gpu_facts):
         'evicted_pods': list(plan.evicted_pods), 'fragmentation': plan.fragmentation, 'optimal': plan.optimal,
         'summary': summary,
     }
+
+
+def planned_configs(plan):
+    """The plan as the rollout takes it: ``(config, labels)``, a mig-parted v1 config with one named config per distinct
+    node layout (every MIG GPU of the node by index: the planned GPUs that change and the others as they are) and
+    ``{node: config name}`` for the ``nvidia.com/mig.config`` label of every planned node.
+
+    A config's name is ``gpufleet-plan-`` and a digest of its entries, so nodes with the same layout share one, a name
+    always means the same layout, and planning an unchanged fleet again writes the same names.
+    """
+    per_node = collections.defaultdict(list)
+    for planned in sorted(plan.gpus, key=lambda g: (g.node, g.index)):
+        layout = planned.target.to_dict()
+        per_node[planned.node].append({'devices': [planned.index], 'mig-enabled': layout['mig-enabled'],
+                                       'mig-devices': layout['mig-devices']})
+    configs, labels = {}, {}
+    for node, entries in sorted(per_node.items()):
+        name = CONFIG_PREFIX + hashlib.sha256(json.dumps(entries, sort_keys=True).encode('utf-8')).hexdigest()[:12]
+        configs[name] = entries
+        labels[node] = name
+    return {'version': 'v1', 'mig-configs': configs}, labels

@@ -17,7 +17,10 @@ description:
     C(requests.nvidia.com/mig-*) hard limits of its ResourceQuotas, plus O(targets).
   - Busy instances are those held by running pods. The API server does not tell which MIG device a pod holds; a node's
     pods of a profile are counted against its instances of that profile, those with processes first.
-  - It never changes a GPU and writes nothing; the plan's layouts are applied by the rollout.
+  - It never changes a GPU. With O(configmap) it records the plan where the rollout takes it, the way the GPU Operator
+    names layouts - a mig-parted config in that ConfigMap, with one named config per distinct node layout, and each
+    planned node's C(nvidia.com/mig.config) label naming its config - so that the rollout, given the same ConfigMap
+    (C(gpufleet_mig_parted_configmap)), applies it. Without O(configmap) it writes nothing.
   - Bad input (an unknown profile, demand no GPU model of the fleet can serve, contradictory policy) fails naming the value.
 requirements:
   - highspy (HiGHS, the MIP solver the planner uses)
@@ -31,9 +34,11 @@ attributes:
   check_mode:
     support: full
     details:
-      - It only reads; check mode runs it as it is.
+      - It reads and plans, and says what recording the plan would change, writing nothing.
   diff_mode:
-    support: none
+    support: full
+    details:
+      - The ConfigMap's config text and the planned nodes' C(nvidia.com/mig.config) labels, before and after.
   idempotent:
     support: full
 options:
@@ -111,6 +116,21 @@ options:
         RV(optimal) false.
     type: float
     default: 3.0
+  configmap:
+    description:
+      - Record the plan in this ConfigMap (created when missing; the key O(configmap_key) is replaced, configs that
+        nodes outside this plan still name are kept) and label each planned node with its config. The ConfigMap is
+        written first, so a label never names a config it lacks.
+      - Unset, nothing is written.
+    type: str
+  namespace:
+    description: The namespace of O(configmap).
+    type: str
+    default: gpu-operator
+  configmap_key:
+    description: The key of O(configmap) that holds the mig-parted config.
+    type: str
+    default: config.yaml
 notes:
   - A pending pod's required node affinity and tolerations are not weighed, only its C(nodeSelector).
   - Only the C(mixed) strategy's C(nvidia.com/mig-*) resources are demand; a C(nvidia.com/gpu) request names no profile.
@@ -216,6 +236,12 @@ optimal:
   description: Whether the solver proved the plan optimal (false when it stopped at O(time_limit)).
   returned: success
   type: bool
+recorded:
+  description: Where the plan is recorded (with O(configmap)) - the ConfigMap, its key, and the config name each planned node is labelled with.
+  returned: when O(configmap) is set
+  type: dict
+  sample: {"namespace": "gpu-operator", "configmap": "gpufleet-mig-plan", "key": "config.yaml",
+           "labels": {"gpu-node-1": "gpufleet-plan-5f2c0d9e1a7b"}}
 summary:
   description: The plan in lines for a person to read, what is served and what not and why, then per node its diagrams.
   returned: success
@@ -226,8 +252,52 @@ summary:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._fleetplan import HIGHSPY_IMPORT_ERROR, Demand, FleetPlanError, plan_fleet
-from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import AUTH_ARG_SPEC, KUBERNETES_IMPORT_ERROR, Kube, KubeError, name_problem
-from ansible_collections.gpufleet.mig.plugins.module_utils._plan_cluster import fleet_input, plan_data, policy_of
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import (
+    AUTH_ARG_SPEC, KUBERNETES_IMPORT_ERROR, Kube, KubeError, config_key_problem, metadata_patch, name_problem,
+)
+from ansible_collections.gpufleet.mig.plugins.module_utils._plan_cluster import (
+    CONFIG_LABEL, CONFIG_PREFIX, fleet_input, plan_data, planned_configs, policy_of,
+)
+
+try:
+    import yaml
+except ImportError:
+    yaml = None
+
+
+def record(module, kube, nodes, plan):
+    """Write the plan's mig-parted config into the ConfigMap, then the nodes' labels; returns (changed, diff, recorded)."""
+    params = module.params
+    namespace, name, key = params['namespace'], params['configmap'], params['configmap_key']
+    config, labels = planned_configs(plan)
+    existing = kube.read_config_map(namespace, name)
+    old_text = ((existing or {}).get('data') or {}).get(key)
+    try:
+        old = (yaml.safe_load(old_text) or {}) if old_text else {}
+    except yaml.YAMLError as exc:
+        module.fail_json(msg='configmap %s/%s key %s is not YAML; nothing was written: %s' % (namespace, name, key, exc))
+    old_configs = old.get('mig-configs') if isinstance(old, dict) else None
+    if old_text and not isinstance(old_configs, dict):
+        module.fail_json(msg='configmap %s/%s key %s is not a mig-parted config (no mig-configs); nothing was written' % (namespace, name, key))
+    now = dict((node['metadata']['name'], ((node['metadata'].get('labels') or {}).get(CONFIG_LABEL))) for node in nodes)
+    # Configs of an earlier plan that nodes outside this one still name stay, so their rollout still finds them.
+    kept = set(value for node, value in now.items() if node not in labels and value and value.startswith(CONFIG_PREFIX))
+    configs = dict((config_name, entries) for config_name, entries in (old_configs or {}).items() if config_name in kept)
+    configs.update(config['mig-configs'])
+    text = yaml.safe_dump({'version': 'v1', 'mig-configs': configs}, default_flow_style=False, sort_keys=True)
+    relabel = dict((node, value) for node, value in labels.items() if now.get(node) != value)
+    changed = text != old_text or bool(relabel)
+    if changed and not module.check_mode:
+        if text != old_text:
+            kube.write_config_map_data(namespace, name, {key: text}, existing)
+        for node, value in sorted(relabel.items()):
+            def change(current, value=value):
+                patch = metadata_patch(current['metadata'], {CONFIG_LABEL: value}, {})
+                return {'metadata': patch} if patch else None
+            kube.update_node(node, change)
+    diff = {'before': {'configmap': old_text or '', 'labels': dict((node, now.get(node)) for node in labels)},
+            'after': {'configmap': text, 'labels': labels}}
+    return changed, diff, {'namespace': namespace, 'configmap': name, 'key': key, 'labels': labels}
 
 
 def main():
@@ -250,6 +320,9 @@ def main():
         max_nodes_changed=dict(type='int'),
         move_busy=dict(type='bool', default=False),
         time_limit=dict(type='float', default=3.0),
+        configmap=dict(type='str'),
+        namespace=dict(type='str', default='gpu-operator'),
+        configmap_key=dict(type='str', default='config.yaml'),
     )
     argument_spec.update(AUTH_ARG_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -259,21 +332,32 @@ def main():
         module.fail_json(msg=missing_required_lib('highspy'), exception=HIGHSPY_IMPORT_ERROR)
     params = module.params
     problems = [p for p in (name_problem('gpu_facts', name) for name in params['gpu_facts']) if p]
+    if params['configmap'] is not None:
+        problems.extend(p for p in (name_problem('configmap', params['configmap']), name_problem('namespace', params['namespace'], 'label'),
+                                    config_key_problem('configmap_key', params['configmap_key'])) if p)
     if params['time_limit'] <= 0:
         problems.append('time_limit must be more than 0 seconds, got %s' % params['time_limit'])
     if problems:
         module.fail_json(msg='; '.join(problems), problems=problems)
+    if params['configmap'] is not None and yaml is None:
+        module.fail_json(msg=missing_required_lib('PyYAML'))
+    changed, diff = False, None
     try:
         policy, targets = policy_of(params)
-        nodes, pods, quotas = Kube(params).read_cluster()
+        kube = Kube(params)
+        nodes, pods, quotas = kube.read_cluster()
         fleet, demand = fleet_input(nodes, pods, quotas, params['gpu_facts'])
         plan = plan_fleet(fleet, Demand(pods=demand.pods, targets=targets, quotas=demand.quotas), policy)
         result = plan_data(plan, params['gpu_facts'])
+        if params['configmap'] is not None:
+            changed, diff, result['recorded'] = record(module, kube, nodes, plan)
     except KubeError as exc:
         module.fail_json(msg=str(exc), status=exc.status)
     except FleetPlanError as exc:
         module.fail_json(msg='The plan cannot be made; nothing was written: %s' % exc)
-    module.exit_json(changed=False, **result)
+    if diff is not None and module._diff:
+        result['diff'] = diff
+    module.exit_json(changed=changed, **result)
 
 
 if __name__ == '__main__':

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
+from kubernetes.client.rest import ApiException
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import Kube
 from ansible_collections.gpufleet.mig.plugins.modules import mig_plan
@@ -32,7 +34,7 @@ SEVEN = [(i + 1, '1g.10gb', i, 1) for i in range(7)]
 
 
 def node(name, labels=None):
-    return {'metadata': {'name': name, 'labels': dict({'kubernetes.io/hostname': name}, **(labels or {}))}, 'spec': {},
+    return {'metadata': {'name': name, 'resourceVersion': '1', 'labels': dict({'kubernetes.io/hostname': name}, **(labels or {}))}, 'spec': {},
             'status': {'allocatable': {}}}
 
 
@@ -53,18 +55,35 @@ def quota(namespace, hard):
 @pytest.fixture(name='cluster')
 def cluster_fixture(monkeypatch):
     """The cluster's objects, answered by path; ``cluster['sent']`` records every request."""
-    cluster = {'nodes': [node('gpu-1'), node('gpu-2')], 'pods': [], 'resourcequotas': [], 'sent': []}
+    cluster = {'nodes': [node('gpu-1'), node('gpu-2')], 'pods': [], 'resourcequotas': [], 'configmaps': {}, 'sent': []}
 
     def send(self, method, path, query=None, body=None, content_type=None):
         cluster['sent'].append('%s %s' % (method, path))
-        return json.dumps({'items': cluster[path.rsplit('/', 1)[1]]})
+        parts = path.split('/')
+        if parts[-1] in ('nodes', 'pods', 'resourcequotas'):
+            return json.dumps({'items': cluster[parts[-1]]})
+        if parts[-2] == 'nodes':
+            found = next(node for node in cluster['nodes'] if node['metadata']['name'] == parts[-1])
+            if method == 'PATCH':
+                found['metadata']['labels'].update(body['metadata']['labels'])
+            return json.dumps(found)
+        if parts[-1] == 'configmaps' and method == 'POST':
+            cluster['configmaps'][body['metadata']['name']] = dict(body, metadata=dict(body['metadata'], resourceVersion='1'))
+            return json.dumps(body)
+        if parts[-2] == 'configmaps':
+            if parts[-1] not in cluster['configmaps']:
+                raise ApiException(status=404, reason='Not Found')
+            if method == 'PATCH':
+                cluster['configmaps'][parts[-1]]['data'].update(body['data'])
+            return json.dumps(cluster['configmaps'][parts[-1]])
+        raise AssertionError('unexpected request %s %s' % (method, path))
 
     monkeypatch.setattr(Kube, 'send', send)
     return cluster
 
 
-def run(args, check=False):
-    return run_module(mig_plan.main, dict(AUTH, **args), check=check)
+def run(args, check=False, diff=False):
+    return run_module(mig_plan.main, dict(AUTH, **args), check=check, diff=diff)
 
 
 def test_pending_pods_for_a_profile_no_node_offers_get_it_on_one_node(cluster):
@@ -141,3 +160,37 @@ def test_a_gpu_without_mig_is_left_out(cluster):
     facts = {'gpu-1': [gpu(0), {'index': 1, 'model': None, 'name': 'NVIDIA L40S', 'mig_capable': False}]}
     result = run({'gpu_facts': facts})
     assert [g['index'] for g in result['nodes']['gpu-1']['gpus']] == [0] and result['nodes_changed'] == []
+
+
+def test_records_the_plan_as_labels_naming_configs_of_a_configmap(cluster):
+    cluster['pods'] = [pod('infer-0', {'nvidia.com/mig-3g.40gb': 1}), pod('infer-1', {'nvidia.com/mig-3g.40gb': 1})]
+    cluster['nodes'][1]['metadata']['labels']['nvidia.com/mig.config'] = 'gpufleet-plan-0123456789ab'   # an earlier plan's
+    cluster['configmaps']['plan'] = {'metadata': {'name': 'plan', 'resourceVersion': '7'}, 'data': {
+        'config.yaml': yaml.safe_dump({'version': 'v1', 'mig-configs': {'gpufleet-plan-0123456789ab': [{'devices': 'all', 'mig-enabled': False}],
+                                                                         'gpufleet-plan-ffffffffffff': []}})}}
+    args = {'gpu_facts': {'gpu-1': [gpu(0, SEVEN), gpu(1, SEVEN)]}, 'configmap': 'plan'}
+    checked = run(args, check=True, diff=True)
+    assert checked['changed'] and all(sent.startswith('GET ') for sent in cluster['sent'])
+    name = checked['recorded']['labels']['gpu-1']
+    assert checked['diff']['before']['labels'] == {'gpu-1': None} and checked['diff']['after']['labels'] == {'gpu-1': name}
+    del cluster['sent'][:]
+    result = run(args)
+    assert result['changed'] and result['recorded'] == checked['recorded'] and 'diff' not in result
+    writes = [sent for sent in cluster['sent'] if not sent.startswith('GET ')]
+    assert writes == ['PATCH /api/v1/namespaces/gpu-operator/configmaps/plan', 'PATCH /api/v1/nodes/gpu-1']
+    assert cluster['sent'].index('PATCH /api/v1/namespaces/gpu-operator/configmaps/plan') < cluster['sent'].index('PATCH /api/v1/nodes/gpu-1')
+    assert cluster['nodes'][0]['metadata']['labels']['nvidia.com/mig.config'] == name
+    config = yaml.safe_load(cluster['configmaps']['plan']['data']['config.yaml'])
+    # The new config, and the earlier plan's that gpu-2 (not planned now) still names; the unused one is gone.
+    assert sorted(config['mig-configs']) == sorted(['gpufleet-plan-0123456789ab', name])
+    assert config['mig-configs'][name] == [{'devices': [0], 'mig-enabled': True, 'mig-devices': {'3g.40gb': 2}},
+                                           {'devices': [1], 'mig-enabled': True, 'mig-devices': {'1g.10gb': 7}}]
+    del cluster['sent'][:]
+    again = run(args)
+    assert not again['changed'] and all(sent.startswith('GET ') for sent in cluster['sent'])
+
+
+def test_a_recording_target_that_is_not_a_mig_parted_config_is_left_alone(cluster):
+    cluster['configmaps']['plan'] = {'metadata': {'name': 'plan', 'resourceVersion': '7'}, 'data': {'config.yaml': 'flags: {}'}}
+    result = run({'gpu_facts': {'gpu-1': [gpu(0)]}, 'configmap': 'plan'})
+    assert result['failed'] and 'is not a mig-parted config' in result['msg'] and all(sent.startswith('GET ') for sent in cluster['sent'])
