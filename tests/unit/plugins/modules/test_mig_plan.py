@@ -16,7 +16,7 @@ import yaml
 from kubernetes.client.rest import ApiException
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import Kube
-from ansible_collections.gpufleet.mig.plugins.modules import mig_plan
+from ansible_collections.gpufleet.mig.plugins.modules import mig_config_info, mig_plan
 from modrun import run_module  # tests/unit/plugins/modules/modrun.py
 
 AUTH = {'host': 'http://127.0.0.1:9', 'api_key': 'token'}
@@ -194,3 +194,23 @@ def test_a_recording_target_that_is_not_a_mig_parted_config_is_left_alone(cluste
     cluster['configmaps']['plan'] = {'metadata': {'name': 'plan', 'resourceVersion': '7'}, 'data': {'config.yaml': 'flags: {}'}}
     result = run({'gpu_facts': {'gpu-1': [gpu(0)]}, 'configmap': 'plan'})
     assert result['failed'] and 'is not a mig-parted config' in result['msg'] and all(sent.startswith('GET ') for sent in cluster['sent'])
+
+
+def test_mig_config_info_reads_back_what_the_plan_recorded(cluster):
+    cluster['pods'] = [pod('infer-0', {'nvidia.com/mig-3g.40gb': 1})]
+    recorded = run({'gpu_facts': {'gpu-1': [gpu(0)]}, 'configmap': 'plan'})
+    read = run_module(mig_config_info.main, dict(AUTH, configmap='plan'))
+    assert not read['changed'] and list(read['config']['mig-configs']) == [recorded['recorded']['labels']['gpu-1']]
+
+
+@pytest.mark.parametrize('data, message', [
+    (None, 'configmap gpu-operator/plan does not exist'),
+    ({'other.yaml': 'x'}, 'configmap gpu-operator/plan has no key config.yaml; its keys: other.yaml'),
+    ({'config.yaml': '[1'}, 'configmap gpu-operator/plan key config.yaml is not YAML'),
+    ({'config.yaml': 'version: v1'}, 'key config.yaml is not a mig-parted config'),
+])
+def test_mig_config_info_names_what_is_missing(cluster, data, message):
+    if data is not None:
+        cluster['configmaps']['plan'] = {'metadata': {'name': 'plan', 'resourceVersion': '1'}, 'data': data}
+    result = run_module(mig_config_info.main, dict(AUTH, configmap='plan'))
+    assert result['failed'] and message in result['msg'], result
