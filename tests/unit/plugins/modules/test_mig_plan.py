@@ -165,9 +165,9 @@ def test_a_gpu_without_mig_is_left_out(cluster):
 def test_records_the_plan_as_labels_naming_configs_of_a_configmap(cluster):
     cluster['pods'] = [pod('infer-0', {'nvidia.com/mig-3g.40gb': 1}), pod('infer-1', {'nvidia.com/mig-3g.40gb': 1})]
     cluster['nodes'][1]['metadata']['labels']['nvidia.com/mig.config'] = 'gpufleet-plan-0123456789ab'   # an earlier plan's
-    cluster['configmaps']['plan'] = {'metadata': {'name': 'plan', 'resourceVersion': '7'}, 'data': {
-        'config.yaml': yaml.safe_dump({'version': 'v1', 'mig-configs': {'gpufleet-plan-0123456789ab': [{'devices': 'all', 'mig-enabled': False}],
-                                                                         'gpufleet-plan-ffffffffffff': []}})}}
+    earlier = {'gpufleet-plan-0123456789ab': [{'devices': 'all', 'mig-enabled': False}], 'gpufleet-plan-ffffffffffff': []}
+    cluster['configmaps']['plan'] = {'metadata': {'name': 'plan', 'resourceVersion': '7'},
+                                     'data': {'config.yaml': yaml.safe_dump({'version': 'v1', 'mig-configs': earlier})}}
     args = {'gpu_facts': {'gpu-1': [gpu(0, SEVEN), gpu(1, SEVEN)]}, 'configmap': 'plan'}
     checked = run(args, check=True, diff=True)
     assert checked['changed'] and all(sent.startswith('GET ') for sent in cluster['sent'])
