@@ -74,7 +74,7 @@ def main():
     argument_spec = dict(
         configmap=dict(type='str', required=True),
         namespace=dict(type='str', default='gpu-operator'),
-        key=dict(type='str', default='config.yaml'),
+        key=dict(type='str', default='config.yaml', no_log=False),
     )
     argument_spec.update(AUTH_ARG_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)

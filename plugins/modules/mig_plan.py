@@ -322,7 +322,7 @@ def main():
         time_limit=dict(type='float', default=3.0),
         configmap=dict(type='str'),
         namespace=dict(type='str', default='gpu-operator'),
-        configmap_key=dict(type='str', default='config.yaml'),
+        configmap_key=dict(type='str', default='config.yaml', no_log=False),
     )
     argument_spec.update(AUTH_ARG_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
