@@ -78,6 +78,16 @@ def pod_requests(pod):
     return dict((key, value) for key, value in total.items() if value)
 
 
+def gpu_quota_hard(quota):
+    """A ResourceQuota's hard limits on GPU resources: ``{'requests.<resource>': count}``.
+
+    ``requests.`` items are the only quota form extended resources allow; the capacity check and the fleet plan
+    (``mig_plan``) both read quotas through this.
+    """
+    return dict((key, _count(value)) for key, value in ((quota.get('spec') or {}).get('hard') or {}).items()
+                if key.startswith(QUOTA_PREFIX) and key[len(QUOTA_PREFIX):].startswith(GPU_RESOURCE_PREFIXES))
+
+
 def _recreated(pod):
     """Whether a controller (not a DaemonSet: classify_pods never evicts those) recreates the pod once evicted."""
     return any(owner.get('controller') for owner in (pod.get('metadata') or {}).get('ownerReferences') or [])
@@ -235,11 +245,10 @@ def capacity_check(nodes, pods, quotas, changes, gpu_only=True):
             row(key)['used'] += count
     granted = {}
     for quota in quotas:
-        for key, value in ((quota.get('spec') or {}).get('hard') or {}).items():
-            if key.startswith(QUOTA_PREFIX) and key[len(QUOTA_PREFIX):].startswith(GPU_RESOURCE_PREFIXES):
-                resource = key[len(QUOTA_PREFIX):]
-                row(resource)['quota'] += _count(value)
-                granted.setdefault(resource, []).append('%s: %s' % (quota['metadata'].get('namespace'), value))
+        for key, value in gpu_quota_hard(quota).items():
+            resource = key[len(QUOTA_PREFIX):]
+            row(resource)['quota'] += value
+            granted.setdefault(resource, []).append('%s: %s' % (quota['metadata'].get('namespace'), quota['spec']['hard'][key]))
 
     problems = []
     for key in sorted(resources):

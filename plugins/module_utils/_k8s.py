@@ -356,6 +356,14 @@ class Kube(object):
             return before, after, True
         raise KubeError('patching node %s failed: it kept changing under us (%d conflicts in a row)' % (name, conflicts), 409)
 
+    # -- the whole cluster ----------------------------------------------------------------------
+
+    def read_cluster(self):
+        """Every Node, Pod and ResourceQuota (lists of plain dicts), one list request each: what the capacity check and
+        the fleet plan weigh."""
+        return [self.call('listing %s' % what, 'GET', path).get('items') or []
+                for what, path in (('nodes', '/api/v1/nodes'), ('pods', '/api/v1/pods'), ('resourcequotas', '/api/v1/resourcequotas'))]
+
     # -- pods ---------------------------------------------------------------------------------
 
     def pods_on_node(self, name):

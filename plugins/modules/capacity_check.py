@@ -129,12 +129,6 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import name_prob
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s_module import KubeModule
 
 
-def read_cluster(kube):
-    """Every Node, Pod and ResourceQuota, one list request each."""
-    return [kube.call('listing %s' % what, 'GET', path).get('items') or []
-            for what, path in (('nodes', '/api/v1/nodes'), ('pods', '/api/v1/pods'), ('resourcequotas', '/api/v1/resourcequotas'))]
-
-
 def main():
     module = KubeModule(
         argument_spec=dict(
@@ -155,7 +149,7 @@ def main():
     module.fail_problems(problems)
     changes = dict((change['node'], change['resources']) for change in params['changes'])
     with module.failing_on_errors():
-        nodes, pods, quotas = read_cluster(module.kube)
+        nodes, pods, quotas = module.kube.read_cluster()
         found = capacity_check(nodes, pods, quotas, changes, gpu_only=params['drain_gpu_only'])
     if found['problems'] and not params['allow_capacity_loss']:
         module.fail_json(msg='The change would leave the cluster without room for its GPU workloads; nothing was changed: %s '

@@ -153,10 +153,23 @@ EXTRA_PLAY = '''
       check_mode: true
       register: renamed
       ignore_errors: true
+    # The plan playbook's Kubernetes side (mig_plan records, the rollout reads with mig_config_info): a first plan
+    # creates its ConfigMap and labels the node, a second one (MIG now on) patches it.
+    - name: Record a plan, then another
+      gpufleet.mig.mig_plan:
+        gpu_facts:
+          sim-a100: [{index: 0, model: A100-SXM4-40GB, mig_capable: true, mig_mode: {current: "{{ item }}"}, gpu_instances: []}]
+        configmap: gpufleet-mig-plan
+      loop: [false, true]
+      register: recorded
+    - name: Read the recorded plan
+      gpufleet.mig.mig_config_info:
+        configmap: gpufleet-mig-plan
+      register: read_plan
     - name: Keep the results
       ansible.builtin.copy:
         dest: "{{ results_file }}"
-        content: "{{ {'created': created, 'minus': minus, 'renamed': renamed} | to_nice_json }}"
+        content: "{{ {'created': created, 'minus': minus, 'renamed': renamed, 'recorded': recorded, 'read_plan': read_plan} | to_nice_json }}"
         mode: "0600"
 '''
 
@@ -251,6 +264,8 @@ def test_least_privilege_and_no_secret_leaks(tmp_path):
     with open(results_file, encoding='utf-8') as handle:
         results = json.load(handle)
     assert results['created']['changed'] and results['created']['written'] == ['mixed']
+    assert [r['changed'] for r in results['recorded']['results']] == [True, True], results['recorded']
+    assert list(results['read_plan']['config']['mig-configs']) == [results['recorded']['results'][1]['recorded']['labels']['sim-a100']]
 
     # -- each run used the credential it was given ------------------------------------------------------------
     def slice_of(name, following):
