@@ -172,7 +172,7 @@ def _placed(planned):
         raise FleetPlanError('node %s GPU %s: %s' % (planned.node, planned.index, exc)) from exc
     if placed is None:
         raise FleetPlanError('internal error: the plan of node %s GPU %s cannot be placed' % (planned.node, planned.index))
-    return [{'profile': item.profile, 'start': item.start, 'compute_instances': [compute.profile for compute in item.compute]} for item in placed]
+    return [{'profile': item.profile, 'start': item.start, 'compute_instances': [compute.profile for compute in item.compute_instances]} for item in placed]
 
 
 def _counts(layout):
