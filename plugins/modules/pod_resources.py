@@ -15,7 +15,7 @@ description:
   - With O(gpus) (the GPUs as M(gpufleet.mig.gpu_info) returns them in C(node.gpus)), also maps each pod to the indexes
     of the GPUs it holds. NVIDIA's device plugin gives the kubelet a GPU's UUID for a full GPU and a MIG device's UUID
     for a MIG device, whatever its C(deviceIDStrategy), with C(::N) appended for a shared replica.
-  - Never fails because the API cannot be read (no socket, kubelet not answering, grpcio or protobuf missing): it
+  - Never fails because the API cannot be read (no socket, kubelet not answering, grpcio or protobuf missing); it
     returns RV(available=false) with the RV(reason), so that a caller such as M(gpufleet.mig.node_drain) falls back to
     draining every GPU pod of the node.
   - Reading the socket needs root on most nodes (the kubelet's folder is root's); run it with C(become=true).
@@ -23,7 +23,7 @@ author:
   - gpufleet.mig contributors (@gpufleet)
 requirements:
   - grpcio and protobuf for the Python interpreter that runs the module on the node (without them RV(available=false)).
-  - A kubelet whose pod-resources API is on (the default since Kubernetes 1.15; C(KubeletPodResources) gate).
+  - A kubelet that serves the pod-resources API (on by default since Kubernetes 1.15, feature gate C(KubeletPodResources)).
 extends_documentation_fragment:
   - gpufleet.mig.attributes
   - gpufleet.mig.attributes.INFO_MODULE
