@@ -32,6 +32,7 @@ __all__ = (
     'DrainError',
     'Drainer',
     'classify_pods',
+    'spare_untouched_gpus',
     'uses_gpu',
 )
 
@@ -89,15 +90,35 @@ def classify_pods(pods, gpu_only=True):
     return to_evict, skipped
 
 
+def spare_untouched_gpus(to_evict, skipped, gpus, pod_gpus):
+    """Keep on the node the pods that hold devices only on GPUs outside ``gpus`` (the GPUs that change).
+
+    ``pod_gpus`` maps 'ns/name' to the GPU indexes the pod holds, as the kubelet's pod-resources API tells
+    (``_podresources.pods_to_gpus``). A pod it does not cover is evicted: where it runs is not known.
+    Returns the new (to_evict, skipped).
+    """
+    changing = set(gpus)
+    evict, skipped = [], dict(skipped)
+    for pod in to_evict:
+        held = pod_gpus.get(pod_name(pod))
+        if held and not changing.intersection(held):
+            skipped[pod_name(pod)] = 'holds only GPUs that do not change (%s)' % ', '.join(str(index) for index in sorted(held))
+        else:
+            evict.append(pod)
+    return evict, skipped
+
+
 class Drainer(object):
     """Drain logic over a :class:`_k8s.Kube`; ``clock``/``sleep`` are injectable for tests of timing.
 
     ``labels`` and ``annotations`` (None removes a key) go into the same node patch as the cordon or the
     uncordon, so no one ever sees the node cordoned without them, or them without the cordon lifted.
+    With ``gpus`` (the indexes of the GPUs that change) and ``pod_gpus`` (see :func:`spare_untouched_gpus`), a drain
+    evicts only the pods on those GPUs.
     """
 
     def __init__(self, kube, node, timeout=600, retry_delay=5.0, grace_period=None, clock=time.monotonic, sleep=time.sleep,
-                 labels=None, annotations=None):
+                 labels=None, annotations=None, gpus=None, pod_gpus=None):
         self.kube = kube
         self.node = node
         self.timeout = timeout
@@ -107,6 +128,8 @@ class Drainer(object):
         self.sleep = sleep
         self.labels = labels or {}
         self.annotations = annotations or {}
+        self.gpus = gpus
+        self.pod_gpus = pod_gpus or {}
 
     # -- cordon -------------------------------------------------------------------------------
 
@@ -163,7 +186,10 @@ class Drainer(object):
 
     def plan(self, gpu_only=True):
         """(to_evict, skipped) for the node as it is now."""
-        return classify_pods(self.kube.pods_on_node(self.node), gpu_only)
+        to_evict, skipped = classify_pods(self.kube.pods_on_node(self.node), gpu_only)
+        if self.gpus is None:
+            return to_evict, skipped
+        return spare_untouched_gpus(to_evict, skipped, self.gpus, self.pod_gpus)
 
     def drain(self, gpu_only=True):
         """Cordon (with the labels), evict, wait. Returns (cordon_changed, evicted names, skipped, node after the cordon).

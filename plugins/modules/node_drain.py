@@ -22,6 +22,10 @@ description:
   - Sets O(labels) and O(annotations) in the same write as the cordon or the uncordon, so the node is never seen cordoned
     without them, nor carrying them with the cordon not yet lifted. When there is no cordon to make or to lift, they are
     still set (a write of them alone).
+  - With O(gpus) (the GPUs that change) and O(pod_resources) (which pod holds which GPU, read on the node by
+    M(gpufleet.mig.pod_resources)), evicts only the pods on those GPUs; pods whose devices are all on other GPUs keep
+    running. A pod the kubelet's answer does not place on known GPUs is evicted, as before. When the kubelet's
+    pod-resources API could not be read, falls back to evicting every GPU pod and says why in RV(fallback).
   - Runs where the Kubernetes client and credentials are, usually the controller (C(delegate_to=localhost)).
 author:
   - gpufleet.mig contributors (@gpufleet)
@@ -59,6 +63,19 @@ options:
       - Evict only pods that use GPU resources. With V(false) every pod is evicted, as C(kubectl drain) does.
     type: bool
     default: true
+  gpus:
+    description:
+      - Indexes of the GPUs that change (layout or MIG mode). With O(state=drain), only the pods holding a device on one of
+        them are evicted, by O(pod_resources); every pod O(gpu_only) selects when O(pod_resources) is unavailable.
+      - Omitted, every pod that O(gpu_only) selects is evicted.
+    type: list
+    elements: int
+  pod_resources:
+    description:
+      - The result of M(gpufleet.mig.pod_resources) on the node, with O(gpus) given to it; used with O(gpus).
+      - Only C(available), C(reason) and C(pod_gpus) are read. Omitted or not available, the drain falls back to
+        evicting every pod O(gpu_only) selects, and RV(fallback) says why.
+    type: dict
   timeout:
     description:
       - Seconds to keep retrying refused evictions and waiting for evicted pods to go.
@@ -158,6 +175,13 @@ blocked:
     research/train-7f9c4: >-
       eviction still refused when the timeout of 600s ran out (HTTP 429):
       Cannot evict pod as it would violate the pod's disruption budget.
+fallback:
+  description:
+    - With O(gpus), why the drain evicted every pod O(gpu_only) selects instead of only those on O(gpus) (the kubelet's
+      pod-resources API could not be read); null when it evicted only those.
+  returned: with O(state=drain) and O(gpus)
+  type: str
+  sample: the kubelet pod-resources socket /var/lib/kubelet/pod-resources/kubelet.sock does not exist
 cordoned:
   description: Whether the node is cordoned after the task.
   returned: success
@@ -194,6 +218,26 @@ def _managed(node, field, keys):
     return dict((key, items[key]) for key in sorted(keys) if key in items)
 
 
+def _pod_gpus(module):
+    """(pod 'ns/name' -> GPU indexes, None) for a GPU-precise drain, or (None, why not) to drain every GPU pod."""
+    params = module.params
+    if params['gpus'] is None:
+        return None, None
+    if any(index < 0 for index in params['gpus']):
+        module.fail_json(msg='gpus must be GPU indexes (0 or more), got %s' % params['gpus'])
+    answer = params['pod_resources']
+    if answer is None:
+        return None, 'no pod_resources given: which pod holds which GPU is not known'
+    if not answer.get('available'):
+        return None, str(answer.get('reason') or 'the kubelet pod-resources API was not available')
+    pod_gpus = answer.get('pod_gpus')
+    if not isinstance(pod_gpus, dict) or not all(
+            isinstance(held, list) and all(isinstance(index, int) for index in held) for held in pod_gpus.values()):
+        module.fail_json(msg='pod_resources must be the result of gpufleet.mig.pod_resources run with gpus '
+                             '(pod_gpus: pod -> list of GPU indexes); got pod_gpus=%r' % (pod_gpus,))
+    return pod_gpus, None
+
+
 def main():
     module = KubeModule(
         argument_spec=dict(
@@ -206,6 +250,8 @@ def main():
             force=dict(type='bool', default=False),
             labels=dict(type='dict', default={}),
             annotations=dict(type='dict', default={}),
+            gpus=dict(type='list', elements='int'),
+            pod_resources=dict(type='dict'),
         ),
         supports_check_mode=True,
         # A drain that did not finish leaves the node cordoned.
@@ -225,10 +271,12 @@ def main():
     if not math.isfinite(params['retry_delay']):
         module.fail_json(msg='retry_delay must be a finite number of seconds, at least 1, got %s' % params['retry_delay'])
 
-    result = {}
+    pod_gpus, fallback = _pod_gpus(module)
+    result = {} if params['gpus'] is None or params['state'] != 'drain' else {'fallback': fallback}
     with module.failing_on_errors():
         drainer = Drainer(module.kube, params['node'], timeout=params['timeout'], retry_delay=params['retry_delay'],
-                          grace_period=params['grace_period'], labels=labels, annotations=annotations)
+                          grace_period=params['grace_period'], labels=labels, annotations=annotations,
+                          gpus=None if pod_gpus is None else params['gpus'], pod_gpus=pod_gpus)
         before = module.kube.read_node(params['node'])
         if params['state'] == 'uncordon':
             changed, admin, after = drainer.uncordon(force=params['force'], check_mode=module.check_mode)

@@ -543,7 +543,8 @@ class SimServer(object):
                 internal = json.loads(json.dumps(self.sim.internal))
                 return 200, {'resourceVersion': str(self.store.rv), 'objects': objects, 'pods_internal': internal,
                              'plugin_log': list(self.sim.plugin_log), 'faults': self.faults.list(), 'url': self.url,
-                             'pdb_low_water': json.loads(json.dumps(self.sim.pdb_low_water))}
+                             'pdb_low_water': json.loads(json.dumps(self.sim.pdb_low_water)),
+                             'pod_resources_sockets': dict((n, srv.socket) for n, srv in self.sim.pod_resources.items())}
         if parts == ['pdb-low-water'] and method == 'DELETE':
             with self.store.lock:
                 self.sim.pdb_low_water.clear()

@@ -7,6 +7,7 @@ the NVIDIA device plugin.  ``Simulation.tick()`` runs every ``tick`` seconds."""
 
 from __future__ import absolute_import, division, print_function
 
+import functools
 import hashlib
 import json
 import math
@@ -21,6 +22,7 @@ import time
 import sim_deviceplugin as deviceplugin
 import sim_dra
 import sim_kubelet
+import sim_podresources
 import sim_nvidia
 from sim_selectors import match_label_selector_object
 from sim_store import ApiError, not_found, now_iso, parse_quantity, BY_PLURAL
@@ -157,6 +159,7 @@ class Simulation(object):
         self.plugin_impl = None  # 'nvidia' or 'model', decided in bootstrap
         self.kubelet_root = None
         self.kubelets = {}  # node -> sim_kubelet.DeviceManager
+        self.pod_resources = {}  # node -> sim_podresources.PodResourcesServer (the kubelet's pod-resources API)
         self.node_dirs = {}  # node -> folder of its kubelet dir, configs, feature file
         self.procs = {}  # plugin pod uid -> sim_nvidia.PluginProcess
         self.stopping_procs = []
@@ -850,6 +853,38 @@ class Simulation(object):
             manager = sim_kubelet.DeviceManager(name, os.path.join(node_dir, 'kubelet'), float(self.dp['endpoint_stop_grace']), log=self._log)
             self.kubelets[name] = manager.start()
             self._log('node %s: kubelet device manager on %s' % (name, manager.socket))
+            lister = functools.partial(self._pod_resources_list, name)
+            self.pod_resources[name] = sim_podresources.PodResourcesServer(name, manager.kubelet_dir, lister).start()
+
+    def _pod_resources_list(self, node_name):
+        """The pods the node's kubelet knows, with the devices its device manager allocated to each container."""
+        manager = self.kubelets.get(node_name)
+        with self.store.lock:
+            pods = [pod for pod in self.store.items('pods') if pod['spec'].get('nodeName') == node_name]
+        answer = []
+        for pod in sorted(pods, key=lambda p: (p['metadata']['namespace'], p['metadata']['name'])):
+            devices = dict(manager.pod_devices(pod['metadata']['uid'])) if manager is not None else {}
+            containers = [(c.get('name', 'main'), devices.get(c.get('name', 'main'), {})) for c in pod['spec'].get('containers') or []]
+            answer.append((pod['metadata']['namespace'], pod['metadata']['name'], containers))
+        return answer
+
+    def _allocate_devices(self):
+        """The device managers' Allocate: every admitted pod of a node gets its devices once (see DeviceManager.allocate)."""
+        admitted = {}
+        for pod in self.store.items('pods'):
+            node_name = pod['spec'].get('nodeName')
+            info = self.internal.get(pod['metadata']['uid']) or {}
+            if node_name not in self.kubelets or info.get('kind') in ('plugin', 'dra-plugin') or pod['status'].get('phase') in ('Succeeded', 'Failed'):
+                continue
+            containers = []
+            for container in pod['spec'].get('containers') or []:
+                resources = container.get('resources') or {}
+                merged = dict(resources.get('limits') or {})
+                merged.update(resources.get('requests') or {})
+                containers.append((container.get('name', 'main'), dict((k, parse_quantity(v)) for k, v in merged.items())))
+            admitted.setdefault(node_name, []).append((pod['metadata']['uid'], containers))
+        for node_name, manager in self.kubelets.items():
+            manager.allocate(admitted.get(node_name, []))
 
     def _sim_build(self, node_name):
         return os.path.dirname(os.path.dirname(os.path.abspath(self.nodes_cfg[node_name]['simnode'])))
@@ -1064,6 +1099,7 @@ class Simulation(object):
                 node = self.store.get('nodes', None, node_name)
                 if node is not None and sim_kubelet.apply_to_node(node, *view):
                     self.store.put('nodes', node)
+            self._allocate_devices()
             for node_name, (generation, labels, dummy) in list(self.gfd_results.items()):
                 if labels is None or self.gfd_applied.get(node_name) == generation:
                     continue
@@ -1113,6 +1149,9 @@ class Simulation(object):
             proc.close()
         for thread in self.gfd_threads:
             thread.join(max(0.0, deadline + 10 - time.monotonic()))  # feature discovery removes its node folder
+        for server in self.pod_resources.values():
+            server.stop()
+        self.pod_resources = {}
         for manager in self.kubelets.values():
             manager.stop()
         self.kubelets = {}

@@ -17,7 +17,9 @@ NVIDIA's plugin vendors (gen_grpc.py):
   period (kubelet: 5 minutes) without a new registration the resource is removed and the node shows it
   with capacity 0 (``GetCapacity``'s deleted resources).
 
-``capacity()`` returns what the kubelet's node status setter writes (``MachineInfo``).
+``capacity()`` returns what the kubelet's node status setter writes (``MachineInfo``). ``allocate()`` gives the
+node's pods their devices as the device manager's ``Allocate`` path records them (``podDevices``), which the
+pod-resources API (sim_podresources.py) lists.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -100,6 +102,7 @@ class DeviceManager(object):
         self.healthy = {}  # resource -> set of device ids
         self.unhealthy = {}
         self.registrations = []  # (monotonic time, resource, endpoint) of every accepted registration
+        self.allocated = {}  # pod uid -> [(container, {resource: [device ids]})], the device manager's podDevices
         self.server = None
         self.api = None
 
@@ -215,6 +218,44 @@ class DeviceManager(object):
                 capacity[resource] = healthy + len(self.unhealthy.get(resource, ()))
                 allocatable[resource] = healthy
         return capacity, allocatable, removed
+
+    def allocate(self, pods):
+        """Give each pod of ``pods`` (``[(uid, [(container, {resource: count})])]``, the node's admitted pods) that
+        has no devices yet the devices of this manager's resources it requests; forget the pods no longer listed.
+
+        [simplified] The first free healthy ids in sorted order: the real kubelet asks the plugin's
+        GetPreferredAllocation where offered, else takes any free ones. A pod asking for more than is free gets
+        nothing yet and is tried again at the next call (the real kubelet rejects it: UnexpectedAdmissionError).
+        """
+        with self.lock:
+            live = set(uid for uid, dummy in pods)
+            for uid in [uid for uid in self.allocated if uid not in live]:
+                del self.allocated[uid]
+            used = set(device for containers in self.allocated.values() for dummy, devices in containers
+                       for ids in devices.values() for device in ids)
+            for uid, containers in pods:
+                if uid in self.allocated:
+                    continue
+                wanted = [(name, dict((r, int(n)) for r, n in requests.items() if r in self.endpoints and n >= 1))
+                          for name, requests in containers]
+                if not any(requests for dummy, requests in wanted):
+                    continue
+                taken, result = set(), []
+                for name, requests in wanted:
+                    devices = {}
+                    for resource, count in sorted(requests.items()):
+                        free = sorted(self.healthy.get(resource, set()) - used - taken)[:count]
+                        devices[resource] = free
+                        taken.update(free)
+                    result.append((name, devices))
+                if all(len(ids) == requests[r] for (dummy, ids_by), (dummy2, requests) in zip(result, wanted) for r, ids in ids_by.items()):
+                    self.allocated[uid] = result
+                    used |= taken
+
+    def pod_devices(self, uid):
+        """The devices allocated to the pod, per container: [(container, {resource: [device ids]})]."""
+        with self.lock:
+            return [(name, dict((r, list(ids)) for r, ids in devices.items())) for name, devices in self.allocated.get(uid, [])]
 
     def healthy_counts(self):
         """resource -> healthy devices, for the resources whose endpoint is connected."""

@@ -16,10 +16,10 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TASK_FILES = sorted(glob.glob(os.path.join(ROOT, 'roles', '*', 'tasks', '*.yml')) + glob.glob(os.path.join(ROOT, 'playbooks', '*.yml')))
 # Modules that may run with become: NVML (gpu_info reads instances, which NVML lists only for root; mig_mode and
-# mig_layout change the GPUs and write the checkpoint under /var/lib), the reboot, and the include of the restore
-# role, whose files are root's.
+# mig_layout change the GPUs and write the checkpoint under /var/lib), the reboot, the include of the restore
+# role, whose files are root's, and pod_resources (the kubelet's socket under /var/lib/kubelet is root's).
 BECOME_MODULES = {'gpufleet.mig.gpu_info', 'gpufleet.mig.mig_mode', 'gpufleet.mig.mig_layout', 'ansible.builtin.reboot',
-                  'ansible.builtin.include_role'}
+                  'ansible.builtin.include_role', 'gpufleet.mig.pod_resources'}
 KUBERNETES_MODULES = {'gpufleet.mig.node_labels', 'gpufleet.mig.node_drain', 'gpufleet.mig.device_plugin_config'}
 # The switch users turn off when they connect as root (or have no sudo).
 BECOME_SWITCH = '{{ mig_rollout_become }}'

@@ -107,3 +107,15 @@ def test_node_drain_with_valid_labels_reaches_the_recorder(run):
     result, requests = run('node_drain', {'node': 'gpu-1', 'state': 'cordon', 'labels': {'nvidia.com/mig.config.state': 'pending'},
                                           'annotations': {'gpufleet.mig/failure-reason': None}})
     assert requests == ['GET http://127.0.0.1:9/api/v1/nodes/gpu-1'] and 'no API server in this test' in result['msg']
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'gpus': [-1]}, 'gpus must be GPU indexes (0 or more), got [-1]'),
+    ({'gpus': [0], 'pod_resources': {'available': True}}, 'pod_resources must be the result of gpufleet.mig.pod_resources run with gpus'),
+    ({'gpus': [0], 'pod_resources': {'available': True, 'pod_gpus': {'ml/a': ['GPU-0']}}},
+     'pod_resources must be the result of gpufleet.mig.pod_resources run with gpus'),
+])
+def test_node_drain_refuses_a_bad_precise_drain_before_any_request(run, args, message):
+    result, requests = run('node_drain', dict(args, node='gpu-1'))
+    assert result['failed'] and message in result['msg']
+    assert requests == []

@@ -1,0 +1,160 @@
+# Copyright (c) 2026 gpufleet.mig contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""Which pod holds which GPU, from the kubelet's pod-resources API (``podresources/v1``), on the node.
+
+``list_pod_devices`` calls ``v1.PodResourcesLister/List`` on the kubelet's unix socket and returns, per pod
+(``namespace/name``), the device ids it holds per resource name. ``pods_to_gpus`` maps those ids to the GPU indexes
+of ``gpu_info``'s GPUs: NVIDIA's device plugin hands the kubelet the GPU UUID of a full GPU and the MIG device UUID of a
+MIG device, whatever its ``deviceIDStrategy`` (that strategy only changes what the container is given), with ``::N``
+appended for a time-sliced or MPS replica (k8s-device-plugin v0.20.0 ``internal/rm/devices.go``: ``dev.ID = uuid``,
+``NewAnnotatedID``).
+
+The message types are built at import time from a ``FileDescriptorProto`` instead of protoc-generated code: only the
+fields read here are declared; proto3 parsers skip the others (cpu_ids, memory, topology, dynamic_resources). Field
+numbers follow ``k8s.io/kubelet/pkg/apis/podresources/v1/api.proto`` as the Kubernetes documentation prints it
+(device plugins, "Monitoring device plugin resources").
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+try:
+    import grpc
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+except ImportError as exc:  # the caller falls back to the node-level drain
+    grpc = None
+    IMPORT_ERROR = '%s (the Python packages grpcio and protobuf are needed on the node)' % exc
+else:
+    IMPORT_ERROR = None
+
+__all__ = (
+    'DEFAULT_SOCKET',
+    'PodResourcesUnavailable',
+    'list_pod_devices',
+    'pods_to_gpus',
+)
+
+DEFAULT_SOCKET = '/var/lib/kubelet/pod-resources/kubelet.sock'
+LIST_METHOD = '/v1.PodResourcesLister/List'
+# The kubelet's own client allows 16 MiB answers (podresources.DefaultMaxMsgSize); gRPC's default of 4 MiB is too
+# small for a node with many pods.
+MAX_MESSAGE = 16 * 1024 * 1024
+# 'MIG-GPU-<gpu uuid>/<gi>/<ci>': the MIG device UUID of R450 and R460 drivers, which names its GPU.
+_OLD_MIG_UUID = re.compile(r'^MIG-(GPU-[^/]+)/\d+/\d+$')
+
+
+class PodResourcesUnavailable(Exception):
+    """The pod-resources API could not be read; the message says why."""
+
+
+def _message_types():
+    """(ListPodResourcesRequest, ListPodResourcesResponse) classes, built from their descriptors."""
+    proto = descriptor_pb2.FileDescriptorProto(name='gpufleet_mig/podresources/v1/api.proto', package='v1', syntax='proto3')
+    string, repeated, optional = (descriptor_pb2.FieldDescriptorProto.TYPE_STRING, descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED,
+                                  descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    message = descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE
+
+    def add(name, fields):
+        entry = proto.message_type.add(name=name)
+        for field_name, number, field_type, label, type_name in fields:
+            field = entry.field.add(name=field_name, number=number, type=field_type, label=label)
+            if type_name:
+                field.type_name = '.v1.' + type_name
+
+    add('ListPodResourcesRequest', [])
+    add('ListPodResourcesResponse', [('pod_resources', 1, message, repeated, 'PodResources')])
+    add('PodResources', [('name', 1, string, optional, None), ('namespace', 2, string, optional, None),
+                         ('containers', 3, message, repeated, 'ContainerResources')])
+    add('ContainerResources', [('name', 1, string, optional, None), ('devices', 2, message, repeated, 'ContainerDevices')])
+    add('ContainerDevices', [('resource_name', 1, string, optional, None), ('device_ids', 2, string, repeated, None)])
+    # A pool of our own: the default pool may already hold another 'v1' package (e.g. the kubelet's real stubs).
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    return tuple(message_factory.GetMessageClass(pool.FindMessageTypeByName('v1.' + name))
+                 for name in ('ListPodResourcesRequest', 'ListPodResourcesResponse'))
+
+
+if IMPORT_ERROR is None:
+    ListRequest, ListResponse = _message_types()
+
+
+def list_pod_devices(socket=DEFAULT_SOCKET, timeout=10.0):
+    """``{'namespace/name': {resource name: [device ids]}}`` of every pod the kubelet lists, with or without devices.
+
+    Raises PodResourcesUnavailable with the reason when the libraries are missing or the socket is absent,
+    unreachable, too slow or answers an error.
+    """
+    if IMPORT_ERROR:
+        raise PodResourcesUnavailable('cannot read the pod-resources API: %s' % IMPORT_ERROR)
+    if not os.path.exists(socket):
+        raise PodResourcesUnavailable('the kubelet pod-resources socket %s does not exist (kubelet not running, or another '
+                                      '--root-dir?)' % socket)
+    channel = grpc.insecure_channel('unix:' + socket, options=[('grpc.max_receive_message_length', MAX_MESSAGE)])
+    try:
+        call = channel.unary_unary(LIST_METHOD, request_serializer=ListRequest.SerializeToString,
+                                   response_deserializer=ListResponse.FromString)
+        response = call(ListRequest(), timeout=timeout)
+    except grpc.RpcError as exc:
+        code = exc.code() if hasattr(exc, 'code') else None
+        details = exc.details() if hasattr(exc, 'details') else str(exc)
+        raise PodResourcesUnavailable('the kubelet pod-resources API on %s did not answer List (%s): %s' % (
+            socket, code.name if code is not None else 'error', details))
+    finally:
+        channel.close()
+    pods = {}
+    for pod in response.pod_resources:
+        devices = pods.setdefault('%s/%s' % (pod.namespace, pod.name), {})
+        for container in pod.containers:
+            for entry in container.devices:
+                ids = devices.setdefault(entry.resource_name, [])
+                ids.extend(device for device in entry.device_ids if device not in ids)
+    return pods
+
+
+def _gpu_of_device_ids(gpus):
+    """Device id -> GPU index, from ``gpu_info``'s GPUs: the GPU's UUID and the UUIDs of its MIG devices."""
+    owner = {}
+    for gpu in gpus:
+        if gpu.get('uuid'):
+            owner[gpu['uuid']] = gpu['index']
+        for gi in gpu.get('gpu_instances') or []:
+            for ci in gi.get('compute_instances') or []:
+                if ci.get('uuid'):
+                    owner[ci['uuid']] = gpu['index']
+    return owner
+
+
+def pods_to_gpus(pod_devices, gpus, prefixes=('nvidia.com/',)):
+    """Map pods to the GPUs they hold.
+
+    ``pod_devices``: ``list_pod_devices``' answer; ``gpus``: ``gpu_info``'s ``node.gpus``. Only resources whose name
+    starts with one of ``prefixes`` count. Returns ``(pod_gpus, unknown)``: ``pod_gpus`` maps each pod that holds GPU
+    devices, all of them known, to the sorted GPU indexes; ``unknown`` maps a pod to its device ids that match no GPU.
+    A pod in ``unknown`` is left out of ``pod_gpus``: where it runs is not known, so a drain must treat it as on every GPU.
+    """
+    owner = _gpu_of_device_ids(gpus)
+    pod_gpus, unknown = {}, {}
+    for pod, resources in sorted(pod_devices.items()):
+        held = set()
+        for resource, ids in sorted(resources.items()):
+            if not resource.startswith(tuple(prefixes)):
+                continue
+            for device in ids:
+                # A replica of a shared device: '<uuid>::<replica>'.
+                uuid = device.split('::', 1)[0]
+                old = _OLD_MIG_UUID.match(uuid)
+                index = owner.get(uuid, owner.get(old.group(1)) if old else None)
+                if index is None:
+                    unknown.setdefault(pod, []).append(device)
+                else:
+                    held.add(index)
+        if held and pod not in unknown:
+            pod_gpus[pod] = sorted(held)
+    return pod_gpus, unknown
