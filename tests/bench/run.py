@@ -115,6 +115,39 @@ DRAIN_PLAYBOOK = """---
         retry_delay: 1
       register: all_pods
 """
+PRECISE_DRAIN_PLAYBOOK = """---
+- name: Drain for a change of GPU 3 of two identical 8-GPU nodes, GPU-precise and node-level
+  hosts: precise-*
+  gather_facts: false
+  tasks:
+    - name: Read the GPUs
+      gpufleet.mig.gpu_info:
+        set_facts: false
+      register: gpus
+    - name: Ask the kubelet which pod holds which GPU (until every train pod holds one)
+      gpufleet.mig.pod_resources:
+        socket: "{{ sockets[inventory_hostname] }}"
+        gpus: "{{ gpus.node.gpus }}"
+      register: held
+      until: held.pod_gpus | default({}) | dict2items | selectattr('key', 'match', '^work/train-' ~ inventory_hostname) | list | length == 8
+      retries: 30
+      delay: 1
+    - name: Drain for the change of GPU 3, precise on one node and node-level on the other
+      gpufleet.mig.node_drain:
+        node: "{{ inventory_hostname }}"
+        gpus: "{{ [3] if inventory_hostname == 'precise-gpu' else omit }}"
+        pod_resources: "{{ held if inventory_hostname == 'precise-gpu' else omit }}"
+        kubeconfig: "{{ kubeconfig }}"
+        timeout: 60
+        retry_delay: 1
+      delegate_to: localhost
+      vars:
+        ansible_python_interpreter: "{{ controller_python }}"
+      register: drained
+    - name: The precise drain read the kubelet's answer
+      ansible.builtin.assert:
+        that: inventory_hostname != 'precise-gpu' or drained.fallback is none
+"""
 K8S_CLIENT_COST = """
 import sys, time
 started = time.process_time()
@@ -376,6 +409,66 @@ class Bench(object):
         ok = evicted[nodes[0]] < evicted[nodes[1]]
         self.row(section, 'pods evicted, node with 3 GPU + 4 CPU pods: GPU-aware / all',
                  '%d / %d' % (evicted[nodes[0]], evicted[nodes[1]]), 'fewer', 'PASS' if ok else 'MISS')
+        self.precise_evictions(section)
+
+    def precise_evictions(self, section):
+        """Pods evicted for a change of one GPU of eight: node_drain with the kubelet's pod-resources answer (only that
+        GPU's pods) vs the GPU-aware drain of the whole node, on two identical nodes running NVIDIA's device plugin (the
+        simulated kubelet serves the pod-resources socket with it), counted in the audit log."""
+        reason = os.environ.get('K8SSIM_GRPC') and not os.path.isdir(os.environ['K8SSIM_GRPC']) and 'no device plugin API stubs'
+        if not os.environ.get('NVIDIA_TOOLS') or not os.path.exists(os.path.join(os.environ['NVIDIA_TOOLS'], 'nvidia-device-plugin')):
+            reason = "NVIDIA's device plugin is not built (NVIDIA_TOOLS)"
+        if reason:
+            self.row(section, 'pods evicted, one GPU of 8 changes: precise / node-level', 'not run', '', 'SKIP')
+            self.note('precise drain bench skipped: %s' % reason)
+            return
+        self.say('disruption: pods evicted for a change of one GPU of eight, GPU-precise vs node-level drain')
+        directory = os.path.join(BENCH, 'precise-drain')
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory)
+        from simfleet import build_fleet  # pylint: disable=import-outside-toplevel
+        nodes = ('precise-gpu', 'precise-node')
+        hosts = build_fleet(os.path.join(directory, 'fleet'), dict((name, {'gpus': ['A100-SXM4-40GB:8'], 'driver': bench_fleet.DRIVER})
+                                                                   for name in nodes), bench_fleet.sim_build(), bench_fleet.node_python())
+        # One training pod per GPU and two CPU pods per node.
+        mix = (('train', 8, {'nvidia.com/gpu': 1}), ('web', 2, {'cpu': '1'}))
+        description = {
+            'tick': 0.1, 'time_scale': 0.1, 'pod_start_delay': 0.2, 'simnode': os.path.join(bench_fleet.sim_build(), 'bin', 'simnode'),
+            'nodes': [{'name': name, 'labels': {'bench/node': name}, 'cpu': '32', 'memory': '256Gi', 'nvml_state': hosts[name]['sim_state']}
+                      for name in nodes],
+            'device_plugin': {'implementation': 'nvidia', 'namespace': 'gpu-operator', 'daemonset': 'nvidia-device-plugin-daemonset',
+                              'configmap': 'nvidia-device-plugin-configs', 'default_config': 'none',
+                              'configs': {'none': 'version: v1\nflags:\n  migStrategy: none\n'}, 'restart_delay': 0.3},
+            'workloads': [{'name': '%s-%s' % (kind, name), 'namespace': 'work', 'replicas': replicas, 'resources': resources, 'node': name,
+                           'node_selector': {'bench/node': name}, 'termination_grace': 0.2}
+                          for name in nodes for kind, replicas, resources in mix],
+        }
+        cluster = self.start_cluster(description, os.path.join(directory, 'k8s'))
+        try:
+            sockets = cluster.dump()['pod_resources_sockets']
+            with open(os.path.join(directory, 'drain.yml'), 'w') as handle:
+                handle.write(PRECISE_DRAIN_PLAYBOOK)
+            inventory = {'all': {'hosts': dict((name, {'ansible_connection': 'local',
+                                                       'ansible_python_interpreter': hosts[name]['ansible_python_interpreter']})
+                                               for name in nodes)}}
+            with open(os.path.join(directory, 'inventory.json'), 'w') as handle:
+                json.dump(inventory, handle)
+            extra = {'kubeconfig': cluster.kubeconfig, 'sockets': sockets, 'controller_python': bench_fleet.node_python()}
+            result = self.run('precise-drain', directory, ['drain.yml', '-i', 'inventory.json', '-e', json.dumps(extra)], cluster=cluster)
+            self.check_rc(result, 'the precise drain playbook')
+            # Pods are named after their workload, which names its node (evicted pods are replaced under new names).
+            evicted = dict((name, 0) for name in nodes)
+            for entry in cluster.audit():
+                if entry.get('verb') == 'evict' and 200 <= (entry.get('code') or 0) < 300:
+                    for name in nodes:
+                        if entry.get('name', '').startswith(('train-%s-' % name, 'web-%s-' % name)):
+                            evicted[name] += 1
+        finally:
+            cluster.stop()
+        self.results['disruption']['precise'] = {'gpu_pods_per_node': 8, 'precise': evicted[nodes[0]], 'node_level': evicted[nodes[1]],
+                                                 'wall_s': result['wall_s']}
+        self.row(section, 'pods evicted, one GPU of 8 changes (8 GPU pods): precise / node-level',
+                 '%d / %d' % (evicted[nodes[0]], evicted[nodes[1]]), 'only that GPU\'s (1)', 'PASS' if evicted[nodes[0]] == 1 else 'MISS')
 
     # -- 7. side by side with mig-parted --------------------------------------------------------------------------------
 
