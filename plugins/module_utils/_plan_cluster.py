@@ -39,7 +39,6 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._fleetplan import (
     DeclaredTarget, Demand, FleetPlanError, Gpu, Instance, Node, PendingPod, Policy, Pool, Quota,
 )
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import PlanError, find_placements
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import InstanceSpec
 from ansible_collections.gpufleet.mig.plugins.module_utils._resources import MIG_RESOURCE_PREFIX, mig_resource_name
 
 __all__ = ('CONFIG_LABEL', 'CONFIG_PREFIX', 'fleet_input', 'plan_data', 'planned_configs', 'policy_of')
@@ -121,8 +120,10 @@ def fleet_input(nodes, pods, quotas, gpu_facts):
             continue
         if spec.get('nodeName'):
             running[spec['nodeName']].append(pod)
-        elif _mig_requests(pod, 'pod %s' % pod_name(pod)):
-            pending.append(PendingPod(pod_name(pod), _mig_requests(pod, 'pod %s' % pod_name(pod)), spec.get('nodeSelector') or {}))
+        else:
+            requests = _mig_requests(pod, 'pod %s' % pod_name(pod))
+            if requests:
+                pending.append(PendingPod(pod_name(pod), requests, spec.get('nodeSelector') or {}))
     fleet = []
     for name in sorted(gpu_facts):
         entries = gpu_facts[name]
@@ -165,9 +166,8 @@ def _placed(planned):
     model = _catalog.model_by_key(planned.model)
     if not planned.target.mig_enabled:
         return []
-    specs = [InstanceSpec(spec.profile, spec.compute, spec.start) for spec in planned.target.instances]
     try:
-        placed = find_placements(model, specs)
+        placed = find_placements(model, planned.target.instances)
     except PlanError as exc:
         raise FleetPlanError('node %s GPU %s: %s' % (planned.node, planned.index, exc)) from exc
     if placed is None:

@@ -415,9 +415,8 @@ class Bench(object):
         """Pods evicted for a change of one GPU of eight: node_drain with the kubelet's pod-resources answer (only that
         GPU's pods) vs the GPU-aware drain of the whole node, on two identical nodes running NVIDIA's device plugin (the
         simulated kubelet serves the pod-resources socket with it), counted in the audit log."""
-        reason = os.environ.get('K8SSIM_GRPC') and not os.path.isdir(os.environ['K8SSIM_GRPC']) and 'no device plugin API stubs'
-        if not os.environ.get('NVIDIA_TOOLS') or not os.path.exists(os.path.join(os.environ['NVIDIA_TOOLS'], 'nvidia-device-plugin')):
-            reason = "NVIDIA's device plugin is not built (NVIDIA_TOOLS)"
+        import sim_nvidia  # pylint: disable=import-outside-toplevel
+        reason = sim_nvidia.unavailable(sim_nvidia.tools_dir())
         if reason:
             self.row(section, 'pods evicted, one GPU of 8 changes: precise / node-level', 'not run', '', 'SKIP')
             self.note('precise drain bench skipped: %s' % reason)
