@@ -36,6 +36,12 @@ options:
       - The registered M(gpufleet.mig.device_plugin_config) check-mode run of each cluster (with C(nodes)), by cluster key.
     type: dict
     required: true
+  precise:
+    description:
+      - Whether the drains are GPU-precise (the role's C(mig_rollout_drain_precise)); then each RV(_value.capacity) entry
+        names the GPUs that change (C(gpus)).
+    type: bool
+    default: false
 seealso:
   - plugin: gpufleet.mig.mig_rollout_needs
     plugin_type: filter
@@ -87,7 +93,7 @@ _value:
       description:
         - For a node that is drained, and whose device plugin check says what it advertises after the change, its entry
           for P(gpufleet.mig.capacity_check#module)'s O(gpufleet.mig.capacity_check#module:changes) (C(node),
-          C(resources)); null otherwise.
+          C(resources), and with O(precise) C(gpus)); null otherwise.
       type: dict
   sample:
     gpu-node-1:
@@ -104,10 +110,10 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.gpufleet.mig.plugins.module_utils._rollout import preflight_decisions
 
 
-def mig_rollout_preflight(nodes, plans, plugins):
+def mig_rollout_preflight(nodes, plans, plugins, precise=False):
     """Every node's decision: see preflight_decisions."""
     try:
-        return preflight_decisions(nodes, plans, plugins)
+        return preflight_decisions(nodes, plans, plugins, precise=precise)
     except ValueError as exc:
         raise AnsibleFilterError(str(exc)) from exc
 

@@ -10,7 +10,7 @@ short_description: The record of one node's outcome in a rollout
 version_added: 0.2.0
 description:
   - Builds the record that the C(gpufleet.mig.mig_rollout) role keeps in C(mig_rollout_result), writes to
-    C(<report_dir>/nodes/<host>.json) and publishes with C(set_stats) - always the same eight keys.
+    C(<report_dir>/nodes/<host>.json) and publishes with C(set_stats) - always the same eleven keys.
   - Refuses what cannot be a record - an unknown status or layout, a failure without a reason, a reason without a
     failure, actions of an unchanged node, times that are not numbers.
 author: gpufleet.mig contributors (@gpufleet)
@@ -57,6 +57,14 @@ options:
     description:
       - Why the node failed; required with V(failed), refused otherwise.
     type: str
+  drains:
+    description:
+      - The registered results of the node's M(gpufleet.mig.node_drain) runs in order (the drain of the GPUs that change,
+        then the drain of the rest before a reboot); skipped or undefined ones (V(null)) are left out.
+      - They give the record's RV(_value.drain), RV(_value.evicted) and RV(_value.drain_fallback).
+    type: list
+    elements: raw
+    default: []
 seealso:
   - plugin: gpufleet.mig.mig_rollout_needs
     plugin_type: filter
@@ -68,11 +76,12 @@ EXAMPLES = r"""
 - name: Record the node that was changed
   ansible.builtin.set_fact:
     # => {status: changed, started: ..., finished: ..., actions: [...], gpus_changed: [0, 1], layout: new, labelled: true,
-    #     reason: null}
+    #     reason: null, drain: gpus, evicted: [ml/infer-0], drain_fallback: null}
     mig_rollout_result: >-
       {{ 'changed' | gpufleet.mig.mig_rollout_result(started=started, finished=now(utc=true).timestamp(),
                                                      actions=applied.gpus | map(attribute='actions') | flatten,
-                                                     gpus_changed=applied.gpus | selectattr('changed') | map(attribute='index')) }}
+                                                     gpus_changed=applied.gpus | selectattr('changed') | map(attribute='index'),
+                                                     drains=[drained]) }}
 """
 
 RETURN = r"""
@@ -106,6 +115,20 @@ _value:
     reason:
       description: Why it failed; null unless it did.
       type: str
+    drain:
+      description:
+        - How the node was drained - C(gpus) (only the pods on the GPUs that change were evicted), C(node) (every GPU pod,
+          or every pod when the drain was not GPU-only) - or null when it was not drained.
+      type: str
+    evicted:
+      description: The pods (C(namespace/name)) the rollout evicted from the node.
+      type: list
+      elements: str
+    drain_fallback:
+      description:
+        - Why a drain asked to evict only the pods on the GPUs that change evicted every GPU pod (the kubelet's
+          pod-resources API could not be read, or a reboot stopped every GPU); null otherwise.
+      type: str
   sample:
     status: unchanged
     started: 1796371200.0
@@ -115,6 +138,9 @@ _value:
     layout: new
     labelled: true
     reason: null
+    drain: null
+    evicted: []
+    drain_fallback: null
 """
 
 from ansible.errors import AnsibleFilterError
@@ -122,11 +148,11 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.gpufleet.mig.plugins.module_utils._rollout import node_result
 
 
-def mig_rollout_result(status, started, finished, actions=(), gpus_changed=(), layout='new', labelled=None, reason=None):
+def mig_rollout_result(status, started, finished, actions=(), gpus_changed=(), layout='new', labelled=None, reason=None, drains=()):
     """The record of one node's outcome: see node_result."""
     try:
         return node_result(status, started, finished, actions=actions, gpus_changed=gpus_changed, layout=layout, labelled=labelled,
-                           reason=reason)
+                           reason=reason, drains=drains)
     except ValueError as exc:
         raise AnsibleFilterError(str(exc)) from exc
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ansible_collections.gpufleet.mig.plugins.module_utils._drain import CORDON_ANNOTATION, GPU_RESOURCE_PREFIXES, classify_pods, pod_name
+from ansible_collections.gpufleet.mig.plugins.module_utils._drain import (
+    CORDON_ANNOTATION, GPU_RESOURCE_PREFIXES, classify_pods, pod_name, spare_untouched_gpus)
 
 QUOTA_PREFIX = 'requests.'
 # Taint effects that keep a pod off a node (PreferNoSchedule only steers the scheduler).
@@ -200,15 +201,19 @@ def _requests_text(requests):
     return ', '.join('%s: %d' % item for item in sorted(requests.items()))
 
 
-def capacity_check(nodes, pods, quotas, changes, gpu_only=True):
+def capacity_check(nodes, pods, quotas, changes, gpu_only=True, precise=None):
     """What a rollout that changes ``changes`` leaves of the cluster's GPU capacity, and what it would strand.
 
     ``nodes``, ``pods``, ``quotas``: every Node, Pod and ResourceQuota of the cluster as the API returns them.
     ``changes``: ``{node name: {GPU resource: count}}``, the resources each node the rollout drains offers after it
     (what its device plugin will advertise). ``gpu_only``: whether the drain evicts only the pods that use GPUs.
+    ``precise``: ``{node name: (gpus, pod_gpus)}`` for the nodes whose drain is GPU-precise: it evicts only the pods on
+    ``gpus`` (the GPUs that change), as :func:`_drain.spare_untouched_gpus` decides from ``pod_gpus``; the pods it spares
+    keep their devices on the node.
 
     Returns a dict: ``resources`` (``{resource: {'before', 'after', 'used', 'quota'}}``), ``evicted`` (the pods the
-    drains evict, 'namespace/name'), ``not_recreated`` (those of them with no controller: the drain ends them),
+    drains evict, 'namespace/name'), ``spared`` (the GPU pods of drained nodes that a GPU-precise drain keeps running),
+    ``not_recreated`` (those of them with no controller: the drain ends them),
     ``placed`` (``{pod: node}``, where each evicted GPU pod fits after the change), ``stranded`` (a list of ``{'pod',
     'requests', 'why'}`` for those that fit nowhere) and ``problems`` (one sentence each; none when the cluster keeps
     room). Raises CapacityInputError when ``changes`` is malformed.
@@ -220,10 +225,17 @@ def capacity_check(nodes, pods, quotas, changes, gpu_only=True):
 
     running = [pod for pod in pods if (pod.get('spec') or {}).get('nodeName') in by_name
                and (pod.get('status') or {}).get('phase') not in _FINISHED]
-    evicted = []
+    precise = precise or {}
+    evicted, spared = [], []
     for name in sorted(changes):
         on_node = [pod for pod in running if pod['spec']['nodeName'] == name]
-        evicted.extend(classify_pods(on_node, gpu_only=gpu_only)[0])
+        to_evict, skipped = classify_pods(on_node, gpu_only=gpu_only)
+        if name in precise:
+            gpus, pod_gpus = precise[name]
+            kept = spare_untouched_gpus(to_evict, skipped, gpus, pod_gpus)[0]
+            spared.extend(pod_name(pod) for pod in to_evict if pod not in kept)
+            to_evict = kept
+        evicted.extend(to_evict)
     evicted_names = set(pod_name(pod) for pod in evicted)
     not_recreated = sorted(pod_name(pod) for pod in evicted if not _recreated(pod))
     staying = [pod for pod in running if pod_name(pod) not in evicted_names]
@@ -290,5 +302,5 @@ def capacity_check(nodes, pods, quotas, changes, gpu_only=True):
     for entry in stranded:
         problems.append('pod %s (%s) fits on no node after the change: %s'
                         % (entry['pod'], _requests_text(entry['requests']), '; '.join(entry['why'])))
-    return {'resources': resources, 'evicted': sorted(evicted_names), 'not_recreated': not_recreated, 'placed': placed,
+    return {'resources': resources, 'evicted': sorted(evicted_names), 'spared': sorted(spared), 'not_recreated': not_recreated, 'placed': placed,
             'stranded': stranded, 'problems': problems}

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
+from collections.abc import Mapping
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import metadata_patch
 from ansible_collections.gpufleet.mig.plugins.module_utils._wait import POLL_INTERVAL, Waiter, WaitTimeout
@@ -32,6 +33,7 @@ __all__ = (
     'DrainError',
     'Drainer',
     'classify_pods',
+    'pods_on_gpus',
     'spare_untouched_gpus',
     'uses_gpu',
 )
@@ -88,6 +90,29 @@ def classify_pods(pods, gpu_only=True):
         else:
             to_evict.append(pod)
     return to_evict, skipped
+
+
+def pods_on_gpus(answer):
+    """``(pod_gpus, None)`` from a ``pod_resources`` module result run with ``gpus``, or ``(None, why not)``.
+
+    ``pod_gpus`` maps 'ns/name' to the GPU indexes the pod holds (see :func:`spare_untouched_gpus`); ``why not`` is the
+    reason a GPU-precise drain cannot be made and every GPU pod is evicted instead. Raises ValueError when ``answer`` is
+    not such a result.
+    """
+    if answer is None:
+        return None, 'no pod_resources given: which pod holds which GPU is not known'
+    if not isinstance(answer, Mapping):
+        raise ValueError('pod_resources must be the result of gpufleet.mig.pod_resources, got %r' % (answer,))
+    if answer.get('skipped'):
+        return None, 'the pod-resources API was not read'
+    if not answer.get('available'):
+        return None, str(answer.get('reason') or 'the kubelet pod-resources API was not available')
+    pod_gpus = answer.get('pod_gpus')
+    if not isinstance(pod_gpus, Mapping) or not all(
+            isinstance(held, list) and all(isinstance(index, int) for index in held) for held in pod_gpus.values()):
+        raise ValueError('pod_resources must be the result of gpufleet.mig.pod_resources run with gpus '
+                         '(pod_gpus: pod -> list of GPU indexes); got pod_gpus=%r' % (pod_gpus,))
+    return dict(pod_gpus), None
 
 
 def spare_untouched_gpus(to_evict, skipped, gpus, pod_gpus):

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ('NO_LAYOUT', 'RESULT_KEYS', 'node_needs', 'node_result', 'preflight_decisions')
+__all__ = ('NO_LAYOUT', 'RESULT_KEYS', 'drain_outcome', 'node_needs', 'node_result', 'preflight_decisions')
 
 # What a reconfigured node carries (the GPU Operator's labels), and the annotation a failure leaves until then.
 CONFIG_LABEL = 'nvidia.com/mig.config'
 STATE_LABEL = 'nvidia.com/mig.config.state'
 REASON_ANNOTATION = 'gpufleet.mig/failure-reason'
 
-RESULT_KEYS = ('status', 'started', 'finished', 'actions', 'gpus_changed', 'layout', 'labelled', 'reason')
+RESULT_KEYS = ('status', 'started', 'finished', 'actions', 'gpus_changed', 'layout', 'labelled', 'reason', 'drain', 'evicted',
+               'drain_fallback')
 _STATUSES = ('changed', 'unchanged', 'failed')
 _LAYOUTS = ('new', 'previous', 'unknown')
 NOT_RUN = 'the device plugin check did not run'
@@ -145,7 +146,7 @@ def _done(needs):
     return needs
 
 
-def preflight_decisions(nodes, plans, plugins):
+def preflight_decisions(nodes, plans, plugins, precise=False):
     """The preflight's decision for every node of a play: its problems, what it needs, whether it is converged.
 
     ``nodes``: ``{host: seen}``, where ``seen`` is what the preflight noted on the node: ``node_problem`` (why the
@@ -159,7 +160,8 @@ def preflight_decisions(nodes, plans, plugins):
     :func:`node_needs`'s answer; a node is ``converged`` when nothing needs a drain (it may still need ``upkeep``);
     ``problems`` stop the rollout before any change; ``cluster`` is the node's ``seen['cluster']``; ``capacity`` is, for a
     drained node whose device plugin check says what it advertises after the change, the ``capacity_check`` module's
-    change entry (``{'node', 'resources'}``), else None. Raises ValueError naming the node whose notes are not what the preflight writes.
+    change entry (``{'node', 'resources'}``, and with ``precise`` (GPU-precise drains) ``gpus``: the GPUs that change),
+    else None. Raises ValueError naming the node whose notes are not what the preflight writes.
     """
     for name, value in (('nodes', nodes), ('plans', plans), ('plugins', plugins)):
         if not isinstance(value, Mapping):
@@ -183,19 +185,46 @@ def preflight_decisions(nodes, plans, plugins):
         # What the capacity check takes for a drained node: the GPU resources its device plugin advertises after the change.
         capacity = ({'node': seen['node'], 'resources': found['expected']}
                     if needs['drain'] and isinstance(found.get('expected'), Mapping) else None)
+        if capacity and precise:
+            capacity['gpus'] = list(needs['drain_gpus'])
         decided[host] = {'problems': problems, 'needs': needs, 'converged': not needs['drain'], 'upkeep': bool(needs['upkeep']),
                          'cluster': cluster, 'capacity': capacity}
     return decided
 
 
-def node_result(status, started, finished, actions=(), gpus_changed=(), layout='new', labelled=None, reason=None):
+def drain_outcome(drains):
+    """``(drain, evicted, fallback)`` of a node from the registered results of its ``node_drain`` runs, in order.
+
+    ``drains``: the GPU-precise (or node-level) drain, then the drain of the rest before a reboot; None, skipped and
+    missing entries are left out. ``drain`` is None when no drain ran, ``gpus`` when only the pods on the GPUs that change
+    were evicted, ``node`` when every GPU pod was (every pod without ``gpu_only``); ``fallback`` says why a drain that was
+    asked to be GPU-precise (``node_drain`` with ``gpus``, which returns ``fallback``) was not, else None.
+    """
+    ran = [result for result in drains if isinstance(result, Mapping) and result and not result.get('skipped')]
+    if not ran:
+        return None, [], None
+    evicted = []
+    for result in ran:
+        evicted.extend(name for name in result.get('evicted') or () if name not in evicted)
+    first = ran[0]
+    if 'fallback' not in first:
+        return 'node', evicted, None
+    if first['fallback']:
+        return 'node', evicted, str(first['fallback'])
+    if len(ran) > 1:
+        return 'node', evicted, 'the node rebooted to change the MIG mode, which stops the work on every GPU'
+    return 'gpus', evicted, None
+
+
+def node_result(status, started, finished, actions=(), gpus_changed=(), layout='new', labelled=None, reason=None, drains=()):
     """The record of one node's outcome, as the rollout writes it to ``nodes/<host>.json`` and publishes it.
 
     ``status``: ``changed``, ``unchanged`` or ``failed``; ``started``, ``finished``: Unix times; ``actions``: the steps
     done; ``gpus_changed``: the indices of the GPUs whose layout changed; ``layout``: ``new`` (every GPU has its new
     layout), ``previous`` (every GPU is back as it was) or ``unknown``; ``labelled``: whether the node carries the
     outcome in its labels (by default, whether it succeeded); ``reason``: why it failed, required with ``failed`` and
-    refused otherwise. Raises ValueError for anything else.
+    refused otherwise; ``drains``: the registered ``node_drain`` results (see :func:`drain_outcome`, which gives the
+    record's ``drain``, ``evicted`` and ``drain_fallback``). Raises ValueError for anything else.
     """
     actions, gpus_changed = list(actions), list(gpus_changed)
     if status not in _STATUSES:
@@ -204,8 +233,13 @@ def node_result(status, started, finished, actions=(), gpus_changed=(), layout='
         raise ValueError('layout must be one of %s, got %r' % (', '.join(_LAYOUTS), layout))
     if (status == 'failed') != (reason is not None):
         raise ValueError('a failed node needs a reason, and only a failed one has one (status %s, reason %r)' % (status, reason))
+    if isinstance(drains, (str, bytes, Mapping)):
+        raise ValueError('drains must be a list of registered node_drain results, got %s' % type(drains).__name__)
+    drain, evicted, fallback = drain_outcome(list(drains or ()))
     if status == 'unchanged' and (actions or gpus_changed):
         raise ValueError('an unchanged node has no actions and no changed GPUs')
+    if status == 'unchanged' and drain:
+        raise ValueError('an unchanged node is not drained, but a drain ran (evicted: %s)' % (', '.join(evicted) or 'none'))
     times = []
     for name, value in (('started', started), ('finished', finished)):
         try:
@@ -217,4 +251,5 @@ def node_result(status, started, finished, actions=(), gpus_changed=(), layout='
         'actions': [str(action) for action in actions], 'gpus_changed': [int(index) for index in gpus_changed],
         'layout': layout, 'labelled': status != 'failed' if labelled is None else bool(labelled),
         'reason': None if reason is None else str(reason),
+        'drain': drain, 'evicted': [str(name) for name in evicted], 'drain_fallback': fallback,
     }

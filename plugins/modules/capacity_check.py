@@ -21,6 +21,9 @@ description:
     affinity and tolerations allow (taints, and cordons other than the rollout's own). Like the scheduler it places
     greedily, biggest pods first, each on the node it fills best. An evicted pod without a controller is listed, not
     placed; nobody recreates it.
+  - A change with C(gpus), whose node O(pod_resources) covers, is drained GPU-precisely, as M(gpufleet.mig.node_drain) does it - only the
+    pods on those GPUs count as evicted; the others keep their devices on the node (RV(spared)). Without the kubelet's
+    answer, every GPU pod of the node counts as evicted and RV(fallback) says why.
   - Only GPU resources are counted. Node labels are taken as they are now.
   - When something would be stranded it fails, listing the pods and resources, unless O(allow_capacity_loss) is set;
     then it succeeds with the same findings and a warning.
@@ -58,6 +61,19 @@ options:
           - Its GPU resources after the change, by name, with their counts. Resources it does not list, it does not offer.
         type: dict
         required: true
+      gpus:
+        description:
+          - The indexes of its GPUs that change, for a GPU-precise drain (the rollout's C(mig_rollout_drain_precise)).
+          - Omitted, every pod the drain selects counts as evicted.
+        type: list
+        elements: int
+  pod_resources:
+    description:
+      - Per node name, which pod holds which GPU - the result of M(gpufleet.mig.pod_resources) run on the node with its
+        GPUs, as M(gpufleet.mig.node_drain) takes it. Used for the changes with O(changes[].gpus); for a node it does not
+        cover, or whose result is skipped or not available, every GPU pod of the node counts as evicted.
+    type: dict
+    default: {}
   drain_gpu_only:
     description:
       - Whether the drain evicts only the pods that use GPUs (the rollout's C(mig_rollout_drain_gpu_only)). Pods that use
@@ -86,6 +102,19 @@ EXAMPLES = r"""
         resources:
           nvidia.com/mig-3g.40gb: 16
   delegate_to: localhost
+
+- name: The same, with a drain that evicts only the pods on GPU 3, which changes
+  gpufleet.mig.capacity_check:
+    changes:
+      - node: gpu-node-1
+        gpus: [3]
+        resources:
+          nvidia.com/mig-3g.40gb: 15
+          nvidia.com/mig-1g.10gb: 7
+    # Registered by gpufleet.mig.pod_resources on gpu-node-1, run with the GPUs gpu_info read.
+    pod_resources:
+      gpu-node-1: "{{ hostvars['gpu-node-1'].pod_owners }}"
+  delegate_to: localhost
 """
 
 RETURN = r"""
@@ -100,6 +129,16 @@ evicted:
   returned: always
   type: list
   elements: str
+spared:
+  description: The GPU pods of drained nodes that keep running, because they hold only GPUs that do not change (see O(changes[].gpus)).
+  returned: always
+  type: list
+  elements: str
+fallback:
+  description: Per node given O(changes[].gpus), why its drain counts every GPU pod as evicted; only nodes where it does.
+  returned: always
+  type: dict
+  sample: {"gpu-node-1": "the kubelet pod-resources socket /var/lib/kubelet/pod-resources/kubelet.sock does not exist"}
 not_recreated:
   description: Those of them that no controller recreates (the drain ends them).
   returned: always
@@ -125,6 +164,7 @@ problems:
 """
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._capacity import CapacityInputError, capacity_check
+from ansible_collections.gpufleet.mig.plugins.module_utils._drain import pods_on_gpus
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import name_problem
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s_module import KubeModule
 
@@ -135,7 +175,9 @@ def main():
             changes=dict(type='list', elements='dict', required=True, options=dict(
                 node=dict(type='str', required=True),
                 resources=dict(type='dict', required=True),
+                gpus=dict(type='list', elements='int'),
             )),
+            pod_resources=dict(type='dict', default={}),
             drain_gpu_only=dict(type='bool', default=True),
             allow_capacity_loss=dict(type='bool', default=False),
         ),
@@ -148,9 +190,24 @@ def main():
     problems.extend('changes: node %s is listed twice' % name for name in sorted(set(n for n in names if names.count(n) > 1)))
     module.fail_problems(problems)
     changes = dict((change['node'], change['resources']) for change in params['changes'])
+    precise, fallback = {}, {}
+    for change in params['changes']:
+        if change['gpus'] is None:
+            continue
+        if any(index < 0 for index in change['gpus']):
+            module.fail_json(msg='changes: node %s: gpus must be GPU indexes (0 or more), got %s' % (change['node'], change['gpus']))
+        try:
+            pod_gpus, why_not = pods_on_gpus(params['pod_resources'].get(change['node']))
+        except ValueError as exc:
+            module.fail_json(msg='changes: node %s: %s' % (change['node'], exc))
+        if pod_gpus is None:
+            fallback[change['node']] = why_not
+        else:
+            precise[change['node']] = (change['gpus'], pod_gpus)
     with module.failing_on_errors():
         nodes, pods, quotas = module.kube.read_cluster()
-        found = capacity_check(nodes, pods, quotas, changes, gpu_only=params['drain_gpu_only'])
+        found = capacity_check(nodes, pods, quotas, changes, gpu_only=params['drain_gpu_only'], precise=precise)
+    found['fallback'] = fallback
     if found['problems'] and not params['allow_capacity_loss']:
         module.fail_json(msg='The change would leave the cluster without room for its GPU workloads; nothing was changed: %s '
                              'Set allow_capacity_loss to make it on purpose.' % ' '.join(p.rstrip('.') + '.' for p in found['problems']),

@@ -203,7 +203,8 @@ annotations:
 
 import math
 
-from ansible_collections.gpufleet.mig.plugins.module_utils._drain import CORDON_ANNOTATION, DRAIN_FAILED_ANNOTATION, DrainError, Drainer
+from ansible_collections.gpufleet.mig.plugins.module_utils._drain import (
+    CORDON_ANNOTATION, DRAIN_FAILED_ANNOTATION, DrainError, Drainer, pods_on_gpus)
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import metadata_problems, name_problem
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s_module import KubeModule
 
@@ -225,17 +226,10 @@ def _pod_gpus(module):
         return None, None
     if any(index < 0 for index in params['gpus']):
         module.fail_json(msg='gpus must be GPU indexes (0 or more), got %s' % params['gpus'])
-    answer = params['pod_resources']
-    if answer is None:
-        return None, 'no pod_resources given: which pod holds which GPU is not known'
-    if not answer.get('available'):
-        return None, str(answer.get('reason') or 'the kubelet pod-resources API was not available')
-    pod_gpus = answer.get('pod_gpus')
-    if not isinstance(pod_gpus, dict) or not all(
-            isinstance(held, list) and all(isinstance(index, int) for index in held) for held in pod_gpus.values()):
-        module.fail_json(msg='pod_resources must be the result of gpufleet.mig.pod_resources run with gpus '
-                             '(pod_gpus: pod -> list of GPU indexes); got pod_gpus=%r' % (pod_gpus,))
-    return pod_gpus, None
+    try:
+        return pods_on_gpus(params['pod_resources'])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
 
 
 def main():
@@ -273,7 +267,8 @@ def main():
 
     pod_gpus, fallback = _pod_gpus(module)
     result = {} if params['gpus'] is None or params['state'] != 'drain' else {'fallback': fallback}
-    with module.failing_on_errors():
+    # A drain that did not finish says all the same whether it was GPU-precise.
+    with module.failing_on_errors(**result):
         drainer = Drainer(module.kube, params['node'], timeout=params['timeout'], retry_delay=params['retry_delay'],
                           grace_period=params['grace_period'], labels=labels, annotations=annotations,
                           gpus=None if pod_gpus is None else params['gpus'], pod_gpus=pod_gpus)

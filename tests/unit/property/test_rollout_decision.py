@@ -162,7 +162,9 @@ def preflight_facts(plan, cluster):
     clusters = {key: [[key, 'first'], [key, NODE]]} if key is not None else {}
     hostvars = {'localhost': {'mig_rollout__plugin_clusters': clusters}, 'first': {'mig_rollout__plugins': cluster},
                 NODE: {'mig_rollout__seen': seen, 'mig_rollout_plan': plan}}
-    decided = render(DECIDE['ansible.builtin.set_fact']['mig_rollout__decided'], dict(DECIDE['vars'], hostvars=hostvars, ansible_play_hosts=[NODE]))
+    # GPU-precise drains, the role's default: they change only what the capacity check is given.
+    decided = render(DECIDE['ansible.builtin.set_fact']['mig_rollout__decided'],
+                     dict(DECIDE['vars'], hostvars=hostvars, ansible_play_hosts=[NODE], mig_rollout_drain_precise=True))
     hostvars['localhost']['mig_rollout__decided'] = decided
     return dict((name, render(value, dict(RECORD['vars'], hostvars=hostvars, item=NODE)))
                 for name, value in RECORD['ansible.builtin.set_fact'].items())

@@ -211,3 +211,33 @@ def test_pods_on_unknown_nodes_and_pending_pods_are_ignored():
     pods = [pod('pending', None, {MIG1: 5}), pod('elsewhere', 'gone', {MIG1: 5})]
     found = capacity_check(nodes, pods, [], {'a': {MIG1: 1}})
     assert found['problems'] == [] and found['resources'][MIG1]['used'] == 0
+
+
+def test_a_gpu_precise_drain_spares_the_pods_on_gpus_that_do_not_change():
+    # Node a has two GPUs of 7 x 1g.10gb each; GPU 1 changes to 2 x 3g.40gb, GPU 0 stays. The pod on GPU 0 keeps its
+    # slice, the pod on GPU 1 must go elsewhere: node b has room for one only.
+    nodes = [node('a', {MIG1: '14'}), node('b', {MIG1: '1'})]
+    pods = [pod('on-0', 'a', {MIG1: 1}), pod('on-1', 'a', {MIG1: 1}), pod('unknown', 'a', {MIG1: 1})]
+    after = {'a': {MIG1: 7, MIG3: 2}}
+    node_level = capacity_check(nodes, pods, [], after)
+    assert node_level['evicted'] == ['team-a/on-0', 'team-a/on-1', 'team-a/unknown'] and node_level['spared'] == []
+    # The kubelet does not say where 'unknown' runs: it counts as evicted, as the drain evicts it.
+    precise = capacity_check(nodes, pods, [], after, precise={'a': ([1], {'team-a/on-0': [0], 'team-a/on-1': [1]})})
+    assert precise['evicted'] == ['team-a/on-1', 'team-a/unknown'] and precise['spared'] == ['team-a/on-0']
+    # The spared pod's slice is taken on node a after the change; the two evicted ones fill b's and one of a's six left.
+    assert precise['problems'] == [] and sorted(precise['placed'].values()) == ['a', 'b']
+    assert precise['resources'][MIG1] == {'before': 15, 'after': 8, 'used': 3, 'quota': 0}
+
+
+def test_a_gpu_precise_drain_still_strands_what_the_changing_gpu_held():
+    nodes = [node('a', {MIG1: '14'})]
+    pods = [pod('on-1-%d' % i, 'a', {MIG1: 1}) for i in range(3)]
+    found = capacity_check(nodes, pods, [], {'a': {MIG1: 7, MIG3: 2}},
+                           precise={'a': ([1], dict(('team-a/on-1-%d' % i, [1]) for i in range(3)))})
+    # GPU 0's seven slices are free after the change: every pod of GPU 1 fits there.
+    assert found['problems'] == [] and set(found['placed'].values()) == {'a'}
+    full = capacity_check(nodes, pods + [pod('on-0-%d' % i, 'a', {MIG1: 1}) for i in range(6)], [], {'a': {MIG1: 7, MIG3: 2}},
+                          precise={'a': ([1], dict([('team-a/on-1-%d' % i, [1]) for i in range(3)]
+                                                   + [('team-a/on-0-%d' % i, [0]) for i in range(6)]))})
+    assert [entry['pod'] for entry in full['stranded']] == ['team-a/on-1-1', 'team-a/on-1-2']
+    assert full['spared'] == ['team-a/on-0-%d' % i for i in range(6)]

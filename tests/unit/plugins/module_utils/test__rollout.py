@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.gpufleet.mig.plugins.module_utils._rollout import NO_LAYOUT, RESULT_KEYS, node_needs, node_result, preflight_decisions
+from ansible_collections.gpufleet.mig.plugins.module_utils._rollout import (
+    NO_LAYOUT, RESULT_KEYS, drain_outcome, node_needs, node_result, preflight_decisions)
 
 LAYOUT = {'mig-enabled': True, 'mig-devices': {'3g.20gb': 2},
           'placements': [{'profile': '3g.20gb', 'start': 0, 'compute_instances': ['3g.20gb']},
@@ -173,9 +174,10 @@ def test_refuses_what_is_not_a_module_result(args, message):
         node_needs(*args, config='c', plugin_config='mixed')
 
 
-def test_result_records_have_the_eight_keys_with_their_defaults():
+def test_result_records_have_the_eleven_keys_with_their_defaults():
     assert node_result('unchanged', 1, '2.5') == {'status': 'unchanged', 'started': 1.0, 'finished': 2.5, 'actions': [], 'gpus_changed': [],
-                                                  'layout': 'new', 'labelled': True, 'reason': None}
+                                                  'layout': 'new', 'labelled': True, 'reason': None,
+                                                  'drain': None, 'evicted': [], 'drain_fallback': None}
     changed = node_result('changed', 1, 2, actions=iter(['create GPU instance 3g.20gb at 0:4']), gpus_changed=(x for x in [0, 1]))
     assert list(changed) == list(RESULT_KEYS)
     assert (changed['actions'], changed['gpus_changed'], changed['labelled']) == (['create GPU instance 3g.20gb at 0:4'], [0, 1], True)
@@ -193,6 +195,9 @@ def test_result_records_have_the_eight_keys_with_their_defaults():
     (('unchanged', 1, 2), {'gpus_changed': [0]}, 'an unchanged node has no actions and no changed GPUs'),
     (('unchanged', 'now', 2), {}, "started must be a Unix time, got 'now'"),
     (('unchanged', 1, None), {}, 'finished must be a Unix time, got None'),
+    (('unchanged', 1, 2), {'drains': [{'changed': True, 'evicted': ['ml/a']}]},
+     'an unchanged node is not drained, but a drain ran (evicted: ml/a)'),
+    (('changed', 1, 2), {'drains': {'evicted': []}}, 'drains must be a list of registered node_drain results, got dict'),
 ])
 def test_result_records_refuse_what_cannot_be_one(args, kwargs, message):
     with pytest.raises(ValueError) as err:
@@ -217,6 +222,15 @@ def test_the_preflight_decides_each_node_with_its_clusters_check():
     assert (decided['b']['converged'], decided['b']['upkeep'], decided['b']['problems']) == (False, False, [])
     # A drained node tells the capacity check what it offers after the change.
     assert (decided['b']['cluster'], decided['b']['capacity']) == ('d', {'node': 'gpu-node-2', 'resources': {'nvidia.com/mig-3g.40gb': 2}})
+
+
+def test_with_precise_drains_a_drained_node_names_the_gpus_that_change_for_the_capacity_check():
+    restarting = {'nodes': {'gpu-node-1': plugin(restarted=True, expected={'nvidia.com/mig-3g.40gb': 2})}, 'written': []}
+    decided = preflight_decisions({'a': seen()}, {'a': plan()}, {'c': restarting}, precise=True)['a']
+    assert decided['capacity'] == {'node': 'gpu-node-1', 'resources': {'nvidia.com/mig-3g.40gb': 2}, 'gpus': decided['needs']['drain_gpus']}
+    # A converged node has no entry, precise or not.
+    assert preflight_decisions({'a': seen()}, {'a': plan()}, {'c': {'nodes': {'gpu-node-1': plugin()}, 'written': []}},
+                               precise=True)['a']['capacity'] is None
 
 
 def test_a_drained_node_whose_plugin_check_failed_gives_the_capacity_check_nothing():
@@ -261,3 +275,29 @@ def test_a_node_without_a_layout_is_refused():
 def test_the_preflight_decision_refuses_notes_it_does_not_know(nodes, plans, plugins, message):
     with pytest.raises(ValueError, match=message):
         preflight_decisions(nodes, plans, plugins)
+
+
+SKIPPED = {'changed': False, 'skipped': True, 'skip_reason': 'Conditional result was False'}
+
+
+@pytest.mark.parametrize('drains, expected', [
+    # Nothing ran: no drain.
+    ([], (None, [], None)),
+    ([None, SKIPPED], (None, [], None)),
+    # Asked GPU-precise, and it was: only its pods.
+    ([{'changed': True, 'evicted': ['ml/a'], 'fallback': None}, SKIPPED], ('gpus', ['ml/a'], None)),
+    # Asked GPU-precise, but the kubelet could not say which pod holds which GPU.
+    ([{'changed': True, 'evicted': ['ml/a', 'ml/b'], 'fallback': 'the socket does not exist'}], ('node', ['ml/a', 'ml/b'], 'the socket does not exist')),
+    # Not asked (mig_rollout_drain_precise off): node-level, and nothing to explain.
+    ([{'changed': True, 'evicted': ['ml/a']}], ('node', ['ml/a'], None)),
+    # Precise, then the rest before a reboot: every GPU pod went after all, each pod once.
+    ([{'evicted': ['ml/a'], 'fallback': None}, {'evicted': ['ml/b', 'ml/a']}],
+     ('node', ['ml/a', 'ml/b'], 'the node rebooted to change the MIG mode, which stops the work on every GPU')),
+    # A drain that failed still says what it evicted before it stopped.
+    ([{'failed': True, 'msg': 'draining node n did not finish', 'evicted': ['ml/a'], 'blocked': {'ml/b': 'PDB'}, 'fallback': None}],
+     ('gpus', ['ml/a'], None)),
+])
+def test_the_record_says_how_the_node_was_drained_and_which_pods_went(drains, expected):
+    assert drain_outcome(drains) == expected
+    record = node_result('changed', 1, 2, drains=drains)
+    assert (record['drain'], record['evicted'], record['drain_fallback']) == expected

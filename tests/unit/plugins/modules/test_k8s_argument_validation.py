@@ -119,3 +119,16 @@ def test_node_drain_refuses_a_bad_precise_drain_before_any_request(run, args, me
     result, requests = run('node_drain', dict(args, node='gpu-1'))
     assert result['failed'] and message in result['msg']
     assert requests == []
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'changes': [{'node': 'gpu-1', 'resources': {}, 'gpus': [-2]}]}, 'changes: node gpu-1: gpus must be GPU indexes (0 or more), got [-2]'),
+    ({'changes': [{'node': 'gpu-1', 'resources': {}, 'gpus': [0]}], 'pod_resources': {'gpu-1': {'available': True}}},
+     'changes: node gpu-1: pod_resources must be the result of gpufleet.mig.pod_resources run with gpus'),
+    ({'changes': [{'node': 'gpu-1', 'resources': {}, 'gpus': [0]}], 'pod_resources': {'gpu-1': 'yes'}},
+     "changes: node gpu-1: pod_resources must be the result of gpufleet.mig.pod_resources, got 'yes'"),
+])
+def test_capacity_check_refuses_a_bad_precise_drain_before_any_request(run, args, message):
+    result, requests = run('capacity_check', args)
+    assert result['failed'] and message in result['msg'], result['msg']
+    assert requests == []
