@@ -53,6 +53,11 @@ def k8s(node, **rule):
     return dict(kind='k8s', node=node, rule=rule)
 
 
+def podres(node, mode):
+    """The node's kubelet pod-resources socket fails (World.pod_resources_fault): ``refused`` or ``stall``."""
+    return dict(kind='podres', node=node, mode=mode)
+
+
 # Each run: the targets of the nodes that change in it, and its faults (name, what it hits, the fault).
 # Node names in a Kubernetes rule's "name" or "namespace" are the node's; "@plugin" is the node's device plugin pod.
 PLAN = [
@@ -121,6 +126,14 @@ PLAN = [
      'targets': {'n4': 'b', 'n5': 'b', 'n6': 'a'},
      'outage': 15,
      'faults': []},
+    # The drains of n4 and n6 are asked to be GPU-precise (the default) and cannot be: they evict every GPU pod, under
+    # the budgets, and each node's record says why.
+    {'title': "group 2: the kubelet's pod-resources socket refuses connections and never answers; group 1 converges",
+     'targets': {'n4': 'a', 'n6': 'b'},
+     'faults': [
+         ('podres-refused', 'read which pod holds which GPU (connection refused)', podres('n4', 'refused')),
+         ('podres-stall', 'read which pod holds which GPU (no answer until the deadline)', podres('n6', 'stall')),
+     ]},
     {'title': 'no faults: every node converges',
      'targets': {},
      'faults': []},
@@ -135,6 +148,8 @@ class Counts(object):
 
 
 def _inject(world, fault):
+    if fault['kind'] == 'podres':
+        return world.pod_resources_fault(fault['node'], fault['mode'])
     if fault['kind'] == 'nvml':
         options = dict((k, v) for k, v in fault.items() if k not in ('kind', 'node', 'function'))
         world.nvml_fault(fault['node'], fault['function'], **options)
@@ -146,6 +161,10 @@ def _inject(world, fault):
 
 
 def _fired(world, fault, rule_id):
+    if fault['kind'] == 'podres':
+        # Fired and handled: the node's drain fell back to every GPU pod, and its record says so, naming the socket.
+        record = world.results().get(fault['node']) or {}
+        return record.get('drain') == 'node' and rule_id in (record.get('drain_fallback') or '')
     if fault['kind'] == 'nvml':
         return any(f['function'] == fault['function'] and f['calls_seen'] >= f['nth'] for f in world.nvml_faults(fault['node']))
     return any(rule['id'] == rule_id and rule['fired'] > 0 for rule in world.k8s_faults())
@@ -175,12 +194,13 @@ def run_faults(root, log=print):
         for number, step in enumerate(PLAN):
             run_targets = dict(targets, **step['targets'])
             plugin_configs.update(step.get('plugin_configs') or {})
-            world.write_inventory(run_targets, plugin_configs)
             for node, name in sorted((step.get('workloads') or {}).items()):
                 world.run_gpu_workload(node, name)
             world.clear_faults()
             before = world.snapshot()
             rules = [(name, where, fault, _inject(world, fault)) for name, where, fault in step['faults']]
+            # After the faults: a pod-resources fault points its node's rollout at the failing socket.
+            world.write_inventory(run_targets, plugin_configs)
             counts.injected += len(rules) + (1 if step.get('outage') else 0)
             done, began = threading.Event(), []
             watcher = None

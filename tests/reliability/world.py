@@ -20,9 +20,12 @@ from __future__ import annotations
 import collections
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -113,6 +116,48 @@ def expected_resources(model, target, count):
     return dict(('nvidia.com/mig-%s' % profile, str(n * count)) for profile, n in LAYOUTS[model][target].items())
 
 
+def _process_tree(root):
+    """``root`` and every process descending from it, from /proc (parents before children)."""
+    children = collections.defaultdict(list)
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as handle:
+                # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after its last ')'.
+                ppid = int(handle.read().rsplit(')', 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children[ppid].append(int(entry))
+    tree, queue = [], [root]
+    while queue:
+        pid = queue.pop(0)
+        tree.append(pid)
+        queue.extend(children.get(pid, ()))
+    return tree
+
+
+def kill_tree(root):
+    """SIGKILL ``root`` and all its descendants at once, as a power cut would: stopped first, so none forks or reparents
+    to init in between, then killed."""
+    stopped = []
+    for dummy in range(3):
+        fresh = [pid for pid in _process_tree(root) if pid not in stopped]
+        if not fresh:
+            break
+        for pid in fresh:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+            except ProcessLookupError:
+                pass
+    for pid in stopped:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 class RunResult(object):
     """One ansible-playbook run."""
 
@@ -149,6 +194,9 @@ class World(object):
         self.hosts = {}
         self.cluster = None
         self.runs = 0
+        # node -> (listening or bound socket, its path): a kubelet pod-resources socket that fails (pod_resources_fault).
+        self.pod_resources = {}
+        self.pod_resources_dir = None
 
     # -- setting up ----------------------------------------------------------------------------------
 
@@ -195,6 +243,10 @@ class World(object):
         self.cluster.wait_for(running, timeout=timeout, message='GPU workload %s to run on %s' % (name, node))
 
     def stop(self):
+        self.clear_pod_resources_faults()
+        if self.pod_resources_dir:
+            shutil.rmtree(self.pod_resources_dir, ignore_errors=True)
+            self.pod_resources_dir = None
         if self.cluster is not None:
             self.cluster.stop()
             self.cluster = None
@@ -275,6 +327,8 @@ class World(object):
                 'gpufleet_mig_checkpoint': self.checkpoint(name),
                 'gpufleet_mig_restore_status': self.state(name) + '.restore.json',
             }
+            if name in self.pod_resources:
+                hosts[name]['gpufleet_mig_pod_resources_socket'] = self.pod_resources[name][1]
             own = (plugin_configs or {}).get(name)
             if own:
                 hosts[name]['gpufleet_mig_device_plugin_config'] = own
@@ -317,7 +371,8 @@ class World(object):
                '-i', self.inventory_path, '-e', json.dumps(extra)]
         began = time.monotonic()
         with open(log, 'w') as out:
-            # Its own session, so that a kill reaches ansible-playbook, its forks and the module processes alike.
+            # Its own session, so that a timeout's kill reaches ansible-playbook; a planned kill (kill_tree) also reaches its
+            # forks, which leave that session (ansible-core's WorkerProcess calls setsid), and their module processes.
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=self.root, start_new_session=True)
             if on_start is not None:
                 on_start(proc)
@@ -328,7 +383,7 @@ class World(object):
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
                     raise WorldError('the rollout did not finish within %ss; log: %s' % (timeout, log))
-                os.killpg(proc.pid, signal.SIGKILL)
+                kill_tree(proc.pid)
                 proc.wait()
                 # Whatever the killed run left running in the background (nothing should) gets a moment to show.
                 time.sleep(0.5)
@@ -383,10 +438,38 @@ class World(object):
     def k8s_faults(self):
         return self.cluster.control('GET', '/_sim/faults')['faults']
 
+    def pod_resources_fault(self, name, mode):
+        """Give node ``name`` a kubelet pod-resources socket that fails; write_inventory then points its rollout at it.
+
+        ``refused``: a socket file nobody listens on (the kubelet is gone: connection refused); ``stall``: a socket that
+        takes connections into its backlog and never answers (a hung kubelet: the client's deadline runs out).
+        Returns the socket's path.
+        """
+        if mode not in ('refused', 'stall'):
+            raise WorldError('pod-resources fault mode must be refused or stall, got %r' % (mode,))
+        if self.pod_resources_dir is None:
+            # Unix socket paths are limited to 107 bytes: a short folder under /tmp.
+            self.pod_resources_dir = tempfile.mkdtemp(prefix='podres-')
+        path = os.path.join(self.pod_resources_dir, '%s.sock' % name)
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(path)
+        if mode == 'stall':
+            server.listen(64)
+        self.pod_resources[name] = (server, path)
+        return path
+
+    def clear_pod_resources_faults(self):
+        for server, path in self.pod_resources.values():
+            server.close()
+            if os.path.exists(path):
+                os.unlink(path)
+        self.pod_resources = {}
+
     def clear_faults(self):
         for name in self.nodes:
             simnode(self.sim_build, 'fault', 'clear', self.state(name))
         self.cluster.clear_faults()
+        self.clear_pod_resources_faults()
 
     # -- observing -------------------------------------------------------------------------------------
 
