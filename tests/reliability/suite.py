@@ -31,7 +31,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from world import ROOT, STATE_LABEL, World, check_run, nothing_changed  # noqa: E402  pylint: disable=wrong-import-position
+from world import ROOT, STATE_LABEL, World, check_run, kill_tree, nothing_changed  # noqa: E402  pylint: disable=wrong-import-position
 
 NODES = {
     # group 1
@@ -345,6 +345,20 @@ def expired(lease, margin=0):
     return (datetime.datetime.now(datetime.timezone.utc) - until).total_seconds()
 
 
+def _kill_once_locked(world, delay=0.5):
+    """An ``on_start`` for World.rollout: kill the run's process tree ``delay`` s after the rollout lock is seen held."""
+    def start(proc):
+        def watch():
+            while proc.poll() is None:
+                if ((world.lease() or {}).get('spec') or {}).get('holderIdentity'):
+                    time.sleep(delay)
+                    kill_tree(proc.pid)
+                    return
+                time.sleep(0.1)
+        threading.Thread(target=watch, daemon=True).start()
+    return start
+
+
 def lock_takeover(world, targets, cycle, estimate, log):
     """Kill a run holding the rollout lock; another run is refused before any change until the lock expires, then takes it over.
 
@@ -353,18 +367,20 @@ def lock_takeover(world, targets, cycle, estimate, log):
     """
     problems, seen = [], {}
     fast = {'gpufleet_mig_lock_duration': lock_seconds(estimate)}
-    for fraction in (0.7, 0.9):
+    for attempt in range(2):
         targets = dict((name, cycle[(cycle.index(target) + 1) % len(cycle)]) for name, target in targets.items())
         world.write_inventory(targets)
-        killed = world.rollout(kill_after=round(fraction * estimate, 2), extra_vars=fast)
+        # Killed once the lock is seen held, whatever the machine's speed: a kill at a fraction of a calibrated run
+        # missed the lock when the machine was busier or idler than during the calibration.
+        killed = world.rollout(on_start=_kill_once_locked(world), extra_vars=fast)
         lease = world.lease()
         holder = ((lease or {}).get('spec') or {}).get('holderIdentity')
-        if killed.killed and holder:
+        if killed.rc is not None and killed.rc < 0 and holder:
             break
-        # Killed before it took the lock, or finished first: the next attempt kills later, with new targets.
+        # Finished before the watcher saw the lock: new targets, another try.
         world.rollout()
     else:
-        return {'tried': False}, ['no run could be killed while it held the lock (kills at 0.7 and 0.9 of a %.0f s run)' % estimate]
+        return {'tried': False}, ['no run could be killed while it held the lock (2 tries, each killed once the lock was seen held)']
     seen['killed_holder'], seen['transitions_before'] = holder, lease['spec'].get('leaseTransitions', 0)
     at_kill = world.snapshot()
     other = dict(fast, gpufleet_mig_lock_holder='another-run')
