@@ -24,7 +24,7 @@ import jinja2
 import pytest
 import yaml
 
-from ansible_collections.gpufleet.mig.plugins.module_utils import _restore
+from ansible_collections.gpufleet.mig.plugins.module_utils import _checkpoint, _restore
 from ansible_collections.gpufleet.mig.plugins.module_utils._apply import apply_with_rollback, canonical_gpu
 from ansible_collections.gpufleet.mig.plugins.module_utils._catalog import model_by_key
 from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import write_checkpoint
@@ -204,7 +204,7 @@ def test_in_process_restore_and_main(node):
     """restore_gpus in an NVML session, and main() with the same checkpoint (it still uses a worker process)."""
     before, checkpoint = prepared(node, 'A30')
     node.sim('reboot', node.state)
-    driver, saved = _restore.load_checkpoint(node.checkpoint)
+    driver, saved = _checkpoint.load_checkpoint(node.checkpoint)
     events = []
     with Nvml() as nvml:
         found = _restore.restore_gpus(nvml, saved, events.append)
@@ -278,13 +278,13 @@ def test_a_failed_restore_put_right_by_hand_no_longer_holds(node):
 
 def test_checkpoint_mismatches_names_each_difference(node):
     before, checkpoint = prepared(node, 'A30', count=3)
-    driver, saved = _restore.load_checkpoint(node.checkpoint)
-    assert _restore.checkpoint_mismatches(live_gpus(node), saved) == []
+    driver, saved = _checkpoint.load_checkpoint(node.checkpoint)
+    assert _checkpoint.checkpoint_mismatches(live_gpus(node), saved) == []
     uuids = [gpu['uuid'] for gpu in checkpoint['gpus']]
     node.sim('reboot', node.state)          # Ampere keeps MIG mode; the instances are gone
     node.apply([{'devices': [2], 'mig-enabled': True, 'mig-devices': {'1g.6gb': 4}}])
     gpus = [gpu for gpu in live_gpus(node) if gpu.index != 1]   # GPU 1 is gone from the node
-    problems = _restore.checkpoint_mismatches(gpus, saved)
+    problems = _checkpoint.checkpoint_mismatches(gpus, saved)
     assert problems[0] == ("GPU 0 (%s): its 0 GPU instance(s) differ from the checkpoint's 2 GPU instance(s), "
                            "3 compute instance(s) (5 step(s) away)" % uuids[0])
     assert problems[1] == 'GPU %s (index 1 in the checkpoint) is not on the node' % uuids[1]
@@ -294,9 +294,9 @@ def test_checkpoint_mismatches_names_each_difference(node):
 
 def test_a_lost_mig_mode_is_a_mismatch(node):
     prepared(node, 'H100-SXM5-80GB')
-    driver, saved = _restore.load_checkpoint(node.checkpoint)
+    driver, saved = _checkpoint.load_checkpoint(node.checkpoint)
     node.sim('reboot', node.state)          # Hopper loses MIG mode
-    problems = _restore.checkpoint_mismatches(live_gpus(node), saved)
+    problems = _checkpoint.checkpoint_mismatches(live_gpus(node), saved)
     assert [p.split(': ', 1)[1] for p in problems] == [
         'MIG mode is disabled, the checkpoint has it enabled with 4 GPU instance(s), 6 compute instance(s)',
         'MIG mode is disabled, the checkpoint has it enabled with 2 GPU instance(s), 3 compute instance(s)']
@@ -678,6 +678,6 @@ def test_a_gpu_the_catalog_lacks_is_named_with_its_pci_id():
     gpu = GpuState(index=0, uuid='GPU-x', name='NVIDIA PG506-96GB', pci_bus_id='00000000:01:00.0', pci_device_id=0x20B610DE,
                    pci_subsystem_id=0, memory_total_mib=1, architecture=9, compute_capability=(9, 0), mig_capable=True,
                    mig_current=True, mig_pending=True)
-    saved = _restore.GpuCheckpoint('GPU-x', 0, None, '00000000:01:00.0', True, ())
-    assert _restore.checkpoint_mismatches([gpu], [saved]) == [
+    saved = _checkpoint.GpuCheckpoint('GPU-x', 0, None, '00000000:01:00.0', True, ())
+    assert _checkpoint.checkpoint_mismatches([gpu], [saved]) == [
         'GPU 0 (GPU-x): GPU model NVIDIA PG506-96GB (PCI id 0x20B610DE) is not in the catalog of this gpufleet.mig version']
