@@ -232,13 +232,9 @@ from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
 from ansible_collections.gpufleet.mig.plugins.module_utils._apply import ApplyError, apply_with_rollback, canonical_gpu, steps_to
 from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import DEFAULT_CHECKPOINT, checkpoint_stale, write_checkpoint
 from ansible_collections.gpufleet.mig.plugins.module_utils._diagram import model_cell_width, slot_diagram
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_node
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import layout_of
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import (
-    LayoutError,
-    parse_inline_layout,
-    parse_mig_parted_config,
-    targets_for_node,
-)
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import LayoutError, parse_inline_layout, parse_mig_parted_config
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml_module import NvmlModule
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import PlanError, plan_gpu

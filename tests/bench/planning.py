@@ -23,8 +23,14 @@ import yaml
 # pylint: disable=wrong-import-position
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog, _planner
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance, GpuState
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import (GpuLayout, InstanceSpec, LayoutError, parse_inline_layout,
-                                                                           parse_mig_parted_config, targets_for_node)
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_node
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import (
+    GpuLayout,
+    InstanceSpec,
+    LayoutError,
+    parse_inline_layout,
+    parse_mig_parted_config,
+)
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import PlanError, find_placements, plan_gpu
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -26,7 +26,7 @@ os.environ['FAKE_NVML_EUID'] = '0'
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog  # noqa: E402
 from ansible_collections.gpufleet.mig.plugins.module_utils._apply import apply_with_rollback, canonical_gpu  # noqa: E402
 from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import write_checkpoint  # noqa: E402
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import targets_for_node  # noqa: E402
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_node  # noqa: E402
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml  # noqa: E402
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import plan_gpu  # noqa: E402
 

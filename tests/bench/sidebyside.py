@@ -28,7 +28,8 @@ sys.path.insert(0, os.path.join(ROOT, 'tests', 'nvidia'))
 import migparted as mp  # noqa: E402  (tests/nvidia/migparted.py)
 import planning  # noqa: E402
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog  # noqa: E402
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import parse_mig_parted_config, targets_for_node  # noqa: E402
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_node  # noqa: E402
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import parse_mig_parted_config  # noqa: E402
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml  # noqa: E402
 
 CHAINS = {

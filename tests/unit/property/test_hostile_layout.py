@@ -1,7 +1,8 @@
 # Copyright (c) 2026 gpufleet.mig contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Hostile input for the layout spec: inline layouts and mig-parted v1 configs (plugins/module_utils/_layout.py).
+"""Hostile input for the layout spec: inline layouts and mig-parted v1 configs (plugins/module_utils/_layout_spec.py,
+_gpu_targets.py).
 
 For every input, parsing and validating against catalog GPUs either accepts it, and then the result is well formed
 and every targeted GPU can be planned with valid, non-overlapping placements, or raises LayoutError, and then every
@@ -23,7 +24,8 @@ from hostile_tally import budget, record
 
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import GpuState
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import LayoutError, parse_inline_layout, parse_mig_parted_config, targets_for_node
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_node
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import LayoutError, parse_inline_layout, parse_mig_parted_config
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import plan_gpu
 
 # Where a problem can say it is: a parsed entry, a top-level field, a label, an applied entry or a GPU.

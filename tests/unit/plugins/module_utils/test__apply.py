@@ -27,7 +27,8 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._apply import (
     steps_to,
 )
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import LayoutError, parse_mig_parted_config, targets_for_node
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_node
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import LayoutError, parse_mig_parted_config
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import plan_gpu
 

@@ -16,7 +16,8 @@ import pytest
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
 from ansible_collections.gpufleet.mig.plugins.module_utils._apply import ApplyError, apply_with_rollback, canonical_gpu
 from ansible_collections.gpufleet.mig.plugins.module_utils._driver import DriverPolicy, check_driver
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import LayoutError, parse_inline_layout, targets_for_node
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_node
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import LayoutError, parse_inline_layout
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import plan_gpu
 

@@ -18,8 +18,8 @@ import yaml
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
 from ansible_collections.gpufleet.mig.plugins.module_utils import _planner
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance, GpuProcess, GpuState
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import (GpuLayout, InstanceSpec, LayoutError, parse_mig_parted_config,
-                                                                           targets_for_node)
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_node
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import GpuLayout, InstanceSpec, LayoutError, parse_mig_parted_config
 
 A100_40 = _catalog.model_by_key('A100-SXM4-40GB')
 A100_80 = _catalog.model_by_key('A100-SXM4-80GB')
