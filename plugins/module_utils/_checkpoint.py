@@ -47,10 +47,10 @@ DEFAULT_CHECKPOINT = '/var/lib/gpufleet-mig/checkpoint.json'
 # -- writing ------------------------------------------------------------------------------------------
 
 
-def checkpoint_content(node):
-    """The checkpoint text for a NodeState (stable: the same layout gives the same text)."""
+def checkpoint_content(host):
+    """The checkpoint text for a HostState (stable: the same layout gives the same text)."""
     gpus = []
-    for gpu in node.gpus:
+    for gpu in host.gpus:
         if not gpu.mig_capable:
             continue
         model = _catalog.find_model(pci_device_id=gpu.pci_device_id, name=gpu.name)
@@ -64,7 +64,7 @@ def checkpoint_content(node):
                                                       'size': ci.size} for ci in gi.compute_instances]}
                               for gi in gpu.gpu_instances],
         })
-    return json.dumps({'version': CHECKPOINT_VERSION, 'driver_version': node.driver_version, 'gpus': gpus},
+    return json.dumps({'version': CHECKPOINT_VERSION, 'driver_version': host.driver_version, 'gpus': gpus},
                       indent=2, sort_keys=True) + '\n'
 
 
@@ -76,14 +76,14 @@ def _current(path):
         return None
 
 
-def checkpoint_stale(node, path):
-    """Whether the checkpoint at ``path`` is missing or records another layout than ``node``'s (write_checkpoint would write)."""
-    return _current(path) != checkpoint_content(node)
+def checkpoint_stale(host, path):
+    """Whether the checkpoint at ``path`` is missing or records another layout than ``host``'s (write_checkpoint would write)."""
+    return _current(path) != checkpoint_content(host)
 
 
-def write_checkpoint(node, path):
+def write_checkpoint(host, path):
     """Write the checkpoint atomically when its content differs; return whether it was written (OSError on failure)."""
-    content = checkpoint_content(node)
+    content = checkpoint_content(host)
     if _current(path) == content:
         return False
     directory = os.path.dirname(path) or '.'

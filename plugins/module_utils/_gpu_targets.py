@@ -5,9 +5,9 @@
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 
-"""Per-GPU targets: which of a node's GPUs a parsed layout selects, and each one's layout checked against its model.
+"""Per-GPU targets: which of a host's GPUs a parsed layout selects, and each one's layout checked against its model.
 
-:func:`targets_for_node` applies the entries of ``_layout_spec`` to a node's GPUs the way mig-parted does and validates
+:func:`targets_for_gpus` applies the entries of ``_layout_spec`` to a host's GPUs the way mig-parted does and validates
 every selected GPU against its catalog model before anything changes (profile names, drift, counts, fit, pins, drivers),
 collecting every problem into one ``LayoutError``. It uses the planner's fit search, so a layout that passes here can be
 placed.
@@ -38,7 +38,7 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import (
 
 __all__ = (
     'GpuTarget',
-    'targets_for_node',
+    'targets_for_gpus',
 )
 
 
@@ -278,8 +278,8 @@ def _describe(spec):
     return text
 
 
-def targets_for_node(entries, gpus, driver_version=None):
-    """Apply layout entries to a node's GPUs and validate every selected GPU; return ``{index: GpuTarget}``.
+def targets_for_gpus(entries, gpus, driver_version=None):
+    """Apply layout entries to a host's GPUs and validate every selected GPU; return ``{index: GpuTarget}``.
 
     ``entries``: the output of :func:`parse_mig_parted_config` or :func:`parse_inline_layout` (raw inline entries are
     parsed here). ``gpus``: a sequence of ``_gpustate.GpuState``. ``driver_version``: the node's driver, or None to skip

@@ -23,7 +23,7 @@ import yaml
 # pylint: disable=wrong-import-position
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog, _planner
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance, GpuState
-from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_node
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_gpus
 from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import (
     GpuLayout,
     InstanceSpec,
@@ -75,7 +75,7 @@ def valid_layouts(model, config, labels=None):
     gpu = empty_gpu(model)
     for label in labels or sorted(config['mig-configs']):
         try:
-            targets = targets_for_node(parse_mig_parted_config(config, label), [gpu], DRIVER)
+            targets = targets_for_gpus(parse_mig_parted_config(config, label), [gpu], DRIVER)
         except LayoutError:
             continue
         if 0 in targets:
@@ -217,7 +217,7 @@ def catalog_validation(config, repeat=3):
             gpu = empty_gpu(model)
             for label in sorted(config['mig-configs']):
                 try:
-                    targets_for_node(parse_mig_parted_config(config, label), [gpu], DRIVER)
+                    targets_for_gpus(parse_mig_parted_config(config, label), [gpu], DRIVER)
                     valid += 1
                 except LayoutError:
                     invalid += 1
@@ -276,7 +276,7 @@ def fleet_plan(config, nodes=1000, repeat=2):
         started = clock()
         for gpus, entries in fleet:
             began = clock()
-            targets = targets_for_node(parse_inline_layout(entries), gpus, DRIVER)
+            targets = targets_for_gpus(parse_inline_layout(entries), gpus, DRIVER)
             split['validate_s'] += clock() - began
             for gpu in gpus:
                 target = targets.get(gpu.index)
@@ -292,7 +292,7 @@ def fleet_plan(config, nodes=1000, repeat=2):
             best = (spent, split)
     distinct = {}
     for gpus, entries in fleet:
-        targets = targets_for_node(parse_inline_layout(entries), gpus, DRIVER)
+        targets = targets_for_gpus(parse_inline_layout(entries), gpus, DRIVER)
         for gpu in gpus:
             target = targets.get(gpu.index)
             current = tuple((gi.profile, gi.start, tuple((ci.start, ci.size) for ci in gi.compute_instances)) for gi in gpu.gpu_instances)

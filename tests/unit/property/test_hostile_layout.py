@@ -24,7 +24,7 @@ from hostile_tally import budget, record
 
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import GpuState
-from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_node
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_gpus
 from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import LayoutError, parse_inline_layout, parse_mig_parted_config
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import plan_gpu
 
@@ -128,7 +128,7 @@ def run_layout(prop, parse, case, gpus, driver):
         check_entries(entries)
         assert parse_inline_layout(list(entries)) == entries
         try:
-            targets = targets_for_node(entries, gpus, driver)
+            targets = targets_for_gpus(entries, gpus, driver)
         except LayoutError as exc:
             check_rejection(exc, case.poisons, 'target')
             record(prop, 'rejected')
@@ -195,7 +195,7 @@ def test_drifted_names_resolve_with_a_warning_naming_both(data):
     layout = [{'devices': 'all', 'mig-enabled': True, 'mig-devices': dict((drifted, 1) for drifted, dummy in pairs)}]
     prop = 'drifted profile names'
     try:
-        targets = targets_for_node(parse_inline_layout(layout), [make_gpu(key, 0)], DRIVERS[0])
+        targets = targets_for_gpus(parse_inline_layout(layout), [make_gpu(key, 0)], DRIVERS[0])
     except LayoutError as exc:
         for drifted, dummy in pairs:
             assert not any(repr(drifted) in p and 'unknown' in p for p in exc.problems), exc.problems
@@ -217,7 +217,7 @@ def test_near_names_that_no_source_documents_are_refused(data):
     key, (name, profile) = data
     layout = [{'devices': 'all', 'mig-enabled': True, 'mig-devices': {name: 1}}]
     with pytest.raises(LayoutError) as exc:
-        targets_for_node(parse_inline_layout(layout), [make_gpu(key, 0)], DRIVERS[0])
+        targets_for_gpus(parse_inline_layout(layout), [make_gpu(key, 0)], DRIVERS[0])
     assert exc.value.problems == ('GPU 0 (%s): unknown MIG profile %r; valid profiles on %s: %s (%s)'
                                   % (key, name, key, ', '.join(hs.gi_names(key)), _catalog.model_by_key(key).unknown_profile_hint(name)),)
     assert profile in exc.value.problems[0]

@@ -27,7 +27,7 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._apply import (
     steps_to,
 )
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance
-from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_node
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_gpus
 from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import LayoutError, parse_mig_parted_config
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import plan_gpu
@@ -46,7 +46,7 @@ def labels_for(model_key, gpu):
         if label in ('all-disabled',):
             continue
         try:
-            targets = targets_for_node(parse_mig_parted_config(DEFAULT, label), [gpu], '595.58.03')
+            targets = targets_for_gpus(parse_mig_parted_config(DEFAULT, label), [gpu], '595.58.03')
         except LayoutError:
             continue
         if 0 in targets and targets[0].layout.mig_enabled:
@@ -76,7 +76,7 @@ def test_transition_matrix(node, model_key):
     node(model_key)
     model = _catalog.model_by_key(model_key)
     transitions = 0
-    with Nvml(host='matrix') as nvml:
+    with Nvml(hostname='matrix') as nvml:
         layouts = labels_for(model_key, nvml.read_gpu(0))
         assert len(layouts) >= 3, 'too few default-config labels validate on %s: %s' % (model_key, [label for label, dummy in layouts])
         for source_label, source in layouts:

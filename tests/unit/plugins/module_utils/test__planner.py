@@ -18,7 +18,7 @@ import yaml
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
 from ansible_collections.gpufleet.mig.plugins.module_utils import _planner
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance, GpuProcess, GpuState
-from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_node
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_gpus
 from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import GpuLayout, InstanceSpec, LayoutError, parse_mig_parted_config
 
 A100_40 = _catalog.model_by_key('A100-SXM4-40GB')
@@ -539,7 +539,7 @@ def default_layouts(model):
     result = {}
     for label in sorted(config['mig-configs']):
         try:
-            targets = targets_for_node(parse_mig_parted_config(config, label), [make_gpu(model)], '595.58.03')
+            targets = targets_for_gpus(parse_mig_parted_config(config, label), [make_gpu(model)], '595.58.03')
         except LayoutError:
             continue
         if 0 in targets:

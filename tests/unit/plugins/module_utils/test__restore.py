@@ -29,7 +29,7 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._apply import apply_w
 from ansible_collections.gpufleet.mig.plugins.module_utils._catalog import model_by_key
 from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import write_checkpoint
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import GpuState
-from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_node
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_gpus
 from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import parse_inline_layout
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import plan_gpu
@@ -105,8 +105,8 @@ class Node(object):
         os.environ['FAKE_NVML_STATE'] = state or self.state
         try:
             with Nvml() as nvml:
-                node = nvml.read_node()
-                for index, target in sorted(targets_for_node(parse_inline_layout(entries), node.gpus, DRIVER).items()):
+                node = nvml.read_host()
+                for index, target in sorted(targets_for_gpus(parse_inline_layout(entries), node.gpus, DRIVER).items()):
                     model = model_by_key(target.model)
                     gpu = canonical_gpu(node.gpus[index], model)
                     plan = plan_gpu(model, gpu, target.layout)
@@ -119,7 +119,7 @@ class Node(object):
         os.environ['FAKE_NVML_STATE'] = state or self.state
         try:
             with Nvml() as nvml:
-                write_checkpoint(nvml.read_node(), path or self.checkpoint)
+                write_checkpoint(nvml.read_host(), path or self.checkpoint)
         finally:
             os.environ['FAKE_NVML_STATE'] = self.state
         with open(path or self.checkpoint) as handle:
@@ -231,7 +231,7 @@ def test_leftover_instances_are_replaced_by_the_checkpointed_layout(node):
 
 def live_gpus(node):
     with Nvml() as nvml:
-        return nvml.read_node().gpus
+        return nvml.read_host().gpus
 
 
 def test_a_failed_restore_holds_until_the_gpus_match_the_checkpoint_again(node):
