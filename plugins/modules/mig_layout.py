@@ -240,9 +240,9 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._nvml_module import N
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import PlanError, plan_gpu
 
 
-def _target_layout(gpu, target):
-    """The layout of a planned target as gpu_info will show it afterwards (this module never changes the mode)."""
-    return layout_of(dataclasses.replace(gpu, gpu_instances=target))
+def _layout_after(gpu, after):
+    """The GPU's layout as gpu_info will show it once the plan's exact layout ``after`` is applied (this module never changes the mode)."""
+    return layout_of(dataclasses.replace(gpu, gpu_instances=after))
 
 
 class MigLayout(object):
@@ -312,15 +312,15 @@ class MigLayout(object):
 
     def _result(self, gpu, model, target, plan):
         excluded = self.params['gpus'] is not None and gpu.index not in self.params['gpus']
-        steps = [] if plan is None or excluded else steps_to(gpu, plan.target)
+        steps = [] if plan is None or excluded else steps_to(gpu, plan.after)
         width = model_cell_width(model)
         before = slot_diagram(model.memory_slices, gpu.gpu_instances, width=width)
-        after = before if not steps else slot_diagram(model.memory_slices, plan.target, width=width)
+        after = before if not steps else slot_diagram(model.memory_slices, plan.after, width=width)
         return {
             'index': gpu.index, 'uuid': gpu.uuid, 'model': model.key, 'changed': bool(steps),
             'mig_enabled': target.layout.mig_enabled,
             'status': 'not-applied' if excluded else ('changed' if steps else 'unchanged'),
-            'before': layout_of(gpu), 'after': layout_of(gpu) if not steps else _target_layout(gpu, plan.target),
+            'before': layout_of(gpu), 'after': layout_of(gpu) if not steps else _layout_after(gpu, plan.after),
             'actions': [str(step) for step in steps],
             'diagram': {'before': 'GPU %d %s' % (gpu.index, before), 'after': 'GPU %d %s' % (gpu.index, after)},
             'warnings': list(target.warnings),
@@ -333,7 +333,7 @@ class MigLayout(object):
             if not result['changed']:
                 continue
             try:
-                done = apply_with_rollback(nvml, result['_model'], result['_gpu'], result['_plan'].target)
+                done = apply_with_rollback(nvml, result['_model'], result['_gpu'], result['_plan'].after)
                 result['actions'] = [str(step) for step in done]
             except ApplyError as exc:
                 result['status'] = 'restored' if exc.restored else 'failed'

@@ -165,7 +165,7 @@ def transition_matrix(config=None):
         placed = {}
         for label, layout in layouts.items():
             if layout.mig_enabled:
-                placed[label] = gpu_with(model, plan_gpu(model, empty_gpu(model), layout).target)
+                placed[label] = gpu_with(model, plan_gpu(model, empty_gpu(model), layout).after)
             else:
                 placed[label] = empty_gpu(model)
         row = {'model': model.key, 'layouts': len(layouts), 'pairs': 0, 'planner_destroyed': 0, 'rebuild_destroyed': 0,
@@ -252,7 +252,7 @@ def _fleet(config, nodes):
         gpus = []
         for index in range(count):
             source = labels[(number + index) % len(labels)]
-            gpus.append(gpu_with(model, plan_gpu(model, empty_gpu(model, index), layouts[source]).target, index))
+            gpus.append(gpu_with(model, plan_gpu(model, empty_gpu(model, index), layouts[source]).after, index))
         target = labels[(number // len(FLEET_KINDS)) % len(labels)]
         entries = [dict(entry) for entry in config['mig-configs'][target]]
         fleet.append((tuple(gpus), entries))

@@ -48,7 +48,7 @@ def prepare(state, layout, checkpoint):
             before = canonical_gpu(gpu, model)
             plan = plan_gpu(model, before, target.layout)
             if plan.changed:
-                apply_with_rollback(nvml, model, before, plan.target)
+                apply_with_rollback(nvml, model, before, plan.after)
         write_checkpoint(nvml.read_host(), checkpoint)
 
 

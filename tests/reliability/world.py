@@ -69,7 +69,7 @@ with Nvml() as nvml:
     for index, target in sorted(targets_for_gpus(parse_inline_layout(json.loads(sys.argv[1])), node.gpus, node.driver_version).items()):
         model = model_by_key(target.model)
         gpu = canonical_gpu(node.gpus[index], model)
-        apply_with_rollback(nvml, model, gpu, plan_gpu(model, gpu, target.layout).target)
+        apply_with_rollback(nvml, model, gpu, plan_gpu(model, gpu, target.layout).after)
     write_checkpoint(nvml.read_host(), sys.argv[2])
 '''
 

@@ -101,18 +101,18 @@ def check_targets(targets, gpus):
         plan = plan_gpu(model, gpu, target.layout)
         used = 0
         counts = {}
-        for inst in plan.target:
+        for inst in plan.after:
             profile = model.profile(inst.profile)
             assert inst.start in profile.starts and inst.size == profile.memory_slices
             mask = ((1 << inst.size) - 1) << inst.start
-            assert not used & mask, 'overlapping placements in %r' % (plan.target,)
+            assert not used & mask, 'overlapping placements in %r' % (plan.after,)
             used |= mask
             counts[profile.name] = counts.get(profile.name, 0) + 1
             assert counts[profile.name] <= profile.max_count
             assert sum(c.size for c in inst.compute_instances) <= profile.compute_slices
-        assert len(plan.target) <= model.max_mig_devices
+        assert len(plan.after) <= model.max_mig_devices
         pinned = sorted((s.profile, s.start) for s in target.layout.instances if s.start is not None)
-        assert all((p, s) in [(i.profile, i.start) for i in plan.target] for p, s in pinned)
+        assert all((p, s) in [(i.profile, i.start) for i in plan.after] for p, s in pinned)
 
 
 def run_layout(prop, parse, case, gpus, driver):

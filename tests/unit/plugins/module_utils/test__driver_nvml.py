@@ -69,7 +69,7 @@ def test_a_refused_layout_is_refused_by_the_checks_and_by_nvml(node, model_key, 
         target = targets_for_gpus(entries, state.gpus, None)[0]
         plan = plan_gpu(model, gpu, target.layout)
         with pytest.raises(ApplyError) as failed:
-            apply_with_rollback(nvml, model, gpu, plan.target)
+            apply_with_rollback(nvml, model, gpu, plan.after)
         after = nvml.read_gpu(0)
     assert any(layout_refusal in problem for problem in exc.value.problems), exc.value.problems
     if driver_refusal is not None:   # driver_check judges profiles one by one, not their combinations
@@ -87,6 +87,6 @@ def test_the_same_layout_applies_on_a_new_enough_driver(node):
         state = nvml.read_host()
         target = targets_for_gpus(entries, state.gpus, state.driver_version)[0]
         gpu = canonical_gpu(state.gpus[0], model)
-        apply_with_rollback(nvml, model, gpu, plan_gpu(model, gpu, target.layout).target)
+        apply_with_rollback(nvml, model, gpu, plan_gpu(model, gpu, target.layout).after)
         after = nvml.read_gpu(0)
     assert sorted((gi.profile, gi.start) for gi in after.gpu_instances) == [('3g.20gb', 4), ('4g.20gb', 0)]

@@ -471,7 +471,7 @@ def test_pinned_placements_are_kept_in_the_target():
     assert targets[0].layout.instances == (InstanceSpec('1g.5gb', ('1g.5gb',), 4), InstanceSpec('1g.5gb', ('1g.5gb',), 6),
                                            InstanceSpec('3g.20gb', ('3g.20gb',)))
     plan = _planner.plan_gpu(model('A100-SXM4-40GB'), make_gpu('A100-SXM4-40GB'), targets[0].layout)
-    assert [(p.profile, p.start) for p in plan.target] == [('3g.20gb', 0), ('1g.5gb', 4), ('1g.5gb', 6)]
+    assert [(p.profile, p.start) for p in plan.after] == [('3g.20gb', 0), ('1g.5gb', 4), ('1g.5gb', 6)]
     # the same pins with the 1g at 0 leave no slot for the 3g
     placements[2]['start'] = 0
     assert problems_of(_gpu_targets.targets_for_gpus, [{'mig-enabled': True, 'placements': placements}], [make_gpu('A100-SXM4-40GB')])[0].startswith(

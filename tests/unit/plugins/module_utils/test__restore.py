@@ -110,7 +110,7 @@ class Node(object):
                     model = model_by_key(target.model)
                     gpu = canonical_gpu(node.gpus[index], model)
                     plan = plan_gpu(model, gpu, target.layout)
-                    apply_with_rollback(nvml, model, gpu, plan.target)
+                    apply_with_rollback(nvml, model, gpu, plan.after)
         finally:
             os.environ['FAKE_NVML_STATE'] = self.state
 
