@@ -97,14 +97,14 @@ def exact_layout_of(gpu):
     )
 
 
-def steps_to(gpu, target):
-    """The NVML steps that turn ``gpu`` (a canonical GpuState) into the exact layout ``target`` (GpuInstances).
+def steps_to(gpu, exact):
+    """The NVML steps that turn ``gpu`` (a canonical GpuState) into the exact layout ``exact`` (GpuInstances).
 
     GPU instances match by profile and placement, compute instances by size and placement.
     Destroys come first (compute instances before their GPU instance), then creates, GPU
-    instances in the order of ``target``.
+    instances in the order of ``exact``.
     """
-    wanted = {(inst.profile, inst.start, inst.size): inst for inst in target}
+    wanted = {(inst.profile, inst.start, inst.size): inst for inst in exact}
     destroys = []
     creates = []
     present = set()
@@ -123,7 +123,7 @@ def steps_to(gpu, target):
             for ci in inst.compute_instances:
                 if (ci.start, ci.size) not in have:
                     creates.append(Step('create-ci', gi.profile, gi.start, gi.size, gi.id, ci.profile, ci.start, ci.size))
-    for inst in target:
+    for inst in exact:
         if (inst.profile, inst.start, inst.size) in present:
             continue
         creates.append(Step('create-gi', inst.profile, inst.start, inst.size))
@@ -155,13 +155,13 @@ def _run(nvml, model, index, steps):
     return done
 
 
-def _converge(nvml, model, index, target):
+def _converge(nvml, model, index, exact):
     gpu = canonical_gpu(nvml.read_gpu(index), model)
-    return _run(nvml, model, index, steps_to(gpu, target))
+    return _run(nvml, model, index, steps_to(gpu, exact))
 
 
-def apply_with_rollback(nvml, model, before, target):
-    """Turn GPU ``before.index`` (canonical state read before planning) into ``target``; verify; roll back on failure.
+def apply_with_rollback(nvml, model, before, after):
+    """Turn GPU ``before.index`` (canonical state read before planning) into the exact layout ``after``; verify; roll back on failure.
 
     Returns the steps done.  Raises :class:`ApplyError` when the change or its verification
     fails; by then the old layout has been restored with its exact placements (``restored`` is
@@ -169,8 +169,8 @@ def apply_with_rollback(nvml, model, before, target):
     """
     index = before.index
     try:
-        done = _run(nvml, model, index, steps_to(before, target))
-        left = steps_to(canonical_gpu(nvml.read_gpu(index), model), target)
+        done = _run(nvml, model, index, steps_to(before, after))
+        left = steps_to(canonical_gpu(nvml.read_gpu(index), model), after)
         if left:
             raise ApplyError('GPU %d does not match the plan after the change; still missing: %s'
                              % (index, '; '.join(str(s) for s in left)), index, done)

@@ -7,7 +7,7 @@
 
 """Driver policy checks: is this node's driver new enough for MIG, its profiles and site policy?
 
-Pure functions over a ``NodeState``; the minimum versions come from the GPU catalog.
+Pure functions over a ``HostState``; the minimum versions come from the GPU catalog.
 """
 
 from __future__ import annotations
@@ -117,24 +117,24 @@ def _hardware_minimum(gpu, model, profiles, warnings):
     return minimum, reason, offered
 
 
-def check_driver(node, policy):
-    """Check ``node`` (a NodeState) against the catalog minimums and ``policy``; return a DriverReport."""
-    version = _catalog.parse_driver_version(node.driver_version)
+def check_driver(host, policy):
+    """Check ``host`` (a HostState) against the catalog minimums and ``policy``; return a DriverReport."""
+    version = _catalog.parse_driver_version(host.driver_version)
     warnings = []
-    node_problems = []
+    host_problems = []
     if policy.pinned_version is not None and version != _catalog.parse_driver_version(policy.pinned_version):
-        node_problems.append('driver %s is not the pinned version %s' % (node.driver_version, policy.pinned_version))
+        host_problems.append('driver %s is not the pinned version %s' % (host.driver_version, policy.pinned_version))
     if policy.allowed_branches:
         branches = [_catalog.parse_driver_version(b)[0] for b in policy.allowed_branches]
         if version[0] not in branches:
-            node_problems.append('driver %s is from branch R%d, which is not among the allowed branches %s'
-                                 % (node.driver_version, version[0], ', '.join('R%d' % b for b in branches)))
-    if policy.minimum_version is not None and not _catalog.driver_at_least(node.driver_version, policy.minimum_version):
-        node_problems.append('driver %s is older than the required minimum %s' % (node.driver_version, policy.minimum_version))
+            host_problems.append('driver %s is from branch R%d, which is not among the allowed branches %s'
+                                 % (host.driver_version, version[0], ', '.join('R%d' % b for b in branches)))
+    if policy.minimum_version is not None and not _catalog.driver_at_least(host.driver_version, policy.minimum_version):
+        host_problems.append('driver %s is older than the required minimum %s' % (host.driver_version, policy.minimum_version))
 
     reports = []
     offered = set()
-    for gpu in node.gpus:
+    for gpu in host.gpus:
         model = _catalog.find_model(pci_device_id=gpu.pci_device_id, name=gpu.name)
         minimum = reason = None
         problems = []
@@ -145,20 +145,20 @@ def check_driver(node, policy):
         elif model.mig_capable:
             minimum, reason, names = _hardware_minimum(gpu, model, policy.profiles, warnings)
             offered.update(names)
-            if minimum is not None and not _catalog.driver_at_least(node.driver_version, minimum):
+            if minimum is not None and not _catalog.driver_at_least(host.driver_version, minimum):
                 problems.append('%s needs driver %s or newer for %s; the node has %s'
-                                % (_label(gpu), _display(minimum), reason, node.driver_version))
+                                % (_label(gpu), _display(minimum), reason, host.driver_version))
         reports.append(GpuDriverReport(
             index=gpu.index, name=gpu.name, model=None if model is None else model.key, mig_capable=gpu.mig_capable,
             minimum_driver=None if minimum is None else _display(minimum), minimum_reason=reason, problems=tuple(problems)))
 
     for requested in policy.profiles:
         if requested not in offered:
-            node_problems.append('profile %s is not offered by any MIG GPU on this node (GPU models: %s)'
+            host_problems.append('profile %s is not offered by any MIG GPU on this node (GPU models: %s)'
                                  % (requested, ', '.join(sorted({r.model or r.name for r in reports})) or 'none'))
 
-    problems = tuple(node_problems) + tuple(p for r in reports for p in r.problems)
-    return DriverReport(driver_version=node.driver_version, gpus=tuple(reports), problems=problems, warnings=tuple(warnings))
+    problems = tuple(host_problems) + tuple(p for r in reports for p in r.problems)
+    return DriverReport(driver_version=host.driver_version, gpus=tuple(reports), problems=problems, warnings=tuple(warnings))
 
 
 def _display(minimum):

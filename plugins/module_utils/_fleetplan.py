@@ -64,7 +64,7 @@ import traceback
 import typing as t
 
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import GpuLayout, InstanceSpec
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import GpuLayout, InstanceSpec
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import PlanError, find_placements
 from ansible_collections.gpufleet.mig.plugins.module_utils._resources import MIG_RESOURCE_PREFIX, mig_resource_name
 

@@ -5,7 +5,10 @@
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 
-"""What a node's GPUs look like right now, as plain data.
+"""What a host's GPUs look like right now, as plain data.
+
+A :class:`HostState` is the driver and GPUs of one machine as NVML reads them; it is never a Kubernetes Node
+(those are the API objects of ``_k8s``), though on a GPU node the two describe the same machine.
 
 The NVML adapter fills these objects; modules, the planner and filters read them.  Nothing
 here imports pynvml, so the shapes can be built and tested anywhere.
@@ -29,7 +32,7 @@ __all__ = (
     'GpuInstance',
     'GpuProcess',
     'GpuState',
-    'NodeState',
+    'HostState',
     'layout_of',
     'mig_parted_config',
 )
@@ -140,8 +143,8 @@ class GpuState:
 
 
 @dataclasses.dataclass(frozen=True)
-class NodeState:
-    """The driver and GPUs of one node."""
+class HostState:
+    """The driver and GPUs of one host, as NVML reads them (not a Kubernetes Node)."""
 
     driver_version: str
     cuda_driver_version: t.Optional[str]
@@ -149,7 +152,7 @@ class NodeState:
     gpus: t.Tuple[GpuState, ...] = ()
 
     def to_dict(self):
-        """Return JSON-friendly facts for the node."""
+        """Return JSON-friendly facts for the host (gpu_info returns them as ``node``)."""
         return {
             'driver_version': self.driver_version,
             'cuda_driver_version': self.cuda_driver_version,

@@ -7,8 +7,8 @@
 
 """The NVML adapter: the only code in the collection that imports ``pynvml``.
 
-It reads a node's driver and GPUs into the plain objects of ``_gpustate`` and turns every
-NVML failure into an :class:`NvmlError` whose message names the host, the GPU, the NVML
+It reads a host's driver and GPUs into the plain objects of ``_gpustate`` and turns every
+NVML failure into an :class:`NvmlError` whose message names the host (``hostname``), the GPU, the NVML
 function and the driver's own error text.  Modules turn those into ``fail_json`` at the edge.
 
 Requires nvidia-ml-py 12.535 or newer (the versioned profile-info calls that carry names,
@@ -28,7 +28,7 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import (
     GpuInstance,
     GpuProcess,
     GpuState,
-    NodeState,
+    HostState,
 )
 
 try:
@@ -150,13 +150,13 @@ def profile_name_from_memory(gpu_slices, compute_slices, memory_mib, total_bytes
 class Nvml(object):
     """One NVML session.  Use as a context manager; every pynvml call goes through :meth:`call`."""
 
-    def __init__(self, host=None):
-        self.host = host or socket.gethostname()
+    def __init__(self, hostname=None):
+        self.hostname = hostname or socket.gethostname()
         self._handles = {}
 
     def __enter__(self):
         if pynvml is None:
-            raise NvmlError('the Python library pynvml (package nvidia-ml-py) is not installed on %s' % self.host)
+            raise NvmlError('the Python library pynvml (package nvidia-ml-py) is not installed on %s' % self.hostname)
         try:
             pynvml.nvmlInit()
         except pynvml.NVMLError as exc:
@@ -176,18 +176,18 @@ class Nvml(object):
         if code == NVML_ERROR_LIBRARY_NOT_FOUND:
             return NvmlLibraryNotFound(
                 'NVIDIA driver not found on %s: the NVML library libnvidia-ml.so.1 could not be loaded. '
-                'Install the NVIDIA data-center driver on this node (MIG needs R450 or newer).' % self.host,
+                'Install the NVIDIA data-center driver on this node (MIG needs R450 or newer).' % self.hostname,
                 function='nvmlInit', code=code)
         if code == NVML_ERROR_DRIVER_NOT_LOADED:
             return NvmlDriverNotLoaded(
                 'NVIDIA driver not loaded on %s: nvmlInit reports "Driver Not Loaded". The driver package is installed '
-                'but its kernel module is not running; load it (modprobe nvidia) or reboot the node.' % self.host,
+                'but its kernel module is not running; load it (modprobe nvidia) or reboot the node.' % self.hostname,
                 function='nvmlInit', code=code)
         return self._error('nvmlInit', exc, None)
 
     def _error(self, function, exc, gpu):
         code = getattr(exc, 'value', None)
-        where = self.host if gpu is None else 'GPU %s of %s' % (gpu, self.host)
+        where = self.hostname if gpu is None else 'GPU %s of %s' % (gpu, self.hostname)
         message = '%s failed on %s: %s (NVML error %s)' % (function, where, exc, code)
         if code == NVML_ERROR_NO_PERMISSION:
             return NvmlPermissionError(message + '. This needs root on the node: run the task with become: true.',
@@ -217,7 +217,7 @@ class Nvml(object):
         """The driver version string, e.g. ``550.54.15``."""
         return _text(self.call('nvmlSystemGetDriverVersion'))
 
-    def read_node(self, indices=None, instances=True):
+    def read_host(self, indices=None, instances=True):
         """Read the driver and the GPUs (all, or those with the given indices).
 
         With ``instances=False`` only identity and MIG mode are read: no MIG instances and no
@@ -229,9 +229,9 @@ class Nvml(object):
         for index in wanted:
             if not 0 <= index < count:
                 raise NvmlError('GPU index %s does not exist on %s: it has %d GPU(s) (valid: 0-%d)'
-                                % (index, self.host, count, count - 1), gpu=index)
+                                % (index, self.hostname, count, count - 1), gpu=index)
         nvml_version = self._optional('nvmlSystemGetNVMLVersion')
-        return NodeState(
+        return HostState(
             driver_version=self.driver_version(),
             cuda_driver_version=None if cuda is None else '%d.%d' % (cuda // 1000, (cuda % 1000) // 10),
             nvml_version=None if nvml_version is None else _text(nvml_version),
@@ -440,7 +440,7 @@ class Nvml(object):
                                                          pynvml.NVML_COMPUTE_INSTANCE_PROFILE_COUNT, index, 0)]
         chosen = choose_compute_profile(offered, slices)
         if chosen is None:
-            raise NvmlError('GPU %s of %s offers no compute-instance profile of %d slice(s) in this GPU instance' % (index, self.host, slices),
+            raise NvmlError('GPU %s of %s offers no compute-instance profile of %d slice(s) in this GPU instance' % (index, self.hostname, slices),
                             gpu=index)
         return chosen.id
 

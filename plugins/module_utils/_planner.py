@@ -78,7 +78,7 @@ class GpuPlan:
     recompute: t.Tuple[int, ...]
     destroy: t.Tuple[GpuInstance, ...]     # current instances, as read
     create: t.Tuple[GpuInstance, ...]      # new instances (no id)
-    target: t.Tuple[GpuInstance, ...]      # the whole layout after the change; kept instances have their id
+    after: t.Tuple[GpuInstance, ...]       # the whole exact layout after the change; kept instances have their id
 
     @property
     def changed(self):
@@ -442,7 +442,7 @@ def plan_gpu(model, gpu, layout, force=False):
 
 
 def _build_plan(index, targets, currents, found):
-    keep, recompute, create, target_layout = [], [], [], []
+    keep, recompute, create, after = [], [], [], []
     kept_positions = set()
     for target, (kind, value, start, dummy_mask) in zip(targets, found):
         if kind == 0:
@@ -450,14 +450,14 @@ def _build_plan(index, targets, currents, found):
             kept_positions.add(value)
             if current.ci_key == target.ci_key:
                 keep.append(current.gi.id)
-                target_layout.append(current.planned())
+                after.append(current.planned())
             else:
                 recompute.append(current.gi.id)
-                target_layout.append(current.planned(target.compute))
+                after.append(current.planned(target.compute))
         else:
             planned = target.instance(start)
             create.append(planned)
-            target_layout.append(planned)
+            after.append(planned)
     destroy = tuple(c.gi for position, c in enumerate(currents) if position not in kept_positions)
     return GpuPlan(
         index=index,
@@ -465,5 +465,5 @@ def _build_plan(index, targets, currents, found):
         recompute=tuple(sorted(recompute)),
         destroy=destroy,
         create=tuple(sorted(create, key=lambda p: (-p.size, p.start))),
-        target=tuple(sorted(target_layout, key=lambda p: (p.start, p.size))),
+        after=tuple(sorted(after, key=lambda p: (p.start, p.size))),
     )

@@ -11,7 +11,10 @@ GPU instances and compute instances never survive a reboot or a GPU reset, and H
 GPUs also lose MIG mode (reference mig.md 5.2).  This runs on the node at boot, without Ansible,
 as ``python3 -m ansible_collections.gpufleet.mig.plugins.module_utils._restore`` from the systemd
 unit of the ``gpufleet.mig.mig_restore`` role, and brings every checkpointed GPU back to its
-exact layout with the same NVML adapter and executor the modules use.
+exact layout with the same NVML adapter and executor the modules use.  The checkpoint's format, its
+reading and its comparison with live GPUs are ``_checkpoint``'s, beside its writer; this module
+has the boot program and its status file, which it writes and ``gpu_info`` reads back
+(:func:`boot_restore_state`).
 
 GPUs are matched by UUID only.  Each GPU is handled on its own; the exit status is non-zero
 when any checkpointed GPU does not match its checkpoint at the end, so systemd marks the unit
@@ -37,24 +40,18 @@ import tempfile
 import time
 
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
-from ansible_collections.gpufleet.mig.plugins.module_utils._apply import (
-    ApplyError,
-    apply_with_rollback,
-    canonical_gpu,
-    steps_to,
+from ansible_collections.gpufleet.mig.plugins.module_utils._apply import ApplyError, apply_with_rollback, canonical_gpu
+from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import (
+    DEFAULT_CHECKPOINT,
+    CheckpointError,
+    checkpoint_mismatches,
+    load_checkpoint,
 )
-from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import CHECKPOINT_VERSION, DEFAULT_CHECKPOINT
-from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml, NvmlError, activation_status_text
 
 __all__ = (
-    'CHECKPOINT_VERSION',
-    'CheckpointError',
     'DEFAULT_STATUS',
-    'GpuCheckpoint',
     'boot_restore_state',
-    'checkpoint_mismatches',
-    'load_checkpoint',
     'main',
     'restore_gpus',
 )
@@ -78,134 +75,7 @@ UNKNOWN = 'not-in-checkpoint'    # on the node but not in the checkpoint: report
 GOOD = (RESTORED, MATCHING, UNKNOWN)
 
 
-class CheckpointError(Exception):
-    """The checkpoint is missing, unreadable or not a valid gpufleet.mig checkpoint."""
-
-
-class GpuCheckpoint(object):
-    """One checkpointed GPU: identity, MIG mode and the exact layout to restore."""
-
-    def __init__(self, uuid, index, model, pci_bus_id, mig_enabled, layout):
-        self.uuid = uuid
-        self.index = index
-        self.model = model
-        self.pci_bus_id = pci_bus_id
-        self.mig_enabled = mig_enabled
-        self.layout = layout
-
-    def describe(self):
-        """'4 GPU instance(s), 5 compute instance(s)'."""
-        return '%d GPU instance(s), %d compute instance(s)' % (len(self.layout), sum(len(gi.compute_instances) for gi in self.layout))
-
-
-# -- checkpoint ---------------------------------------------------------------------------------
-
-def _field(data, key, kinds, where):
-    value = data.get(key) if isinstance(data, dict) else None
-    # bool is an int in Python; a placement of `true` is corrupt, not slice 1.
-    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        raise CheckpointError('%s: %r must be %s' % (where, key, ' or '.join(k.__name__ for k in kinds)))
-    return value
-
-
-def _parse_gpu(entry, position):
-    where = 'gpus[%d]' % position
-    if not isinstance(entry, dict):
-        raise CheckpointError('%s is not an object' % where)
-    uuid = _field(entry, 'uuid', (str,), where)
-    mig_enabled = _field(entry, 'mig_enabled', (bool,), where)
-    layout = []
-    for gi_pos, gi in enumerate(_field(entry, 'gpu_instances', (list,), where)):
-        gi_where = '%s.gpu_instances[%d]' % (where, gi_pos)
-        compute = tuple(
-            ComputeInstance(_field(ci, 'profile', (str,), '%s.compute_instances[%d]' % (gi_where, ci_pos)),
-                            _field(ci, 'start', (int,), '%s.compute_instances[%d]' % (gi_where, ci_pos)),
-                            _field(ci, 'size', (int,), '%s.compute_instances[%d]' % (gi_where, ci_pos)))
-            for ci_pos, ci in enumerate(_field(gi, 'compute_instances', (list,), gi_where)))
-        layout.append(GpuInstance(_field(gi, 'profile', (str,), gi_where), _field(gi, 'start', (int,), gi_where),
-                                  _field(gi, 'size', (int,), gi_where), compute))
-    if layout and not mig_enabled:
-        raise CheckpointError('%s (%s) has GPU instances but mig_enabled is false' % (where, uuid))
-    index = entry.get('index')
-    return GpuCheckpoint(uuid, index if isinstance(index, int) and not isinstance(index, bool) else None,
-                         entry.get('model'), entry.get('pci_bus_id'), mig_enabled, tuple(layout))
-
-
-def load_checkpoint(path):
-    """Read and check the checkpoint; return ``(driver_version, [GpuCheckpoint])``. Raises CheckpointError."""
-    try:
-        with open(path) as handle:
-            text = handle.read()
-    except (IOError, OSError) as exc:
-        raise CheckpointError('cannot read the checkpoint %s: %s. It is written by gpufleet.mig.mig_layout after a layout is '
-                              'applied; apply the layout again to create it' % (path, exc.strerror or exc)) from None
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise CheckpointError('the checkpoint %s is not valid JSON (%s); apply the layout again with gpufleet.mig.mig_layout '
-                              'to rewrite it' % (path, exc)) from None
-    if not isinstance(data, dict) or data.get('version') != CHECKPOINT_VERSION:
-        raise CheckpointError('the checkpoint %s is not a %s checkpoint (version %r)'
-                              % (path, CHECKPOINT_VERSION, data.get('version') if isinstance(data, dict) else None))
-    try:
-        entries = _field(data, 'gpus', (list,), 'checkpoint')
-        gpus = [_parse_gpu(entry, position) for position, entry in enumerate(entries)]
-    except CheckpointError as exc:
-        raise CheckpointError('the checkpoint %s is invalid: %s' % (path, exc)) from None
-    seen = set()
-    for gpu in gpus:
-        if gpu.uuid in seen:
-            raise CheckpointError('the checkpoint %s is invalid: GPU %s appears twice' % (path, gpu.uuid))
-        seen.add(gpu.uuid)
-    return data.get('driver_version'), gpus
-
-
-def _check_layout(model, layout):
-    """Validate a checkpointed layout against the live GPU's model before any change; raise ValueError."""
-    for gi in layout:
-        profile = model.profile(gi.profile)
-        if (gi.start, gi.size) not in profile.placements:
-            raise ValueError('checkpointed GPU instance %s at %d:%d is not a valid placement on %s (valid starts: %s)'
-                             % (gi.profile, gi.start, gi.size, model.key, ', '.join(str(s) for s in profile.starts)))
-        for ci in gi.compute_instances:
-            sizes = [c for c in profile.compute_profiles if c.slices == ci.size]
-            if not sizes or ci.start not in profile.compute_starts(sizes[0]):
-                raise ValueError('checkpointed compute instance %s at %d:%d does not fit GPU instance %s on %s'
-                                 % (ci.profile, ci.start, ci.size, gi.profile, model.key))
-
-
-def _differs(gpu, saved):
-    """Why the live ``gpu`` (a GpuState) differs from its checkpoint entry ``saved``; None when it matches."""
-    if not saved.mig_enabled:
-        return 'MIG mode is enabled, the checkpoint has it disabled' if gpu.mig_current else None
-    if not gpu.mig_current:
-        return 'MIG mode is disabled, the checkpoint has it enabled with %s' % saved.describe()
-    if gpu.model is None:
-        return 'GPU model %s (PCI id 0x%08X) is not in the catalog of this gpufleet.mig version' % (gpu.name, gpu.pci_device_id)
-    steps = steps_to(canonical_gpu(gpu, _catalog.model_by_key(gpu.model)), saved.layout)
-    if steps:
-        return ('its %d GPU instance(s) differ from the checkpoint\'s %s (%d step(s) away)'
-                % (len(gpu.gpu_instances), saved.describe(), len(steps)))
-    return None
-
-
-def checkpoint_mismatches(gpus, checkpointed):
-    """Compare live GPUs (GpuState, matched by UUID) with the checkpoint; one line per checkpointed GPU that differs.
-
-    Checkpointed GPUs that are not among ``gpus`` are reported as not on the node: pass every GPU of the node.
-    """
-    present = dict((gpu.uuid, gpu) for gpu in gpus)
-    problems = []
-    for saved in checkpointed:
-        gpu = present.get(saved.uuid)
-        if gpu is None:
-            problems.append('GPU %s (index %s in the checkpoint) is not on the node' % (saved.uuid, saved.index))
-            continue
-        why = _differs(gpu, saved)
-        if why:
-            problems.append('GPU %d (%s): %s' % (gpu.index, gpu.uuid, why))
-    return problems
-
+# -- this boot's status file, read back after the boot (gpu_info) ---------------------------------------
 
 def boot_restore_state(status_path, gpus, complete=True):
     """What this boot's restore did (its status file) and whether a failure of it still holds.
@@ -297,8 +167,8 @@ def _restore_gpu(nvml, gpu, saved):
         return _result(saved, gpu.index, FAILED, 'GPU model %s (PCI id 0x%08X) is not in the catalog of this gpufleet.mig version'
                        % (gpu.name, gpu.pci_device_id))
     model = _catalog.model_by_key(gpu.model)
-    _check_layout(model, saved.layout)
-    if _differs(gpu, saved) is None:
+    saved.check_fits(model)
+    if saved.mismatch(gpu) is None:
         return _result(saved, gpu.index, MATCHING, 'MIG enabled, %s' % saved.describe())
     gpu = canonical_gpu(gpu, model)
     if gpu.busy:

@@ -162,25 +162,25 @@ def main():
         module.fail_json(msg=str(exc), problems=[str(exc)])
     try:
         with Nvml() as nvml:
-            node = nvml.read_node(module.params['gpus'], instances=False)
+            host = nvml.read_host(module.params['gpus'], instances=False)
     except NvmlError as exc:
         module.fail_from(exc, problems=[str(exc)])
 
-    report = check_driver(node, policy)
+    report = check_driver(host, policy)
     for warning in report.warnings:
         module.warn(warning)
     result = dict(
         changed=False,
-        driver_version=node.driver_version,
-        cuda_driver_version=node.cuda_driver_version,
+        driver_version=host.driver_version,
+        cuda_driver_version=host.cuda_driver_version,
         gpus=[gpu.to_dict() for gpu in report.gpus],
         problems=list(report.problems),
     )
     if not report.ok:
         module.fail_json(msg='driver %s on %d GPU(s) failed the check: %s'
-                         % (node.driver_version, len(node.gpus), '; '.join(report.problems)), **result)
+                         % (host.driver_version, len(host.gpus), '; '.join(report.problems)), **result)
     mig = sum(1 for gpu in report.gpus if gpu.mig_capable)
-    module.exit_json(msg='driver %s is fine for MIG on %d of %d GPU(s)' % (node.driver_version, mig, len(node.gpus)), **result)
+    module.exit_json(msg='driver %s is fine for MIG on %d of %d GPU(s)' % (host.driver_version, mig, len(host.gpus)), **result)
 
 
 if __name__ == '__main__':

@@ -288,12 +288,12 @@ def main():
         module.fail_json(msg='export_label must be a non-empty string')
 
     with module.failing_on_errors(), Nvml() as nvml:
-        node = nvml.read_node(module.params['gpus'])
+        host = nvml.read_host(module.params['gpus'])
 
     result = {
-        'node': node.to_dict(),
-        'mig_config': mig_parted_config(node.gpus, module.params['export_label']),
-        'boot_restore': boot_restore_state(module.params['restore_status'], node.gpus, complete=module.params['gpus'] is None),
+        'node': host.to_dict(),
+        'mig_config': mig_parted_config(host.gpus, module.params['export_label']),
+        'boot_restore': boot_restore_state(module.params['restore_status'], host.gpus, complete=module.params['gpus'] is None),
     }
     facts = {'gpufleet_mig': dict(result)} if module.params['set_facts'] else {}
     module.exit_json(changed=False, ansible_facts=facts, **result)

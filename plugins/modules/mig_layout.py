@@ -232,21 +232,17 @@ from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
 from ansible_collections.gpufleet.mig.plugins.module_utils._apply import ApplyError, apply_with_rollback, canonical_gpu, steps_to
 from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import DEFAULT_CHECKPOINT, checkpoint_stale, write_checkpoint
 from ansible_collections.gpufleet.mig.plugins.module_utils._diagram import model_cell_width, slot_diagram
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_gpus
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import layout_of
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import (
-    LayoutError,
-    parse_inline_layout,
-    parse_mig_parted_config,
-    targets_for_node,
-)
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import LayoutError, parse_inline_layout, parse_mig_parted_config
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml_module import NvmlModule
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import PlanError, plan_gpu
 
 
-def _target_layout(gpu, target):
-    """The layout of a planned target as gpu_info will show it afterwards (this module never changes the mode)."""
-    return layout_of(dataclasses.replace(gpu, gpu_instances=target))
+def _layout_after(gpu, after):
+    """The GPU's layout as gpu_info will show it once the plan's exact layout ``after`` is applied (this module never changes the mode)."""
+    return layout_of(dataclasses.replace(gpu, gpu_instances=after))
 
 
 class MigLayout(object):
@@ -262,15 +258,15 @@ class MigLayout(object):
             return parse_mig_parted_config(self.params['config'], self.params['label'])
         return parse_inline_layout(self.params['layout'])
 
-    def plan(self, node, entries):
+    def plan(self, host, entries):
         """Return [(gpu, model, target, plan)] for every targeted GPU; fail with all problems before any change."""
-        targets = targets_for_node(entries, node.gpus, node.driver_version)
+        targets = targets_for_gpus(entries, host.gpus, host.driver_version)
         only = self.params['gpus']
         problems, plans = [], []
-        by_index = {gpu.index: gpu for gpu in node.gpus}
+        by_index = {gpu.index: gpu for gpu in host.gpus}
         for index in sorted(only or ()):
             if index not in by_index:
-                problems.append('GPU index %d does not exist (valid: 0-%d)' % (index, len(node.gpus) - 1))
+                problems.append('GPU index %d does not exist (valid: 0-%d)' % (index, len(host.gpus) - 1))
         for index, target in sorted(targets.items()):
             gpu = by_index[index]
             model = _catalog.model_by_key(target.model)
@@ -297,34 +293,34 @@ class MigLayout(object):
         with self.module.failing_on_errors():
             entries = self.entries()
             with Nvml() as nvml:
-                node = nvml.read_node()
-                self.node = node.to_dict()
-                plans = self.plan(node, entries)
+                host = nvml.read_host()
+                self.node = host.to_dict()
+                plans = self.plan(host, entries)
                 results = [self._result(gpu, model, target, plan) for gpu, model, target, plan in plans]
                 failure = None
                 if not self.module.check_mode:
                     failure = self._apply(nvml, plans, results)
-                final = None if self.module.check_mode else nvml.read_node()
+                final = None if self.module.check_mode else nvml.read_host()
         checkpoint_changed = False
         if self.params['write_checkpoint'] and final is not None:
             checkpoint_changed = self._write_checkpoint(final)
         elif self.params['write_checkpoint'] and not any(r['changed'] for r in results):
             # Check mode, with the layout staying as it is: the run would still rewrite a stale checkpoint.
-            checkpoint_changed = checkpoint_stale(node, self.params['checkpoint'])
+            checkpoint_changed = checkpoint_stale(host, self.params['checkpoint'])
         changed = any(r['changed'] for r in results) or checkpoint_changed
         return changed, results, failure, checkpoint_changed
 
     def _result(self, gpu, model, target, plan):
         excluded = self.params['gpus'] is not None and gpu.index not in self.params['gpus']
-        steps = [] if plan is None or excluded else steps_to(gpu, plan.target)
+        steps = [] if plan is None or excluded else steps_to(gpu, plan.after)
         width = model_cell_width(model)
         before = slot_diagram(model.memory_slices, gpu.gpu_instances, width=width)
-        after = before if not steps else slot_diagram(model.memory_slices, plan.target, width=width)
+        after = before if not steps else slot_diagram(model.memory_slices, plan.after, width=width)
         return {
             'index': gpu.index, 'uuid': gpu.uuid, 'model': model.key, 'changed': bool(steps),
             'mig_enabled': target.layout.mig_enabled,
             'status': 'not-applied' if excluded else ('changed' if steps else 'unchanged'),
-            'before': layout_of(gpu), 'after': layout_of(gpu) if not steps else _target_layout(gpu, plan.target),
+            'before': layout_of(gpu), 'after': layout_of(gpu) if not steps else _layout_after(gpu, plan.after),
             'actions': [str(step) for step in steps],
             'diagram': {'before': 'GPU %d %s' % (gpu.index, before), 'after': 'GPU %d %s' % (gpu.index, after)},
             'warnings': list(target.warnings),
@@ -337,7 +333,7 @@ class MigLayout(object):
             if not result['changed']:
                 continue
             try:
-                done = apply_with_rollback(nvml, result['_model'], result['_gpu'], result['_plan'].target)
+                done = apply_with_rollback(nvml, result['_model'], result['_gpu'], result['_plan'].after)
                 result['actions'] = [str(step) for step in done]
             except ApplyError as exc:
                 result['status'] = 'restored' if exc.restored else 'failed'
@@ -354,10 +350,10 @@ class MigLayout(object):
                 return exc
         return None
 
-    def _write_checkpoint(self, node):
+    def _write_checkpoint(self, host):
         """Write the checkpoint of every MIG GPU if its content differs; return whether it was written."""
         try:
-            return write_checkpoint(node, self.params['checkpoint'])
+            return write_checkpoint(host, self.params['checkpoint'])
         except (IOError, OSError) as exc:
             self.module.fail_json(msg='the layout was applied, but writing the checkpoint %s failed: %s' % (self.params['checkpoint'], exc))
 

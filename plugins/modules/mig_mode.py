@@ -164,18 +164,18 @@ class MigMode(object):
         self.want = module.params['mig_enabled']
         self.results = []
 
-    def select(self, node):
+    def select(self, host):
         """Return the GPUs to handle, or fail before any change with every problem found."""
         wanted = self.module.params['gpus']
-        by_index = {gpu.index: gpu for gpu in node.gpus}
+        by_index = {gpu.index: gpu for gpu in host.gpus}
         problems = []
         if wanted is None:
-            selected = [gpu for gpu in node.gpus if gpu.mig_capable]
+            selected = [gpu for gpu in host.gpus if gpu.mig_capable]
         else:
             selected = []
             for index in sorted(set(wanted)):
                 if index not in by_index:
-                    problems.append('GPU index %d does not exist (valid: 0-%d)' % (index, len(node.gpus) - 1))
+                    problems.append('GPU index %d does not exist (valid: 0-%d)' % (index, len(host.gpus) - 1))
                 elif not by_index[index].mig_capable and self.want:
                     problems.append('GPU %d (%s) does not support MIG' % (index, by_index[index].name))
                 elif by_index[index].mig_capable:
@@ -190,8 +190,8 @@ class MigMode(object):
 
     def run(self):
         with self.module.failing_on_errors(), Nvml() as nvml:
-            node = nvml.read_node()
-        selected = self.select(node)
+            host = nvml.read_host()
+        selected = self.select(host)
         # From here a failure reports the GPUs handled so far.
         self.module.failure['gpus'] = self.results
         pending_reset = []

@@ -30,7 +30,7 @@ import yaml
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog, _fleetplan
 from ansible_collections.gpufleet.mig.plugins.module_utils._fleetplan import (Demand, Gpu, Instance, Node, PendingPod, Policy, Pool,
                                                                               Quota, evaluate_layouts, plan_fleet)
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import GpuLayout, InstanceSpec
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import GpuLayout, InstanceSpec
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import PlanError, find_placements
 
 import planning  # noqa: E402

@@ -23,8 +23,14 @@ import yaml
 # pylint: disable=wrong-import-position
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog, _planner
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance, GpuState
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import (GpuLayout, InstanceSpec, LayoutError, parse_inline_layout,
-                                                                           parse_mig_parted_config, targets_for_node)
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_gpus
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import (
+    GpuLayout,
+    InstanceSpec,
+    LayoutError,
+    parse_inline_layout,
+    parse_mig_parted_config,
+)
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import PlanError, find_placements, plan_gpu
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -69,7 +75,7 @@ def valid_layouts(model, config, labels=None):
     gpu = empty_gpu(model)
     for label in labels or sorted(config['mig-configs']):
         try:
-            targets = targets_for_node(parse_mig_parted_config(config, label), [gpu], DRIVER)
+            targets = targets_for_gpus(parse_mig_parted_config(config, label), [gpu], DRIVER)
         except LayoutError:
             continue
         if 0 in targets:
@@ -159,7 +165,7 @@ def transition_matrix(config=None):
         placed = {}
         for label, layout in layouts.items():
             if layout.mig_enabled:
-                placed[label] = gpu_with(model, plan_gpu(model, empty_gpu(model), layout).target)
+                placed[label] = gpu_with(model, plan_gpu(model, empty_gpu(model), layout).after)
             else:
                 placed[label] = empty_gpu(model)
         row = {'model': model.key, 'layouts': len(layouts), 'pairs': 0, 'planner_destroyed': 0, 'rebuild_destroyed': 0,
@@ -211,7 +217,7 @@ def catalog_validation(config, repeat=3):
             gpu = empty_gpu(model)
             for label in sorted(config['mig-configs']):
                 try:
-                    targets_for_node(parse_mig_parted_config(config, label), [gpu], DRIVER)
+                    targets_for_gpus(parse_mig_parted_config(config, label), [gpu], DRIVER)
                     valid += 1
                 except LayoutError:
                     invalid += 1
@@ -246,7 +252,7 @@ def _fleet(config, nodes):
         gpus = []
         for index in range(count):
             source = labels[(number + index) % len(labels)]
-            gpus.append(gpu_with(model, plan_gpu(model, empty_gpu(model, index), layouts[source]).target, index))
+            gpus.append(gpu_with(model, plan_gpu(model, empty_gpu(model, index), layouts[source]).after, index))
         target = labels[(number // len(FLEET_KINDS)) % len(labels)]
         entries = [dict(entry) for entry in config['mig-configs'][target]]
         fleet.append((tuple(gpus), entries))
@@ -270,7 +276,7 @@ def fleet_plan(config, nodes=1000, repeat=2):
         started = clock()
         for gpus, entries in fleet:
             began = clock()
-            targets = targets_for_node(parse_inline_layout(entries), gpus, DRIVER)
+            targets = targets_for_gpus(parse_inline_layout(entries), gpus, DRIVER)
             split['validate_s'] += clock() - began
             for gpu in gpus:
                 target = targets.get(gpu.index)
@@ -286,7 +292,7 @@ def fleet_plan(config, nodes=1000, repeat=2):
             best = (spent, split)
     distinct = {}
     for gpus, entries in fleet:
-        targets = targets_for_node(parse_inline_layout(entries), gpus, DRIVER)
+        targets = targets_for_gpus(parse_inline_layout(entries), gpus, DRIVER)
         for gpu in gpus:
             target = targets.get(gpu.index)
             current = tuple((gi.profile, gi.start, tuple((ci.start, ci.size) for ci in gi.compute_instances)) for gi in gpu.gpu_instances)

@@ -26,7 +26,7 @@ os.environ['FAKE_NVML_EUID'] = '0'
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog  # noqa: E402
 from ansible_collections.gpufleet.mig.plugins.module_utils._apply import apply_with_rollback, canonical_gpu  # noqa: E402
 from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import write_checkpoint  # noqa: E402
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import targets_for_node  # noqa: E402
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_gpus  # noqa: E402
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml  # noqa: E402
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import plan_gpu  # noqa: E402
 
@@ -34,12 +34,12 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._planner import plan_
 def prepare(state, layout, checkpoint):
     os.environ['FAKE_NVML_STATE'] = state
     with Nvml() as nvml:
-        node = nvml.read_node(instances=False)
+        node = nvml.read_host(instances=False)
         for gpu in node.gpus:
             if gpu.mig_capable and not gpu.mig_current:
                 nvml.set_mig_mode(gpu.index, True)
-        node = nvml.read_node()
-        targets = targets_for_node(layout, node.gpus, node.driver_version)
+        node = nvml.read_host()
+        targets = targets_for_gpus(layout, node.gpus, node.driver_version)
         for gpu in node.gpus:
             target = targets.get(gpu.index)
             if target is None or not target.layout.mig_enabled:
@@ -48,8 +48,8 @@ def prepare(state, layout, checkpoint):
             before = canonical_gpu(gpu, model)
             plan = plan_gpu(model, before, target.layout)
             if plan.changed:
-                apply_with_rollback(nvml, model, before, plan.target)
-        write_checkpoint(nvml.read_node(), checkpoint)
+                apply_with_rollback(nvml, model, before, plan.after)
+        write_checkpoint(nvml.read_host(), checkpoint)
 
 
 def main(argv):

@@ -28,7 +28,8 @@ sys.path.insert(0, os.path.join(ROOT, 'tests', 'nvidia'))
 import migparted as mp  # noqa: E402  (tests/nvidia/migparted.py)
 import planning  # noqa: E402
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog  # noqa: E402
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import parse_mig_parted_config, targets_for_node  # noqa: E402
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_gpus  # noqa: E402
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import parse_mig_parted_config  # noqa: E402
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml  # noqa: E402
 
 CHAINS = {
@@ -115,8 +116,8 @@ class Bench(object):
         """GPU indices of the current state where an instance of the current layout can stay under ``label``."""
         # The fake NVML reads its node from the environment at init; patch.dict puts it back afterwards.
         with mock.patch.dict(os.environ, {'FAKE_NVML_STATE': self.side.state, 'FAKE_NVML_EUID': '0'}), Nvml() as nvml:
-            gpus = nvml.read_node().gpus
-        targets = targets_for_node(parse_mig_parted_config(self.config, label), gpus, planning.DRIVER)
+            gpus = nvml.read_host().gpus
+        targets = targets_for_gpus(parse_mig_parted_config(self.config, label), gpus, planning.DRIVER)
         return [gpu.index for gpu in gpus if gpu.index in targets
                 and planning._minimal_change_exists(_catalog.model_by_key(targets[gpu.index].model), gpu, targets[gpu.index].layout)]
 

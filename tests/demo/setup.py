@@ -60,7 +60,7 @@ import sys
 from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import write_checkpoint
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml
 with Nvml() as nvml:
-    node = nvml.read_node()
+    node = nvml.read_host()
 write_checkpoint(node, sys.argv[1])
 '''
 

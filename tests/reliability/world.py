@@ -61,18 +61,19 @@ import json, sys
 from ansible_collections.gpufleet.mig.plugins.module_utils._apply import apply_with_rollback, canonical_gpu
 from ansible_collections.gpufleet.mig.plugins.module_utils._catalog import model_by_key
 from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import write_checkpoint
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import parse_inline_layout, targets_for_node
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_gpus
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import parse_inline_layout
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import plan_gpu
 with Nvml() as nvml:
     for index in range(nvml.call('nvmlDeviceGetCount')):
         nvml.set_mig_mode(index, True)
-    node = nvml.read_node()
-    for index, target in sorted(targets_for_node(parse_inline_layout(json.loads(sys.argv[1])), node.gpus, node.driver_version).items()):
+    node = nvml.read_host()
+    for index, target in sorted(targets_for_gpus(parse_inline_layout(json.loads(sys.argv[1])), node.gpus, node.driver_version).items()):
         model = model_by_key(target.model)
         gpu = canonical_gpu(node.gpus[index], model)
-        apply_with_rollback(nvml, model, gpu, plan_gpu(model, gpu, target.layout).target)
-    write_checkpoint(nvml.read_node(), sys.argv[2])
+        apply_with_rollback(nvml, model, gpu, plan_gpu(model, gpu, target.layout).after)
+    write_checkpoint(nvml.read_host(), sys.argv[2])
 '''
 
 

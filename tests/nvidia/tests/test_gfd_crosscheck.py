@@ -7,7 +7,7 @@ For each layout below (whole GPUs with MIG off, uniform and mixed MIG layouts, s
 GPUs without instances, half-MIG nodes, mixed models) and each MIG strategy, the same simulated node is judged
 three ways:
 
-* the collection: ``gpu_info``'s reading of the node (``Nvml().read_node()``) through ``expected_resources`` /
+* the collection: ``gpu_info``'s reading of the node (``Nvml().read_host()``) through ``expected_resources`` /
   ``strategy_problems``, the code behind the ``mig_resources`` and ``mig_strategy_problems`` filters;
 * NVIDIA's GPU feature discovery, ``--oneshot``: its labels (``nvidia.com/gpu.count``, ``gpu.product``,
   ``mig.strategy``, ``mig-<profile>.count`` / ``.slices.gi`` / ``.slices.ci`` ...);
@@ -136,7 +136,7 @@ def collection_view(state, strategy):
     os.environ['FAKE_NVML_STATE'] = state
     try:
         with Nvml() as nvml:
-            gpus = nvml.read_node().to_dict()['gpus']
+            gpus = nvml.read_host().to_dict()['gpus']
     finally:
         os.environ.pop('FAKE_NVML_STATE', None)
     problems = strategy_problems(gpus, strategy)

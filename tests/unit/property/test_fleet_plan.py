@@ -21,7 +21,7 @@ from hostile_tally import budget, record
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
 from ansible_collections.gpufleet.mig.plugins.module_utils._fleetplan import (Demand, Gpu, Instance, Node, PendingPod, Policy, evaluate_layouts,
                                                                               plan_fleet)
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import InstanceSpec
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import InstanceSpec
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import PlanError, find_placements
 
 MODELS = ('A100-SXM4-40GB', 'A30', 'H100-SXM5-80GB')

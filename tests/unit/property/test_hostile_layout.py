@@ -1,7 +1,8 @@
 # Copyright (c) 2026 gpufleet.mig contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Hostile input for the layout spec: inline layouts and mig-parted v1 configs (plugins/module_utils/_layout.py).
+"""Hostile input for the layout spec: inline layouts and mig-parted v1 configs (plugins/module_utils/_layout_spec.py,
+_gpu_targets.py).
 
 For every input, parsing and validating against catalog GPUs either accepts it, and then the result is well formed
 and every targeted GPU can be planned with valid, non-overlapping placements, or raises LayoutError, and then every
@@ -23,7 +24,8 @@ from hostile_tally import budget, record
 
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import GpuState
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import LayoutError, parse_inline_layout, parse_mig_parted_config, targets_for_node
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_gpus
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import LayoutError, parse_inline_layout, parse_mig_parted_config
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import plan_gpu
 
 # Where a problem can say it is: a parsed entry, a top-level field, a label, an applied entry or a GPU.
@@ -99,18 +101,18 @@ def check_targets(targets, gpus):
         plan = plan_gpu(model, gpu, target.layout)
         used = 0
         counts = {}
-        for inst in plan.target:
+        for inst in plan.after:
             profile = model.profile(inst.profile)
             assert inst.start in profile.starts and inst.size == profile.memory_slices
             mask = ((1 << inst.size) - 1) << inst.start
-            assert not used & mask, 'overlapping placements in %r' % (plan.target,)
+            assert not used & mask, 'overlapping placements in %r' % (plan.after,)
             used |= mask
             counts[profile.name] = counts.get(profile.name, 0) + 1
             assert counts[profile.name] <= profile.max_count
             assert sum(c.size for c in inst.compute_instances) <= profile.compute_slices
-        assert len(plan.target) <= model.max_mig_devices
+        assert len(plan.after) <= model.max_mig_devices
         pinned = sorted((s.profile, s.start) for s in target.layout.instances if s.start is not None)
-        assert all((p, s) in [(i.profile, i.start) for i in plan.target] for p, s in pinned)
+        assert all((p, s) in [(i.profile, i.start) for i in plan.after] for p, s in pinned)
 
 
 def run_layout(prop, parse, case, gpus, driver):
@@ -126,7 +128,7 @@ def run_layout(prop, parse, case, gpus, driver):
         check_entries(entries)
         assert parse_inline_layout(list(entries)) == entries
         try:
-            targets = targets_for_node(entries, gpus, driver)
+            targets = targets_for_gpus(entries, gpus, driver)
         except LayoutError as exc:
             check_rejection(exc, case.poisons, 'target')
             record(prop, 'rejected')
@@ -193,7 +195,7 @@ def test_drifted_names_resolve_with_a_warning_naming_both(data):
     layout = [{'devices': 'all', 'mig-enabled': True, 'mig-devices': dict((drifted, 1) for drifted, dummy in pairs)}]
     prop = 'drifted profile names'
     try:
-        targets = targets_for_node(parse_inline_layout(layout), [make_gpu(key, 0)], DRIVERS[0])
+        targets = targets_for_gpus(parse_inline_layout(layout), [make_gpu(key, 0)], DRIVERS[0])
     except LayoutError as exc:
         for drifted, dummy in pairs:
             assert not any(repr(drifted) in p and 'unknown' in p for p in exc.problems), exc.problems
@@ -215,7 +217,7 @@ def test_near_names_that_no_source_documents_are_refused(data):
     key, (name, profile) = data
     layout = [{'devices': 'all', 'mig-enabled': True, 'mig-devices': {name: 1}}]
     with pytest.raises(LayoutError) as exc:
-        targets_for_node(parse_inline_layout(layout), [make_gpu(key, 0)], DRIVERS[0])
+        targets_for_gpus(parse_inline_layout(layout), [make_gpu(key, 0)], DRIVERS[0])
     assert exc.value.problems == ('GPU 0 (%s): unknown MIG profile %r; valid profiles on %s: %s (%s)'
                                   % (key, name, key, ', '.join(hs.gi_names(key)), _catalog.model_by_key(key).unknown_profile_hint(name)),)
     assert profile in exc.value.problems[0]

@@ -27,7 +27,8 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._apply import (
     steps_to,
 )
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import LayoutError, parse_mig_parted_config, targets_for_node
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_gpus
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import LayoutError, parse_mig_parted_config
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import plan_gpu
 
@@ -45,7 +46,7 @@ def labels_for(model_key, gpu):
         if label in ('all-disabled',):
             continue
         try:
-            targets = targets_for_node(parse_mig_parted_config(DEFAULT, label), [gpu], '595.58.03')
+            targets = targets_for_gpus(parse_mig_parted_config(DEFAULT, label), [gpu], '595.58.03')
         except LayoutError:
             continue
         if 0 in targets and targets[0].layout.mig_enabled:
@@ -65,8 +66,8 @@ def read(nvml, model):
 def apply(nvml, model, layout):
     gpu = read(nvml, model)
     plan = plan_gpu(model, gpu, layout)
-    predicted = steps_to(gpu, plan.target)
-    done = apply_with_rollback(nvml, model, gpu, plan.target) if plan.changed else []
+    predicted = steps_to(gpu, plan.after)
+    done = apply_with_rollback(nvml, model, gpu, plan.after) if plan.changed else []
     return gpu, plan, predicted, done
 
 
@@ -75,7 +76,7 @@ def test_transition_matrix(node, model_key):
     node(model_key)
     model = _catalog.model_by_key(model_key)
     transitions = 0
-    with Nvml(host='matrix') as nvml:
+    with Nvml(hostname='matrix') as nvml:
         layouts = labels_for(model_key, nvml.read_gpu(0))
         assert len(layouts) >= 3, 'too few default-config labels validate on %s: %s' % (model_key, [label for label, dummy in layouts])
         for source_label, source in layouts:
@@ -87,7 +88,7 @@ def test_transition_matrix(node, model_key):
                 before, plan, predicted, done = apply(nvml, model, target)
                 after = read(nvml, model)
                 where = '%s: %s -> %s' % (model_key, source_label, target_label)
-                assert exact_layout_of(after) == exact(plan.target), where
+                assert exact_layout_of(after) == exact(plan.after), where
                 assert [str(s) for s in done] == [str(s) for s in predicted], where
                 destroyed = {gi.id for gi in plan.destroy}
                 survivors = {gi.id for gi in before.gpu_instances} - destroyed
@@ -143,7 +144,7 @@ def test_failure_at_each_mutating_call_restores_the_exact_layout(node, simnode, 
         simnode('fault', 'add', state, '--function', function, '--nth', nth, '--error', 'UNKNOWN')
         plan = plan_gpu(model, before, target)
         with pytest.raises(ApplyError) as exc:
-            apply_with_rollback(nvml, model, before, plan.target)
+            apply_with_rollback(nvml, model, before, plan.after)
         after = read(nvml, model)
     assert exc.value.restored is True
     assert 'the previous layout was restored with its exact placements' in str(exc.value)
@@ -162,7 +163,7 @@ def test_failed_restore_says_what_the_gpu_holds(node, simnode):
                 '--repeat')
         plan = plan_gpu(model, before, layouts['all-1g.5gb'])
         with pytest.raises(ApplyError) as exc:
-            apply_with_rollback(nvml, model, before, plan.target)
+            apply_with_rollback(nvml, model, before, plan.after)
     assert exc.value.restored is False
     assert 'could NOT be fully restored; the GPU now holds: ' in str(exc.value)
     assert exc.value.state is not None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import checkpoint_content, checkpoint_stale, write_checkpoint
-from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance, GpuState, NodeState
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance, GpuState, HostState
 
 
 def node(mig=True, instances=()):
@@ -16,7 +16,7 @@ def node(mig=True, instances=()):
                    pci_device_id=0x20B010DE, pci_subsystem_id=0x134F10DE, memory_total_mib=40960, architecture=7,
                    compute_capability=(8, 0), mig_capable=True, mig_current=mig, mig_pending=mig, gpu_instances=tuple(instances),
                    model='A100-SXM4-40GB')
-    return NodeState(driver_version='550.54.15', cuda_driver_version='12.4', nvml_version='12.550.54.15', gpus=(gpu,))
+    return HostState(driver_version='550.54.15', cuda_driver_version='12.4', nvml_version='12.550.54.15', gpus=(gpu,))
 
 
 def gi(start):

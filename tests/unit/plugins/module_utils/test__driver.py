@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._driver import DriverPolicy, check_driver
-from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import GpuState, NodeState
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import GpuState, HostState
 
 BOARDS = {
     'A100': (0x20B010DE, 'NVIDIA A100-SXM4-40GB', True),
@@ -27,7 +27,7 @@ def node(driver, *boards):
         gpus.append(GpuState(index=index, uuid='GPU-%d' % index, name=name, pci_bus_id='b', pci_device_id=pci,
                              pci_subsystem_id=0, memory_total_mib=1, architecture=None, compute_capability=None,
                              mig_capable=mig, mig_current=False if mig else None, mig_pending=False if mig else None))
-    return NodeState(driver_version=driver, cuda_driver_version=None, nvml_version=None, gpus=tuple(gpus))
+    return HostState(driver_version=driver, cuda_driver_version=None, nvml_version=None, gpus=tuple(gpus))
 
 
 @pytest.mark.parametrize('board, too_old, new_enough, minimum', [

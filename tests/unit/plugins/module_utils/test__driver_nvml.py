@@ -4,7 +4,7 @@
 """The driver checks against an NVML that refuses what an older driver refuses (fidelity-2026-12 D4).
 
 Through the real pynvml on the simulator, whose driver gating is generated from the catalog: the catalog's verdict
-(driver_check's ``check_driver``, mig_layout's ``targets_for_node``) and NVML's own answers agree at every driver level,
+(driver_check's ``check_driver``, mig_layout's ``targets_for_gpus``) and NVML's own answers agree at every driver level,
 and a layout the checks would refuse really fails on that NVML, with the GPU restored.
 """
 
@@ -16,7 +16,8 @@ import pytest
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
 from ansible_collections.gpufleet.mig.plugins.module_utils._apply import ApplyError, apply_with_rollback, canonical_gpu
 from ansible_collections.gpufleet.mig.plugins.module_utils._driver import DriverPolicy, check_driver
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import LayoutError, parse_inline_layout, targets_for_node
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_gpus
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import LayoutError, parse_inline_layout
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import plan_gpu
 
@@ -34,7 +35,7 @@ def test_nvml_offers_exactly_the_profiles_the_catalog_allows(node, model_key, dr
     node(model_key, driver)
     model = _catalog.model_by_key(model_key)
     with Nvml() as nvml:
-        state = nvml.read_node()
+        state = nvml.read_host()
         offered = set(nvml.gpu_instance_profiles(nvml.handle(0), 0))
     assert state.driver_version == driver
     allowed = {p.profile_id for p in model.gi_profiles if _catalog.driver_at_least(driver, p.min_driver)}
@@ -59,16 +60,16 @@ def test_a_refused_layout_is_refused_by_the_checks_and_by_nvml(node, model_key, 
     model = _catalog.model_by_key(model_key)
     entries = parse_inline_layout([{'devices': 'all', 'mig-enabled': True, 'mig-devices': layout}])
     with Nvml() as nvml:
-        state = nvml.read_node()
+        state = nvml.read_host()
         gpu = canonical_gpu(state.gpus[0], model)
         driver_report = check_driver(state, DriverPolicy(profiles=tuple(layout)))
         with pytest.raises(LayoutError) as exc:
-            targets_for_node(entries, state.gpus, state.driver_version)
+            targets_for_gpus(entries, state.gpus, state.driver_version)
         # Without the driver check, the same layout is planned, and the NVML of that driver refuses it.
-        target = targets_for_node(entries, state.gpus, None)[0]
+        target = targets_for_gpus(entries, state.gpus, None)[0]
         plan = plan_gpu(model, gpu, target.layout)
         with pytest.raises(ApplyError) as failed:
-            apply_with_rollback(nvml, model, gpu, plan.target)
+            apply_with_rollback(nvml, model, gpu, plan.after)
         after = nvml.read_gpu(0)
     assert any(layout_refusal in problem for problem in exc.value.problems), exc.value.problems
     if driver_refusal is not None:   # driver_check judges profiles one by one, not their combinations
@@ -83,9 +84,9 @@ def test_the_same_layout_applies_on_a_new_enough_driver(node):
     model = _catalog.model_by_key('A100-SXM4-40GB')
     entries = parse_inline_layout([{'devices': 'all', 'mig-enabled': True, 'mig-devices': {'4g.20gb': 1, '3g.20gb': 1}}])
     with Nvml() as nvml:
-        state = nvml.read_node()
-        target = targets_for_node(entries, state.gpus, state.driver_version)[0]
+        state = nvml.read_host()
+        target = targets_for_gpus(entries, state.gpus, state.driver_version)[0]
         gpu = canonical_gpu(state.gpus[0], model)
-        apply_with_rollback(nvml, model, gpu, plan_gpu(model, gpu, target.layout).target)
+        apply_with_rollback(nvml, model, gpu, plan_gpu(model, gpu, target.layout).after)
         after = nvml.read_gpu(0)
     assert sorted((gi.profile, gi.start) for gi in after.gpu_instances) == [('3g.20gb', 4), ('4g.20gb', 0)]

@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.gpufleet.mig.plugins.module_utils import _fleetplan
 from ansible_collections.gpufleet.mig.plugins.module_utils._fleetplan import (DeclaredTarget, Demand, FleetPlanError, Gpu, Instance, Node,
                                                                               PendingPod, Policy, Pool, Quota, evaluate_layouts, plan_fleet)
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import GpuLayout, InstanceSpec
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import GpuLayout, InstanceSpec
 
 A100 = 'A100-SXM4-40GB'
 FULL = (Instance('7g.40gb', 0),)

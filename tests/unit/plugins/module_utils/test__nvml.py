@@ -47,7 +47,7 @@ def sim_fixture(tmp_path, monkeypatch):
     return run
 
 
-def test_read_node_matches_the_simulator(sim):
+def test_read_host_matches_the_simulator(sim):
     sim('simnode', 'create', sim.state, '--name', 'n1', '--gpu', 'A100-SXM4-40GB', '--gpu', 'A30', '--gpu', 'L40S',
         '--driver', '550.54.15', '--cuda', '12040', '--mig-enabled', '0,1')
     sim('nvidia-smi', 'mig', '-i', '0', '-cgi', '9,19,14,19', '-C')
@@ -61,8 +61,8 @@ def test_read_node_matches_the_simulator(sim):
     sim('simnode', 'process', 'add', sim.state, '--gpu', '2', '--pid', '4040', '--used-mib', '100')
     truth = json.loads(sim('simnode', 'show', sim.state, '--json'))
 
-    with Nvml(host='n1') as nvml:
-        node = nvml.read_node()
+    with Nvml(hostname='n1') as nvml:
+        node = nvml.read_host()
 
     assert node.driver_version == truth['driver_version'] == '550.54.15'
     assert node.cuda_driver_version == '12.4'
@@ -93,25 +93,25 @@ def test_read_node_matches_the_simulator(sim):
     assert [(p.pid, p.gpu_instance_id, p.compute_instance_id) for p in l40s.processes] == [(4040, None, None)]
 
 
-def test_read_node_without_instances_needs_no_privilege(sim, monkeypatch):
+def test_read_host_without_instances_needs_no_privilege(sim, monkeypatch):
     sim('simnode', 'create', sim.state, '--name', 'n1', '--gpu', 'H100-SXM5-80GB:2', '--driver', '550.54.15',
         '--mig-enabled', 'all')
     monkeypatch.setenv('FAKE_NVML_EUID', '1000')
     with Nvml() as nvml:
-        node = nvml.read_node([1], instances=False)
+        node = nvml.read_host([1], instances=False)
         assert [gpu.index for gpu in node.gpus] == [1]
         assert node.gpus[0].mig_current is True
         with pytest.raises(NvmlPermissionError) as exc:
-            nvml.read_node([1])
+            nvml.read_host([1])
     assert 'become: true' in str(exc.value)
     assert exc.value.code == 4 and exc.value.gpu == 1
 
 
 def test_unknown_index_is_refused_with_the_valid_range(sim):
     sim('simnode', 'create', sim.state, '--name', 'n1', '--gpu', 'A30:2', '--driver', '550.54.15')
-    with Nvml(host='n1') as nvml:
+    with Nvml(hostname='n1') as nvml:
         with pytest.raises(NvmlError) as exc:
-            nvml.read_node([0, 7])
+            nvml.read_host([0, 7])
     assert str(exc.value) == 'GPU index 7 does not exist on n1: it has 2 GPU(s) (valid: 0-1)'
 
 
@@ -119,7 +119,7 @@ def test_driver_not_loaded(sim):
     sim('simnode', 'create', sim.state, '--name', 'n1', '--gpu', 'A30', '--driver', '550.54.15')
     sim('simnode', 'driver', sim.state, '--unload')
     with pytest.raises(NvmlDriverNotLoaded) as exc:
-        with Nvml(host='n1'):
+        with Nvml(hostname='n1'):
             pass
     assert str(exc.value).startswith('NVIDIA driver not loaded on n1: ')
     assert exc.value.code == 9
@@ -129,9 +129,9 @@ def test_injected_error_names_function_gpu_and_text(sim):
     sim('simnode', 'create', sim.state, '--name', 'n1', '--gpu', 'A100-SXM4-40GB:2', '--driver', '550.54.15',
         '--mig-enabled', 'all')
     sim('simnode', 'fault', 'add', sim.state, '--function', 'nvmlDeviceGetMigMode', '--nth', '2', '--error', 'UNKNOWN')
-    with Nvml(host='n1') as nvml:
+    with Nvml(hostname='n1') as nvml:
         with pytest.raises(NvmlError) as exc:
-            nvml.read_node()
+            nvml.read_host()
     assert (exc.value.function, exc.value.code, exc.value.gpu) == ('nvmlDeviceGetMigMode', 999, 1)
     assert str(exc.value) == 'nvmlDeviceGetMigMode failed on GPU 1 of n1: Unknown Error (NVML error 999)'
 
@@ -140,7 +140,7 @@ def test_missing_driver_library_is_reported_as_no_driver():
     # LD_LIBRARY_PATH is read when a process starts, so this needs a process without the fake.
     env = {k: v for k, v in os.environ.items() if k not in ('LD_LIBRARY_PATH', 'FAKE_NVML_STATE')}
     code = ('from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml, NvmlLibraryNotFound\n'
-            'try:\n    Nvml(host="bare").__enter__()\nexcept NvmlLibraryNotFound as exc:\n    print(exc)\n')
+            'try:\n    Nvml(hostname="bare").__enter__()\nexcept NvmlLibraryNotFound as exc:\n    print(exc)\n')
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, check=True)
     assert proc.stdout.startswith('NVIDIA driver not found on bare: the NVML library libnvidia-ml.so.1 could not be loaded.')
 
@@ -183,7 +183,7 @@ def test_compute_profile_choice_prefers_the_full_sms():
 ])
 def test_created_compute_instance_gets_the_full_sms_and_gpu_info_shows_them(sim, model, gi_enum, gi_size, want):
     sim('simnode', 'create', sim.state, '--name', 'n1', '--gpu', model, '--driver', '550.54.15', '--mig-enabled', 'all')
-    with Nvml(host='n1') as nvml:
+    with Nvml(hostname='n1') as nvml:
         gi_id = nvml.create_gpu_instance(0, gi_enum, 0, gi_size)
         slices = nvml.read_gpu(0).gpu_instances[0].compute_slices
         nvml.create_compute_instance(0, gi_id, slices, 0)

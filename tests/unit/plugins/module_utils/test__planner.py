@@ -18,8 +18,8 @@ import yaml
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
 from ansible_collections.gpufleet.mig.plugins.module_utils import _planner
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import ComputeInstance, GpuInstance, GpuProcess, GpuState
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import (GpuLayout, InstanceSpec, LayoutError, parse_mig_parted_config,
-                                                                           targets_for_node)
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_gpus
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import GpuLayout, InstanceSpec, LayoutError, parse_mig_parted_config
 
 A100_40 = _catalog.model_by_key('A100-SXM4-40GB')
 A100_80 = _catalog.model_by_key('A100-SXM4-80GB')
@@ -52,7 +52,7 @@ def layout(*specs):
 
 
 def placed(plan_or_tuple):
-    items = plan_or_tuple.target if isinstance(plan_or_tuple, _planner.GpuPlan) else plan_or_tuple
+    items = plan_or_tuple.after if isinstance(plan_or_tuple, _planner.GpuPlan) else plan_or_tuple
     return [(p.profile, p.start, p.size) for p in items]
 
 
@@ -111,7 +111,7 @@ def test_unchanged_gpu_gets_an_empty_plan():
     assert not plan.changed
     assert (plan.destroy, plan.create, plan.recompute) == ((), (), ())
     assert plan.keep == (1, 2, 3, 4)
-    assert [(p.profile, p.start, p.id) for p in plan.target] == [
+    assert [(p.profile, p.start, p.id) for p in plan.after] == [
         ('2g.10gb', 0, 2), ('1g.5gb', 2, 3), ('1g.5gb', 3, 4), ('3g.20gb', 4, 1)]
 
 
@@ -119,7 +119,7 @@ def test_mig_disabled_target_destroys_everything():
     plan = _planner.plan_gpu(A100_40, make_gpu(A100_40, BALANCED_40), GpuLayout(False))
     assert plan.changed
     assert [gi.id for gi in plan.destroy] == [2, 3, 4, 1]   # by start
-    assert (plan.keep, plan.create, plan.target) == ((), (), ())
+    assert (plan.keep, plan.create, plan.after) == ((), (), ())
 
 
 def test_mig_disabled_target_on_empty_gpu_is_no_change():
@@ -153,7 +153,7 @@ def test_recompute_keeps_the_gi_and_rebuilds_its_cis():
     assert plan.keep == (1,)
     assert plan.recompute == (2,)
     assert (plan.destroy, plan.create) == ((), ())
-    recomputed = [p for p in plan.target if p.id == 2][0]
+    recomputed = [p for p in plan.after if p.id == 2][0]
     assert [(c.profile, c.profile_id, c.start, c.size) for c in recomputed.compute_instances] == [
         ('1c.3g.20gb', 0, 0, 1), ('1c.3g.20gb', 0, 1, 1), ('1c.3g.20gb', 0, 2, 1)]
 
@@ -232,7 +232,7 @@ def test_drifted_current_name_is_matched_by_profile_id():
                           compute_instances=(ComputeInstance(id=0, profile='3g.39gb', profile_id=2, start=0, size=3),))
     plan = _planner.plan_gpu(A100_80, make_gpu(A100_80, (drifted,)), layout('3g.40gb'))
     assert not plan.changed
-    assert plan.target[0].compute_instances[0].profile == '3g.40gb'
+    assert plan.after[0].compute_instances[0].profile == '3g.40gb'
 
 
 # --------------------------------------------------------------------------------------------------
@@ -401,8 +401,8 @@ def test_planner_destroys_the_naive_minimum(key, max_current, max_target, stride
         plan = _planner.plan_gpu(model, make_gpu(model, gis), layout(*target))
         expected = _naive_min_destroyed(model, current, target)
         assert len(plan.destroy) == expected, (current, target, plan)
-        assert sorted(p.profile for p in plan.target) == sorted(target)
-        assert _disjoint([(p.profile, p.start, p.size) for p in plan.target])
+        assert sorted(p.profile for p in plan.after) == sorted(target)
+        assert _disjoint([(p.profile, p.start, p.size) for p in plan.after])
         assert not plan.changed or expected or len(target) != len(current)
         checked += 1
     assert checked > 1000
@@ -539,7 +539,7 @@ def default_layouts(model):
     result = {}
     for label in sorted(config['mig-configs']):
         try:
-            targets = targets_for_node(parse_mig_parted_config(config, label), [make_gpu(model)], '595.58.03')
+            targets = targets_for_gpus(parse_mig_parted_config(config, label), [make_gpu(model)], '595.58.03')
         except LayoutError:
             continue
         if 0 in targets:
@@ -562,7 +562,7 @@ def test_transition_matrix_plans_equal_the_exhaustive_search(model, reference, e
     monkeypatch.setattr(_planner, '_search', lambda *args: searches.append(args) or search(*args))
     layouts = default_layouts(model)
     assert len(layouts) >= 3
-    placed = dict((label, _planner.plan_gpu(model, make_gpu(model), layout).target) for label, layout in layouts.items())
+    placed = dict((label, _planner.plan_gpu(model, make_gpu(model), layout).after) for label, layout in layouts.items())
     compared = 0
     for source in sorted(layouts):
         for label, target in sorted(layouts.items()):

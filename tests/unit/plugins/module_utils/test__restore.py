@@ -24,12 +24,13 @@ import jinja2
 import pytest
 import yaml
 
-from ansible_collections.gpufleet.mig.plugins.module_utils import _restore
+from ansible_collections.gpufleet.mig.plugins.module_utils import _checkpoint, _restore
 from ansible_collections.gpufleet.mig.plugins.module_utils._apply import apply_with_rollback, canonical_gpu
 from ansible_collections.gpufleet.mig.plugins.module_utils._catalog import model_by_key
 from ansible_collections.gpufleet.mig.plugins.module_utils._checkpoint import write_checkpoint
 from ansible_collections.gpufleet.mig.plugins.module_utils._gpustate import GpuState
-from ansible_collections.gpufleet.mig.plugins.module_utils._layout import parse_inline_layout, targets_for_node
+from ansible_collections.gpufleet.mig.plugins.module_utils._gpu_targets import targets_for_gpus
+from ansible_collections.gpufleet.mig.plugins.module_utils._layout_spec import parse_inline_layout
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml
 from ansible_collections.gpufleet.mig.plugins.module_utils._planner import plan_gpu
 
@@ -104,12 +105,12 @@ class Node(object):
         os.environ['FAKE_NVML_STATE'] = state or self.state
         try:
             with Nvml() as nvml:
-                node = nvml.read_node()
-                for index, target in sorted(targets_for_node(parse_inline_layout(entries), node.gpus, DRIVER).items()):
+                node = nvml.read_host()
+                for index, target in sorted(targets_for_gpus(parse_inline_layout(entries), node.gpus, DRIVER).items()):
                     model = model_by_key(target.model)
                     gpu = canonical_gpu(node.gpus[index], model)
                     plan = plan_gpu(model, gpu, target.layout)
-                    apply_with_rollback(nvml, model, gpu, plan.target)
+                    apply_with_rollback(nvml, model, gpu, plan.after)
         finally:
             os.environ['FAKE_NVML_STATE'] = self.state
 
@@ -118,7 +119,7 @@ class Node(object):
         os.environ['FAKE_NVML_STATE'] = state or self.state
         try:
             with Nvml() as nvml:
-                write_checkpoint(nvml.read_node(), path or self.checkpoint)
+                write_checkpoint(nvml.read_host(), path or self.checkpoint)
         finally:
             os.environ['FAKE_NVML_STATE'] = self.state
         with open(path or self.checkpoint) as handle:
@@ -204,7 +205,7 @@ def test_in_process_restore_and_main(node):
     """restore_gpus in an NVML session, and main() with the same checkpoint (it still uses a worker process)."""
     before, checkpoint = prepared(node, 'A30')
     node.sim('reboot', node.state)
-    driver, saved = _restore.load_checkpoint(node.checkpoint)
+    driver, saved = _checkpoint.load_checkpoint(node.checkpoint)
     events = []
     with Nvml() as nvml:
         found = _restore.restore_gpus(nvml, saved, events.append)
@@ -230,7 +231,7 @@ def test_leftover_instances_are_replaced_by_the_checkpointed_layout(node):
 
 def live_gpus(node):
     with Nvml() as nvml:
-        return nvml.read_node().gpus
+        return nvml.read_host().gpus
 
 
 def test_a_failed_restore_holds_until_the_gpus_match_the_checkpoint_again(node):
@@ -278,13 +279,13 @@ def test_a_failed_restore_put_right_by_hand_no_longer_holds(node):
 
 def test_checkpoint_mismatches_names_each_difference(node):
     before, checkpoint = prepared(node, 'A30', count=3)
-    driver, saved = _restore.load_checkpoint(node.checkpoint)
-    assert _restore.checkpoint_mismatches(live_gpus(node), saved) == []
+    driver, saved = _checkpoint.load_checkpoint(node.checkpoint)
+    assert _checkpoint.checkpoint_mismatches(live_gpus(node), saved) == []
     uuids = [gpu['uuid'] for gpu in checkpoint['gpus']]
     node.sim('reboot', node.state)          # Ampere keeps MIG mode; the instances are gone
     node.apply([{'devices': [2], 'mig-enabled': True, 'mig-devices': {'1g.6gb': 4}}])
     gpus = [gpu for gpu in live_gpus(node) if gpu.index != 1]   # GPU 1 is gone from the node
-    problems = _restore.checkpoint_mismatches(gpus, saved)
+    problems = _checkpoint.checkpoint_mismatches(gpus, saved)
     assert problems[0] == ("GPU 0 (%s): its 0 GPU instance(s) differ from the checkpoint's 2 GPU instance(s), "
                            "3 compute instance(s) (5 step(s) away)" % uuids[0])
     assert problems[1] == 'GPU %s (index 1 in the checkpoint) is not on the node' % uuids[1]
@@ -294,9 +295,9 @@ def test_checkpoint_mismatches_names_each_difference(node):
 
 def test_a_lost_mig_mode_is_a_mismatch(node):
     prepared(node, 'H100-SXM5-80GB')
-    driver, saved = _restore.load_checkpoint(node.checkpoint)
+    driver, saved = _checkpoint.load_checkpoint(node.checkpoint)
     node.sim('reboot', node.state)          # Hopper loses MIG mode
-    problems = _restore.checkpoint_mismatches(live_gpus(node), saved)
+    problems = _checkpoint.checkpoint_mismatches(live_gpus(node), saved)
     assert [p.split(': ', 1)[1] for p in problems] == [
         'MIG mode is disabled, the checkpoint has it enabled with 4 GPU instance(s), 6 compute instance(s)',
         'MIG mode is disabled, the checkpoint has it enabled with 2 GPU instance(s), 3 compute instance(s)']
@@ -678,6 +679,6 @@ def test_a_gpu_the_catalog_lacks_is_named_with_its_pci_id():
     gpu = GpuState(index=0, uuid='GPU-x', name='NVIDIA PG506-96GB', pci_bus_id='00000000:01:00.0', pci_device_id=0x20B610DE,
                    pci_subsystem_id=0, memory_total_mib=1, architecture=9, compute_capability=(9, 0), mig_capable=True,
                    mig_current=True, mig_pending=True)
-    saved = _restore.GpuCheckpoint('GPU-x', 0, None, '00000000:01:00.0', True, ())
-    assert _restore.checkpoint_mismatches([gpu], [saved]) == [
+    saved = _checkpoint.GpuCheckpoint('GPU-x', 0, None, '00000000:01:00.0', True, ())
+    assert _checkpoint.checkpoint_mismatches([gpu], [saved]) == [
         'GPU 0 (GPU-x): GPU model NVIDIA PG506-96GB (PCI id 0x20B610DE) is not in the catalog of this gpufleet.mig version']

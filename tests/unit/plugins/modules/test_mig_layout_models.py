@@ -23,7 +23,7 @@ def _apply(tmp_path, layout):
 
 def _instances():
     with Nvml() as nvml:
-        gpu = nvml.read_node().gpus[0]
+        gpu = nvml.read_host().gpus[0]
     return gpu, sorted((gi.profile, gi.start, gi.size) for gi in gpu.gpu_instances)
 
 
