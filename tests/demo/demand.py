@@ -46,9 +46,8 @@ def read_manifest(path=MANIFEST):
     with open(path) as handle:
         body = yaml.safe_load(handle)
     if not isinstance(body, dict) or body.get('kind') != 'ReplicaSet' or body.get('apiVersion') != 'apps/v1':
-        raise DemoError('%s: expected an apps/v1 ReplicaSet, found %s %s'
-                        % (path, (body or {}).get('apiVersion') if isinstance(body, dict) else body,
-                           (body or {}).get('kind') if isinstance(body, dict) else ''))
+        found = '%s %s' % (body.get('apiVersion'), body.get('kind')) if isinstance(body, dict) else 'a YAML %s' % type(body).__name__
+        raise DemoError('%s: expected an apps/v1 ReplicaSet, found %s' % (path, found))
     return body
 
 
