@@ -40,12 +40,20 @@ DEMO_PY := $(TEST_ENV) $(VPY)
 DEMO_EXTRA_VARS ?= {"gpufleet_mig_serial": [1, "50%"]}
 DEMO_PLAY := $(TEST_ENV) ANSIBLE_RETRY_FILES_ENABLED=0 ansible-playbook $(DEMO_PLAYBOOK) -i $(DEMO_INVENTORY) -e '$(DEMO_EXTRA_VARS)'
 DEMO_REPORT := $(TEST_ENV) ANSIBLE_RETRY_FILES_ENABLED=0 ansible-playbook playbooks/report.yml -i $(DEMO_INVENTORY)
+# The plan scenario at the end of make demo (tests/demo/demand.py): pods pending for a MIG profile no node offers
+# (tests/demo/demand.yml), playbooks/plan.yml in check mode and for real, and the rollout of the plan it recorded; the
+# variables of plan-vars.yml make both take the plan's ConfigMap instead of the inventory's inline layouts.
+DEMO_PLAN_VARS := tests/demo/plan-vars.yml
+DEMO_PLAN := $(TEST_ENV) ANSIBLE_RETRY_FILES_ENABLED=0 ansible-playbook playbooks/plan.yml -i $(DEMO_INVENTORY) -e @$(DEMO_PLAN_VARS)
+DEMO_PLAN_ROLLOUT := $(TEST_ENV) ANSIBLE_RETRY_FILES_ENABLED=0 ansible-playbook playbooks/rollout.yml -i $(DEMO_INVENTORY) \
+	-e '$(DEMO_EXTRA_VARS)' -e @$(DEMO_PLAN_VARS)
 # The last line of make demo, after the cluster stopped: setup.py start removed any older report, so a page there is this run's.
 DEMO_NAME_REPORT := if [ -f $(DEMO)/report/report.html ]; then echo "demo: the fleet report, to open in a browser: $(DEMO)/report/report.html"; fi
 
 help:
 	@echo "make test   - everything: sanity, lint, unit, simulator and integration tests"
-	@echo "make demo   - the rollout against a simulated fleet of four GPU nodes, run twice, with a summary"
+	@echo "make demo   - the rollout against a simulated fleet of four GPU nodes, run twice, with a summary; then pods"
+	@echo "              pending for a MIG profile no node offers, the plan, its rollout, the pods running"
 	@echo "make molecule - the Molecule scenarios of extensions/molecule/ (part of make test)"
 	@echo "make bench  - benchmarks against the simulators: no-op and change cost, API/NVML use, disruption, planner, memory"
 	@echo "make reliability - fault injection and kill-and-resume trials over the rollout (part of make test)"
@@ -193,13 +201,24 @@ demo: venv simulator collection k8ssim-grpc
 	$(DEMO_PY) tests/demo/summary.py --recap $(DEMO)/second-run.log --title "second run" || rc=$$?; \
 	echo "demo: the fleet report: ansible-playbook playbooks/report.yml -i $(DEMO_INVENTORY) (log: $(DEMO)/report-run.log)"; \
 	$(DEMO_REPORT) > $(DEMO)/report-run.log 2>&1 || { rc=$$?; echo "demo: FAILED: the report exited with $$rc (log: $(DEMO)/report-run.log)"; exit $$rc; }; \
+	echo "demo: plan scenario: a new workload whose pods ask for a MIG profile no node offers (tests/demo/demand.yml)"; \
+	$(DEMO_PY) tests/demo/demand.py create || exit $$?; \
+	echo "demo: the plan, check mode: ansible-playbook playbooks/plan.yml -i $(DEMO_INVENTORY) -e @$(DEMO_PLAN_VARS) --check"; \
+	$(DEMO_PLAN) --check 2>&1 | tee $(DEMO)/plan-check.log || { rc=$$?; echo "demo: FAILED: the plan in check mode exited with $$rc"; exit $$rc; }; \
+	echo "demo: the plan, recorded where the rollout takes it (a ConfigMap, the nodes' nvidia.com/mig.config labels):"; \
+	echo "demo:   ansible-playbook playbooks/plan.yml -i $(DEMO_INVENTORY) -e @$(DEMO_PLAN_VARS) (log: $(DEMO)/plan-run.log)"; \
+	$(DEMO_PLAN) > $(DEMO)/plan-run.log 2>&1 || { rc=$$?; echo "demo: FAILED: the plan exited with $$rc (log: $(DEMO)/plan-run.log)"; exit $$rc; }; \
+	echo "demo: the rollout of the recorded plan: ansible-playbook playbooks/rollout.yml -i $(DEMO_INVENTORY) -e @$(DEMO_PLAN_VARS)"; \
+	$(DEMO_PLAN_ROLLOUT) 2>&1 | tee $(DEMO)/plan-rollout.log || { rc=$$?; echo "demo: FAILED: the rollout of the plan exited with $$rc"; exit $$rc; }; \
+	$(DEMO_PY) tests/demo/demand.py check --title "After the rollout of the plan" || rc=$$?; \
 	exit $$rc
 
 demo-setup: venv simulator collection k8ssim-grpc
 	$(DEMO_PY) tests/demo/setup.py start
 	$(DEMO_PY) tests/demo/summary.py --before
-	@echo "demo: run a playbook: ANSIBLE_COLLECTIONS_PATH=.build/collections .venv/bin/ansible-playbook $(DEMO_PLAYBOOK) -i $(DEMO_INVENTORY) -e '$(DEMO_EXTRA_VARS)'"
+	@echo "demo: run a playbook: ANSIBLE_COLLECTIONS_PATH=.build/collections .venv/bin/ansible-playbook $(DEMO_PLAYBOOK) -i $(DEMO_INVENTORY) -e '$(subst ",\",$(DEMO_EXTRA_VARS))'"
 	@echo "demo: then: PYTHONPATH=.build/collections .venv/bin/python tests/demo/summary.py; stop with: make demo-stop"
+	@echo "demo: the plan scenario by hand: $(DEMO_INVENTORY)/README.md, \"The plan scenario\""
 
 demo-stop: venv
 	$(DEMO_PY) tests/demo/setup.py stop

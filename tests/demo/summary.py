@@ -88,7 +88,7 @@ def gpu_entries(state_path):
     return shown, gpus
 
 
-def _ranges(indices):
+def gpu_ranges(indices):
     parts, first, last = [], None, None
     for index in indices:
         if first is not None and index == last + 1:
@@ -112,8 +112,8 @@ def diagram_lines(gpus):
             groups[-1][0].append(gpu['index'])
         else:
             groups.append(([gpu['index']], body))
-    width = max(len(_ranges(indices)) for indices, dummy in groups) if groups else 0
-    return ['GPU %s  %s' % (_ranges(indices).ljust(width), body) for indices, body in groups]
+    width = max(len(gpu_ranges(indices)) for indices, dummy in groups) if groups else 0
+    return ['GPU %s  %s' % (gpu_ranges(indices).ljust(width), body) for indices, body in groups]
 
 
 # -- Kubernetes ------------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ def _pod_owner(pod):
     return owners[0].get('name') or pod['metadata']['name']
 
 
-def _pod_state(pod):
+def pod_state(pod):
     if pod['metadata'].get('deletionTimestamp'):
         return 'Terminating'
     status = pod.get('status') or {}
@@ -139,7 +139,7 @@ def _pod_state(pod):
     return status.get('phase') or 'Unknown'
 
 
-def _pod_gpu_request(pod):
+def pod_gpu_request(pod):
     requests = {}
     for container in pod['spec'].get('containers') or []:
         for key, value in ((container.get('resources') or {}).get('requests') or {}).items():
@@ -152,12 +152,12 @@ def pod_groups(pods):
     """``{(namespace, owner, state, gpu request): count}`` for a node's pods, device plugin excluded."""
     groups = {}
     for pod in pods:
-        key = (pod['metadata']['namespace'], _pod_owner(pod), _pod_state(pod), _pod_gpu_request(pod))
+        key = (pod['metadata']['namespace'], _pod_owner(pod), pod_state(pod), pod_gpu_request(pod))
         groups[key] = groups.get(key, 0) + 1
     return groups
 
 
-def _pending_reason(pod):
+def pending_reason(pod):
     for condition in (pod.get('status') or {}).get('conditions') or []:
         if condition.get('type') == 'PodScheduled' and condition.get('status') == 'False':
             return condition.get('message') or condition.get('reason') or ''
@@ -242,7 +242,7 @@ def print_report(path):
         line = '  %s  %-9s batch %-3s %-8s' % (name.ljust(width), node.get('status') or '?', batch, _seconds(_duration(node)))
         changed = [index for index in _as_list(node.get('gpus_changed')) if isinstance(index, int)]
         if changed:
-            line += ' GPUs changed: %s' % _ranges(sorted(set(changed)))
+            line += ' GPUs changed: %s' % gpu_ranges(sorted(set(changed)))
         print(line.rstrip())
         for action in _condensed(_as_list(node.get('actions'))):
             print('  %s    - %s' % (' ' * width, action))
@@ -306,18 +306,18 @@ def print_nodes(state):
         starts = [s for s in state.get('plugin_log') or [] if s.get('node') == name]
         which = ("NVIDIA's nvidia-device-plugin" if starts and starts[-1].get('implementation') == 'nvidia'
                  else 'the Python model of the plugin' if starts else '')
-        print('    device plugin: %s%s' % (', '.join(_pod_state(p) for p in plugin) or 'no pod', ' (%s)' % which if which else ''))
+        print('    device plugin: %s%s' % (', '.join(pod_state(p) for p in plugin) or 'no pod', ' (%s)' % which if which else ''))
         features = [k for k in ((node['metadata'].get('annotations') or {}).get('nfd.node.kubernetes.io/feature-labels') or '').split(',') if k]
         if features:
             shown_features = ['%s=%s' % (k, labels.get(k)) for k in ('nvidia.com/mig.strategy', 'nvidia.com/gpu.count', 'nvidia.com/gpu.product')
                               if k in labels]
             print("    GPU feature discovery: %d labels (%s)" % (len(features), ', '.join(shown_features)))
         groups = pod_groups([p for p in here if p not in plugin])
-        for (namespace, owner, pod_state, request), count in sorted(groups.items()):
-            print('    pods: %s/%s x%d %s%s' % (namespace, owner, count, pod_state, ' (%s)' % request if request else ''))
+        for (namespace, owner, phase, request), count in sorted(groups.items()):
+            print('    pods: %s/%s x%d %s%s' % (namespace, owner, count, phase, ' (%s)' % request if request else ''))
     unscheduled = [p for p in pods if not (p.get('spec') or {}).get('nodeName')]
     for pod in unscheduled:
-        print('  not scheduled: %s/%s %s' % (pod['metadata']['namespace'], pod['metadata']['name'], _pending_reason(pod)))
+        print('  not scheduled: %s/%s %s' % (pod['metadata']['namespace'], pod['metadata']['name'], pending_reason(pod)))
 
 
 def _read_mark():
