@@ -219,6 +219,7 @@ class Simulation(object):
         self._dra_plugins(time.monotonic())
         if self.plugin_impl == 'nvidia':
             self._wait_plugins_settled(float(self.dp['startup_timeout']))
+            self._wait_pinned_resources(float(self.dp['startup_timeout']))
         with self.store.lock:
             for workload in self.desc.get('workloads') or []:
                 self._bootstrap_workload(workload)
@@ -902,6 +903,38 @@ class Simulation(object):
                 return
             if now > deadline:
                 self._log('device plugin: not settled after %ss on %s; going on' % (timeout, ', '.join(sorted(pending))))
+                return
+            time.sleep(0.02)
+
+    def _wait_pinned_resources(self, timeout):
+        """At start-up: until each node that workloads are pinned to advertises the extended resources they request.
+
+        A plugin counts as settled once its registrations pause; on a loaded machine one can pause before the last
+        resource reaches the node, and a pinned workload would then not fit. Gives up at ``timeout`` (the workload's
+        own check then says what is missing).
+        """
+        wanted = {}
+        for workload in self.desc.get('workloads') or []:
+            if workload.get('node'):
+                for key, value in (workload.get('resources') or {}).items():
+                    if '/' in key:
+                        need = wanted.setdefault(workload['node'], {})
+                        need[key] = need.get(key, 0) + parse_quantity(value) * int(workload.get('replicas', 1))
+        deadline = time.monotonic() + timeout
+        while wanted:
+            now = time.monotonic()
+            self._kubelet_plugins(now)
+            with self.store.lock:
+                short = []
+                for name, need in sorted(wanted.items()):
+                    node = self.store.get('nodes', None, name) if name in self.nodes_cfg else None
+                    allocatable = ((node or {}).get('status') or {}).get('allocatable') or {}
+                    short.extend('%s %s' % (name, key) for key, count in sorted(need.items())
+                                 if parse_quantity(allocatable.get(key, '0')) < count)
+            if not short:
+                return
+            if now > deadline:
+                self._log('device plugin: after %ss, still too few %s for the pinned workloads' % (timeout, ', '.join(short)))
                 return
             time.sleep(0.02)
 

@@ -14,7 +14,6 @@ becomes the node's labels.
 
 from __future__ import absolute_import, division, print_function
 
-import ctypes
 import os
 import re
 import shutil
@@ -33,7 +32,6 @@ GFD = 'gpu-feature-discovery'
 CONFIG_DIR = '/config'
 _KLOG = re.compile(r'^([IWEF])\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [^\]]*\] ?(.*)$')
 _STRATEGY = re.compile(r'"migStrategy": "([^"]*)"')
-PR_SET_PDEATHSIG = 1
 
 
 def _harness():
@@ -56,8 +54,9 @@ def unavailable(tools):
             ', '.join(missing), tools)
     if os.geteuid() != 0:
         return 'the node harness needs root (unshare --mount)'
-    if shutil.which('unshare') is None:
-        return 'unshare (util-linux) is not on PATH'
+    for tool in ('unshare', 'setpriv'):
+        if shutil.which(tool) is None:
+            return '%s (util-linux) is not on PATH' % tool
     try:
         sim_kubelet.load_api()
     except ImportError as exc:
@@ -80,13 +79,11 @@ def last_error(text):
     return 'exited without an error message'
 
 
-# Resolved here, in the parent: the child of a threaded process must not load anything between fork and exec.
-_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
-
-
-def _die_with_parent():
-    """In the child before exec: SIGKILL when the simulator's thread that started it ends, so no plugin outlives it."""
-    _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+# SIGKILL when the simulator's thread that started it ends, so no plugin outlives it. Set by setpriv (util-linux), which
+# the node's entry script execs into: a Python preexec_fn would make subprocess fork instead of vfork, and in a process
+# that runs gRPC servers the fork runs gRPC's fork handlers in the child, which could die before its exec ("epoll_wait
+# error: Bad file descriptor").
+DIE_WITH_PARENT = ('setpriv', '--pdeathsig', 'KILL')
 
 
 def pod_environment(container, node_name, config_dir):
@@ -145,8 +142,8 @@ class PluginProcess(object):
     def start(self):
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         with open(self.log_path, 'ab') as log:
-            self.proc = self.node.popen([self.binary], env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True, preexec_fn=_die_with_parent)
+            self.proc = self.node.popen(list(DIE_WITH_PARENT) + [self.binary], env=self.env, stdin=subprocess.DEVNULL, stdout=log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
         self.started_at = self.reloaded_at = time.monotonic()
         return self
 
@@ -209,8 +206,8 @@ def run_gfd(state, sim_build, binary, env, output_file, timeout=60):
     try:
         if os.path.exists(output_file):
             os.unlink(output_file)
-        proc = node.run([binary, '--oneshot', '--no-timestamp', '--use-node-feature-api=false', '--output-file=' + output_file],
-                        env=env, timeout=timeout, preexec_fn=_die_with_parent)
+        proc = node.run(list(DIE_WITH_PARENT) + [binary, '--oneshot', '--no-timestamp', '--use-node-feature-api=false',
+                                                 '--output-file=' + output_file], env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
         return None, 'gpu-feature-discovery did not finish within %ss' % timeout
     finally:
