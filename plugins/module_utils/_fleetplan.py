@@ -10,19 +10,19 @@
 Pure: no cluster and no GPU access; it runs on the controller and needs ``highspy`` (HiGHS, a MIP solver).
 
 Inputs. The fleet (``Node``: name, labels, ``Gpu``: model key and current GPU instances, each ``Instance`` with the pods
-that use it; an instance with pods is *busy*), the demand (``PendingPod``: MIG requests, node selector and optionally the nodes it may run on; ``DeclaredTarget``:
-instances of a profile a node pool should offer; ``Quota``: ``requests.nvidia.com/mig-*`` hard limits of a namespace) and the
-``Policy`` (node pools by label selector, nodes and GPUs to leave alone, the most nodes that may change, whether busy
-instances may be destroyed).
+that use it; an instance with pods is *busy*), the demand (``PendingPod``: MIG requests, node selector and optionally
+the nodes it may run on; ``DeclaredTarget``: instances of a profile a node pool should offer; ``Quota``:
+``requests.nvidia.com/mig-*`` hard limits of a namespace) and the ``Policy`` (node pools by label selector, nodes and
+GPUs to leave alone, the most nodes that may change, whether busy instances may be destroyed).
 
 Demand is counted in MIG devices (units). A pending pod's units of a profile can be served by a free (not busy) instance
-of that profile on a node whose labels match its node selector and, where the pod names them (``nodes``: what its required
-node affinity and tolerations allow, decided by the caller), that is one of its nodes. [UNC] A pod asking for several devices is counted device
-by device: the plan does not check that all of them land on one node, as the kubelet needs. A quota caps, per namespace
-and profile, the pending units worth serving at ``hard - used`` (used: busy instances whose pods are in the namespace);
-pods are admitted in the order given. A declared target of ``n`` x profile in a pool is served by every instance of the
-profile in the pool (busy or free), up to ``n``. With ``move_busy``, a destroyed busy instance's pods must be served again
-in the same pool (a destroyed one that is not counts as a unit of demand lost).
+of that profile on a node whose labels match its node selector and, where the pod names them (``nodes``: what its
+required node affinity and tolerations allow, decided by the caller), that is one of its nodes. [UNC] A pod asking for
+several devices is counted device by device: the plan does not check that all of them land on one node, as the kubelet
+needs. A quota caps, per namespace and profile, the pending units worth serving at ``hard - used`` (used: busy instances
+whose pods are in the namespace); pods are admitted in the order given. A declared target of ``n`` x profile in a pool
+is served by every instance of the profile in the pool (busy or free), up to ``n``. With ``move_busy``, a destroyed busy
+instance's pods must be served again in the same pool (a destroyed one that is not counts as a unit of demand lost).
 
 Objective, lexicographic, each stage solved to optimality with the previous ones fixed:
 

@@ -9,8 +9,9 @@
 
 ``list_pod_devices`` calls ``v1.PodResourcesLister/List`` on the kubelet's unix socket and returns, per pod
 (``namespace/name``), the device ids it holds per resource name. ``pods_to_gpus`` maps those ids to the GPU indexes
-of ``gpu_info``'s GPUs, ``pods_to_instances`` MIG device ids to their GPU instances (GPU index and placement start): NVIDIA's device plugin hands the kubelet the GPU UUID of a full GPU and the MIG device UUID of a
-MIG device, whatever its ``deviceIDStrategy`` (that strategy only changes what the container is given), with ``::N``
+of ``gpu_info``'s GPUs, ``pods_to_instances`` MIG device ids to their GPU instances (GPU index and placement start),
+both through one parser (``_place_of``): NVIDIA's device plugin hands the kubelet the GPU UUID of a full GPU and the
+MIG device UUID of a MIG device, whatever its ``deviceIDStrategy`` (that strategy only changes what the container is given), with ``::N``
 appended for a time-sliced or MPS replica (k8s-device-plugin v0.20.0 ``internal/rm/devices.go``: ``dev.ID = uuid``,
 ``NewAnnotatedID``).
 
