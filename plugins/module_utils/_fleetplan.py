@@ -10,18 +10,19 @@
 Pure: no cluster and no GPU access; it runs on the controller and needs ``highspy`` (HiGHS, a MIP solver).
 
 Inputs. The fleet (``Node``: name, labels, ``Gpu``: model key and current GPU instances, each ``Instance`` with the pods
-that use it; an instance with pods is *busy*), the demand (``PendingPod``: MIG requests and node selector; ``DeclaredTarget``:
-instances of a profile a node pool should offer; ``Quota``: ``requests.nvidia.com/mig-*`` hard limits of a namespace) and the
-``Policy`` (node pools by label selector, nodes and GPUs to leave alone, the most nodes that may change, whether busy
-instances may be destroyed).
+that use it; an instance with pods is *busy*), the demand (``PendingPod``: MIG requests, node selector and optionally
+the nodes it may run on; ``DeclaredTarget``: instances of a profile a node pool should offer; ``Quota``:
+``requests.nvidia.com/mig-*`` hard limits of a namespace) and the ``Policy`` (node pools by label selector, nodes and
+GPUs to leave alone, the most nodes that may change, whether busy instances may be destroyed).
 
 Demand is counted in MIG devices (units). A pending pod's units of a profile can be served by a free (not busy) instance
-of that profile on a node whose labels match its node selector. [UNC] A pod asking for several devices is counted device
-by device: the plan does not check that all of them land on one node, as the kubelet needs. A quota caps, per namespace
-and profile, the pending units worth serving at ``hard - used`` (used: busy instances whose pods are in the namespace);
-pods are admitted in the order given. A declared target of ``n`` x profile in a pool is served by every instance of the
-profile in the pool (busy or free), up to ``n``. With ``move_busy``, a destroyed busy instance's pods must be served again
-in the same pool (a destroyed one that is not counts as a unit of demand lost).
+of that profile on a node whose labels match its node selector and, where the pod names them (``nodes``: what its
+required node affinity and tolerations allow, decided by the caller), that is one of its nodes. [UNC] A pod asking for
+several devices is counted device by device: the plan does not check that all of them land on one node, as the kubelet
+needs. A quota caps, per namespace and profile, the pending units worth serving at ``hard - used`` (used: busy instances
+whose pods are in the namespace); pods are admitted in the order given. A declared target of ``n`` x profile in a pool
+is served by every instance of the profile in the pool (busy or free), up to ``n``. With ``move_busy``, a destroyed busy
+instance's pods must be served again in the same pool (a destroyed one that is not counts as a unit of demand lost).
 
 Objective, lexicographic, each stage solved to optimality with the previous ones fixed:
 
@@ -154,16 +155,27 @@ class Node:
 
 @dataclasses.dataclass(frozen=True)
 class PendingPod:
-    """A pending pod: 'namespace/name', its MIG requests (``nvidia.com/mig-<profile>`` or a profile name -> count)
-    and its node selector (a mapping)."""
+    """A pending pod: 'namespace/name', its MIG requests (``nvidia.com/mig-<profile>`` or a profile name -> count),
+    its node selector (a mapping) and ``nodes``: the names of the nodes the scheduler may give it besides the selector
+    (its required node affinity and tolerations), None when nothing else limits it. Stored as a sorted tuple."""
 
     name: str
     requests: t.Any
     node_selector: t.Any = ()
+    nodes: t.Any = None
 
     def __post_init__(self):
         object.__setattr__(self, 'requests', _frozen_mapping(self.requests, 'requests of pod %r' % (self.name,)))
         object.__setattr__(self, 'node_selector', _frozen_mapping(self.node_selector, 'node selector of pod %r' % (self.name,)))
+        if self.nodes is not None:
+            if isinstance(self.nodes, (str, bytes)) or not isinstance(self.nodes, collections.abc.Iterable):
+                raise FleetPlanError('nodes of pod %r must be a collection of node names or None, got %r' % (self.name, self.nodes))
+            object.__setattr__(self, 'nodes', tuple(sorted(set(self.nodes))))
+
+    @property
+    def scope(self):
+        """Where the pod may be served: (node selector pairs, node names or None)."""
+        return (self.node_selector, self.nodes)
 
     @property
     def namespace(self):
@@ -310,6 +322,12 @@ def _model(key, where):
         raise FleetPlanError('%s: %s' % (where, exc)) from exc
 
 
+def _in_scope(node, scope):
+    """Whether a pending pod with ``scope`` (``PendingPod.scope``) may be served on ``node``."""
+    selector, names = scope
+    return _matches(node.labels, selector) and (names is None or node.name in names)
+
+
 def _matches(labels, selector):
     labels = dict(labels)
     return all(labels.get(key) == value for key, value in selector)
@@ -404,12 +422,13 @@ def _profile_of(name, by_resource, valid, where):
 
 @dataclasses.dataclass
 class _Row:
-    """Demand units of one profile: 'pods' (with a node selector), 'target' (of a pool) or 'rehome' (a pool's evicted pods)."""
+    """Demand units of one profile: 'pods' (with a scope: node selector and node names, see ``PendingPod.scope``), 'target'
+    (of a pool) or 'rehome' (a pool's evicted pods)."""
 
     kind: str
     profile: str
     units: int
-    selector: tuple = ()
+    scope: tuple = ((), None)
     pool: t.Optional[str] = None
 
 
@@ -452,7 +471,7 @@ def _demand_rows(fleet, demand, pools):
                 if admitted < count:
                     over_quota[pod.namespace, profile] += count - admitted
             if admitted:
-                row = rows.setdefault(('pods', profile, pod.node_selector), _Row('pods', profile, 0, selector=pod.node_selector))
+                row = rows.setdefault(('pods', profile, pod.scope), _Row('pods', profile, 0, scope=pod.scope))
                 row.units += admitted
     for target in demand.targets:
         where = 'declared target %s x %s in pool %s' % (target.count, target.profile, target.pool)
@@ -604,10 +623,10 @@ def _classes(fleet, pools, rows, policy, relevant, aggregate, fixed):
     """Node classes with their GPU classes. ``fixed``: {(node, index): candidate} replaces the candidate sets (evaluation)."""
     frozen_nodes = set(policy.frozen_nodes)
     frozen_gpus = set(tuple(pair) for pair in policy.frozen_gpus)
-    selectors = sorted(set(row.selector for row in rows if row.kind == 'pods'))
+    scopes = sorted(set(row.scope for row in rows if row.kind == 'pods'), key=repr)
     classes = {}
     for node in sorted(fleet, key=lambda n: n.name):
-        eligible = tuple(s for s in selectors if _matches(node.labels, s))
+        eligible = tuple(scope for scope in scopes if _in_scope(node, scope))
         gpus = {}
         for gpu in sorted(node.gpus, key=lambda g: g.index):
             model = _catalog.model_by_key(gpu.model)
@@ -800,7 +819,7 @@ def _solve(node_classes, rows, policy, evaluating, exact):
             for number, node_class in enumerate(node_classes):
                 if not supply.get((number, row.profile)):
                     continue
-                if row.kind == 'pods' and row.selector not in node_class.labels_key:
+                if row.kind == 'pods' and row.scope not in node_class.labels_key:
                     continue
                 if row.kind == 'rehome' and node_class.pool != row.pool:
                     continue
@@ -885,18 +904,27 @@ def _selector_text(selector):
     return '{%s}' % ', '.join('%s=%s' % pair for pair in selector) if selector else 'any node'
 
 
+def _scope_text(scope):
+    selector, names = scope
+    text = _selector_text(selector)
+    if names is None:
+        return text
+    shown = ', '.join(names[:5]) + (' and %d more' % (len(names) - 5) if len(names) > 5 else '')
+    return '%s, on the nodes their node affinity and tolerations allow (%s)' % (text, shown or 'none')
+
+
 def _why(row, fleet, pools, policy, chosen, nodes_changed):
     """Why units of ``row`` are not served: the first of no model, left alone, node budget, capacity that holds."""
     frozen_nodes = set(policy.frozen_nodes)
     frozen_gpus = set(tuple(pair) for pair in policy.frozen_gpus)
     if row.kind == 'pods':
-        nodes = [node for node in fleet if _matches(node.labels, row.selector)]
-        scope = 'nodes matching %s' % _selector_text(row.selector)
+        nodes = [node for node in fleet if _in_scope(node, row.scope)]
+        scope = 'nodes matching %s' % _scope_text(row.scope)
     else:
         nodes = [node for node in fleet if pools[node.name] == row.pool]
         scope = 'pool %s' % row.pool
     if not nodes:
-        return 'no node matches %s' % _selector_text(row.selector)
+        return 'no node matches %s' % (_scope_text(row.scope) if row.kind == 'pods' else _selector_text(()))
     offering = [(node, gpu) for node in nodes for gpu in node.gpus if row.profile in _catalog.model_by_key(gpu.model).profile_names]
     if not offering:
         return 'no GPU model on the %s offers it (their models: %s)' % (scope, ', '.join(sorted(set(g.model for n in nodes for g in n.gpus))))
@@ -1038,7 +1066,7 @@ def _plan_of(result, policy, served_before):
         served[row.profile] += units
         if units < row.units:
             unmet.append(Unmet(row.profile, row.units - units, '%s%s' % (
-                'pods with node selector %s: ' % _selector_text(row.selector) if row.kind == 'pods' else
+                'pods with node selector %s: ' % _scope_text(row.scope) if row.kind == 'pods' else
                 'declared target of pool %s: ' % row.pool, _why(row, fleet, pools, policy, chosen, nodes_changed))))
     for (namespace, profile), units in sorted(over_quota.items()):
         unmet.append(Unmet(profile, units, 'namespace %s is over its ResourceQuota %s%s%s (%d used by running pods)'

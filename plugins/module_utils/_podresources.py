@@ -9,8 +9,9 @@
 
 ``list_pod_devices`` calls ``v1.PodResourcesLister/List`` on the kubelet's unix socket and returns, per pod
 (``namespace/name``), the device ids it holds per resource name. ``pods_to_gpus`` maps those ids to the GPU indexes
-of ``gpu_info``'s GPUs: NVIDIA's device plugin hands the kubelet the GPU UUID of a full GPU and the MIG device UUID of a
-MIG device, whatever its ``deviceIDStrategy`` (that strategy only changes what the container is given), with ``::N``
+of ``gpu_info``'s GPUs, ``pods_to_instances`` MIG device ids to their GPU instances (GPU index and placement start),
+both through one parser (``_place_of``): NVIDIA's device plugin hands the kubelet the GPU UUID of a full GPU and the
+MIG device UUID of a MIG device, whatever its ``deviceIDStrategy`` (that strategy only changes what the container is given), with ``::N``
 appended for a time-sliced or MPS replica (k8s-device-plugin v0.20.0 ``internal/rm/devices.go``: ``dev.ID = uuid``,
 ``NewAnnotatedID``).
 
@@ -39,6 +40,7 @@ __all__ = (
     'PodResourcesUnavailable',
     'list_pod_devices',
     'pods_to_gpus',
+    'pods_to_instances',
 )
 
 DEFAULT_SOCKET = '/var/lib/kubelet/pod-resources/kubelet.sock'
@@ -46,8 +48,8 @@ LIST_METHOD = '/v1.PodResourcesLister/List'
 # The kubelet's own client allows 16 MiB answers (podresources.DefaultMaxMsgSize); gRPC's default of 4 MiB is too
 # small for a node with many pods.
 MAX_MESSAGE = 16 * 1024 * 1024
-# 'MIG-GPU-<gpu uuid>/<gi>/<ci>': the MIG device UUID of R450 and R460 drivers, which names its GPU.
-_OLD_MIG_UUID = re.compile(r'^MIG-(GPU-[^/]+)/\d+/\d+$')
+# 'MIG-GPU-<gpu uuid>/<gi>/<ci>': the MIG device UUID of R450 and R460 drivers, which names its GPU and GPU instance id.
+_OLD_MIG_UUID = re.compile(r'^MIG-(GPU-[^/]+)/(\d+)/\d+$')
 
 
 class PodResourcesUnavailable(Exception):
@@ -118,17 +120,35 @@ def list_pod_devices(socket=DEFAULT_SOCKET, timeout=10.0):
     return pods
 
 
-def _gpu_of_device_ids(gpus):
-    """Device id -> GPU index, from ``gpu_info``'s GPUs: the GPU's UUID and the UUIDs of its MIG devices."""
-    owner = {}
+def _device_places(gpus):
+    """Device id -> (GPU index, GPU instance start), from ``gpu_info``'s GPUs: a GPU's UUID gives ``(index, None)``, the
+    UUID of a MIG device (a compute instance) gives its GPU instance's ``placement.start``."""
+    places = {}
     for gpu in gpus:
         if gpu.get('uuid'):
-            owner[gpu['uuid']] = gpu['index']
+            places[gpu['uuid']] = (gpu['index'], None)
         for gi in gpu.get('gpu_instances') or []:
+            start = (gi.get('placement') or {}).get('start')
             for ci in gi.get('compute_instances') or []:
                 if ci.get('uuid'):
-                    owner[ci['uuid']] = gpu['index']
-    return owner
+                    places[ci['uuid']] = (gpu['index'], start)
+            if gpu.get('uuid') and gi.get('id') is not None:
+                places[(gpu['uuid'], str(gi['id']))] = (gpu['index'], start)
+    return places
+
+
+def _place_of(device, places):
+    """Where a device id of the kubelet's answer is, as in :func:`_device_places`, or None when no GPU has it."""
+    # A replica of a shared device: '<uuid>::<replica>'.
+    uuid = device.split('::', 1)[0]
+    if uuid in places:
+        return places[uuid]
+    old = _OLD_MIG_UUID.match(uuid)
+    if not old:
+        return None
+    # An old MIG UUID whose GPU instance gpu_info does not list is still on its GPU, at an unknown start.
+    gpu = places.get(old.group(1))
+    return places.get((old.group(1), old.group(2)), (gpu[0], None) if gpu else None)
 
 
 def pods_to_gpus(pod_devices, gpus, prefixes=('nvidia.com/',)):
@@ -139,7 +159,7 @@ def pods_to_gpus(pod_devices, gpus, prefixes=('nvidia.com/',)):
     devices, all of them known, to the sorted GPU indexes; ``unknown`` maps a pod to its device ids that match no GPU.
     A pod in ``unknown`` is left out of ``pod_gpus``: where it runs is not known, so a drain must treat it as on every GPU.
     """
-    owner = _gpu_of_device_ids(gpus)
+    places = _device_places(gpus)
     pod_gpus, unknown = {}, {}
     for pod, resources in sorted(pod_devices.items()):
         held = set()
@@ -147,14 +167,38 @@ def pods_to_gpus(pod_devices, gpus, prefixes=('nvidia.com/',)):
             if not resource.startswith(tuple(prefixes)):
                 continue
             for device in ids:
-                # A replica of a shared device: '<uuid>::<replica>'.
-                uuid = device.split('::', 1)[0]
-                old = _OLD_MIG_UUID.match(uuid)
-                index = owner.get(uuid, owner.get(old.group(1)) if old else None)
-                if index is None:
+                place = _place_of(device, places)
+                if place is None:
                     unknown.setdefault(pod, []).append(device)
                 else:
-                    held.add(index)
+                    held.add(place[0])
         if held and pod not in unknown:
             pod_gpus[pod] = sorted(held)
     return pod_gpus, unknown
+
+
+def pods_to_instances(pod_devices, gpus, prefixes=('nvidia.com/mig-',)):
+    """Map pods to the MIG GPU instances they hold.
+
+    As :func:`pods_to_gpus`, for the resources whose name starts with one of ``prefixes`` (NVIDIA's ``mixed`` strategy
+    names MIG devices ``nvidia.com/mig-<profile>``). Returns ``(pod_instances, unknown)``: ``pod_instances`` maps each
+    pod that holds such devices, all of them known, to the sorted ``(GPU index, placement start)`` of their GPU
+    instances; ``unknown`` maps a pod to its device ids that name no GPU instance of ``gpus`` (a device no GPU has, a
+    full GPU, a GPU instance gpu_info does not list); such a pod is left out of ``pod_instances``.
+    """
+    places = _device_places(gpus)
+    pod_instances, unknown = {}, {}
+    for pod, resources in sorted(pod_devices.items()):
+        held = set()
+        for resource, ids in sorted(resources.items()):
+            if not resource.startswith(tuple(prefixes)):
+                continue
+            for device in ids:
+                place = _place_of(device, places)
+                if place is None or place[1] is None:
+                    unknown.setdefault(pod, []).append(device)
+                else:
+                    held.add(place)
+        if held and pod not in unknown:
+            pod_instances[pod] = sorted(held)
+    return pod_instances, unknown

@@ -15,8 +15,13 @@ description:
     instances, then changing the fewest nodes and GPUs, then keeping free capacity contiguous.
   - Demand is the C(nvidia.com/mig-*) requests of pending pods (not yet bound to a node), capped per namespace by the
     C(requests.nvidia.com/mig-*) hard limits of its ResourceQuotas, plus O(targets).
-  - Busy instances are those held by running pods. The API server does not tell which MIG device a pod holds; a node's
-    pods of a profile are counted against its instances of that profile, those with processes first.
+  - Busy instances are those held by running pods. The API server does not tell which MIG device a pod holds; the
+    kubelet's pod-resources API on the node does. With O(pod_resources) a pod the kubelet places marks exactly the GPU
+    instance it holds; the pods it does not cover (no answer for the node, API not available, a device
+    M(gpufleet.mig.gpu_info) does not list) are counted against the node's remaining instances of their profile, those
+    with processes first. RV(nodes) says per node which it was.
+  - A pending pod is served only on nodes the scheduler may give it - its C(nodeSelector), required node affinity and
+    the node's taints against its tolerations, as M(gpufleet.mig.capacity_check) decides them.
   - It never changes a GPU. With O(configmap) it records the plan where the rollout takes it, the way the GPU Operator
     names layouts - a mig-parted config in that ConfigMap, with one named config per distinct node layout, and each
     planned node's C(nvidia.com/mig.config) label naming its config - so that the rollout, given the same ConfigMap
@@ -48,6 +53,13 @@ options:
         (RV(gpufleet.mig.gpu_info#module:node.gpus)). GPUs without MIG are left out of the plan.
     type: dict
     required: true
+  pod_resources:
+    description:
+      - Per node name, which pod holds which MIG device - the result of M(gpufleet.mig.pod_resources) run on the node
+        (C(playbooks/plan.yml) reads it on every planned node). For a node it does not cover, or whose result is skipped
+        or not available, the node's running pods are spread over its instances of their profiles.
+    type: dict
+    default: {}
   pools:
     description:
       - Node pools, each the nodes whose labels hold every pair of its selector. A node may be in one pool at most.
@@ -132,7 +144,7 @@ options:
     type: str
     default: config.yaml
 notes:
-  - A pending pod's required node affinity and tolerations are not weighed, only its C(nodeSelector).
+  - Node labels and taints are taken as they are now.
   - Only the C(mixed) strategy's C(nvidia.com/mig-*) resources are demand; a C(nvidia.com/gpu) request names no profile.
 seealso:
   - module: gpufleet.mig.gpu_info
@@ -166,6 +178,8 @@ nodes:
     - Per planned node, whether it changes, its GPUs (current and target layout in the layout-spec shape, the pods a
       change evicts, free slices outside the largest free block), the MIG resources it offers after the plan, those it
       offers more of than now (C(new)), and slot diagrams (now and planned for a GPU that changes).
+    - C(busy) lists its busy instances (GPU index, start, profile, pods) and says whether they are C(known) from the
+      kubelet's answer (O(pod_resources)) or guessed, with the C(reason) and the pods C(guessed).
     - Target placements are where the planner measured them (largest first, lowest start, busy instances where they are);
       the rollout places new instances so that it keeps the current ones, which can differ.
   returned: success
@@ -186,6 +200,7 @@ nodes:
             placements: [{profile: 3g.40gb, start: 0, compute_instances: [3g.40gb]}, {profile: 3g.40gb, start: 4, compute_instances: [3g.40gb]}]
           evicts: []
           fragmentation: 0
+      busy: {known: true, reason: null, guessed: [], instances: []}
       diagrams:
         - "GPU 0 A100-SXM4-80GB [.........|.........|.........|.........|.........|.........|.........|.........] now"
         - "GPU 0 A100-SXM4-80GB [0-3:3g.40gb ...|4-7:3g.40gb ...] planned"
@@ -307,6 +322,7 @@ HIGHSPY_LIBRARY = Library('highspy', HIGHSPY_IMPORT_ERROR, pinned='1.16.0')
 def main():
     argument_spec = dict(
         gpu_facts=dict(type='dict', required=True),
+        pod_resources=dict(type='dict', default={}),
         pools=dict(type='list', elements='dict', default=[], options=dict(
             name=dict(type='str', required=True),
             selector=dict(type='dict', required=True),
@@ -345,11 +361,12 @@ def main():
         try:
             policy, targets = policy_of(params)
             nodes, pods, quotas = module.kube.read_cluster()
-            fleet, demand = fleet_input(nodes, pods, quotas, params['gpu_facts'])
+            busy_sources = {}
+            fleet, demand = fleet_input(nodes, pods, quotas, params['gpu_facts'], params['pod_resources'], busy_sources)
             plan = plan_fleet(fleet, Demand(pods=demand.pods, targets=targets, quotas=demand.quotas), policy)
         except FleetPlanError as exc:
             module.fail_json(msg='The plan cannot be made; nothing was written: %s' % exc)
-        result = plan_data(plan, params['gpu_facts'])
+        result = plan_data(plan, params['gpu_facts'], busy_sources)
         if params['configmap'] is not None:
             changed, diff, result['recorded'] = record(module, module.kube, nodes, plan)
     if diff is not None and module._diff:

@@ -151,7 +151,7 @@ def greedy(fleet, demand, policy):
 
 
 def _greedy_place(fleet, pod, profile, state, frozen, policy, changed_nodes):
-    eligible = [node for node in fleet if _fleetplan._matches(node.labels, pod.node_selector)]  # pylint: disable=protected-access
+    eligible = [node for node in fleet if _fleetplan._in_scope(node, pod.scope)]  # pylint: disable=protected-access
     for node in eligible:
         for gpu in node.gpus:
             entry = state[node.name, gpu.index]

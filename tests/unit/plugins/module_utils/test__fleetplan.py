@@ -162,6 +162,22 @@ def test_node_selector_limits_where_pods_are_served():
     assert plan.unmet[0].reason.endswith('no node matches {pool=c}')
 
 
+def test_the_nodes_a_pod_may_have_limit_where_it_is_served():
+    # What a pod's required node affinity and tolerations allow (decided by the caller), beside its node selector.
+    fleet = [node('a1', gpus=1, labels={'pool': 'a'}), node('a2', gpus=1, labels={'pool': 'a'})]
+    plan = plan_fleet(fleet, Demand(pods=(PendingPod('ns/p', {'3g.20gb': 1}, {'pool': 'a'}, nodes=['a2']),)))
+    assert plan.nodes_changed == ('a2',) and plan.served == {'3g.20gb': 1}
+    # Pods of one selector with and without such limits are two demands; both are served.
+    both = (PendingPod('ns/p', {'3g.20gb': 1}, {'pool': 'a'}, nodes=('a2',)), PendingPod('ns/q', {'3g.20gb': 1}, {'pool': 'a'}))
+    assert plan_fleet(fleet, Demand(pods=both)).served == {'3g.20gb': 2}
+    plan = plan_fleet(fleet, Demand(pods=(PendingPod('ns/p', {'3g.20gb': 1}, {'pool': 'a'}, nodes=()),)))
+    assert plan.nodes_changed == () and plan.unmet[0].reason == (
+        'pods with node selector {pool=a}, on the nodes their node affinity and tolerations allow (none): '
+        'no node matches {pool=a}, on the nodes their node affinity and tolerations allow (none)')
+    with pytest.raises(FleetPlanError, match="nodes of pod 'ns/p' must be a collection of node names or None, got 'a2'"):
+        PendingPod('ns/p', {'3g.20gb': 1}, nodes='a2')
+
+
 def test_declared_target_per_pool():
     fleet = [node('a1', gpus=1, labels={'pool': 'a'}), node('b1', gpus=1, labels={'pool': 'b'})]
     policy = Policy(pools=(Pool('a', {'pool': 'a'}), Pool('b', {'pool': 'b'})))

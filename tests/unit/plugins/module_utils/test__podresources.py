@@ -19,7 +19,8 @@ import grpc
 import pytest
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._drain import classify_pods, spare_untouched_gpus
-from ansible_collections.gpufleet.mig.plugins.module_utils._podresources import PodResourcesUnavailable, list_pod_devices, pods_to_gpus
+from ansible_collections.gpufleet.mig.plugins.module_utils._podresources import (
+    PodResourcesUnavailable, list_pod_devices, pods_to_gpus, pods_to_instances)
 
 sys.path.insert(0, os.path.join(os.environ.get('GPUFLEET_ROOT', os.getcwd()), 'tests', 'k8ssim'))
 import sim_podresources  # noqa: E402  pylint: disable=wrong-import-position
@@ -156,6 +157,37 @@ def test_devices_map_to_their_gpus():
     pod_gpus, unknown = pods_to_gpus(pods, GPUS)
     assert pod_gpus == {'a/full': [0], 'a/mig': [1], 'a/both': [0, 1], 'a/replica': [1], 'a/old-driver': [1]}
     assert unknown == {'a/stranger': ['GPU-unknown']}
+
+
+# GPU instances with ids and placements, as gpu_info returns them: GPU 1 has GI 1 at slice 0 and GI 2 at slice 4, two
+# compute instances on GI 2.
+PLACED = [
+    {'index': 0, 'uuid': GPU0, 'gpu_instances': []},
+    {'index': 1, 'uuid': GPU1, 'gpu_instances': [
+        {'id': 1, 'placement': {'start': 0, 'size': 4}, 'compute_instances': [{'uuid': MIG1A}]},
+        {'id': 2, 'placement': {'start': 4, 'size': 4}, 'compute_instances': [{'uuid': MIG1B}, {'uuid': 'MIG-1c'}]}]},
+]
+
+
+def test_mig_devices_map_to_their_gpu_instances():
+    pods = {
+        'a/one': {'nvidia.com/mig-4g.40gb': [MIG1B]},
+        'a/two': {'nvidia.com/mig-4g.40gb': [MIG1A], 'nvidia.com/mig-1c.4g.40gb': ['MIG-1c::2']},
+        'a/old-driver': {'nvidia.com/mig-4g.40gb': ['MIG-%s/1/0' % GPU1]},
+        # GI 9 is not in gpu_info's answer: its GPU is known, where on it is not.
+        'a/old-unknown-gi': {'nvidia.com/mig-4g.40gb': ['MIG-%s/9/0' % GPU1]},
+        'a/stranger': {'nvidia.com/mig-4g.40gb': [MIG1A, 'MIG-gone']},
+        # A full GPU is no GPU instance; other resources are not counted.
+        'a/full': {'nvidia.com/gpu': [GPU0]},
+        'a/nic': {'example.com/nic': ['eth9']},
+    }
+    pod_instances, unknown = pods_to_instances(pods, PLACED)
+    assert pod_instances == {'a/one': [(1, 4)], 'a/two': [(1, 0), (1, 4)], 'a/old-driver': [(1, 0)]}
+    assert unknown == {'a/old-unknown-gi': ['MIG-%s/9/0' % GPU1], 'a/stranger': ['MIG-gone']}
+    # The same devices through pods_to_gpus: one parser, the GPU of each.
+    pod_gpus, unknown = pods_to_gpus(pods, PLACED)
+    assert pod_gpus['a/old-unknown-gi'] == [1] and pod_gpus['a/two'] == [1] and unknown == {'a/stranger': ['MIG-gone']}
+    assert pods_to_instances(pods, PLACED, prefixes=('nvidia.com/gpu',))[1] == {'a/full': [GPU0]}
 
 
 def _pod(name, gpu=True, node='n1'):

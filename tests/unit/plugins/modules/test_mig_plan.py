@@ -25,9 +25,19 @@ MODEL = {'model': 'A100-SXM4-80GB', 'name': 'NVIDIA A100-SXM4-80GB', 'mig_capabl
 
 def gpu(index, instances=(), processes=()):
     """A gpu_info GPU entry with ``instances`` as (GI id, profile, start, size)."""
-    return dict(MODEL, index=index, processes=[{'pid': 100 + gi, 'gpu_instance_id': gi} for gi in processes],
-                gpu_instances=[{'id': gi, 'profile': profile, 'placement': {'start': start, 'size': size}}
+    return dict(MODEL, index=index, uuid='GPU-%d' % index, processes=[{'pid': 100 + gi, 'gpu_instance_id': gi} for gi in processes],
+                gpu_instances=[{'id': gi, 'profile': profile, 'placement': {'start': start, 'size': size},
+                                'compute_instances': [{'uuid': mig_uuid(index, gi)}]}
                                for gi, profile, start, size in instances])
+
+
+def mig_uuid(index, gi):
+    return 'MIG-%d-%d' % (index, gi)
+
+
+def kubelet(pods):
+    """A gpufleet.mig.pod_resources result listing ``pods`` ({pod: {resource: device ids}})."""
+    return {'changed': False, 'available': True, 'reason': None, 'socket': '/k.sock', 'pods': pods}
 
 
 SEVEN = [(i + 1, '1g.10gb', i, 1) for i in range(7)]
@@ -118,6 +128,67 @@ def test_busy_instances_stay_where_their_pods_run(cluster):
     assert result['busy_destroyed'] == 0 and result['evicted_pods'] == [] and result['served'] == {'3g.40gb': 1}
 
 
+def test_the_kubelets_answer_marks_the_instance_a_pod_holds_and_others_are_guessed(cluster):
+    # train-0 holds the 1g.10gb at slice 4 (GI 5), which the kubelet says; spread, it would be given slice 0.
+    cluster['pods'] = [pod('train-0', {'nvidia.com/mig-1g.10gb': 1}, node_name='gpu-1'), pod('infer-0', {'nvidia.com/mig-3g.40gb': 1})]
+    facts = {'gpu-1': [gpu(0, SEVEN)]}
+    held = {'ml/train-0': {'nvidia.com/mig-1g.10gb': [mig_uuid(0, 5)]}, 'kube-system/dns': {}}
+
+    def placements(result):
+        return [(p['profile'], p['start']) for p in result['nodes']['gpu-1']['gpus'][0]['target']['placements']]
+
+    known = run({'gpu_facts': facts, 'pod_resources': {'gpu-1': kubelet(held)}})
+    assert ('1g.10gb', 4) in placements(known) and ('3g.40gb', 0) in placements(known) and known['busy_destroyed'] == 0
+    assert known['nodes']['gpu-1']['busy'] == {'known': True, 'reason': None, 'guessed': [],
+                                               'instances': [{'gpu': 0, 'start': 4, 'profile': '1g.10gb', 'pods': ['ml/train-0']}]}
+    guessed = run({'gpu_facts': facts})
+    assert ('1g.10gb', 0) in placements(guessed) and ('3g.40gb', 4) in placements(guessed)
+    assert guessed['nodes']['gpu-1']['busy'] == {'known': False, 'reason': 'no pod_resources answer for this node', 'guessed': ['ml/train-0'],
+                                                 'instances': [{'gpu': 0, 'start': 0, 'profile': '1g.10gb', 'pods': ['ml/train-0']}]}
+    assert '  busy instances guessed for ml/train-0: no pod_resources answer for this node' in guessed['summary']
+    for answer, reason in (({'skipped': True, 'changed': False}, 'the pod-resources API was not read'),
+                           ({'available': False, 'reason': 'no socket here'}, 'no socket here'),
+                           (kubelet({'ml/train-0': {'nvidia.com/mig-1g.10gb': ['MIG-gone']}}), 'the kubelet places no known GPU instance for ml/train-0')):
+        result = run({'gpu_facts': facts, 'pod_resources': {'gpu-1': answer}})
+        assert result['nodes']['gpu-1']['busy']['reason'] == reason and ('1g.10gb', 0) in placements(result), result
+
+
+def test_pods_the_kubelet_does_not_place_are_spread_over_the_other_instances(cluster):
+    # train-0 holds slice 0 (the kubelet says); train-1 is not in its answer, so it is given the next free 1g.10gb.
+    cluster['pods'] = [pod('train-%d' % i, {'nvidia.com/mig-1g.10gb': 1}, node_name='gpu-1') for i in range(2)]
+    result = run({'gpu_facts': {'gpu-1': [gpu(0, SEVEN)]},
+                  'pod_resources': {'gpu-1': kubelet({'ml/train-0': {'nvidia.com/mig-1g.10gb': [mig_uuid(0, 1)]}})}})
+    busy = result['nodes']['gpu-1']['busy']
+    assert busy['known'] is False and busy['guessed'] == ['ml/train-1']
+    assert [(i['start'], i['pods']) for i in busy['instances']] == [(0, ['ml/train-0']), (1, ['ml/train-1'])]
+
+
+def test_pending_pods_go_only_where_affinity_and_tolerations_let_them(cluster):
+    taint = {'key': 'dedicated', 'value': 'research', 'effect': 'NoSchedule'}
+    cluster['nodes'] = [node('gpu-1'), node('gpu-2', {'zone': 'b'})]
+    cluster['nodes'][0]['spec']['taints'] = [taint]
+    facts = {'gpu-1': [gpu(0)], 'gpu-2': [gpu(0)]}
+    affinity = {'nodeAffinity': {'requiredDuringSchedulingIgnoredDuringExecution': {'nodeSelectorTerms': [
+        {'matchExpressions': [{'key': 'zone', 'operator': 'NotIn', 'values': ['b']}]}]}}}
+    # Tolerates the taint but its affinity keeps it off gpu-2: only gpu-1.
+    tolerant = pod('research-0', {'nvidia.com/mig-7g.80gb': 1})
+    tolerant['spec'].update(affinity=affinity, tolerations=[{'key': 'dedicated', 'operator': 'Exists'}])
+    cluster['pods'] = [tolerant]
+    assert run({'gpu_facts': facts})['nodes_changed'] == ['gpu-1']
+    # Without the toleration no planned node admits it: unmet, and said why.
+    plain = pod('research-0', {'nvidia.com/mig-7g.80gb': 1})
+    plain['spec']['affinity'] = affinity
+    cluster['pods'] = [plain]
+    result = run({'gpu_facts': facts})
+    assert result['nodes_changed'] == [] and result['unmet'][0]['reason'].endswith(
+        'no node matches any node, on the nodes their node affinity and tolerations allow (none)'), result
+    # Nothing but the taint: the pod goes to gpu-2, which the planner would not pick otherwise (gpu-1 sorts first).
+    cluster['pods'] = [pod('infer-0', {'nvidia.com/mig-7g.80gb': 1})]
+    assert run({'gpu_facts': facts})['nodes_changed'] == ['gpu-2']
+    cluster['nodes'][0]['spec']['taints'] = []
+    assert run({'gpu_facts': facts})['nodes_changed'] == ['gpu-1']
+
+
 def test_quota_caps_the_demand_served_and_says_so(cluster):
     cluster['pods'] = [pod('infer-%d' % i, {'nvidia.com/mig-3g.40gb': 1}) for i in range(2)]
     # The lowest hard limit of a namespace binds, as Kubernetes enforces every quota.
@@ -148,6 +219,10 @@ def test_pools_targets_and_frozen_nodes(cluster):
     ({'gpu_facts': {'gpu-9': [gpu(0)]}}, [], 'gpu_facts name nodes the cluster does not have: gpu-9'),
     ({'gpu_facts': {'gpu-1': [dict(gpu(0), model=None)]}}, [], "the collection's GPU catalog does not know this model"),
     ({'time_limit': 0}, [], 'time_limit must be more than 0 seconds'),
+    ({'pod_resources': {'gpu-2': {'available': False}}}, [], 'pod_resources name nodes that gpu_facts does not plan: gpu-2; planned: gpu-1'),
+    ({'pod_resources': {'gpu-1': 'yes'}}, [], "pod_resources of node gpu-1 must be the result of gpufleet.mig.pod_resources, got 'yes'"),
+    ({'pod_resources': {'gpu-1': {'available': True, 'pods': {'ml/a': ['MIG-1']}}}}, [],
+     "pod_resources of node gpu-1 must be the result of gpufleet.mig.pod_resources (pods: pod -> resource -> device ids); got pods="),
 ])
 def test_bad_input_fails_naming_the_value_and_writes_nothing(cluster, args, pods, message):
     cluster['pods'] = pods
