@@ -127,7 +127,7 @@ def _mig_devices(where, minor, instances):
             problems.append('%s must be a mapping, got %r' % (at, gi))
             continue
         profile, profile_id = gi.get('profile'), gi.get('profile_id')
-        start = (gi.get('placement') or {}).get('start') if isinstance(gi.get('placement'), dict) else None
+        start = gi['placement'].get('start') if isinstance(gi.get('placement'), dict) else None
         slices, cis = gi.get('compute_slices'), gi.get('compute_instances')
         if not isinstance(profile, str) or not _GI_PROFILE.match(profile):
             problems.append('%s: profile %r is not a GPU instance profile name NVIDIA\'s DRA driver names devices after '

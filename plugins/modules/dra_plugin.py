@@ -17,9 +17,10 @@ description:
   - The plugin reads the GPUs only when it starts. When the slices do not list exactly the expected devices, the module
     deletes the node's plugin pod (its DaemonSet starts a new one) and waits until they do.
   - Refuses, before any change, a node whose plugin runs the C(DynamicMIG) feature gate (the driver then creates and
-    destroys MIG devices itself and destroys those it did not create) and a MIG-enabled GPU without MIG devices, for
-    which the driver publishes nothing (stranded). ResourceSlices of other drivers are ignored; a slice of
-    C(gpu.nvidia.com) on the node in a pool not named after the node is an error.
+    destroys MIG devices itself and destroys those it did not create), a MIG-enabled GPU without MIG devices, for which
+    the driver publishes nothing (stranded), and a GPU instance split into smaller compute instances, on which the
+    plugin does not start. ResourceSlices of other drivers are ignored; a slice of C(gpu.nvidia.com) on the node in a
+    pool not named after the node is an error.
   - Reports the ResourceClaims allocated on the node's devices and the pods they are reserved for.
   - Runs where the Kubernetes client and credentials are, usually the controller (C(delegate_to=localhost)).
 author:
