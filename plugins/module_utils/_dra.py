@@ -135,9 +135,11 @@ def _mig_devices(where, minor, instances):
             continue
         bad = [name for name, value in (('profile_id', profile_id), ('placement.start', start), ('compute_slices', slices))
                if not _int(value)]
-        if bad or not isinstance(cis, list):
-            problems.append('%s (%s): %s must be integers of at least 0 and compute_instances a list, as gpu_info returns them'
-                            % (at, profile, ', '.join(bad + ([] if isinstance(cis, list) else ['compute_instances']))))
+        if bad:
+            problems.append('%s (%s): %s must be integers of at least 0, as gpu_info returns them' % (at, profile, ', '.join(bad)))
+            continue
+        if not isinstance(cis, list):
+            problems.append('%s (%s): compute_instances must be a list, as gpu_info returns it, got %r' % (at, profile, cis))
             continue
         sizes = [((ci or {}).get('placement') or {}).get('size') if isinstance(ci, dict) else None for ci in cis]
         if not cis:

@@ -100,7 +100,8 @@ def test_unknown_profile_naming_is_refused(profile):
     ([_gpu(0, 0, True, ['gi'])], "gpus[0] (GPU 0).gpu_instances[0] must be a mapping, got 'gi'"),
     ([_gpu(0, 0, True, [dict(_gi('1g.5gb', 19, 0, 1), profile_id=None)])], '(1g.5gb): profile_id must be integers'),
     ([_gpu(0, 0, True, [dict(_gi('1g.5gb', 19, 0, 1), placement=None)])], 'placement.start'),
-    ([_gpu(0, 0, True, [dict(_gi('1g.5gb', 19, 0, 1), compute_instances='x')])], 'compute_instances'),
+    ([_gpu(0, 0, True, [dict(_gi('1g.5gb', 19, 0, 1), compute_instances='x')])], "(1g.5gb): compute_instances must be a list, as gpu_info returns it, got 'x'"),
+    ([_gpu(0, 0, True, [dict(_gi('1g.5gb', 19, 0, 1), profile_id=None, compute_slices=-1)])], 'profile_id, compute_slices must be integers'),
 ])
 def test_bad_gpus_name_the_bad_value(gpus, words):
     with pytest.raises(DraError) as err:
