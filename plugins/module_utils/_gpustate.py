@@ -106,6 +106,7 @@ class GpuState:
     gpu_instances: t.Tuple[GpuInstance, ...] = ()
     processes: t.Tuple[GpuProcess, ...] = ()
     model: t.Optional[str] = None
+    minor_number: t.Optional[int] = None    # /dev/nvidia<minor>: NVIDIA's DRA driver names a GPU's devices by it
 
     @property
     def mig_change_pending(self):
@@ -121,6 +122,7 @@ class GpuState:
         """Return JSON-friendly facts for this GPU."""
         return {
             'index': self.index,
+            'minor_number': self.minor_number,
             'uuid': self.uuid,
             'name': self.name,
             'model': self.model,

@@ -423,3 +423,16 @@ class Kube(object):
         except KubeError as exc:
             if exc.status != 404:
                 raise
+
+    # -- Dynamic Resource Allocation (resource.k8s.io/v1) ------------------------------------
+
+    def resource_slices(self, node):
+        """The ResourceSlices of ``node`` (every driver's), as plain dicts; the field selector the kubelet uses."""
+        slices = self.call('listing resourceslices of node %s' % node, 'GET', '/apis/resource.k8s.io/v1/resourceslices',
+                           query=[('fieldSelector', 'spec.nodeName=%s' % node)])
+        return slices.get('items') or []
+
+    def resource_claims(self):
+        """Every ResourceClaim, as plain dicts: the API has no field selector on a claim's allocation."""
+        claims = self.call('listing resourceclaims', 'GET', '/apis/resource.k8s.io/v1/resourceclaims')
+        return claims.get('items') or []

@@ -283,6 +283,8 @@ class Nvml(object):
             gpu_instances=gpu_instances,
             processes=processes,
             model=None if model is None else model.key,
+            # Linux only: elsewhere NVML answers NOT_SUPPORTED.
+            minor_number=self._optional('nvmlDeviceGetMinorNumber', handle, gpu=index),
         )
 
     def gpu_instance_profiles(self, handle, index):

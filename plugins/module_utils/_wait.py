@@ -7,9 +7,10 @@
 
 """The one way the collection waits: poll until a condition holds or a deadline passes.
 
-Used by the drain (evictions a PodDisruptionBudget refuses for now, evicted pods still terminating) and by
-the device plugin's wait for the planned resources. Each says what to poll, what counts as done, how often,
-and what to say when time runs out; the deadline, the sleeping and the giving up are here.
+Used by the drain (evictions a PodDisruptionBudget refuses for now, evicted pods still terminating), by the
+device plugin's wait for the planned resources and by the wait for a DRA node's ResourceSlices. Each says what
+to poll, what counts as done, how often, and what to say when time runs out; the deadline, the sleeping and
+the giving up are here.
 """
 
 from __future__ import annotations

@@ -116,6 +116,12 @@ node:
         index:
           description: The NVML index.
           type: int
+        minor_number:
+          description:
+            - The GPU's device minor number (C(/dev/nvidia<minor>)), by which NVIDIA's DRA driver names its devices; null
+              where NVML cannot tell (not on Linux).
+          type: int
+          sample: 0
         uuid:
           description: The GPU UUID.
           type: str

@@ -48,11 +48,14 @@ TOKEN_NAMES = ('gpufleet-inventory', 'gpufleet-env', 'gpufleet-kubeconfig')
 MIXED = {'version': 'v1', 'flags': {'migStrategy': 'mixed'}}
 NONE = {'version': 'v1', 'flags': {'migStrategy': 'none'}}
 
-# sim-a100 is reconfigured (MIG on, two 3g.20gb per GPU); sim-spare takes the evicted GPU pods.
+# sim-a100 is reconfigured (MIG on, two 3g.20gb per GPU); sim-spare takes the evicted GPU pods; sim-dra hands its GPU
+# to Kubernetes through NVIDIA's DRA driver and is partitioned by the extra play.
 FLEET = {
     'sim-a100': {'gpus': ['A100-SXM4-40GB:2'], 'driver': '550.54.15', 'cuda': '12040'},
     'sim-spare': {'gpus': ['L40S:2'], 'driver': '550.54.15', 'cuda': '12040'},
+    'sim-dra': {'gpus': ['A100-SXM4-40GB:1'], 'driver': '550.54.15', 'cuda': '12040'},
 }
+ALLOCATORS = {'sim-dra': 'dra'}
 
 
 def _env(name):
@@ -88,7 +91,8 @@ def _description(tmp_path, fleet_dir, tokens):
         # The shipped file itself, not a copy: what users apply is what is enforced here.
         'rbac': {'files': [RBAC_FILE, _minus_nodes_manifest(str(tmp_path / 'minus.yml'))],
                  'subjects': dict([(name, dict(SA)) for name in TOKEN_NAMES] + [('minus', dict(MINUS_SA))])},
-        'nodes': [{'name': name, 'nvml_state': os.path.join(fleet_dir, name + '.state')} for name in FLEET],
+        'nodes': [{'name': name, 'nvml_state': os.path.join(fleet_dir, name + '.state'), 'allocator': ALLOCATORS.get(name, 'device-plugin')}
+                  for name in FLEET],
         'device_plugin': {'namespace': 'gpu-operator', 'daemonset': 'nvidia-device-plugin-daemonset', 'configmap': CONFIGMAP,
                           'default_config': 'none', 'configs': {'none': yaml.safe_dump(NONE)}, 'restart_delay': 0.3},
         # Two GPU pods on sim-a100 under a budget that lets one go at a time: the drain meets a 429 and retries.
@@ -166,10 +170,37 @@ EXTRA_PLAY = '''
       gpufleet.mig.mig_config_info:
         configmap: gpufleet-mig-plan
       register: read_plan
+    # A DRA node (dra_plugin): partitioned, then its DRA kubelet plugin restarted so that its slice lists the new device.
+    - name: Add the DRA node
+      ansible.builtin.add_host:
+        name: sim-dra
+        ansible_connection: local
+        ansible_python_interpreter: "{{ dra_python }}"
+    - name: Partition the DRA node's GPU
+      delegate_to: sim-dra
+      block:
+        - name: Enable MIG
+          gpufleet.mig.mig_mode:
+            mig_enabled: true
+        - name: Apply the layout
+          gpufleet.mig.mig_layout:
+            layout: [{devices: all, mig-enabled: true, mig-devices: {3g.20gb: 1}}]
+            write_checkpoint: false
+        - name: Read the GPU
+          gpufleet.mig.gpu_info:
+          register: dra_gpus
+    - name: Restart the DRA plugin and wait for its new device
+      gpufleet.mig.dra_plugin:
+        node: sim-dra
+        gpus: "{{ dra_gpus.node.gpus }}"
+        timeout: 30
+      register: dra
     - name: Keep the results
       ansible.builtin.copy:
         dest: "{{ results_file }}"
-        content: "{{ {'created': created, 'minus': minus, 'renamed': renamed, 'recorded': recorded, 'read_plan': read_plan} | to_nice_json }}"
+        content: >-
+          {{ {'created': created, 'minus': minus, 'renamed': renamed, 'recorded': recorded, 'read_plan': read_plan, 'dra': dra}
+             | to_nice_json }}
         mode: "0600"
 '''
 
@@ -248,7 +279,8 @@ def test_least_privilege_and_no_secret_leaks(tmp_path):
         play.write_text(EXTRA_PLAY % {'configmap': CONFIGMAP})
         results_file = str(tmp_path / 'report' / 'extra-results.json')
         run('extra', [str(play), '-vvv', '--diff', '-i', inventory_plain,
-                      '-e', json.dumps({'results_file': results_file, 'minus_token': tokens['minus'], 'k8s_url': url})],
+                      '-e', json.dumps({'results_file': results_file, 'minus_token': tokens['minus'], 'k8s_url': url,
+                                        'dra_python': hosts['sim-dra']['ansible_python_interpreter']})],
             {'K8S_AUTH_KUBECONFIG': kubeconfig})
         audit = cluster.audit()
         state = cluster.dump()
@@ -266,6 +298,9 @@ def test_least_privilege_and_no_secret_leaks(tmp_path):
     assert results['created']['changed'] and results['created']['written'] == ['mixed']
     assert [r['changed'] for r in results['recorded']['results']] == [True, True], results['recorded']
     assert list(results['read_plan']['config']['mig-configs']) == [results['recorded']['results'][1]['recorded']['labels']['sim-a100']]
+    assert results['dra']['restarted'] and results['dra']['unexpected'] == ['gpu-0'], results['dra']
+    assert results['dra']['published'] == results['dra']['expected'] == results['dra']['missing'], results['dra']
+    assert [name.rsplit('-', 2)[0] for name in results['dra']['expected']] == ['gpu-0-mig-3g20gb'], results['dra']
 
     # -- each run used the credential it was given ------------------------------------------------------------
     def slice_of(name, following):
@@ -288,7 +323,7 @@ def test_least_privilege_and_no_secret_leaks(tmp_path):
     seen = set((e['authz']['verb'], e['authz']['resource']) for e in mine)
     # The paths the checks below rely on were taken: drain (list, evict with a 429, wait), plugin restart, create.
     assert {('list', 'pods'), ('create', 'pods/eviction'), ('get', 'pods'), ('delete', 'pods'), ('patch', 'nodes'),
-            ('create', 'configmaps'), ('patch', 'configmaps')} <= seen, seen
+            ('create', 'configmaps'), ('patch', 'configmaps'), ('list', 'resourceslices'), ('list', 'resourceclaims')} <= seen, seen
     assert any(e['verb'] == 'evict' and e['code'] == 429 for e in mine), 'the drain never met the PodDisruptionBudget'
 
     # -- nothing else is granted: each grant, taken away alone, would have denied one of those requests ---------

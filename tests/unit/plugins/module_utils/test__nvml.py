@@ -90,6 +90,8 @@ def test_read_host_matches_the_simulator(sim):
     assert (a100.processes[0].gpu_instance_id, a100.processes[0].compute_instance_id) == (gi3['id'], 0)
     assert [(gi.profile, gi.profile_id, gi.compute_instances) for gi in a30.gpu_instances] == [('2g.12gb', 5, ())]
     assert l40s.mig_capable is False and l40s.mig_current is None and l40s.gpu_instances == ()
+    # The fake numbers device nodes by index (tests/simulator/README.md); to_dict gives it to gpu_info.
+    assert [gpu.minor_number for gpu in node.gpus] == [0, 1, 2] and a30.to_dict()['minor_number'] == 1
     assert [(p.pid, p.gpu_instance_id, p.compute_instance_id) for p in l40s.processes] == [(4040, None, None)]
 
 

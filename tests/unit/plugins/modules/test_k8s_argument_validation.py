@@ -132,3 +132,32 @@ def test_capacity_check_refuses_a_bad_precise_drain_before_any_request(run, args
     result, requests = run('capacity_check', args)
     assert result['failed'] and message in result['msg'], result['msg']
     assert requests == []
+
+
+DRA_GPUS = [{'index': 0, 'minor_number': 0, 'mig_mode': {'current': False}}]
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'node': 'Node-1'}, "node: 'Node-1' is not a valid Kubernetes object name"),
+    ({'namespace': 'DRA'}, "namespace: 'DRA' is not a valid namespace name"),
+    ({'daemonset': 'kubelet_plugin'}, "daemonset: 'kubelet_plugin' is not a valid Kubernetes object name"),
+    ({'selector': ' '}, 'selector must not be empty'),
+    ({'timeout': -1}, 'timeout must be at least 0, got -1'),
+    ({'gpus': [{'index': 0, 'mig_mode': {'current': False}}]}, 'gpus[0] (GPU 0): minor_number must be'),
+    ({'gpus': [{'index': 0, 'minor_number': 0, 'mig_mode': {'current': True}, 'gpu_instances': []}]},
+     'MIG is enabled but the GPU has no MIG devices'),
+    ({'gpus': [{'index': 0, 'minor_number': 0, 'mig_mode': {'current': True}, 'gpu_instances': [
+        {'profile': '3g.20gb', 'profile_id': 9, 'placement': {'start': 0, 'size': 4}, 'compute_slices': 3,
+         'compute_instances': [{'placement': {'start': 0, 'size': 1}}]}]}]}, 'is split into smaller compute instances'),
+])
+def test_dra_plugin_refuses_bad_arguments_before_any_request(run, args, message):
+    result, requests = run('dra_plugin', dict({'node': 'gpu-1', 'gpus': DRA_GPUS}, **args))
+    assert requests == [] and result['failed'] and message in result['msg'], result['msg']
+    assert message in ' '.join(result['problems'])
+
+
+def test_dra_plugin_with_valid_arguments_reaches_the_recorder(run):
+    result, requests = run('dra_plugin', {'node': 'gpu-1', 'gpus': DRA_GPUS})
+    assert requests == ['GET http://127.0.0.1:9/api/v1/namespaces/dra-driver-nvidia-gpu/pods?fieldSelector=spec.nodeName%3Dgpu-1&'
+                        'labelSelector=dra-driver-nvidia-gpu-component%3Dkubelet-plugin']
+    assert 'no API server in this test' in result['msg']

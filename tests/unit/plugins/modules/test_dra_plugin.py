@@ -1,0 +1,141 @@
+# Copyright (c) 2026 gpufleet.mig contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""dra_plugin: when it restarts a DRA node's kubelet plugin, what check mode and diff say, what it refuses, and its
+timeout. The cluster is answered at the wire (``Kube.send``), so every request is recorded; the simulated cluster's
+runs are in the integration target dra_plugin."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import Kube
+from ansible_collections.gpufleet.mig.plugins.module_utils._module import GpufleetModule
+from ansible_collections.gpufleet.mig.plugins.modules import dra_plugin
+from modrun import run_module  # tests/unit/plugins/modules/modrun.py
+
+AUTH = {'host': 'http://127.0.0.1:9', 'api_key': 'token'}
+NS = 'dra-driver-nvidia-gpu'
+GPU_3G = {'profile': '3g.20gb', 'profile_id': 9, 'placement': {'start': 4, 'size': 4}, 'compute_slices': 3,
+          'compute_instances': [{'placement': {'start': 0, 'size': 3}}]}
+GPUS = [{'index': 0, 'minor_number': 0, 'mig_mode': {'current': True}, 'gpu_instances': [GPU_3G]},
+        {'index': 1, 'minor_number': 1, 'mig_mode': {'current': False}, 'gpu_instances': []}]
+EXPECTED = ['gpu-0-mig-3g20gb-9-4', 'gpu-1']
+
+
+def plugin_pod(uid, env=None):
+    return {'metadata': {'name': 'plugin-' + uid, 'namespace': NS, 'uid': uid,
+                         'ownerReferences': [{'kind': 'DaemonSet', 'name': 'dra-driver-nvidia-gpu-kubelet-plugin'}]},
+            'spec': {'nodeName': 'gpu-1', 'containers': [{'name': 'gpus', 'env': env or []}]}, 'status': {'phase': 'Running'}}
+
+
+def resource_slice(devices, pool='gpu-1', **spec):
+    return {'metadata': {'name': '0-gpu.nvidia.com-gpu-1-abcde'},
+            'spec': dict({'driver': 'gpu.nvidia.com', 'nodeName': 'gpu-1', 'pool': {'name': pool, 'generation': 1, 'resourceSliceCount': 1},
+                          'devices': [{'name': name} for name in devices]}, **spec)}
+
+
+@pytest.fixture(name='cluster')
+def cluster_fixture(monkeypatch):
+    """The node's plugin pods, slices and the claims; a deleted plugin pod comes back with ``republish`` (or nothing)."""
+    cluster = {'pods': [plugin_pod('old')], 'slices': [resource_slice(['gpu-0', 'gpu-1'])], 'claims': [], 'republish': EXPECTED,
+               'sent': []}
+
+    def send(self, method, path, query=None, body=None, content_type=None):
+        cluster['sent'].append('%s %s' % (method, path))
+        if method == 'GET' and path == '/api/v1/namespaces/%s/pods' % NS:
+            return json.dumps({'items': cluster['pods']})
+        if method == 'GET' and path == '/apis/resource.k8s.io/v1/resourceslices':
+            assert query == [('fieldSelector', 'spec.nodeName=gpu-1')]
+            return json.dumps({'items': cluster['slices']})
+        if method == 'GET' and path == '/apis/resource.k8s.io/v1/resourceclaims':
+            return json.dumps({'items': cluster['claims']})
+        if method == 'DELETE' and path.startswith('/api/v1/namespaces/%s/pods/' % NS):
+            cluster['pods'] = []
+            if cluster['republish'] is not None:
+                cluster['pods'] = [plugin_pod('new')]
+                cluster['slices'] = [resource_slice(cluster['republish'])]
+            return json.dumps({})
+        raise AssertionError('unexpected request %s %s' % (method, path))
+
+    monkeypatch.setattr(Kube, 'send', send)
+    return cluster
+
+
+def run(args=None, check=False, diff=False):
+    return run_module(dra_plugin.main, dict(AUTH, node='gpu-1', gpus=GPUS, **(args or {})), check=check, diff=diff)
+
+
+def _deletes(cluster):
+    return [sent for sent in cluster['sent'] if sent.startswith('DELETE')]
+
+
+def test_stale_slices_restart_the_plugin_and_wait(cluster):
+    result = run()
+    assert result['changed'] and result['restarted']
+    assert (result['expected'], result['published']) == (EXPECTED, EXPECTED)
+    assert (result['missing'], result['unexpected'], result['pods']) == (['gpu-0-mig-3g20gb-9-4'], ['gpu-0'], ['plugin-old'])
+    assert _deletes(cluster) == ['DELETE /api/v1/namespaces/%s/pods/plugin-old' % NS]
+
+
+def test_check_mode_says_what_differs_and_deletes_nothing(cluster):
+    result = run(check=True, diff=True)
+    assert result['changed'] and result['restarted'] and _deletes(cluster) == []
+    assert result['diff'] == {'before': {'devices': ['gpu-0', 'gpu-1']}, 'after': {'devices': EXPECTED}}
+    assert result['published'] == ['gpu-0', 'gpu-1']
+
+
+def test_matching_slices_change_nothing_and_report_claims(cluster, monkeypatch):
+    # Recorded at the call: in-process, ansible-core sends a module's warnings to the controller's display once any
+    # test has loaded controller code, so the result's 'warnings' depends on the order the tests run in.
+    warned = []
+    monkeypatch.setattr(GpufleetModule, 'warn', lambda self, message: warned.append(message))
+    cluster['slices'] = [resource_slice(EXPECTED), resource_slice(['nic-0'], driver='net.example.com', pool='elsewhere')]
+    held = {'metadata': {'namespace': 'ml', 'name': 'c1'},
+            'status': {'allocation': {'devices': {'results': [{'driver': 'gpu.nvidia.com', 'pool': 'gpu-1', 'device': 'gpu-0'}]}},
+                       'reservedFor': [{'resource': 'pods', 'name': 'p1', 'uid': 'u1'}]}}
+    cluster['claims'] = [held]
+    result = run()
+    assert not result['changed'] and not result['restarted'] and _deletes(cluster) == []
+    assert result['claims'] == [{'namespace': 'ml', 'name': 'c1', 'devices': ['gpu-0'],
+                                 'reserved_for': [{'resource': 'pods', 'name': 'p1', 'uid': 'u1'}]}]
+    assert warned == ['ResourceClaim ml/c1 holds device(s) gpu-0 of node gpu-1, which the node no longer has']
+
+
+def test_timeout_names_what_is_missing_and_the_plugin(cluster):
+    cluster['republish'] = None  # the DaemonSet does not bring the pod back
+    result = run({'timeout': 0})
+    assert result['failed'] and result['restarted'] and result['changed']
+    assert result['msg'] == ('node gpu-1: its ResourceSlices of driver gpu.nvidia.com do not list the expected devices 0s after the '
+                             'DRA kubelet plugin was restarted: missing gpu-0-mig-3g20gb-9-4; not expected gpu-0; plugin: no new '
+                             'plugin pod on the node')
+    assert result['published'] == ['gpu-0', 'gpu-1']
+
+
+def test_no_plugin_pod_on_the_node_is_an_error(cluster):
+    cluster['pods'] = [dict(plugin_pod('x'), metadata=dict(plugin_pod('x')['metadata'], ownerReferences=[]))]
+    result = run()
+    assert result['failed'] and 'no pod of DaemonSet %s/dra-driver-nvidia-gpu-kubelet-plugin' % NS in result['msg']
+    assert not any('resourceslices' in sent for sent in cluster['sent'])
+
+
+def test_dynamic_mig_is_refused_before_any_change(cluster):
+    cluster['pods'] = [plugin_pod('old', env=[{'name': 'FEATURE_GATES', 'value': 'DynamicMIG=true,'}])]
+    result = run()
+    assert result['failed'] and 'runs with the feature gate DynamicMIG=true' in result['msg'] and result['pods'] == ['plugin-old']
+    assert _deletes(cluster) == []
+
+
+def test_slices_with_counters_are_refused_as_dynamic_mig(cluster):
+    cluster['slices'] = [resource_slice([], sharedCounters=[{'name': 'gpu-0-counter-set', 'counters': {}}])]
+    result = run()
+    assert result['failed'] and 'share counters, which only dynamic MIG publishes' in result['msg'] and _deletes(cluster) == []
+
+
+def test_a_slice_in_another_pool_is_an_error(cluster):
+    cluster['slices'] = [resource_slice(EXPECTED, pool='rack-7')]
+    result = run()
+    assert result['failed'] and "is in pool 'rack-7'" in result['msg'] and result['problems'] == [result['msg']]
+    assert _deletes(cluster) == []
