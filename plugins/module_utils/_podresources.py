@@ -159,22 +159,7 @@ def pods_to_gpus(pod_devices, gpus, prefixes=('nvidia.com/',)):
     devices, all of them known, to the sorted GPU indexes; ``unknown`` maps a pod to its device ids that match no GPU.
     A pod in ``unknown`` is left out of ``pod_gpus``: where it runs is not known, so a drain must treat it as on every GPU.
     """
-    places = _device_places(gpus)
-    pod_gpus, unknown = {}, {}
-    for pod, resources in sorted(pod_devices.items()):
-        held = set()
-        for resource, ids in sorted(resources.items()):
-            if not resource.startswith(tuple(prefixes)):
-                continue
-            for device in ids:
-                place = _place_of(device, places)
-                if place is None:
-                    unknown.setdefault(pod, []).append(device)
-                else:
-                    held.add(place[0])
-        if held and pod not in unknown:
-            pod_gpus[pod] = sorted(held)
-    return pod_gpus, unknown
+    return _pods_on(pod_devices, gpus, prefixes, lambda place: place[0])
 
 
 def pods_to_instances(pod_devices, gpus, prefixes=('nvidia.com/mig-',)):
@@ -186,8 +171,14 @@ def pods_to_instances(pod_devices, gpus, prefixes=('nvidia.com/mig-',)):
     instances; ``unknown`` maps a pod to its device ids that name no GPU instance of ``gpus`` (a device no GPU has, a
     full GPU, a GPU instance gpu_info does not list); such a pod is left out of ``pod_instances``.
     """
+    return _pods_on(pod_devices, gpus, prefixes, lambda place: place if place[1] is not None else None)
+
+
+def _pods_on(pod_devices, gpus, prefixes, key):
+    """``(pod -> sorted keys of its devices, pod -> unknown device ids)``: ``key(place)`` of each device's place, None
+    when that place does not count (the device is then unknown); a pod with an unknown device is left out."""
     places = _device_places(gpus)
-    pod_instances, unknown = {}, {}
+    held_by, unknown = {}, {}
     for pod, resources in sorted(pod_devices.items()):
         held = set()
         for resource, ids in sorted(resources.items()):
@@ -195,10 +186,11 @@ def pods_to_instances(pod_devices, gpus, prefixes=('nvidia.com/mig-',)):
                 continue
             for device in ids:
                 place = _place_of(device, places)
-                if place is None or place[1] is None:
+                found = None if place is None else key(place)
+                if found is None:
                     unknown.setdefault(pod, []).append(device)
                 else:
-                    held.add(place)
+                    held.add(found)
         if held and pod not in unknown:
-            pod_instances[pod] = sorted(held)
-    return pod_instances, unknown
+            held_by[pod] = sorted(held)
+    return held_by, unknown
