@@ -255,14 +255,14 @@ def test_manifests_the_api_server_would_refuse(tmp_path, broken, message):
 
 
 def test_shipped_manifests_load(tmp_path):
-    """docs/rbac: every object is valid, and the rollout's subject gets exactly its ClusterRole and Role."""
+    """docs/rbac: every object is valid, and the rollout's subject gets exactly its ClusterRole and Roles (device plugin, DRA plugin)."""
     from sim_rbac import Authorizer  # pylint: disable=import-outside-toplevel
     shipped = os.path.join(K8SSIM_DIR, '..', '..', 'docs', 'rbac')
     authorizer = Authorizer.from_description(
         {'files': [os.path.join(shipped, 'rbac.yml'), os.path.join(shipped, 'awx-serviceaccount.yml')],
          'subjects': {'awx': {'kind': 'ServiceAccount', 'namespace': 'gpufleet-mig', 'name': 'gpufleet-mig'}}}, str(tmp_path), {'awx'})
     assert sorted(authorizer.cluster_roles) == ['gpufleet-mig']
-    assert sorted(authorizer.roles) == [('gpu-operator', 'gpufleet-mig-device-plugin')]
+    assert sorted(authorizer.roles) == [('dra-driver-nvidia-gpu', 'gpufleet-mig-dra-plugin'), ('gpu-operator', 'gpufleet-mig-device-plugin')]
     user = authorizer.bound('awx')
     attrs = {'resource_request': True, 'verb': 'patch', 'path': '', 'api_group': '', 'resource': 'nodes', 'subresource': None,
              'namespace': None, 'name': 'n1'}
