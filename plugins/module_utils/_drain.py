@@ -33,6 +33,7 @@ __all__ = (
     'DrainError',
     'Drainer',
     'classify_pods',
+    'pod_resources_unread',
     'pods_on_gpus',
     'spare_untouched_gpus',
     'uses_gpu',
@@ -92,6 +93,16 @@ def classify_pods(pods, gpu_only=True):
     return to_evict, skipped
 
 
+def pod_resources_unread(answer):
+    """Why the ``pod_resources`` result ``answer`` (a mapping) holds no kubelet answer: its task was skipped or the API
+    was not available; None when it holds one."""
+    if answer.get('skipped'):
+        return 'the pod-resources API was not read'
+    if not answer.get('available'):
+        return str(answer.get('reason') or 'the kubelet pod-resources API was not available')
+    return None
+
+
 def pods_on_gpus(answer):
     """``(pod_gpus, None)`` from a ``pod_resources`` module result run with ``gpus``, or ``(None, why not)``.
 
@@ -103,10 +114,9 @@ def pods_on_gpus(answer):
         return None, 'no pod_resources given: which pod holds which GPU is not known'
     if not isinstance(answer, Mapping):
         raise ValueError('pod_resources must be the result of gpufleet.mig.pod_resources, got %r' % (answer,))
-    if answer.get('skipped'):
-        return None, 'the pod-resources API was not read'
-    if not answer.get('available'):
-        return None, str(answer.get('reason') or 'the kubelet pod-resources API was not available')
+    unread = pod_resources_unread(answer)
+    if unread:
+        return None, unread
     pod_gpus = answer.get('pod_gpus')
     if not isinstance(pod_gpus, Mapping) or not all(
             isinstance(held, list) and all(isinstance(index, int) for index in held) for held in pod_gpus.values()):

@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from ansible_collections.gpufleet.mig.plugins.module_utils import _catalog
 from ansible_collections.gpufleet.mig.plugins.module_utils._capacity import CapacityInputError, gpu_quota_hard, pod_requests, why_not
 from ansible_collections.gpufleet.mig.plugins.module_utils._diagram import gpu_slots, slot_changes, slots_text
-from ansible_collections.gpufleet.mig.plugins.module_utils._drain import pod_name
+from ansible_collections.gpufleet.mig.plugins.module_utils._drain import pod_name, pod_resources_unread
 from ansible_collections.gpufleet.mig.plugins.module_utils._fleetplan import (
     DeclaredTarget, Demand, FleetPlanError, Gpu, Instance, Node, PendingPod, Policy, Pool, Quota,
 )
@@ -93,10 +93,9 @@ def _kubelet_placements(node, answer, entries):
     where = 'pod_resources of node %s' % node
     if not isinstance(answer, Mapping):
         raise FleetPlanError('%s must be the result of gpufleet.mig.pod_resources, got %r' % (where, answer))
-    if answer.get('skipped'):
-        return {}, 'the pod-resources API was not read'
-    if not answer.get('available'):
-        return {}, str(answer.get('reason') or 'the kubelet pod-resources API was not available')
+    unread = pod_resources_unread(answer)
+    if unread:
+        return {}, unread
     pods = answer.get('pods')
     if not isinstance(pods, Mapping) or not all(
             isinstance(resources, Mapping) and all(isinstance(ids, list) for ids in resources.values()) for resources in pods.values()):
