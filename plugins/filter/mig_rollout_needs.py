@@ -29,6 +29,9 @@ options:
     description:
       - The registered result of M(gpufleet.mig.device_plugin_config) in check mode, run with O(node) for this node, or
         with C(nodes) for several nodes (then O(node) says which). V(null) when the node was not checked.
+      - For a node NVIDIA's DRA driver serves, the registered result of M(gpufleet.mig.dra_plugin) in check mode with
+        O(node) (or the node's entry of a run with C(nodes)); the node then needs a C(change) when its ResourceSlices do
+        not list the planned devices.
     type: dict
     required: true
   config:
@@ -126,6 +129,12 @@ _value:
       description: Why the node could not be checked - the failed plan's or device plugin check's message.
       type: list
       elements: str
+    allocator:
+      description:
+        - What hands the node's GPUs to Kubernetes, as O(plugin) says - C(device-plugin) or C(dra) (NVIDIA's DRA driver) -
+          or, when the node was not checked, as O(earlier) says.
+      type: str
+      choices: [device-plugin, dra]
   sample:
     todo: upkeep
     change: []
@@ -136,6 +145,7 @@ _value:
     drain_gpus: []
     previous: [{devices: [0], mig-enabled: true, mig-devices: {3g.40gb: 2}}]
     problems: []
+    allocator: device-plugin
 """
 
 from ansible.errors import AnsibleFilterError

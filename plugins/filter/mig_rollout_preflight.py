@@ -33,9 +33,16 @@ options:
     required: true
   plugins:
     description:
-      - The registered M(gpufleet.mig.device_plugin_config) check-mode run of each cluster (with C(nodes)), by cluster key.
+      - The registered M(gpufleet.mig.device_plugin_config) check-mode run of each cluster (with C(nodes)), by cluster key,
+        for the cluster's nodes that the device plugin serves.
     type: dict
     required: true
+  dras:
+    description:
+      - The registered M(gpufleet.mig.dra_plugin) check-mode run of each cluster (with C(nodes)), by cluster key. It says
+        which nodes NVIDIA's DRA driver serves, and those nodes are decided from their entry in it instead of the device
+        plugin check. Left out, every node is a device plugin node.
+    type: dict
   precise:
     description:
       - Whether the drains are GPU-precise (the role's C(mig_rollout_drain_precise)); then each RV(_value.capacity) entry
@@ -98,7 +105,8 @@ _value:
   sample:
     gpu-node-1:
       problems: []
-      needs: {todo: nothing, drain: false, change: [], upkeep: [], enable: [], disable: [], drain_gpus: [], previous: [], problems: []}
+      needs: {todo: nothing, drain: false, change: [], upkeep: [], enable: [], disable: [], drain_gpus: [], previous: [], problems: [],
+              allocator: device-plugin}
       converged: true
       upkeep: false
       cluster: 0f3c8e
@@ -110,10 +118,10 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.gpufleet.mig.plugins.module_utils._rollout import preflight_decisions
 
 
-def mig_rollout_preflight(nodes, plans, plugins, precise=False):
+def mig_rollout_preflight(nodes, plans, plugins, precise=False, dras=None):
     """Every node's decision: see preflight_decisions."""
     try:
-        return preflight_decisions(nodes, plans, plugins, precise=precise)
+        return preflight_decisions(nodes, plans, plugins, precise=precise, dras=dras)
     except ValueError as exc:
         raise AnsibleFilterError(str(exc)) from exc
 

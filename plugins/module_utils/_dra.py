@@ -24,6 +24,9 @@ Nothing here talks to the API server or NVML.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+
+from ansible_collections.gpufleet.mig.plugins.module_utils._catalog import CatalogError, model_by_key
 
 __all__ = (
     'DRIVER',
@@ -32,6 +35,7 @@ __all__ = (
     'dynamic_mig_reason',
     'expected_devices',
     'mig_device_name',
+    'planned_gpus',
     'plugin_pods',
     'published_devices',
 )
@@ -151,6 +155,68 @@ def _mig_devices(where, minor, instances):
             continue
         found.append(mig_device_name(minor, profile, profile_id, start))
     return found, problems
+
+
+def planned_gpus(gpus, planned):
+    """``gpus`` (gpu_info's node.gpus) as they will be once ``planned`` (mig_layout's ``gpus`` result, from check mode) is
+    applied, in the shape :func:`expected_devices` reads: so the preflight knows which devices the DRA driver will publish
+    after the change before anything changes. A GPU the plan does not name stays as read.
+
+    A planned GPU's instances come from its ``after`` layout (``placements``: profile, start, compute instances), with the
+    GPU instance profile ids of its catalog model (``model``). DraError naming every entry that is not a mig_layout result.
+    """
+    if not isinstance(gpus, list):
+        raise DraError('gpus must be a list of GPUs as gpu_info returns them (node.gpus), got %r' % (gpus,))
+    if not isinstance(planned, list):
+        raise DraError('planned_layouts must be the gpus list of a mig_layout result, got %r' % (planned,))
+    problems, by_index = [], {}
+    for number, entry in enumerate(planned):
+        where = 'planned_layouts[%d]' % number
+        if not isinstance(entry, Mapping) or not _int(entry.get('index')) or not isinstance(entry.get('mig_enabled'), bool):
+            problems.append('%s must be a GPU result of mig_layout (index, mig_enabled, model, after), got %r' % (where, entry))
+            continue
+        try:
+            by_index[entry['index']] = _planned_instances(where, entry) if entry['mig_enabled'] else None
+        except DraError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise DraError(problems)
+    result = []
+    for gpu in gpus:
+        index = gpu.get('index') if isinstance(gpu, Mapping) else None
+        if _int(index) and index in by_index:
+            instances = by_index[index]
+            gpu = dict(gpu, mig_mode=dict(gpu.get('mig_mode') or {}, current=instances is not None), gpu_instances=instances or [])
+        result.append(gpu)
+    return result
+
+
+def _planned_instances(where, entry):
+    """A planned GPU's instances, as gpu_info writes them (profile, profile_id, placement, compute slices and instances)."""
+    after = entry.get('after')
+    placements = after.get('placements') if isinstance(after, Mapping) else None
+    if not isinstance(placements, list):
+        raise DraError('%s (GPU %d): after.placements must be the list mig_layout plans, got %r' % (where, entry['index'], after))
+    try:
+        model = model_by_key(entry.get('model'))
+    except CatalogError as exc:
+        raise DraError('%s (GPU %d): %s' % (where, entry['index'], exc))
+    instances, problems = [], []
+    for number, placement in enumerate(placements):
+        at = '%s.after.placements[%d]' % (where, number)
+        try:
+            profile = model.profile(placement['profile'])
+            computes = [model.compute_profile(name)[1] for name in placement.get('compute_instances') or []]
+            start = placement['start']
+        except (CatalogError, KeyError, TypeError) as exc:
+            problems.append('%s: %r is not a planned GPU instance of %s (%s)' % (at, placement, model.key, exc))
+            continue
+        instances.append({'profile': profile.name, 'profile_id': profile.profile_id, 'placement': {'start': start},
+                          'compute_slices': profile.compute_slices,
+                          'compute_instances': [{'placement': {'size': compute.slices}} for compute in computes]})
+    if problems:
+        raise DraError(problems)
+    return instances
 
 
 def published_devices(node, slices):

@@ -32,6 +32,7 @@ _STATUSES = ('changed', 'unchanged', 'failed')
 _LAYOUTS = ('new', 'previous', 'unknown')
 NOT_RUN = 'the device plugin check did not run'
 NO_LAYOUT = 'no layout: set mig_rollout_layout, or mig_rollout_parted_config with a config name or a nvidia.com/mig.config node label'
+ALLOCATORS = ('device-plugin', 'dra')
 _SEEN_KEYS = ('node_problem', 'node', 'config', 'plugin_config', 'layout_given', 'cluster')
 
 
@@ -47,7 +48,7 @@ def _findings(plugin, node):
     ``written`` is the run's.
     """
     written = list(plugin.get('written') or [])
-    if 'nodes' not in plugin and not plugin.get('failed'):
+    if 'nodes' not in plugin:
         return plugin, written
     found = (plugin.get('nodes') or {}).get(node)
     if found is None:
@@ -61,7 +62,8 @@ def node_needs(plan, plugin, config, plugin_config, node=None, gpus=None, earlie
     ``plan``: the result of ``mig_layout`` in check mode (``gpus`` with ``index``, ``changed``, ``mig_enabled``;
     ``checkpoint_stale``; ``restore_installed`` when it was asked; ``node``), or a failed or skipped task's result.
     ``plugin``: the result of ``device_plugin_config`` in check mode for this node (with ``node``, or with ``nodes``
-    and then ``node`` names this one), or None when the node was not checked. ``config``: the layout's name, for the
+    and then ``node`` names this one), or, for a node NVIDIA's DRA driver serves, ``dra_plugin``'s (with ``node``, or
+    its entry of a run with ``nodes``: ``allocator`` is ``dra``), or None when the node was not checked. ``config``: the layout's name, for the
     label ``nvidia.com/mig.config``. ``plugin_config``: the device plugin config the node should run with. ``gpus``:
     the GPUs as read (``gpu_info``'s ``node.gpus``), ``plan['node']['gpus']`` when None. ``earlier``: an earlier
     decision about the node (the preflight's), whose upkeep stays due: what it found to write may have been written by
@@ -75,15 +77,19 @@ def node_needs(plan, plugin, config, plugin_config, node=None, gpus=None, earlie
     * ``enable``, ``disable``: the GPU indices whose MIG mode goes on or off;
     * ``drain``: whether the node is drained (``todo == 'change'``); ``drain_gpus``: the GPUs whose layout or MIG
       mode changes (empty when only the device plugin or the labels do);
+    * ``allocator``: what hands the node's GPUs to Kubernetes, ``device-plugin`` or ``dra`` (NVIDIA's DRA driver), as
+      the check found (an ``earlier`` decision's when the node was not checked);
     * ``previous``: the layout entries that put every GPU back as read, MIG mode included, for a failed change;
     * ``problems``: why the node could not be checked (the failed plan's or device plugin check's message).
     """
     for name, value in (('plan', plan), ('plugin', plugin), ('earlier', earlier)):
         if value is not None and not isinstance(value, Mapping):
             raise ValueError('%s must be a registered module result (a mapping), got %s' % (name, type(value).__name__))
-    needs = {'change': [], 'upkeep': [], 'enable': [], 'disable': [], 'drain_gpus': [], 'previous': [], 'problems': []}
+    needs = {'change': [], 'upkeep': [], 'enable': [], 'disable': [], 'drain_gpus': [], 'previous': [], 'problems': [],
+             'allocator': 'device-plugin'}
     if earlier:
         needs['upkeep'].extend(earlier.get('upkeep') or [])
+        needs['allocator'] = earlier.get('allocator') or needs['allocator']
     if not _usable(plan):
         if isinstance(plan, Mapping) and plan.get('failed'):
             needs['problems'].append(plan.get('msg') or 'the layout could not be planned')
@@ -115,6 +121,9 @@ def node_needs(plan, plugin, config, plugin_config, node=None, gpus=None, earlie
         needs['change'].append('the device plugin was not checked')
         return _done(needs)
     found, written = _findings(plugin, node)
+    if found.get('allocator') in ALLOCATORS:
+        needs['allocator'] = found['allocator']
+    dra = needs['allocator'] == 'dra'
     others = [name for name in written if name != plugin_config]
     if others:
         _add(needs['upkeep'], 'the device plugin configs %s are missing or differ in the ConfigMap' % ', '.join(others))
@@ -122,9 +131,13 @@ def node_needs(plan, plugin, config, plugin_config, node=None, gpus=None, earlie
         needs['change'].append('the device plugin config %s is missing or differs in the ConfigMap' % plugin_config)
     if found.get('failed'):
         needs['problems'].append(found.get('msg') or NOT_RUN)
-        needs['change'].append('the device plugin was not checked')
+        needs['change'].append('the DRA kubelet plugin was not checked' if dra else 'the device plugin was not checked')
         return _done(needs)
-    if found.get('restarted'):
+    if found.get('restarted') and dra:
+        needs['change'].append('the DRA kubelet plugin restarts (the node\'s ResourceSlices do not list the planned devices: '
+                               'missing %s; not planned %s)' % (', '.join(found.get('missing') or ()) or 'none',
+                                                                ', '.join(found.get('unexpected') or ()) or 'none'))
+    elif found.get('restarted'):
         needs['change'].append('the device plugin restarts (its config label or the resources it advertises differ)')
     labels = found.get('labels') or {}
     for key, value in ((CONFIG_LABEL, config), (STATE_LABEL, 'success')):
@@ -146,7 +159,18 @@ def _done(needs):
     return needs
 
 
-def preflight_decisions(nodes, plans, plugins, precise=False):
+def _covering(node, plugin, dra):
+    """The check that covers ``node``: its entry of the cluster's ``dra_plugin`` run when NVIDIA's DRA driver serves it
+    (or when that run failed before it came to the node), else the cluster's device plugin check."""
+    if dra is None or dra.get('skipped'):
+        return plugin
+    entry = (dra.get('nodes') or {}).get(node)
+    if entry is None:
+        return {'failed': True, 'msg': dra.get('msg') or 'the check of which nodes NVIDIA\'s DRA driver serves did not run'}
+    return entry if entry.get('allocator') == 'dra' else plugin
+
+
+def preflight_decisions(nodes, plans, plugins, precise=False, dras=None):
     """The preflight's decision for every node of a play: its problems, what it needs, whether it is converged.
 
     ``nodes``: ``{host: seen}``, where ``seen`` is what the preflight noted on the node: ``node_problem`` (why the
@@ -154,7 +178,9 @@ def preflight_decisions(nodes, plans, plugins, precise=False):
     ``plugin_config``, ``layout_given`` (whether a layout or a config name was given at all) and ``cluster`` (the key of
     the device plugin check that covers it, None when it was not checked). ``plans``: ``{host: plan}``, each node's
     registered ``mig_layout`` check-mode result (or the failed or skipped task's). ``plugins``: ``{cluster: result}``, the
-    registered ``device_plugin_config`` check-mode run of each cluster, for all its nodes.
+    registered ``device_plugin_config`` check-mode run of each cluster, for its nodes that the device plugin serves.
+    ``dras``: ``{cluster: result}``, the registered ``dra_plugin`` check-mode run (with ``nodes``) of each cluster, which
+    says which nodes NVIDIA's DRA driver serves; those are decided from their entry in it. None: no node is a DRA node.
 
     Returns ``{host: {'problems', 'needs', 'converged', 'upkeep', 'cluster', 'capacity'}}``: ``needs`` is
     :func:`node_needs`'s answer; a node is ``converged`` when nothing needs a drain (it may still need ``upkeep``);
@@ -163,7 +189,7 @@ def preflight_decisions(nodes, plans, plugins, precise=False):
     change entry (``{'node', 'resources'}``, and with ``precise`` (GPU-precise drains) ``gpus``: the GPUs that change),
     else None. Raises ValueError naming the node whose notes are not what the preflight writes.
     """
-    for name, value in (('nodes', nodes), ('plans', plans), ('plugins', plugins)):
+    for name, value in (('nodes', nodes), ('plans', plans), ('plugins', plugins), ('dras', {} if dras is None else dras)):
         if not isinstance(value, Mapping):
             raise ValueError('%s must be a mapping, got %s' % (name, type(value).__name__))
     decided = {}
@@ -177,6 +203,10 @@ def preflight_decisions(nodes, plans, plugins, precise=False):
         if cluster is not None and cluster not in plugins:
             raise ValueError('node %s: no device plugin check ran for its cluster' % host)
         plugin = plugins[cluster] if cluster is not None else None
+        if plugin is not None and dras is not None:
+            if cluster not in dras:
+                raise ValueError('node %s: no DRA check ran for its cluster' % host)
+            plugin = _covering(seen['node'], plugin, dras[cluster])
         needs = node_needs(plans[host], plugin, seen['config'], seen['plugin_config'], node=seen['node'])
         problems = ([seen['node_problem']] if seen['node_problem'] else []) + needs['problems']
         if not seen['layout_given']:

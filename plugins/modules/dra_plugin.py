@@ -22,6 +22,10 @@ description:
     plugin does not start. ResourceSlices of other drivers are ignored; a slice of C(gpu.nvidia.com) on the node in a
     pool not named after the node is an error.
   - Reports the ResourceClaims allocated on the node's devices and the pods they are reserved for.
+  - With O(nodes), in check mode only, reads many nodes at once for a preflight (the role P(gpufleet.mig.mig_rollout#role)
+    does) - which of them NVIDIA's DRA driver serves (a node with a kubelet plugin pod of O(daemonset), unless its
+    C(allocator) says otherwise) and, for those, what O(node) would find with the node's planned layouts. Nothing is
+    restarted.
   - Runs where the Kubernetes client and credentials are, usually the controller (C(delegate_to=localhost)).
 author:
   - gpufleet.mig contributors (@gpufleet)
@@ -43,16 +47,49 @@ attributes:
 options:
   node:
     description:
-      - The Kubernetes node.
+      - The Kubernetes node whose plugin is restarted when its slices do not list the expected devices.
+      - One of O(node) and O(nodes) is required.
     type: str
-    required: true
   gpus:
     description:
       - The node's GPUs as they are after the layout change, as the RV(gpufleet.mig.gpu_info#module:node.gpus) list of
         M(gpufleet.mig.gpu_info) (entries need C(index), C(minor_number), C(mig_mode) and C(gpu_instances)).
+      - Required with O(node).
     type: list
     elements: dict
-    required: true
+  planned_layouts:
+    description:
+      - The RV(gpufleet.mig.mig_layout#module:gpus) of a check-mode M(gpufleet.mig.mig_layout) run; the expected devices
+        are then those of O(gpus) with these layouts applied, so that a preflight knows them before the change.
+    type: list
+    elements: dict
+  nodes:
+    description:
+      - Many nodes at once, in check mode only (a preflight) - each node's allocator and, for the nodes NVIDIA's DRA driver
+        serves, what O(node) would find. The plugin pods are listed once for all nodes.
+    type: list
+    elements: dict
+    suboptions:
+      node:
+        description: The Kubernetes node.
+        type: str
+        required: true
+      allocator:
+        description:
+          - V(auto) takes the DRA driver where a kubelet plugin pod of O(daemonset) runs on the node and the device plugin
+            elsewhere; V(dra) and V(device-plugin) say which. A node said to be V(dra) without a plugin pod fails.
+          - Valid values are V(auto), V(device-plugin) and V(dra); anything else is refused before any request.
+        type: str
+        default: auto
+      gpus:
+        description: The node's GPUs as M(gpufleet.mig.gpu_info) returns them (RV(gpufleet.mig.gpu_info#module:node.gpus)).
+        type: list
+        elements: dict
+        required: true
+      planned_layouts:
+        description: As O(planned_layouts), for this node.
+        type: list
+        elements: dict
   namespace:
     description:
       - Namespace of the DRA kubelet plugin (the Helm release's namespace).
@@ -104,41 +141,65 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+allocator:
+  description: V(dra) (with O(node)).
+  returned: success, with O(node)
+  type: str
+labels:
+  description: The node's labels as read.
+  returned: success, with O(node)
+  type: dict
+annotations:
+  description: The node's annotations as read.
+  returned: success, with O(node)
+  type: dict
+nodes:
+  description:
+    - With O(nodes), per node name, its C(allocator) (V(dra) or V(device-plugin)) and, for a DRA node, what O(node) would
+      return (C(restarted), C(expected), C(published), C(missing), C(unexpected), C(pods), C(claims), C(labels),
+      C(annotations)); a DRA node that is refused has C(failed) and C(msg) instead, and the module fails naming it.
+  returned: with O(nodes)
+  type: dict
+  sample:
+    sim-a100: {allocator: dra, restarted: false, expected: [gpu-0-mig-7g40gb-0-0], published: [gpu-0-mig-7g40gb-0-0],
+               missing: [], unexpected: [], pods: [dra-driver-nvidia-gpu-kubelet-plugin-x2k9c], claims: [], labels: {},
+               annotations: {}}
+    sim-a30: {allocator: device-plugin, pods: []}
 expected:
   description: The device names NVIDIA's DRA driver publishes for O(gpus), sorted.
-  returned: success
+  returned: success, with O(node)
   type: list
   elements: str
   sample: [gpu-0-mig-1g5gb-19-0, gpu-0-mig-3g20gb-9-4, gpu-1]
 published:
   description: The device names the node's ResourceSlices of driver C(gpu.nvidia.com) list at the end (in check mode, as read).
-  returned: success
+  returned: success, with O(node)
   type: list
   elements: str
 missing:
   description: Expected devices the slices did not list when read first.
-  returned: success
+  returned: success, with O(node)
   type: list
   elements: str
 unexpected:
   description: Devices the slices listed when read first that are not expected.
-  returned: success
+  returned: success, with O(node)
   type: list
   elements: str
 restarted:
   description: Whether the node's kubelet plugin pod was restarted (in check mode, whether it would be).
-  returned: success
+  returned: success, with O(node)
   type: bool
 pods:
   description: The kubelet plugin pods on the node that were found (before any restart).
-  returned: success
+  returned: success, with O(node)
   type: list
   elements: str
 claims:
   description:
     - ResourceClaims allocated on devices of the node's pool, with the devices they hold and the pods they are reserved
       for. A claim that holds a device not in RV(expected) is also named in a warning.
-  returned: success
+  returned: success, with O(node)
   type: list
   elements: dict
   sample:
@@ -149,24 +210,52 @@ claims:
 """
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._dra import (
-    DraError, claims_on_pool, dynamic_mig_reason, expected_devices, plugin_pods, published_devices)
-from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import name_problem
+    DRIVER, DraError, claims_on_pool, dynamic_mig_reason, expected_devices, planned_gpus, plugin_pods, published_devices)
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import KubeError, name_problem
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s_module import KubeModule
 from ansible_collections.gpufleet.mig.plugins.module_utils._wait import POLL_INTERVAL, Waiter, WaitTimeout
 
+ALLOCATORS = ('auto', 'device-plugin', 'dra')
+
+
+def _expected(where, spec):
+    """The devices NVIDIA's driver will publish for one node's GPUs (planned ones when given), and the problems."""
+    try:
+        gpus = spec['gpus']
+        if spec.get('planned_layouts') is not None:
+            gpus = planned_gpus(gpus, spec['planned_layouts'])
+        return expected_devices(gpus), []
+    except DraError as exc:
+        return None, ['%s%s' % (where, problem) for problem in exc.problems]
+
 
 def _validate(module):
-    """Every problem with the arguments and the GPUs, before any request; the expected device names."""
+    """Every problem with the arguments and the GPUs, before any request; the expected device names per node."""
     params = module.params
-    problems = [p for p in (name_problem('node', params['node']), name_problem('namespace', params['namespace'], 'label'),
-                            name_problem('daemonset', params['daemonset']),
+    problems = [p for p in (name_problem('namespace', params['namespace'], 'label'), name_problem('daemonset', params['daemonset']),
                             not params['selector'].strip() and 'selector must not be empty (it would select every pod)',
                             params['timeout'] < 0 and 'timeout must be at least 0, got %d' % params['timeout']) if p]
-    try:
-        expected = expected_devices(params['gpus'])
-    except DraError as exc:
-        problems.extend(exc.problems)
-        expected = None
+    expected = {}
+    if params['nodes'] is None:
+        problems.extend(p for p in [name_problem('node', params['node'])] if p)
+        expected[params['node']], found = _expected('', params)
+        problems.extend(found)
+    elif not module.check_mode:
+        problems.append('nodes is the preflight\'s read of many nodes: run it in check mode (to restart a node\'s plugin, '
+                        'give node and gpus)')
+    else:
+        for number, spec in enumerate(params['nodes']):
+            where = 'nodes[%d]' % number
+            problems.extend(p for p in [name_problem('%s.node' % where, spec['node'])] if p)
+            if spec['allocator'] not in ALLOCATORS:
+                problems.append('%s (%s): allocator %r is not one of %s' % (where, spec['node'], spec['allocator'], ', '.join(ALLOCATORS)))
+            if spec['node'] in expected:
+                problems.append('%s: node %s is given twice' % (where, spec['node']))
+            if spec['allocator'] == 'device-plugin':
+                expected[spec['node']] = None
+                continue
+            expected[spec['node']], found = _expected('%s (%s): ' % (where, spec['node']), spec)
+            problems.extend(found)
     module.fail_problems(problems)
     return expected
 
@@ -179,36 +268,90 @@ def _pod_state(pod):
     return (pod.get('status') or {}).get('phase') or 'unknown'
 
 
+class NodeProblem(Exception):
+    """Why one node cannot be handed to NVIDIA's DRA driver as gpufleet.mig does it: the node fails, others go on."""
+
+
+def _no_plugin(kube, params, node):
+    """Why a node said to be a DRA node has no plugin pod, naming the drivers that publish its devices instead."""
+    others = sorted(set((item.get('spec') or {}).get('driver') for item in kube.resource_slices(node)) - set([DRIVER]))
+    return ('no pod of DaemonSet %s/%s (selector %s) runs on node %s: is the node handed to Kubernetes by NVIDIA\'s DRA driver? '
+            '(see the options namespace, daemonset and selector)%s'
+            % (params['namespace'], params['daemonset'], params['selector'], node,
+               '; its ResourceSlices are of driver(s) %s: gpufleet.mig drives only NVIDIA\'s DRA driver %s' % (', '.join(others), DRIVER)
+               if others else ''))
+
+
+def inspect(kube, params, node, expected, pods, claims):
+    """What one DRA node shows: its plugin pods, whether they would be restarted, the devices and claims (NodeProblem)."""
+    reason = dynamic_mig_reason(node, pods)
+    if reason:
+        raise NodeProblem(reason)
+    published = published_devices(node, kube.resource_slices(node))
+    if published['dynamic']:
+        raise NodeProblem('node %s: its ResourceSlices of driver %s share counters, which only dynamic MIG publishes; '
+                          'gpufleet.mig manages static MIG only' % (node, DRIVER))
+    read = kube.read_node(node)
+    missing = sorted(set(expected) - set(published['devices']))
+    unexpected = sorted(set(published['devices']) - set(expected))
+    restart = bool(missing or unexpected or not published['complete'])
+    return dict(allocator='dra', restarted=restart, expected=expected, published=published['devices'], missing=missing,
+                unexpected=unexpected, pods=[p['metadata']['name'] for p in pods], claims=claims_on_pool(claims, node),
+                labels=dict(read['metadata'].get('labels') or {}), annotations=dict(read['metadata'].get('annotations') or {}))
+
+
+def check_nodes(module, kube, expected):
+    """O(nodes): each node's allocator and, for a DRA node, what O(node) would find; fail naming every failed node."""
+    params = module.params
+    running = {}
+    # Nodes all said to be device plugin nodes need no request at all.
+    listed = kube.pods(params['namespace'], params['selector']) if any(spec['allocator'] != 'device-plugin' for spec in params['nodes']) else []
+    for pod in plugin_pods(listed, params['daemonset']):
+        running.setdefault((pod.get('spec') or {}).get('nodeName'), []).append(pod)
+    claims = None
+    found, failed = {}, []
+    for spec in params['nodes']:
+        node, pods = spec['node'], running.get(spec['node'], [])
+        if spec['allocator'] == 'device-plugin' or (spec['allocator'] == 'auto' and not pods):
+            found[node] = {'allocator': 'device-plugin', 'pods': [p['metadata']['name'] for p in pods]}
+            continue
+        try:
+            if not pods:
+                raise NodeProblem(_no_plugin(kube, params, node))
+            if claims is None:
+                claims = kube.resource_claims()
+            found[node] = inspect(kube, params, node, expected[node], pods, claims)
+        except (NodeProblem, DraError, KubeError) as exc:
+            if isinstance(exc, KubeError) and exc.status != 404:
+                raise    # the API failed, not this node: the whole check fails
+            found[node] = {'allocator': 'dra', 'failed': True, 'msg': str(exc)}
+            failed.append('%s: %s' % (node, exc))
+    result = dict(changed=any(entry.get('restarted') for entry in found.values()), nodes=found)
+    if failed:
+        module.fail_json(msg='%d of %d nodes: %s' % (len(failed), len(found), '; '.join(failed)), **result)
+    return result
+
+
 def run(module, kube, expected):
     params = module.params
     node, namespace = params['node'], params['namespace']
     pods = plugin_pods(kube.pods(namespace, params['selector'], node), params['daemonset'])
-    if not pods:
-        module.fail_json(msg='no pod of DaemonSet %s/%s (selector %s) runs on node %s: is the node handed to Kubernetes by '
-                             'NVIDIA\'s DRA driver? (see the options namespace, daemonset and selector)'
-                             % (namespace, params['daemonset'], params['selector'], node))
-    reason = dynamic_mig_reason(node, pods)
-    if reason:
-        module.fail_json(msg=reason, pods=[p['metadata']['name'] for p in pods])
-    published = published_devices(node, kube.resource_slices(node))
-    if published['dynamic']:
-        module.fail_json(msg='node %s: its ResourceSlices of driver gpu.nvidia.com share counters, which only dynamic MIG '
-                             'publishes; gpufleet.mig manages static MIG only' % node)
-    missing = sorted(set(expected) - set(published['devices']))
-    unexpected = sorted(set(published['devices']) - set(expected))
-    restart = bool(missing or unexpected or not published['complete'])
-    result = dict(changed=restart, restarted=restart, expected=expected, published=published['devices'], missing=missing,
-                  unexpected=unexpected, pods=[p['metadata']['name'] for p in pods])
+    try:
+        if not pods:
+            raise NodeProblem(_no_plugin(kube, params, node))
+        result = inspect(kube, params, node, expected, pods, kube.resource_claims())
+    except NodeProblem as exc:
+        module.fail_json(msg=str(exc), pods=[p['metadata']['name'] for p in pods])
+    restart = result['restarted']
+    result['changed'] = restart
     module.failure = dict(result, changed=False, restarted=False)
-    claims = claims_on_pool(kube.resource_claims(), node)
-    result['claims'] = claims
-    for claim in claims:
+    for claim in result['claims']:
         gone = [device for device in claim['devices'] if device not in expected]
         if gone:
             module.warn('ResourceClaim %s/%s holds device(s) %s of node %s, which the node no longer has'
                         % (claim['namespace'], claim['name'], ', '.join(gone), node))
     if module._diff:
-        result['diff'] = {'before': {'devices': published['devices']}, 'after': {'devices': expected}}
+        result['diff'] = {'before': {'devices': result['published']}, 'after': {'devices': expected}}
     if not restart or module.check_mode:
         return result
     old = set(p['metadata']['uid'] for p in pods)
@@ -227,9 +370,9 @@ def run(module, kube, expected):
     def message(observed):
         new, now = observed
         plugin = ', '.join('%s (%s)' % (p['metadata']['name'], _pod_state(p)) for p in new) or 'no new plugin pod on the node'
-        return ('node %s: its ResourceSlices of driver gpu.nvidia.com do not list the expected devices %ss after the DRA kubelet '
+        return ('node %s: its ResourceSlices of driver %s do not list the expected devices %ss after the DRA kubelet '
                 'plugin was restarted: missing %s; not expected %s%s; plugin: %s'
-                % (node, params['timeout'], ', '.join(sorted(set(expected) - set(now['devices']))) or 'none',
+                % (node, DRIVER, params['timeout'], ', '.join(sorted(set(expected) - set(now['devices']))) or 'none',
                    ', '.join(sorted(set(now['devices']) - set(expected))) or 'none',
                    '' if now['complete'] else ' (the pool is incomplete)', plugin))
 
@@ -244,20 +387,33 @@ def run(module, kube, expected):
 def main():
     module = KubeModule(
         argument_spec=dict(
-            node=dict(type='str', required=True),
-            gpus=dict(type='list', elements='dict', required=True),
+            node=dict(type='str'),
+            gpus=dict(type='list', elements='dict'),
+            planned_layouts=dict(type='list', elements='dict'),
+            nodes=dict(type='list', elements='dict', options=dict(
+                node=dict(type='str', required=True),
+                allocator=dict(type='str', default='auto'),
+                gpus=dict(type='list', elements='dict', required=True),
+                planned_layouts=dict(type='list', elements='dict'),
+            )),
             namespace=dict(type='str', default='dra-driver-nvidia-gpu'),
             daemonset=dict(type='str', default='dra-driver-nvidia-gpu-kubelet-plugin'),
             selector=dict(type='str', default='dra-driver-nvidia-gpu-component=kubelet-plugin'),
             timeout=dict(type='int', default=300),
         ),
+        required_one_of=[('node', 'nodes')],
+        mutually_exclusive=[('node', 'nodes'), ('gpus', 'nodes'), ('planned_layouts', 'nodes')],
+        required_together=[('node', 'gpus')],
         supports_check_mode=True,
         # Slices in the wrong pool, feature gates that cannot be read.
         errors={DraError: lambda exc: {'problems': exc.problems}},
     )
     expected = _validate(module)
     with module.failing_on_errors():
-        result = run(module, module.kube, expected)
+        if module.params['nodes'] is not None:
+            result = check_nodes(module, module.kube, expected)
+        else:
+            result = run(module, module.kube, expected[module.params['node']])
     module.exit_json(**result)
 
 

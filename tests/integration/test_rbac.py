@@ -49,7 +49,7 @@ MIXED = {'version': 'v1', 'flags': {'migStrategy': 'mixed'}}
 NONE = {'version': 'v1', 'flags': {'migStrategy': 'none'}}
 
 # sim-a100 is reconfigured (MIG on, two 3g.20gb per GPU); sim-spare takes the evicted GPU pods; sim-dra hands its GPU
-# to Kubernetes through NVIDIA's DRA driver and is partitioned by the extra play.
+# to Kubernetes through NVIDIA's DRA driver and is reconfigured by the same rollout (one 3g.20gb).
 FLEET = {
     'sim-a100': {'gpus': ['A100-SXM4-40GB:2'], 'driver': '550.54.15', 'cuda': '12040'},
     'sim-spare': {'gpus': ['L40S:2'], 'driver': '550.54.15', 'cuda': '12040'},
@@ -103,18 +103,21 @@ def _description(tmp_path, fleet_dir, tokens):
 
 
 def _inventory(path, hosts, report_dir, auth):
-    """The nested runs' inventory: sim-a100 only, with the rollout settings of the simulated fleet and ``auth``."""
-    host = {'ansible_connection': 'local', 'ansible_python_interpreter': hosts['sim-a100']['ansible_python_interpreter'],
-            'gpufleet_mig_checkpoint': hosts['sim-a100']['sim_state'] + '.checkpoint.json',
-            'gpufleet_mig_restore_status': hosts['sim-a100']['sim_state'] + '.restore.json',
-            'gpufleet_mig_config_name': 'all-3g.20gb',
-            'gpufleet_mig_layout': [{'devices': 'all', 'mig-enabled': True, 'mig-devices': {'3g.20gb': 2}}]}
+    """The nested runs' inventory: sim-a100 and the DRA node sim-dra, with the rollout settings of the simulated fleet and
+    ``auth``."""
+    nodes = {}
+    for name, count in (('sim-a100', 2), ('sim-dra', 1)):
+        nodes[name] = {'ansible_connection': 'local', 'ansible_python_interpreter': hosts[name]['ansible_python_interpreter'],
+                       'gpufleet_mig_checkpoint': hosts[name]['sim_state'] + '.checkpoint.json',
+                       'gpufleet_mig_restore_status': hosts[name]['sim_state'] + '.restore.json',
+                       'gpufleet_mig_config_name': 'all-3g.20gb',
+                       'gpufleet_mig_layout': [{'devices': 'all', 'mig-enabled': True, 'mig-devices': {'3g.20gb': count}}]}
     group_vars = {'gpufleet_mig_become': False, 'gpufleet_mig_install_restore': False, 'gpufleet_mig_drain_retry_delay': 1,
                   'gpufleet_mig_drain_timeout': 60, 'gpufleet_mig_report_dir': report_dir,
                   'gpufleet_mig_device_plugin_configs': {'none': NONE, 'mixed': MIXED}}
     group_vars.update(auth)
     with open(path, 'w', encoding='utf-8') as handle:
-        yaml.safe_dump({'all': {'children': {'gpu_nodes': {'hosts': {'sim-a100': host}, 'vars': group_vars}}}}, handle)
+        yaml.safe_dump({'all': {'children': {'gpu_nodes': {'hosts': nodes, 'vars': group_vars}}}}, handle)
     return path
 
 
@@ -170,36 +173,11 @@ EXTRA_PLAY = '''
       gpufleet.mig.mig_config_info:
         configmap: gpufleet-mig-plan
       register: read_plan
-    # A DRA node (dra_plugin): partitioned, then its DRA kubelet plugin restarted so that its slice lists the new device.
-    - name: Add the DRA node
-      ansible.builtin.add_host:
-        name: sim-dra
-        ansible_connection: local
-        ansible_python_interpreter: "{{ dra_python }}"
-    - name: Partition the DRA node's GPU
-      delegate_to: sim-dra
-      block:
-        - name: Enable MIG
-          gpufleet.mig.mig_mode:
-            mig_enabled: true
-        - name: Apply the layout
-          gpufleet.mig.mig_layout:
-            layout: [{devices: all, mig-enabled: true, mig-devices: {3g.20gb: 1}}]
-            write_checkpoint: false
-        - name: Read the GPU
-          gpufleet.mig.gpu_info:
-          register: dra_gpus
-    - name: Restart the DRA plugin and wait for its new device
-      gpufleet.mig.dra_plugin:
-        node: sim-dra
-        gpus: "{{ dra_gpus.node.gpus }}"
-        timeout: 30
-      register: dra
     - name: Keep the results
       ansible.builtin.copy:
         dest: "{{ results_file }}"
         content: >-
-          {{ {'created': created, 'minus': minus, 'renamed': renamed, 'recorded': recorded, 'read_plan': read_plan, 'dra': dra}
+          {{ {'created': created, 'minus': minus, 'renamed': renamed, 'recorded': recorded, 'read_plan': read_plan}
              | to_nice_json }}
         mode: "0600"
 '''
@@ -279,8 +257,7 @@ def test_least_privilege_and_no_secret_leaks(tmp_path):
         play.write_text(EXTRA_PLAY % {'configmap': CONFIGMAP})
         results_file = str(tmp_path / 'report' / 'extra-results.json')
         run('extra', [str(play), '-vvv', '--diff', '-i', inventory_plain,
-                      '-e', json.dumps({'results_file': results_file, 'minus_token': tokens['minus'], 'k8s_url': url,
-                                        'dra_python': hosts['sim-dra']['ansible_python_interpreter']})],
+                      '-e', json.dumps({'results_file': results_file, 'minus_token': tokens['minus'], 'k8s_url': url})],
             {'K8S_AUTH_KUBECONFIG': kubeconfig})
         audit = cluster.audit()
         state = cluster.dump()
@@ -298,9 +275,11 @@ def test_least_privilege_and_no_secret_leaks(tmp_path):
     assert results['created']['changed'] and results['created']['written'] == ['mixed']
     assert [r['changed'] for r in results['recorded']['results']] == [True, True], results['recorded']
     assert list(results['read_plan']['config']['mig-configs']) == [results['recorded']['results'][1]['recorded']['labels']['sim-a100']]
-    assert results['dra']['restarted'] and results['dra']['unexpected'] == ['gpu-0'], results['dra']
-    assert results['dra']['published'] == results['dra']['expected'] == results['dra']['missing'], results['dra']
-    assert [name.rsplit('-', 2)[0] for name in results['dra']['expected']] == ['gpu-0-mig-3g20gb'], results['dra']
+    # The DRA node: reconfigured by the same rollout, its kubelet plugin restarted, its slice lists the new MIG device.
+    dra_node = next(n for n in state['objects']['nodes'] if n['metadata']['name'] == 'sim-dra')
+    assert dra_node['metadata']['labels']['nvidia.com/mig.config.state'] == 'success'
+    dra_devices = [d['name'] for s in state['objects']['resourceslices'] if s['spec']['nodeName'] == 'sim-dra' for d in s['spec']['devices']]
+    assert [name.rsplit('-', 2)[0] for name in dra_devices] == ['gpu-0-mig-3g20gb'], dra_devices
 
     # -- each run used the credential it was given ------------------------------------------------------------
     def slice_of(name, following):

@@ -121,6 +121,9 @@ def worlds(draw):
         'node_check_fails': draw(st.sampled_from([False] * 9 + [True])),
         'plan_fails': draw(st.sampled_from([False] * 9 + [True])),
         'others': draw(st.lists(st.sampled_from(['gpu-node-1', 'gpu-node-9']), unique=True)),
+        # What hands the node's GPUs to Kubernetes: the device plugin, or NVIDIA's DRA driver (then the DRA check covers
+        # the node, and the device plugin check, for the other nodes, does not).
+        'allocator': draw(st.sampled_from(['device-plugin', 'dra'])),
     }
 
 
@@ -136,31 +139,45 @@ def registered(world):
     annotations = {'gpufleet.mig/failure-reason': 'Apply the layout: boom'} if world['annotated'] else {}
     findings = {'expected': {}, 'advertised': {}, 'restarted': world['restarted'], 'labels': world['labels'], 'annotations': annotations,
                 'unschedulable': False}
-    nodes = dict((other, dict(findings, restarted=True)) for other in world['others'])
+    dra = world['allocator'] == 'dra'
+    if dra:
+        findings = {'allocator': 'dra', 'restarted': world['restarted'], 'expected': ['gpu-0'], 'published': ['gpu-0'] if not world['restarted'] else [],
+                    'missing': ['gpu-0'] if world['restarted'] else [], 'unexpected': [], 'pods': ['plugin-x'], 'claims': [],
+                    'labels': world['labels'], 'annotations': annotations}
+    nodes = dict((other, dict(findings, restarted=True)) for other in world['others'] if not dra)
     cluster = {'changed': False, 'written': world['written'], 'nodes': nodes}
+    dra_nodes = dict((other, {'allocator': 'device-plugin', 'pods': []}) for other in world['others'])
+    dras = {'changed': False, 'nodes': dra_nodes}
+    checked, checks = (dra_nodes, dras) if dra else (nodes, cluster)
     if world['node_check_fails']:
-        nodes[NODE] = {'failed': True, 'msg': 'config %s is neither in configs nor in configmap' % PLUGIN_CONFIG}
-        cluster.update(failed=True, msg='1 of %d nodes: ...' % len(nodes))
+        checked[NODE] = {'failed': True, 'msg': 'config %s is neither in configs nor in configmap' % PLUGIN_CONFIG}
+        if dra:
+            checked[NODE]['allocator'] = 'dra'
+        checks.update(failed=True, msg='1 of %d nodes: ...' % len(checked))
     else:
-        nodes[NODE] = findings
+        checked[NODE] = findings
+    if not dra:
+        dra_nodes[NODE] = {'allocator': 'device-plugin', 'pods': []}
     preflight_plan = dict(plan, restore_installed=world['restore_installed']) if not world['plan_fails'] else plan
-    single = dict(findings, changed=False, written=world['written'])
-    return preflight_plan, cluster, plan, read, single
+    single = dict(findings, changed=False) if dra else dict(findings, changed=False, written=world['written'])
+    return preflight_plan, (cluster, dras), plan, read, single
 
 
-def preflight_facts(plan, cluster):
+def preflight_facts(plan, checks):
     """The facts the preflight sets on the node, through the role's own three tasks."""
+    cluster, dras = checks
     # What the node notes, with the role's defaults for the variables that only make up the cluster's key.
     variables = dict(NOTE['vars'], mig_rollout_plan=plan, mig_rollout__node={'skipped': True, 'changed': False}, mig_rollout_node_name=NODE,
                      mig_rollout__name=CONFIG, mig_rollout_device_plugin_config=PLUGIN_CONFIG, mig_rollout_layout=[],
                      mig_rollout_k8s_kubeconfig='', mig_rollout_k8s_context='', mig_rollout_k8s_host='', mig_rollout_k8s_api_key='',
                      mig_rollout_device_plugin_namespace='gpu-operator', mig_rollout_device_plugin_configmap='plugin-configs',
-                     mig_rollout_device_plugin_configs={})
+                     mig_rollout_device_plugin_configs={}, mig_rollout_allocator='auto', mig_rollout_dra_namespace='dra',
+                     mig_rollout_dra_daemonset='dra-plugin', mig_rollout_dra_selector='app=dra-plugin')
     seen = render(NOTE['ansible.builtin.set_fact']['mig_rollout__seen'], variables)
     # The device plugin check ran on the cluster's first node, which is another one when there are others.
     key = seen['cluster']
     clusters = {key: [[key, 'first'], [key, NODE]]} if key is not None else {}
-    hostvars = {'localhost': {'mig_rollout__plugin_clusters': clusters}, 'first': {'mig_rollout__plugins': cluster},
+    hostvars = {'localhost': {'mig_rollout__plugin_clusters': clusters}, 'first': {'mig_rollout__plugins': cluster, 'mig_rollout__dras': dras},
                 NODE: {'mig_rollout__seen': seen, 'mig_rollout_plan': plan}}
     # GPU-precise drains, the role's default: they change only what the capacity check is given.
     decided = render(DECIDE['ansible.builtin.set_fact']['mig_rollout__decided'],
@@ -171,7 +188,11 @@ def preflight_facts(plan, cluster):
 
 
 def batch_needs(plan, read, single, preflight):
-    variables = {'mig_rollout__plan': plan, 'mig_rollout__plugin_plan': single, 'mig_rollout__before': {'node': {'gpus': read}},
+    # The batch runs one of its two checks, as the preflight's allocator says; the other is skipped.
+    skipped = {'changed': False, 'skipped': True}
+    dra = single.get('allocator') == 'dra'
+    variables = {'mig_rollout__plan': plan, 'mig_rollout__plugin_plan': skipped if dra else single,
+                 'mig_rollout__dra_plan': single if dra else skipped, 'mig_rollout__before': {'node': {'gpus': read}},
                  'mig_rollout_config': CONFIG, 'mig_rollout_device_plugin_config': PLUGIN_CONFIG, 'mig_rollout__needs': preflight}
     return render(BATCH['ansible.builtin.set_fact']['mig_rollout__needs'], variables)
 
@@ -202,7 +223,8 @@ def test_preflight_and_batch_never_disagree(world):
     reads_again = render('{{ %s }}' % BATCH_READS['when'], {'mig_rollout_converged': facts['mig_rollout_converged']})
     assert reads_again == (needs['todo'] == 'change')
     batch = batch_needs(plan, read, single, needs)
-    for key in ('todo', 'drain', 'change', 'enable', 'disable', 'drain_gpus', 'previous', 'problems'):
+    assert needs['allocator'] == world['allocator']
+    for key in ('todo', 'drain', 'change', 'enable', 'disable', 'drain_gpus', 'previous', 'problems', 'allocator'):
         assert batch[key] == needs[key], (key, batch[key], needs[key])
     assert set(batch['upkeep']) == set(needs['upkeep'])
     record('rollout decision', 'change' if needs['todo'] == 'change' else 'accepted')
@@ -219,11 +241,13 @@ def test_a_drain_is_needed_exactly_when_something_but_upkeep_differs(world):
     layout_changes = [i for i, (dummy5, dummy6, changes) in enumerate(world['gpus']) if changes]
     labels_wrong = (world['labels'].get('nvidia.com/mig.config') != CONFIG or world['labels'].get('nvidia.com/mig.config.state') != 'success'
                     or world['annotated'])
-    drain = bool(mode_changes or layout_changes or world['restarted'] or PLUGIN_CONFIG in world['written'] or labels_wrong)
+    # The device plugin ConfigMap is a device plugin node's business only.
+    written = world['written'] if world['allocator'] == 'device-plugin' else []
+    drain = bool(mode_changes or layout_changes or world['restarted'] or PLUGIN_CONFIG in written or labels_wrong)
     assert needs['drain'] == drain
     assert needs['drain_gpus'] == sorted(set(mode_changes) | set(layout_changes))
     assert set(needs['enable']) | set(needs['disable']) == set(mode_changes)
     assert not set(needs['enable']) & set(needs['disable'])
-    upkeep = bool(world['stale'] or set(world['written']) - {PLUGIN_CONFIG}
+    upkeep = bool(world['stale'] or set(written) - {PLUGIN_CONFIG}
                   or not world['restore_installed'] and any(wanted for dummy7, wanted, dummy8 in world['gpus']))
     assert needs['todo'] == ('change' if drain else 'upkeep' if upkeep else 'nothing')

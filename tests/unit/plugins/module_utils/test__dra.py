@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from ansible_collections.gpufleet.mig.plugins.module_utils import _dra
 from ansible_collections.gpufleet.mig.plugins.module_utils._dra import (
     DraError, claims_on_pool, dynamic_mig_reason, expected_devices, mig_device_name, plugin_pods, published_devices)
 
@@ -232,3 +233,42 @@ def test_expected_devices_does_not_change_its_input():
     before = copy.deepcopy(gpus)
     expected_devices(gpus)
     assert gpus == before
+
+
+# -- planned_gpus: the devices of a layout before it is applied ------------------------------------------------------
+
+def _read_gpu(index, minor, current):
+    return {'index': index, 'minor_number': minor, 'mig_mode': {'current': current}, 'gpu_instances': []}
+
+
+def _plan(index, placements, enabled=True, model='A100-SXM4-40GB'):
+    return {'index': index, 'model': model, 'mig_enabled': enabled, 'after': {'mig-enabled': enabled, 'placements': placements}}
+
+
+def test_planned_gpus_give_the_devices_of_the_planned_layout():
+    gpus = [_read_gpu(0, 4, False), _read_gpu(1, 5, True), _read_gpu(2, 6, False)]
+    planned = [_plan(0, [{'profile': '3g.20gb', 'start': 4, 'compute_instances': ['3g.20gb']},
+                         {'profile': '1g.5gb', 'start': 6, 'compute_instances': ['1g.5gb']}]),
+               _plan(1, [], enabled=False)]
+    # GPU 2 is not in the plan: it stays as read.
+    assert _dra.expected_devices(_dra.planned_gpus(gpus, planned)) == ['gpu-4-mig-1g5gb-19-6', 'gpu-4-mig-3g20gb-9-4', 'gpu-5', 'gpu-6']
+
+
+def test_planned_split_and_empty_gpu_instances_are_refused():
+    gpus = [_read_gpu(0, 0, False), _read_gpu(1, 1, False)]
+    planned = [_plan(0, [{'profile': '3g.20gb', 'start': 4, 'compute_instances': ['1c.3g.20gb', '1c.3g.20gb']}]), _plan(1, [])]
+    with pytest.raises(_dra.DraError) as caught:
+        _dra.expected_devices(_dra.planned_gpus(gpus, planned))
+    assert len(caught.value.problems) == 2
+    assert 'split into smaller compute instances' in caught.value.problems[0] and 'stranded' in caught.value.problems[1]
+
+
+def test_planned_layouts_that_are_no_mig_layout_result_are_named():
+    gpus = [_read_gpu(0, 0, False)]
+    with pytest.raises(_dra.DraError) as caught:
+        _dra.planned_gpus(gpus, [{'index': 0}, _plan(0, [], model='A200'), _plan(0, [{'profile': '9g.99gb', 'start': 0}])])
+    problems = caught.value.problems
+    assert problems[0].startswith('planned_layouts[0] must be a GPU result of mig_layout')
+    assert problems[1].startswith("planned_layouts[1] (GPU 0): unknown GPU model 'A200'; valid models: ")
+    assert problems[2].startswith("planned_layouts[2].after.placements[0]: {'profile': '9g.99gb', 'start': 0} is not a planned GPU "
+                                  'instance of A100-SXM4-40GB')

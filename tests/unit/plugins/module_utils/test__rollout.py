@@ -48,7 +48,7 @@ def needs(plan_result=None, plugin_result='default', **kwargs):
 def test_a_converged_node_needs_nothing():
     result = needs()
     assert result == {'todo': 'nothing', 'drain': False, 'change': [], 'upkeep': [], 'enable': [], 'disable': [], 'drain_gpus': [],
-                      'problems': [], 'previous': [dict(LAYOUT, devices=[0]), dict(LAYOUT, devices=[1])]}
+                      'problems': [], 'previous': [dict(LAYOUT, devices=[0]), dict(LAYOUT, devices=[1])], 'allocator': 'device-plugin'}
 
 
 @pytest.mark.parametrize('plan_result, plugin_result, kwargs, change, drain_gpus', [
@@ -301,3 +301,50 @@ def test_the_record_says_how_the_node_was_drained_and_which_pods_went(drains, ex
     assert drain_outcome(drains) == expected
     record = node_result('changed', 1, 2, drains=drains)
     assert (record['drain'], record['evicted'], record['drain_fallback']) == expected
+
+
+# -- nodes that NVIDIA's DRA driver serves ---------------------------------------------------------------------------
+
+def dra_entry(**extra):
+    """A converged DRA node's entry in a dra_plugin run with nodes (as the module returns it)."""
+    entry = {'allocator': 'dra', 'restarted': False, 'expected': ['gpu-0-mig-3g40gb-2-0'], 'published': ['gpu-0-mig-3g40gb-2-0'],
+             'missing': [], 'unexpected': [], 'pods': ['plugin-x'], 'claims': [],
+             'labels': {'nvidia.com/mig.config': 'all-3g', 'nvidia.com/mig.config.state': 'success'}, 'annotations': {}}
+    entry.update(extra)
+    return entry
+
+
+def test_a_dra_node_is_decided_from_its_dra_check_not_the_device_plugin_check():
+    # The device plugin check did not cover gpu-node-1 (it runs only for device-plugin nodes): its result has no entry.
+    dras = {'c': {'nodes': {'gpu-node-1': dra_entry(), 'gpu-node-2': {'allocator': 'device-plugin', 'pods': []}}}}
+    plugins = {'c': {'nodes': {'gpu-node-2': plugin()}, 'written': []}}
+    decided = preflight_decisions({'a': seen(), 'b': seen(node='gpu-node-2')}, {'a': plan(), 'b': plan()}, plugins, dras=dras)
+    assert decided['a']['converged'] and decided['a']['needs']['allocator'] == 'dra' and decided['a']['problems'] == []
+    assert decided['b']['converged'] and decided['b']['needs']['allocator'] == 'device-plugin'
+
+
+def test_stale_slices_change_a_dra_node_and_give_the_capacity_check_nothing():
+    stale = dra_entry(restarted=True, missing=['gpu-0-mig-3g40gb-2-0'], unexpected=['gpu-0'])
+    decided = preflight_decisions({'a': seen()}, {'a': plan()}, {'c': SKIPPED}, dras={'c': {'nodes': {'gpu-node-1': stale}}})['a']
+    assert decided['needs']['change'] == ["the DRA kubelet plugin restarts (the node's ResourceSlices do not list the planned devices: "
+                                          'missing gpu-0-mig-3g40gb-2-0; not planned gpu-0)']
+    assert decided['needs']['drain'] and decided['capacity'] is None
+
+
+def test_a_refused_dra_node_and_a_failed_dra_check_are_problems():
+    refused = {'allocator': 'dra', 'failed': True, 'msg': 'node gpu-node-1: ... DynamicMIG=true ...'}
+    decided = preflight_decisions({'a': seen(), 'b': seen(node='gpu-node-2')}, {'a': plan(), 'b': plan()}, {'c': SKIPPED},
+                                  dras={'c': {'failed': True, 'msg': '1 of 1 nodes: ...', 'nodes': {'gpu-node-1': refused}}})
+    assert decided['a']['problems'] == [refused['msg']]
+    assert decided['a']['needs']['change'] == ['the DRA kubelet plugin was not checked']
+    # A node the failed run did not come to has the run's message.
+    assert decided['b']['problems'] == ['1 of 1 nodes: ...']
+    with pytest.raises(ValueError, match='^node a: no DRA check ran for its cluster$'):
+        preflight_decisions({'a': seen()}, {'a': plan()}, {'c': SKIPPED}, dras={})
+
+
+def test_the_batch_keeps_the_preflights_allocator_when_it_does_not_check_again():
+    earlier = node_needs(plan(), dra_entry(), 'all-3g', 'mixed')
+    assert earlier['allocator'] == 'dra'
+    assert needs(plugin_result=None, earlier=earlier)['allocator'] == 'dra'
+    assert needs(plugin_result=dra_entry(), earlier=None)['todo'] == 'nothing'

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import Kube
 from ansible_collections.gpufleet.mig.plugins.module_utils._module import GpufleetModule
@@ -41,17 +42,22 @@ def resource_slice(devices, pool='gpu-1', **spec):
 def cluster_fixture(monkeypatch):
     """The node's plugin pods, slices and the claims; a deleted plugin pod comes back with ``republish`` (or nothing)."""
     cluster = {'pods': [plugin_pod('old')], 'slices': [resource_slice(['gpu-0', 'gpu-1'])], 'claims': [], 'republish': EXPECTED,
-               'sent': []}
+               'other_slices': [], 'sent': [], 'nodes': {'gpu-1': {'nvidia.com/mig.config': 'mixed'}, 'gpu-2': {}}}
 
     def send(self, method, path, query=None, body=None, content_type=None):
         cluster['sent'].append('%s %s' % (method, path))
         if method == 'GET' and path == '/api/v1/namespaces/%s/pods' % NS:
             return json.dumps({'items': cluster['pods']})
         if method == 'GET' and path == '/apis/resource.k8s.io/v1/resourceslices':
-            assert query == [('fieldSelector', 'spec.nodeName=gpu-1')]
-            return json.dumps({'items': cluster['slices']})
+            assert query in ([('fieldSelector', 'spec.nodeName=gpu-1')], [('fieldSelector', 'spec.nodeName=gpu-2')])
+            return json.dumps({'items': cluster['slices'] if query[0][1].endswith('gpu-1') else cluster['other_slices']})
         if method == 'GET' and path == '/apis/resource.k8s.io/v1/resourceclaims':
             return json.dumps({'items': cluster['claims']})
+        if method == 'GET' and path.startswith('/api/v1/nodes/'):
+            name = path.rsplit('/', 1)[1]
+            if name not in cluster['nodes']:
+                raise ApiException(status=404, reason='Not Found')
+            return json.dumps({'metadata': {'name': name, 'labels': cluster['nodes'][name], 'annotations': {}}})
         if method == 'DELETE' and path.startswith('/api/v1/namespaces/%s/pods/' % NS):
             cluster['pods'] = []
             if cluster['republish'] is not None:
@@ -118,7 +124,16 @@ def test_no_plugin_pod_on_the_node_is_an_error(cluster):
     cluster['pods'] = [dict(plugin_pod('x'), metadata=dict(plugin_pod('x')['metadata'], ownerReferences=[]))]
     result = run()
     assert result['failed'] and 'no pod of DaemonSet %s/dra-driver-nvidia-gpu-kubelet-plugin' % NS in result['msg']
-    assert not any('resourceslices' in sent for sent in cluster['sent'])
+    # Its slices are read only to name the drivers that publish its devices instead; nothing else is asked or changed.
+    assert not any('resourceclaims' in sent for sent in cluster['sent']) and _deletes(cluster) == []
+
+
+def test_slices_of_another_driver_are_named(cluster):
+    cluster['pods'] = []
+    cluster['slices'] = [resource_slice(['gpu-0'], driver='gpu.example.com')]
+    result = run()
+    assert result['failed'] and result['msg'].endswith(
+        "its ResourceSlices are of driver(s) gpu.example.com: gpufleet.mig drives only NVIDIA's DRA driver gpu.nvidia.com")
 
 
 def test_dynamic_mig_is_refused_before_any_change(cluster):
@@ -139,3 +154,59 @@ def test_a_slice_in_another_pool_is_an_error(cluster):
     result = run()
     assert result['failed'] and "is in pool 'rack-7'" in result['msg'] and result['problems'] == [result['msg']]
     assert _deletes(cluster) == []
+
+
+def test_check_mode_reads_the_node_labels(cluster):
+    result = run(check=True)
+    assert result['allocator'] == 'dra' and result['labels'] == {'nvidia.com/mig.config': 'mixed'}
+
+
+# -- nodes: the preflight's read of many nodes -----------------------------------------------------------------------
+
+A100_PLAN = [{'index': 0, 'model': 'A100-SXM4-40GB', 'mig_enabled': True,
+              'after': {'mig-enabled': True, 'placements': [{'profile': '3g.20gb', 'start': 4, 'compute_instances': ['3g.20gb']},
+                                                            {'profile': '1g.5gb', 'start': 0, 'compute_instances': ['1g.5gb']}]}},
+             {'index': 1, 'model': 'A100-SXM4-40GB', 'mig_enabled': False, 'after': {'mig-enabled': False}}]
+
+
+def run_nodes(nodes, check=True):
+    return run_module(dra_plugin.main, dict(AUTH, nodes=nodes), check=check)
+
+
+def test_nodes_detects_the_allocator_and_plans_the_devices(cluster):
+    result = run_nodes([{'node': 'gpu-1', 'gpus': GPUS, 'planned_layouts': A100_PLAN}, {'node': 'gpu-2', 'gpus': GPUS}])
+    assert not result.get('failed'), result
+    dra = result['nodes']['gpu-1']
+    assert dra['allocator'] == 'dra' and dra['restarted'] and result['changed']
+    assert dra['expected'] == ['gpu-0-mig-1g5gb-19-0', 'gpu-0-mig-3g20gb-9-4', 'gpu-1']
+    assert dra['labels'] == {'nvidia.com/mig.config': 'mixed'}
+    assert result['nodes']['gpu-2'] == {'allocator': 'device-plugin', 'pods': []}
+    # One list of the plugin pods for all nodes; nothing deleted.
+    assert cluster['sent'].count('GET /api/v1/namespaces/%s/pods' % NS) == 1 and _deletes(cluster) == []
+
+
+def test_nodes_honours_the_allocator_given(cluster):
+    result = run_nodes([{'node': 'gpu-1', 'gpus': GPUS, 'allocator': 'device-plugin'}, {'node': 'gpu-2', 'gpus': GPUS, 'allocator': 'dra'}])
+    cluster['other_slices'] = [resource_slice(['gpu-0'], driver='gpu.example.com', pool='gpu-2', nodeName='gpu-2')]
+    assert result['failed'] and result['nodes']['gpu-1'] == {'allocator': 'device-plugin', 'pods': ['plugin-old']}
+    assert result['nodes']['gpu-2']['failed'] and 'no pod of DaemonSet' in result['nodes']['gpu-2']['msg']
+    assert result['msg'].startswith('1 of 2 nodes: gpu-2: no pod of DaemonSet')
+
+
+def test_nodes_refuse_a_stranded_gpu_and_an_unknown_allocator_before_any_request(cluster):
+    stranded = [dict(A100_PLAN[0], after={'mig-enabled': True, 'placements': []})]
+    result = run_nodes([{'node': 'gpu-1', 'gpus': GPUS, 'planned_layouts': stranded}, {'node': 'gpu-2', 'gpus': GPUS, 'allocator': 'nvidia'}])
+    assert result['failed'] and cluster['sent'] == []
+    assert 'stranded' in result['msg'] and "allocator 'nvidia' is not one of auto, device-plugin, dra" in result['msg']
+
+
+def test_nodes_only_in_check_mode(cluster):
+    result = run_nodes([{'node': 'gpu-1', 'gpus': GPUS}], check=False)
+    assert result['failed'] and 'run it in check mode' in result['msg'] and cluster['sent'] == []
+
+
+def test_nodes_refuse_dynamic_mig_per_node(cluster):
+    cluster['pods'] = [plugin_pod('old', env=[{'name': 'FEATURE_GATES', 'value': 'DynamicMIG=true'}])]
+    result = run_nodes([{'node': 'gpu-1', 'gpus': GPUS}, {'node': 'gpu-2', 'gpus': GPUS}])
+    assert result['failed'] and 'DynamicMIG=true' in result['nodes']['gpu-1']['msg']
+    assert result['nodes']['gpu-2']['allocator'] == 'device-plugin'
