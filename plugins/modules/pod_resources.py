@@ -123,8 +123,8 @@ unknown_devices:
   sample: {}
 unmapped_dra_devices:
   description:
-    - Why each DRA device of C(gpu.nvidia.com) in RV(unknown_devices) names no GPU of O(gpus), one sentence each: its
-      name does not start with a minor number, or no GPU has that minor number. When any is listed,
+    - Why each DRA device of C(gpu.nvidia.com) in RV(unknown_devices) names no GPU of O(gpus), one sentence each (its
+      name does not start with a minor number, or no GPU has that minor number). When any is listed,
       M(gpufleet.mig.node_drain) does not trust the mapping and evicts every GPU pod of the node.
   returned: when RV(available) and O(gpus) is given
   type: list
