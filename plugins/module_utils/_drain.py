@@ -154,8 +154,9 @@ def pods_on_gpus(answer):
     """``(pod_gpus, None)`` from a ``pod_resources`` module result run with ``gpus``, or ``(None, why not)``.
 
     ``pod_gpus`` maps 'ns/name' to the GPU indexes the pod holds (see :func:`spare_untouched_gpus`); ``why not`` is the
-    reason a GPU-precise drain cannot be made and every GPU pod is evicted instead. Raises ValueError when ``answer`` is
-    not such a result.
+    reason a GPU-precise drain cannot be made and every GPU pod is evicted instead: the kubelet's answer was not read, or
+    it lists DRA devices that name no GPU (``unmapped_dra_devices``). Raises ValueError when ``answer`` is not such a
+    result.
     """
     if answer is None:
         return None, 'no pod_resources given: which pod holds which GPU is not known'
