@@ -141,8 +141,8 @@ def test_a_dra_node_lists_the_devices_of_each_containers_claims(cluster, gpu_nod
     assert [e['device'] for e in expected['ml/' + infer.metadata.name]] == ['gpu-0-mig-1g5gb-19-6']
     assert [(e['driver'], e['pool'], e['device']) for e in expected['ml/trainer']] == [('gpu.nvidia.com', 'g1', 'gpu-1')]
 
-    devices, held = wait_until(lambda: (lambda answer: answer if len(answer[1]) == 2 else None)(list_pod_resources(socket, timeout=5)),
-                               timeout=10, message='both claims listed')
+    wait_until(lambda: len(list_pod_resources(socket, timeout=5)[1]) == 2, timeout=10, message='both claims listed')
+    devices, held = list_pod_resources(socket, timeout=5)
     assert held == expected
     # No device plugin on a DRA node: every pod is listed, none with device-plugin devices.
     assert all(value == {} for value in devices.values())
