@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._drain import (
-    CORDON_ANNOTATION, GPU_RESOURCE_PREFIXES, classify_pods, pod_name, spare_untouched_gpus)
+    CORDON_ANNOTATION, GPU_RESOURCE_PREFIXES, classify_pods, dra_gpu_pods, pod_name, spare_untouched_gpus)
 
 QUOTA_PREFIX = 'requests.'
 # Taint effects that keep a pod off a node (PreferNoSchedule only steers the scheduler).
@@ -201,7 +201,7 @@ def _requests_text(requests):
     return ', '.join('%s: %d' % item for item in sorted(requests.items()))
 
 
-def capacity_check(nodes, pods, quotas, changes, gpu_only=True, precise=None):
+def capacity_check(nodes, pods, quotas, changes, gpu_only=True, precise=None, claims=()):
     """What a rollout that changes ``changes`` leaves of the cluster's GPU capacity, and what it would strand.
 
     ``nodes``, ``pods``, ``quotas``: every Node, Pod and ResourceQuota of the cluster as the API returns them.
@@ -209,7 +209,10 @@ def capacity_check(nodes, pods, quotas, changes, gpu_only=True, precise=None):
     (what its device plugin will advertise). ``gpu_only``: whether the drain evicts only the pods that use GPUs.
     ``precise``: ``{node name: (gpus, pod_gpus)}`` for the nodes whose drain is GPU-precise: it evicts only the pods on
     ``gpus`` (the GPUs that change), as :func:`_drain.spare_untouched_gpus` decides from ``pod_gpus``; the pods it spares
-    keep their devices on the node.
+    keep their devices on the node. ``claims``: the cluster's ResourceClaims, where a drained node has pods that use
+    claims (``_drain.needs_claims``): the pods holding devices of NVIDIA's DRA driver on it are evicted as the drain
+    evicts them. [simplified] The devices DRA nodes offer are not counted (only resources that pods request are), so
+    such a pod is listed as evicted but neither placed nor stranded.
 
     Returns a dict: ``resources`` (``{resource: {'before', 'after', 'used', 'quota'}}``), ``evicted`` (the pods the
     drains evict, 'namespace/name'), ``spared`` (the GPU pods of drained nodes that a GPU-precise drain keeps running),
@@ -229,7 +232,7 @@ def capacity_check(nodes, pods, quotas, changes, gpu_only=True, precise=None):
     evicted, spared = [], []
     for name in sorted(changes):
         on_node = [pod for pod in running if pod['spec']['nodeName'] == name]
-        to_evict, skipped = classify_pods(on_node, gpu_only=gpu_only)
+        to_evict, skipped = classify_pods(on_node, gpu_only=gpu_only, dra_pods=dra_gpu_pods(on_node, claims, name) if claims else ())
         if name in precise:
             gpus, pod_gpus = precise[name]
             kept = spare_untouched_gpus(to_evict, skipped, gpus, pod_gpus)[0]

@@ -12,7 +12,8 @@ concurrently through the Eviction API, retry a 429 (a PodDisruptionBudget forbid
 delay until the timeout, fail a pod on any other refusal (500: several budgets select it), and wait
 until each evicted pod is gone (or replaced by a pod with another UID).
 
-Beyond kubectl: only pods that use GPU resources are evicted unless asked otherwise; the cordon
+Beyond kubectl: only pods that use GPU resources are evicted unless asked otherwise (resources ``nvidia.com/gpu*`` and
+``nvidia.com/mig-*``, or a ResourceClaim allocated devices of NVIDIA's DRA driver on the node); the cordon
 this code makes is recorded in an annotation, so uncordon lifts only that cordon and an
 administrator's own cordon stays; and a drain that fails leaves the node cordoned with the reason
 in an annotation, visible to anyone who looks at the node.
@@ -24,6 +25,7 @@ import concurrent.futures
 import time
 from collections.abc import Mapping
 
+from ansible_collections.gpufleet.mig.plugins.module_utils._dra import claims_on_pool
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import metadata_patch
 from ansible_collections.gpufleet.mig.plugins.module_utils._wait import POLL_INTERVAL, Waiter, WaitTimeout
 
@@ -33,6 +35,8 @@ __all__ = (
     'DrainError',
     'Drainer',
     'classify_pods',
+    'dra_gpu_pods',
+    'needs_claims',
     'pod_resources_unread',
     'pods_on_gpus',
     'spare_untouched_gpus',
@@ -73,8 +77,51 @@ def uses_gpu(pod):
     return False
 
 
-def classify_pods(pods, gpu_only=True):
-    """Split the node's pods into (to_evict, skipped) where skipped maps 'ns/name' to the reason."""
+def _claim_names(pod):
+    """The names of the ResourceClaims the pod uses: its spec.resourceClaims by name, the claims generated from its
+    templates (status.resourceClaimStatuses) and the claim of its extended resources that DRA serves (KEP-5004,
+    status.extendedResourceClaimStatus)."""
+    spec, status = pod.get('spec') or {}, pod.get('status') or {}
+    names = set(entry.get('resourceClaimName') for entry in spec.get('resourceClaims') or [])
+    names.update(entry.get('resourceClaimName') for entry in status.get('resourceClaimStatuses') or [])
+    names.add((status.get('extendedResourceClaimStatus') or {}).get('resourceClaimName'))
+    names.discard(None)
+    return names
+
+
+def needs_claims(pods):
+    """Whether telling the GPU pods of ``pods`` apart needs the ResourceClaims: some pod that requests no GPU resource
+    uses a claim. A pod can only use a claim it names in spec.resourceClaims (or, KEP-5004, in
+    status.extendedResourceClaimStatus), so a node without such pods needs no claim list."""
+    return any(not uses_gpu(pod) and ((pod.get('spec') or {}).get('resourceClaims')
+                                      or (pod.get('status') or {}).get('extendedResourceClaimStatus')) for pod in pods)
+
+
+def dra_gpu_pods(pods, claims, node):
+    """``{'ns/name': [devices]}``: the pods of ``pods`` that hold a ResourceClaim (of ``claims``) allocated devices of
+    NVIDIA's DRA driver (gpu.nvidia.com) in the node's pool (named after the node), with those devices.
+
+    A pod holds a claim of its namespace that is reserved for it (status.reservedFor, by uid) or that it names (see
+    :func:`_claim_names`). Claims of other drivers make no pod a GPU pod.
+    """
+    held = {}
+    by_namespace = {}
+    for pod in pods:
+        by_namespace.setdefault(pod['metadata'].get('namespace'), []).append(pod)
+    for claim in claims_on_pool(claims, node):
+        reserved = set(ref.get('uid') for ref in claim['reserved_for'] if ref.get('resource') in (None, 'pods') and ref.get('uid'))
+        for pod in by_namespace.get(claim['namespace'], []):
+            if pod['metadata'].get('uid') in reserved or claim['name'] in _claim_names(pod):
+                held.setdefault(pod_name(pod), set()).update(claim['devices'])
+    return dict((name, sorted(devices)) for name, devices in held.items())
+
+
+def classify_pods(pods, gpu_only=True, dra_pods=()):
+    """Split the node's pods into (to_evict, skipped) where skipped maps 'ns/name' to the reason.
+
+    ``dra_pods``: the names of the pods that hold devices of NVIDIA's DRA driver on the node (:func:`dra_gpu_pods`),
+    GPU pods as much as those requesting GPU resources.
+    """
     to_evict, skipped = [], {}
     for pod in sorted(pods, key=pod_name):
         metadata = pod['metadata']
@@ -86,7 +133,7 @@ def classify_pods(pods, gpu_only=True):
             skipped[pod_name(pod)] = 'static (mirror) pod, managed by the kubelet'
         elif phase in ('Succeeded', 'Failed'):
             skipped[pod_name(pod)] = 'already finished (%s)' % phase
-        elif gpu_only and not uses_gpu(pod):
+        elif gpu_only and not uses_gpu(pod) and pod_name(pod) not in dra_pods:
             skipped[pod_name(pod)] = 'uses no GPU'
         else:
             to_evict.append(pod)
@@ -107,8 +154,9 @@ def pods_on_gpus(answer):
     """``(pod_gpus, None)`` from a ``pod_resources`` module result run with ``gpus``, or ``(None, why not)``.
 
     ``pod_gpus`` maps 'ns/name' to the GPU indexes the pod holds (see :func:`spare_untouched_gpus`); ``why not`` is the
-    reason a GPU-precise drain cannot be made and every GPU pod is evicted instead. Raises ValueError when ``answer`` is
-    not such a result.
+    reason a GPU-precise drain cannot be made and every GPU pod is evicted instead: the kubelet's answer was not read, or
+    it lists DRA devices that name no GPU (``unmapped_dra_devices``). Raises ValueError when ``answer`` is not such a
+    result.
     """
     if answer is None:
         return None, 'no pod_resources given: which pod holds which GPU is not known'
@@ -117,6 +165,14 @@ def pods_on_gpus(answer):
     unread = pod_resources_unread(answer)
     if unread:
         return None, unread
+    unmapped = answer.get('unmapped_dra_devices') or []
+    if not isinstance(unmapped, list) or not all(isinstance(why, str) for why in unmapped):
+        raise ValueError('pod_resources must be the result of gpufleet.mig.pod_resources (unmapped_dra_devices: a list of '
+                         'sentences); got unmapped_dra_devices=%r' % (unmapped,))
+    if unmapped:
+        # gpu_info and NVIDIA's DRA driver disagree about the node's GPUs (or the driver names devices in a way not
+        # known here): no DRA device's GPU can be trusted, so no pod is spared.
+        return None, 'the kubelet lists DRA devices that name no GPU of gpus: %s' % '; '.join(unmapped)
     pod_gpus = answer.get('pod_gpus')
     if not isinstance(pod_gpus, Mapping) or not all(
             isinstance(held, list) and all(isinstance(index, int) for index in held) for held in pod_gpus.values()):
@@ -220,8 +276,14 @@ class Drainer(object):
     # -- drain --------------------------------------------------------------------------------
 
     def plan(self, gpu_only=True):
-        """(to_evict, skipped) for the node as it is now."""
-        to_evict, skipped = classify_pods(self.kube.pods_on_node(self.node), gpu_only)
+        """(to_evict, skipped) for the node as it is now.
+
+        The ResourceClaims are listed (once, all of them: the API has no selector on a claim's allocation) only when a
+        pod on the node that requests no GPU resource uses a claim (:func:`needs_claims`).
+        """
+        pods = self.kube.pods_on_node(self.node)
+        dra = dra_gpu_pods(pods, self.kube.resource_claims(), self.node) if gpu_only and needs_claims(pods) else {}
+        to_evict, skipped = classify_pods(pods, gpu_only, dra)
         if self.gpus is None:
             return to_evict, skipped
         return spare_untouched_gpus(to_evict, skipped, self.gpus, self.pod_gpus)

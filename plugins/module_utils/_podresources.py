@@ -15,16 +15,25 @@ MIG device UUID of a MIG device, whatever its ``deviceIDStrategy`` (that strateg
 appended for a time-sliced or MPS replica (k8s-device-plugin v0.20.0 ``internal/rm/devices.go``: ``dev.ID = uuid``,
 ``NewAnnotatedID``).
 
+Devices handed out by Dynamic Resource Allocation are not in ``devices``: the kubelet lists them per container in
+``dynamic_resources`` (the claim's namespace and name, and per device its driver, pool and device name), by default
+from Kubernetes 1.34 (feature gate ``KubeletPodResourcesDynamicResources``, beta). ``pods_to_gpus`` maps a device of
+NVIDIA's DRA driver (``gpu.nvidia.com``) to its GPU through the minor number its name starts with (``gpu-<minor>`` or
+``gpu-<minor>-mig-<profile>-<GI profile id>-<placement start>``, the regular expression of the driver's
+``mig.go`` ``canonicalMigNameRegex``) and ``gpu_info``'s ``minor_number``.
+
 The message types are built at import time from a ``FileDescriptorProto`` instead of protoc-generated code: only the
-fields read here are declared; proto3 parsers skip the others (cpu_ids, memory, topology, dynamic_resources). Field
-numbers follow ``k8s.io/kubelet/pkg/apis/podresources/v1/api.proto`` as the Kubernetes documentation prints it
-(device plugins, "Monitoring device plugin resources").
+fields read here are declared; proto3 parsers skip the others (cpu_ids, memory, topology, cdi_devices, share_id).
+Field numbers follow ``k8s.io/kubelet/pkg/apis/podresources/v1/api.proto`` (kubernetes/kubelet v0.34.0: ``DynamicResource``
+starts at 2, its ``class_name`` = 1 was removed in 1.31).
 """
 
 from __future__ import annotations
 
 import os
 import re
+
+from ansible_collections.gpufleet.mig.plugins.module_utils._dra import DRIVER as DRA_DRIVER
 
 try:
     import grpc
@@ -38,7 +47,9 @@ else:
 __all__ = (
     'DEFAULT_SOCKET',
     'PodResourcesUnavailable',
+    'dra_device_id',
     'list_pod_devices',
+    'list_pod_resources',
     'pods_to_gpus',
     'pods_to_instances',
 )
@@ -50,6 +61,11 @@ LIST_METHOD = '/v1.PodResourcesLister/List'
 MAX_MESSAGE = 16 * 1024 * 1024
 # 'MIG-GPU-<gpu uuid>/<gi>/<ci>': the MIG device UUID of R450 and R460 drivers, which names its GPU and GPU instance id.
 _OLD_MIG_UUID = re.compile(r'^MIG-(GPU-[^/]+)/(\d+)/\d+$')
+# NVIDIA's DRA driver (cmd/gpu-kubelet-plugin): a whole GPU is 'gpu-<minor>' (deviceinfo.go), a static MIG device
+# 'gpu-<minor>-mig-<profile>-<GI profile id>-<placement start>' (mig.go canonicalMigNameRegex). Its other devices
+# ('gpu-vfio-<index>', for passthrough) do not name a minor.
+_DRA_GPU = re.compile(r'^gpu-(\d+)\Z')
+_DRA_MIG = re.compile(r'^gpu-(\d+)-mig-(.+)-(\d+)-(\d+)\Z')
 
 
 class PodResourcesUnavailable(Exception):
@@ -74,8 +90,13 @@ def _message_types():
     add('ListPodResourcesResponse', [('pod_resources', 1, message, repeated, 'PodResources')])
     add('PodResources', [('name', 1, string, optional, None), ('namespace', 2, string, optional, None),
                          ('containers', 3, message, repeated, 'ContainerResources')])
-    add('ContainerResources', [('name', 1, string, optional, None), ('devices', 2, message, repeated, 'ContainerDevices')])
+    add('ContainerResources', [('name', 1, string, optional, None), ('devices', 2, message, repeated, 'ContainerDevices'),
+                               ('dynamic_resources', 5, message, repeated, 'DynamicResource')])
     add('ContainerDevices', [('resource_name', 1, string, optional, None), ('device_ids', 2, string, repeated, None)])
+    add('DynamicResource', [('claim_name', 2, string, optional, None), ('claim_namespace', 3, string, optional, None),
+                            ('claim_resources', 4, message, repeated, 'ClaimResource')])
+    add('ClaimResource', [('driver_name', 2, string, optional, None), ('pool_name', 3, string, optional, None),
+                          ('device_name', 4, string, optional, None)])
     # A pool of our own: the default pool may already hold another 'v1' package (e.g. the kubelet's real stubs).
     pool = descriptor_pool.DescriptorPool()
     pool.Add(proto)
@@ -88,7 +109,17 @@ if IMPORT_ERROR is None:
 
 
 def list_pod_devices(socket=DEFAULT_SOCKET, timeout=10.0):
-    """``{'namespace/name': {resource name: [device ids]}}`` of every pod the kubelet lists, with or without devices.
+    """``{'namespace/name': {resource name: [device ids]}}`` of every pod the kubelet lists, with or without devices:
+    the first half of :func:`list_pod_resources`."""
+    return list_pod_resources(socket, timeout)[0]
+
+
+def list_pod_resources(socket=DEFAULT_SOCKET, timeout=10.0):
+    """``(devices, claims)`` of every pod the kubelet lists.
+
+    ``devices``: ``{'namespace/name': {resource name: [device ids]}}``, every pod, with or without devices (the device
+    plugins' devices). ``claims``: ``{'namespace/name': [{'claim', 'driver', 'pool', 'device'}]}``, only the pods with
+    devices from Dynamic Resource Allocation, each device once (``claim`` is 'namespace/name' of its ResourceClaim).
 
     Raises PodResourcesUnavailable with the reason when the libraries are missing or the socket is absent,
     unreachable, too slow or answers an error.
@@ -110,14 +141,22 @@ def list_pod_devices(socket=DEFAULT_SOCKET, timeout=10.0):
             socket, code.name if code is not None else 'error', details))
     finally:
         channel.close()
-    pods = {}
+    pods, claims = {}, {}
     for pod in response.pod_resources:
-        devices = pods.setdefault('%s/%s' % (pod.namespace, pod.name), {})
+        name = '%s/%s' % (pod.namespace, pod.name)
+        devices = pods.setdefault(name, {})
         for container in pod.containers:
             for entry in container.devices:
                 ids = devices.setdefault(entry.resource_name, [])
                 ids.extend(device for device in entry.device_ids if device not in ids)
-    return pods
+            # Containers that share a claim each list its devices: one entry per device of a claim.
+            for dynamic in container.dynamic_resources:
+                for resource in dynamic.claim_resources:
+                    held = {'claim': '%s/%s' % (dynamic.claim_namespace, dynamic.claim_name), 'driver': resource.driver_name,
+                            'pool': resource.pool_name, 'device': resource.device_name}
+                    if held not in claims.setdefault(name, []):
+                        claims[name].append(held)
+    return pods, claims
 
 
 def _device_places(gpus):
@@ -151,37 +190,65 @@ def _place_of(device, places):
     return places.get((old.group(1), old.group(2)), (gpu[0], None) if gpu else None)
 
 
-def pods_to_gpus(pod_devices, gpus, prefixes=('nvidia.com/',)):
+def dra_device_id(held):
+    """An allocated DRA device as Kubernetes names it: 'driver/pool/device'."""
+    return '%s/%s/%s' % (held.get('driver'), held.get('pool'), held.get('device'))
+
+
+def _dra_place(device, by_minor):
+    """Where a device of NVIDIA's DRA driver is, from its name: ``((GPU index, GPU instance start or None), None)``, or
+    ``(None, why not)`` when the name does not start with a minor number or no GPU has that minor number."""
+    mig = _DRA_MIG.match(device or '')
+    whole = mig or _DRA_GPU.match(device or '')
+    if not whole:
+        return None, ('the name is neither gpu-<minor> nor gpu-<minor>-mig-<profile>-<GI profile id>-<placement start>, so it '
+                      'names no GPU')
+    minor = int(whole.group(1))
+    if minor not in by_minor:
+        return None, 'minor number %d is the minor number of no GPU of gpus (%s)' % (
+            minor, ', '.join('GPU %s: %s' % (index, number) for number, index in sorted(by_minor.items())) or 'none has one')
+    return (by_minor[minor], int(mig.group(4)) if mig else None), None
+
+
+def pods_to_gpus(pod_devices, gpus, prefixes=('nvidia.com/',), claims=None):
     """Map pods to the GPUs they hold.
 
-    ``pod_devices``: ``list_pod_devices``' answer; ``gpus``: ``gpu_info``'s ``node.gpus``. Only resources whose name
-    starts with one of ``prefixes`` count. Returns ``(pod_gpus, unknown)``: ``pod_gpus`` maps each pod that holds GPU
-    devices, all of them known, to the sorted GPU indexes; ``unknown`` maps a pod to its device ids that match no GPU.
+    ``pod_devices`` and ``claims``: :func:`list_pod_resources`' answer; ``gpus``: ``gpu_info``'s ``node.gpus``. Only
+    resources whose name starts with one of ``prefixes`` count, and devices of NVIDIA's DRA driver (``gpu.nvidia.com``),
+    found by the minor number in their names (``minor_number`` of ``gpus``); other drivers' devices are no GPUs.
+    Returns ``(pod_gpus, unknown, unmapped)``: ``pod_gpus`` maps each pod that holds GPU devices, all of them known, to
+    the sorted GPU indexes; ``unknown`` maps a pod to its device ids (a DRA device as 'driver/pool/device') that match no
+    GPU; ``unmapped`` says, one sentence per device, why a DRA device of ``gpu.nvidia.com`` names no GPU of ``gpus``.
     A pod in ``unknown`` is left out of ``pod_gpus``: where it runs is not known, so a drain must treat it as on every GPU.
     """
-    return _pods_on(pod_devices, gpus, prefixes, lambda place: place[0])
+    return _pods_on(pod_devices, gpus, prefixes, lambda place: place[0], claims)
 
 
-def pods_to_instances(pod_devices, gpus, prefixes=('nvidia.com/mig-',)):
+def pods_to_instances(pod_devices, gpus, prefixes=('nvidia.com/mig-',), claims=None):
     """Map pods to the MIG GPU instances they hold.
 
     As :func:`pods_to_gpus`, for the resources whose name starts with one of ``prefixes`` (NVIDIA's ``mixed`` strategy
-    names MIG devices ``nvidia.com/mig-<profile>``). Returns ``(pod_instances, unknown)``: ``pod_instances`` maps each
-    pod that holds such devices, all of them known, to the sorted ``(GPU index, placement start)`` of their GPU
-    instances; ``unknown`` maps a pod to its device ids that name no GPU instance of ``gpus`` (a device no GPU has, a
-    full GPU, a GPU instance gpu_info does not list); such a pod is left out of ``pod_instances``.
+    names MIG devices ``nvidia.com/mig-<profile>``) and the static MIG devices of NVIDIA's DRA driver in ``claims``,
+    whose names carry their placement start. Returns ``(pod_instances, unknown)``: ``pod_instances`` maps each pod
+    that holds such devices, all of them known, to the sorted ``(GPU index, placement start)`` of their GPU instances;
+    ``unknown`` maps a pod to its device ids that name no GPU instance of ``gpus`` (a device no GPU has, a full GPU, a
+    GPU instance gpu_info does not list); such a pod is left out of ``pod_instances``.
     """
-    return _pods_on(pod_devices, gpus, prefixes, lambda place: place if place[1] is not None else None)
+    return _pods_on(pod_devices, gpus, prefixes, lambda place: place if place[1] is not None else None, claims)[:2]
 
 
-def _pods_on(pod_devices, gpus, prefixes, key):
-    """``(pod -> sorted keys of its devices, pod -> unknown device ids)``: ``key(place)`` of each device's place, None
-    when that place does not count (the device is then unknown); a pod with an unknown device is left out."""
+def _pods_on(pod_devices, gpus, prefixes, key, claims=None):
+    """``(pod -> sorted keys of its devices, pod -> unknown device ids, why DRA devices are unknown)``: ``key(place)``
+    of each device's place, None when that place does not count (the device is then unknown); a pod with an unknown
+    device is left out."""
     places = _device_places(gpus)
-    held_by, unknown = {}, {}
-    for pod, resources in sorted(pod_devices.items()):
+    by_minor = dict((gpu['minor_number'], gpu['index']) for gpu in gpus
+                    if isinstance(gpu.get('minor_number'), int) and not isinstance(gpu.get('minor_number'), bool))
+    claims = claims or {}
+    held_by, unknown, unmapped = {}, {}, []
+    for pod in sorted(set(pod_devices) | set(claims)):
         held = set()
-        for resource, ids in sorted(resources.items()):
+        for resource, ids in sorted((pod_devices.get(pod) or {}).items()):
             if not resource.startswith(tuple(prefixes)):
                 continue
             for device in ids:
@@ -191,6 +258,17 @@ def _pods_on(pod_devices, gpus, prefixes, key):
                     unknown.setdefault(pod, []).append(device)
                 else:
                     held.add(found)
+        for entry in claims.get(pod) or []:
+            if entry.get('driver') != DRA_DRIVER:
+                continue  # another driver's device is no GPU
+            place, why = _dra_place(entry.get('device'), by_minor)
+            found = None if place is None else key(place)
+            if found is None:
+                unknown.setdefault(pod, []).append(dra_device_id(entry))
+                if why:
+                    unmapped.append('pod %s, claim %s: device %s: %s' % (pod, entry.get('claim'), dra_device_id(entry), why))
+            else:
+                held.add(found)
         if held and pod not in unknown:
             held_by[pod] = sorted(held)
-    return held_by, unknown
+    return held_by, unknown, unmapped

@@ -25,6 +25,9 @@ description:
     pods on those GPUs count as evicted; the others keep their devices on the node (RV(spared)). Without the kubelet's
     answer, every GPU pod of the node counts as evicted and RV(fallback) says why.
   - Only GPU resources are counted. Node labels are taken as they are now.
+  - A pod whose ResourceClaim holds devices of NVIDIA's DRA driver (C(gpu.nvidia.com)) on a drained node counts as
+    evicted, as M(gpufleet.mig.node_drain) evicts it (the ResourceClaims are read when a drained node's pods use any).
+    What DRA nodes offer is not counted, so such a pod is listed in RV(evicted) but neither placed nor stranded.
   - When something would be stranded it fails, listing the pods and resources, unless O(allow_capacity_loss) is set;
     then it succeeds with the same findings and a warning.
 author:
@@ -164,7 +167,7 @@ problems:
 """
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._capacity import CapacityInputError, capacity_check
-from ansible_collections.gpufleet.mig.plugins.module_utils._drain import pods_on_gpus
+from ansible_collections.gpufleet.mig.plugins.module_utils._drain import needs_claims, pods_on_gpus
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import name_problem
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s_module import KubeModule
 
@@ -206,7 +209,10 @@ def main():
             precise[change['node']] = (change['gpus'], pod_gpus)
     with module.failing_on_errors():
         nodes, pods, quotas = module.kube.read_cluster()
-        found = capacity_check(nodes, pods, quotas, changes, gpu_only=params['drain_gpu_only'], precise=precise)
+        drained = [pod for pod in pods if (pod.get('spec') or {}).get('nodeName') in changes]
+        # As node_drain: the claims are read only where a drained node's pods use some.
+        claims = module.kube.resource_claims() if params['drain_gpu_only'] and needs_claims(drained) else ()
+        found = capacity_check(nodes, pods, quotas, changes, gpu_only=params['drain_gpu_only'], precise=precise, claims=claims)
     found['fallback'] = fallback
     if found['problems'] and not params['allow_capacity_loss']:
         module.fail_json(msg='The change would leave the cluster without room for its GPU workloads; nothing was changed: %s '

@@ -11,8 +11,11 @@ short_description: Cordon a Kubernetes node and evict its GPU workloads, respect
 version_added: 0.1.0
 description:
   - With O(state=drain), cordons the node, then evicts the pods that use GPU resources (C(nvidia.com/gpu*) or
-    C(nvidia.com/mig-*) requests or limits), or every pod with O(gpu_only=false), through the Eviction API, so
+    C(nvidia.com/mig-*) requests or limits, or a ResourceClaim allocated devices of NVIDIA's DRA driver
+    C(gpu.nvidia.com) in the node's pool), or every pod with O(gpu_only=false), through the Eviction API, so
     PodDisruptionBudgets are respected. DaemonSet pods, static (mirror) pods and finished pods are never evicted.
+  - The ResourceClaims are listed (all of them, once) only when a pod on the node that requests no GPU resource uses a
+    claim; claims of other drivers make no pod a GPU pod.
   - Evicts all pods at once and retries an eviction that a budget refuses (HTTP 429) every O(retry_delay) seconds until
     O(timeout), as C(kubectl drain) does; then waits until every evicted pod is gone.
   - When the drain does not finish, fails with each pod that blocked and why; the node stays cordoned and carries the
@@ -24,8 +27,11 @@ description:
     still set (a write of them alone).
   - With O(gpus) (the GPUs that change) and O(pod_resources) (which pod holds which GPU, read on the node by
     M(gpufleet.mig.pod_resources)), evicts only the pods on those GPUs; pods whose devices are all on other GPUs keep
-    running. A pod the kubelet's answer does not place on known GPUs is evicted, as before. When the kubelet's
-    pod-resources API could not be read, falls back to evicting every GPU pod and says why in RV(fallback).
+    running. This covers pods holding devices of NVIDIA's DRA driver too, which M(gpufleet.mig.pod_resources) places by
+    the minor number in the device's name. A pod the kubelet's answer does not place on known GPUs is evicted, as before.
+    When the kubelet's pod-resources API could not be read, or it lists a DRA device that names no GPU
+    (its C(unmapped_dra_devices)), falls back to evicting every GPU pod and says why in
+    RV(fallback).
   - Runs where the Kubernetes client and credentials are, usually the controller (C(delegate_to=localhost)).
 author:
   - gpufleet.mig contributors (@gpufleet)
@@ -73,8 +79,9 @@ options:
   pod_resources:
     description:
       - The result of M(gpufleet.mig.pod_resources) on the node, with O(gpus) given to it; used with O(gpus).
-      - Only C(available), C(reason) and C(pod_gpus) are read. Omitted or not available, the drain falls back to
-        evicting every pod O(gpu_only) selects, and RV(fallback) says why.
+      - Only C(available), C(reason), C(pod_gpus) and C(unmapped_dra_devices) are read. Omitted, not available, or
+        with DRA devices it could not map to GPUs, the drain falls back to evicting every pod O(gpu_only) selects, and
+        RV(fallback) says why.
     type: dict
   timeout:
     description:
@@ -178,7 +185,7 @@ blocked:
 fallback:
   description:
     - With O(gpus), why the drain evicted every pod O(gpu_only) selects instead of only those on O(gpus) (the kubelet's
-      pod-resources API could not be read); null when it evicted only those.
+      pod-resources API could not be read, or a DRA device in its answer names no GPU); null when it evicted only those.
   returned: with O(state=drain) and O(gpus)
   type: str
   sample: the kubelet pod-resources socket /var/lib/kubelet/pod-resources/kubelet.sock does not exist

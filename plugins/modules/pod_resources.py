@@ -15,6 +15,12 @@ description:
   - With O(gpus) (the GPUs as M(gpufleet.mig.gpu_info) returns them in C(node.gpus)), also maps each pod to the indexes
     of the GPUs it holds. NVIDIA's device plugin gives the kubelet a GPU's UUID for a full GPU and a MIG device's UUID
     for a MIG device, whatever its C(deviceIDStrategy), with C(::N) appended for a shared replica.
+  - Devices that pods hold through ResourceClaims (Dynamic Resource Allocation) are returned in RV(dynamic_resources),
+    as the kubelet lists them (by default from Kubernetes 1.34). With O(gpus), a device of NVIDIA's DRA driver
+    (C(gpu.nvidia.com)) is mapped to its GPU by the minor number its name starts with (C(gpu-<minor>) for a whole GPU,
+    C(gpu-<minor>-mig-<profile>-<GI profile id>-<placement start>) for a MIG device) and the GPUs' C(minor_number).
+    A name that does not parse, or a minor number no GPU has, is listed in RV(unmapped_dra_devices), and
+    M(gpufleet.mig.node_drain) then drains every GPU pod of the node. Devices of other drivers are no GPUs.
   - Never fails because the API cannot be read (no socket, kubelet not answering, grpcio or protobuf missing); it
     returns RV(available=false) with the RV(reason), so that a caller such as M(gpufleet.mig.node_drain) falls back to
     draining every GPU pod of the node.
@@ -41,7 +47,8 @@ options:
   gpus:
     description:
       - The node's GPUs as M(gpufleet.mig.gpu_info) returns them (C(node.gpus)); each needs C(index), C(uuid) and
-        C(gpu_instances) with the C(uuid) of each compute instance. Without them RV(pod_gpus) is not returned.
+        C(gpu_instances) with the C(uuid) of each compute instance, and C(minor_number) to place DRA devices. Without
+        them RV(pod_gpus) is not returned.
     type: list
     elements: dict
 seealso:
@@ -90,19 +97,39 @@ pods:
   returned: when RV(available)
   type: dict
   sample: {research/train-0: {nvidia.com/mig-3g.40gb: [MIG-1f4ee9b2-8e5c-5a39-9c53-2b4d2c1e2a11]}}
+dynamic_resources:
+  description:
+    - Per pod that holds devices through ResourceClaims, each device once, with its claim (C(namespace/name)), driver,
+      pool and device name. Pods without such devices are left out.
+  returned: when RV(available)
+  type: dict
+  sample: {research/train-0: [{claim: research/train-0-gpu-x7k2p, driver: gpu.nvidia.com, pool: gpu-node-07,
+                               device: gpu-3-mig-3g40gb-9-4}]}
 pod_gpus:
   description:
-    - Per pod that holds C(nvidia.com/*) devices, the indexes of the GPUs they are on.
+    - Per pod that holds C(nvidia.com/*) devices or devices of NVIDIA's DRA driver (C(gpu.nvidia.com)), the indexes of
+      the GPUs they are on.
     - A pod holding a device that matches none of O(gpus) is left out (see RV(unknown_devices)); a drain treats it as
       on every GPU.
   returned: when RV(available) and O(gpus) is given
   type: dict
   sample: {research/train-0: [3]}
 unknown_devices:
-  description: Per pod, its C(nvidia.com/*) device ids that match no GPU of O(gpus).
+  description:
+    - Per pod, its C(nvidia.com/*) device ids and C(gpu.nvidia.com) DRA devices (as C(driver/pool/device)) that match no
+      GPU of O(gpus).
   returned: when RV(available) and O(gpus) is given
   type: dict
   sample: {}
+unmapped_dra_devices:
+  description:
+    - Why each DRA device of C(gpu.nvidia.com) in RV(unknown_devices) names no GPU of O(gpus), one sentence each (its
+      name does not start with a minor number, or no GPU has that minor number). When any is listed,
+      M(gpufleet.mig.node_drain) does not trust the mapping and evicts every GPU pod of the node.
+  returned: when RV(available) and O(gpus) is given
+  type: list
+  elements: str
+  sample: []
 """
 
 import math
@@ -112,7 +139,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gpufleet.mig.plugins.module_utils._podresources import (
     DEFAULT_SOCKET,
     PodResourcesUnavailable,
-    list_pod_devices,
+    list_pod_resources,
     pods_to_gpus,
 )
 
@@ -132,14 +159,18 @@ def main():
     for gpu in params['gpus'] or []:
         if not isinstance(gpu.get('index'), int) or not gpu.get('uuid'):
             module.fail_json(msg='each of gpus needs an integer index and a uuid, as gpu_info returns them; got %r' % (gpu,))
+        minor = gpu.get('minor_number')
+        if minor is not None and (not isinstance(minor, int) or isinstance(minor, bool) or minor < 0):
+            module.fail_json(msg='gpus: GPU %s: minor_number must be the device minor number (an integer of at least 0), as '
+                                 'gpu_info returns it, got %r' % (gpu['index'], minor))
     result = dict(changed=False, socket=params['socket'])
     try:
-        pods = list_pod_devices(params['socket'], params['timeout'])
+        pods, claims = list_pod_resources(params['socket'], params['timeout'])
     except PodResourcesUnavailable as exc:
         module.exit_json(available=False, reason=str(exc), **result)
-    result.update(available=True, reason=None, pods=pods)
+    result.update(available=True, reason=None, pods=pods, dynamic_resources=claims)
     if params['gpus'] is not None:
-        result['pod_gpus'], result['unknown_devices'] = pods_to_gpus(pods, params['gpus'])
+        result['pod_gpus'], result['unknown_devices'], result['unmapped_dra_devices'] = pods_to_gpus(pods, params['gpus'], claims=claims)
     module.exit_json(**result)
 
 

@@ -175,6 +175,7 @@ class Simulation(object):
     # ------------------------------------------------------------------ bootstrap
     def bootstrap(self):
         self._setup_plugins()
+        self._setup_dra_kubelets()
         with self.store.lock:
             namespaces = {'default', 'kube-system', 'kube-public', 'kube-node-lease'}
             namespaces.add(self.dp['namespace'])
@@ -857,17 +858,60 @@ class Simulation(object):
             lister = functools.partial(self._pod_resources_list, name)
             self.pod_resources[name] = sim_podresources.PodResourcesServer(name, manager.kubelet_dir, lister).start()
 
+    def _setup_dra_kubelets(self):
+        """The kubelet's pod-resources API on every DRA node (whichever device plugin implementation the others run):
+        it lists the devices the node's pods hold through their ResourceClaims."""
+        for index, (name, cfg) in enumerate(sorted(self.nodes_cfg.items())):
+            if not cfg['nvml_state'] or cfg['allocator'] != 'dra':
+                continue
+            if self.kubelet_root is None:
+                # Unix socket paths are limited to 107 bytes: a short temporary folder.
+                self.kubelet_root = tempfile.mkdtemp(prefix='k8ssim-')
+            kubelet_dir = os.path.join(self.kubelet_root, 'n%d' % index, 'kubelet')
+            lister = functools.partial(self._pod_resources_list, name)
+            self.pod_resources[name] = sim_podresources.PodResourcesServer(name, kubelet_dir, lister).start()
+            self._log('node %s: kubelet pod-resources API on %s' % (name, self.pod_resources[name].socket))
+
     def _pod_resources_list(self, node_name):
-        """The pods the node's kubelet knows, with the devices its device manager allocated to each container."""
+        """The pods the node's kubelet knows, with the devices its device manager allocated to each container and the
+        devices of the ResourceClaims each container uses."""
         manager = self.kubelets.get(node_name)
         with self.store.lock:
             pods = [pod for pod in self.store.items('pods') if pod['spec'].get('nodeName') == node_name]
+            claims = dict((pod['metadata']['uid'], self._container_claims(pod)) for pod in pods)
         answer = []
         for pod in sorted(pods, key=lambda p: (p['metadata']['namespace'], p['metadata']['name'])):
             devices = dict(manager.pod_devices(pod['metadata']['uid'])) if manager is not None else {}
-            containers = [(c.get('name', 'main'), devices.get(c.get('name', 'main'), {})) for c in pod['spec'].get('containers') or []]
+            containers = [(c.get('name', 'main'), devices.get(c.get('name', 'main'), {}), claims[pod['metadata']['uid']].get(c.get('name', 'main'), []))
+                          for c in pod['spec'].get('containers') or []]
             answer.append((pod['metadata']['namespace'], pod['metadata']['name'], containers))
         return answer
+
+    def _container_claims(self, pod):
+        """container name -> [(claim namespace, claim name, [(driver, pool, device, [CDI ids])])]: the claims each
+        container uses (``resources.claims`` naming the pod's ``spec.resourceClaims``), as the kubelet's DRA manager
+        reports them (``GetContainerClaimInfos``), once allocated and reserved for the pod.
+
+        [simplified] The kubelet reports a claim once it has prepared it (NodePrepareResources, when the pod starts);
+        here from the binding. Every device of the claim is reported, whatever request the container names. The CDI id
+        is the one NVIDIA's plugin gives a claim's device (``cdi.go`` ``GetClaimDeviceName``); other drivers' get none.
+        """
+        namespace = pod['metadata']['namespace']
+        statuses = dict((s['name'], s.get('resourceClaimName')) for s in pod['status'].get('resourceClaimStatuses') or [])
+        names = dict((entry['name'], entry.get('resourceClaimName') or statuses.get(entry['name']))
+                     for entry in pod['spec'].get('resourceClaims') or [] if entry.get('name'))
+        found = {}
+        for container in pod['spec'].get('containers') or []:
+            for ref in (container.get('resources') or {}).get('claims') or []:
+                claim = self.store.get('resourceclaims', namespace, names.get(ref.get('name'))) if names.get(ref.get('name')) else None
+                status = (claim or {}).get('status') or {}
+                if not status.get('allocation') or not any(r.get('uid') == pod['metadata']['uid'] for r in status.get('reservedFor') or []):
+                    continue
+                results = [(r['driver'], r['pool'], r['device'],
+                            ['k8s.%s/claim=%s-%s' % (r['driver'], claim['metadata']['uid'], r['device'])] if r['driver'] == sim_dra.DRIVER else [])
+                           for r in status['allocation']['devices'].get('results') or []]
+                found.setdefault(container.get('name', 'main'), []).append((namespace, claim['metadata']['name'], results))
+        return found
 
     def _allocate_devices(self):
         """The device managers' Allocate: every admitted pod of a node gets its devices once (see DeviceManager.allocate)."""

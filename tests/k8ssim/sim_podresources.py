@@ -8,9 +8,15 @@ service and its messages) and the kubelet's ``pkg/kubelet/apis/podresources/serv
 the kubelet knows on its node, each container with the devices the device manager allocated to it, per resource.
 ``GetAllocatableResources`` and ``Get`` are not served (a real kubelet serves them; gRPC answers UNIMPLEMENTED here).
 
-The messages are declared here in full, independently of the collection's client (which declares only the fields it
-reads), so that a wrong field number on either side shows. [uncertain] The numbers of ``DynamicResource`` and
-``ClaimResource`` fields are from memory of the .proto; nothing here sets them.
+Devices allocated through Dynamic Resource Allocation go into each container's ``dynamic_resources``: per claim the
+container uses (``resources.claims``), its namespace and name and per allocated device the driver, pool and device
+name with the CDI device ids the driver prepared (``GetContainerClaimInfos`` of the kubelet's DRA manager; on by
+default from 1.34, feature gate ``KubeletPodResourcesDynamicResources`` beta).
+
+The messages are declared here in full as a 1.34 kubelet has them, independently of the collection's client (which
+declares only the fields it reads), so that a wrong field number on either side shows. Field numbers checked against
+``pkg/apis/podresources/v1/api.proto`` of kubernetes/kubelet v0.34.0 (2108ddc4): ``DynamicResource`` starts at 2 (its
+``class_name`` = 1 was removed in 1.31); ``ClaimResource.share_id`` = 5 came in 1.35 and is left out.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -77,7 +83,9 @@ def socket_path(kubelet_dir):
 class PodResourcesServer(object):
     """``v1.PodResourcesLister`` on ``<kubelet dir>/pod-resources/kubelet.sock``.
 
-    ``lister()`` returns the node's pods as ``[(namespace, name, [(container, {resource: [device ids]})])]``.
+    ``lister()`` returns the node's pods as ``[(namespace, name, [(container, {resource: [device ids]}[, claims])])]``
+    where the optional ``claims`` are the container's DRA claims: ``[(claim namespace, claim name, [(driver, pool,
+    device, [CDI device ids])])]``.
     """
 
     def __init__(self, node, kubelet_dir, lister):
@@ -91,10 +99,17 @@ class PodResourcesServer(object):
         response = MESSAGES['ListPodResourcesResponse']()
         for namespace, name, containers in self.lister():
             pod = response.pod_resources.add(namespace=namespace, name=name)
-            for container, devices in containers:
+            for item in containers:
+                container, devices, claims = (tuple(item) + ([],))[:3]
                 entry = pod.containers.add(name=container)
                 for resource, ids in sorted(devices.items()):
                     entry.devices.add(resource_name=resource, device_ids=list(ids))
+                for claim_namespace, claim_name, results in claims:
+                    dynamic = entry.dynamic_resources.add(claim_name=claim_name, claim_namespace=claim_namespace)
+                    for driver, pool, device, cdi_ids in results:
+                        resource = dynamic.claim_resources.add(driver_name=driver, pool_name=pool, device_name=device)
+                        for cdi in cdi_ids:
+                            resource.cdi_devices.add(name=cdi)
         return response
 
     def start(self):

@@ -18,9 +18,9 @@ import time
 import grpc
 import pytest
 
-from ansible_collections.gpufleet.mig.plugins.module_utils._drain import classify_pods, spare_untouched_gpus
+from ansible_collections.gpufleet.mig.plugins.module_utils._drain import classify_pods, pods_on_gpus, spare_untouched_gpus
 from ansible_collections.gpufleet.mig.plugins.module_utils._podresources import (
-    PodResourcesUnavailable, list_pod_devices, pods_to_gpus, pods_to_instances)
+    PodResourcesUnavailable, list_pod_devices, list_pod_resources, pods_to_gpus, pods_to_instances)
 
 sys.path.insert(0, os.path.join(os.environ.get('GPUFLEET_ROOT', os.getcwd()), 'tests', 'k8ssim'))
 import sim_podresources  # noqa: E402  pylint: disable=wrong-import-position
@@ -77,6 +77,27 @@ def test_list_reads_every_pod_and_merges_containers_skipping_fields_it_does_not_
         }
     finally:
         server.stop(0)
+
+
+def test_dra_devices_are_read_per_pod_once_with_their_claims(folder):
+    """dynamic_resources as a 1.34 kubelet sends it (the simulator's full messages: CDI ids too), read by the client's
+    own declaration; a claim two containers share is one entry per device."""
+    whole = ('gpu.nvidia.com', 'n1', 'gpu-0', ['k8s.gpu.nvidia.com/claim=u1-gpu-0'])
+    mig = ('gpu.nvidia.com', 'n1', 'gpu-1-mig-1g10gb-me-20-0', ['k8s.gpu.nvidia.com/claim=u2-gpu-1-mig-1g10gb-me-20-0'])
+    nic = ('nic.example.com', 'n1', 'eth1', [])
+    server = sim_podresources.PodResourcesServer('n1', folder, lambda: [
+        ('ml', 'a', [('main', {}, [('ml', 'a-gpu-x1', [whole])]), ('side', {}, [('ml', 'a-gpu-x1', [whole])])]),
+        ('ml', 'b', [('main', {'nvidia.com/gpu': [GPU1]}, [('ml', 'shared', [mig, nic])])]),
+        ('ml', 'c', [('main', {})])]).start()
+    try:
+        devices, claims = list_pod_resources(server.socket, timeout=5)
+    finally:
+        server.stop()
+    assert devices == {'ml/a': {}, 'ml/b': {'nvidia.com/gpu': [GPU1]}, 'ml/c': {}}
+    assert claims == {
+        'ml/a': [{'claim': 'ml/a-gpu-x1', 'driver': 'gpu.nvidia.com', 'pool': 'n1', 'device': 'gpu-0'}],
+        'ml/b': [{'claim': 'ml/shared', 'driver': 'gpu.nvidia.com', 'pool': 'n1', 'device': 'gpu-1-mig-1g10gb-me-20-0'},
+                 {'claim': 'ml/shared', 'driver': 'nic.example.com', 'pool': 'n1', 'device': 'eth1'}]}
 
 
 def test_the_simulated_kubelets_server_answers_the_client(folder):
@@ -154,9 +175,9 @@ def test_devices_map_to_their_gpus():
         'a/nic': {'example.com/nic': ['eth9']},
         'a/none': {},
     }
-    pod_gpus, unknown = pods_to_gpus(pods, GPUS)
+    pod_gpus, unknown, unmapped = pods_to_gpus(pods, GPUS)
     assert pod_gpus == {'a/full': [0], 'a/mig': [1], 'a/both': [0, 1], 'a/replica': [1], 'a/old-driver': [1]}
-    assert unknown == {'a/stranger': ['GPU-unknown']}
+    assert unknown == {'a/stranger': ['GPU-unknown']} and unmapped == []
 
 
 # GPU instances with ids and placements, as gpu_info returns them: GPU 1 has GI 1 at slice 0 and GI 2 at slice 4, two
@@ -185,7 +206,7 @@ def test_mig_devices_map_to_their_gpu_instances():
     assert pod_instances == {'a/one': [(1, 4)], 'a/two': [(1, 0), (1, 4)], 'a/old-driver': [(1, 0)]}
     assert unknown == {'a/old-unknown-gi': ['MIG-%s/9/0' % GPU1], 'a/stranger': ['MIG-gone']}
     # The same devices through pods_to_gpus: one parser, the GPU of each.
-    pod_gpus, unknown = pods_to_gpus(pods, PLACED)
+    pod_gpus, unknown, dummy = pods_to_gpus(pods, PLACED)
     assert pod_gpus['a/old-unknown-gi'] == [1] and pod_gpus['a/two'] == [1] and unknown == {'a/stranger': ['MIG-gone']}
     assert pods_to_instances(pods, PLACED, prefixes=('nvidia.com/gpu',))[1] == {'a/full': [GPU0]}
 
@@ -205,3 +226,53 @@ def test_only_pods_on_changing_gpus_are_evicted_and_uncovered_ones_are_evicted_t
     # No GPU changes: every covered GPU pod stays.
     evict, dummy = spare_untouched_gpus(to_evict, {}, [], {'a/on0': [0], 'a/on1': [1], 'a/on0and1': [0, 1]})
     assert [p['metadata']['name'] for p in evict] == ['uncovered']
+
+
+# Minor numbers that are not the indexes, as on a node whose GPUs the driver numbered in another order.
+MINORS = [dict(GPUS[0], minor_number=3), dict(GPUS[1], minor_number=1)]
+
+
+def _held(claim, device, driver='gpu.nvidia.com'):
+    return {'claim': claim, 'driver': driver, 'pool': 'n1', 'device': device}
+
+
+def test_dra_devices_map_to_their_gpus_by_the_minor_in_their_names():
+    claims = {
+        'a/whole': [_held('a/c1', 'gpu-3')],
+        'a/mig': [_held('a/c2', 'gpu-1-mig-1g10gb-me-20-0'), _held('a/c2', 'gpu-1-mig-3g40gb-9-4')],
+        'a/both': [_held('a/c3', 'gpu-3')],
+        # Other drivers' devices are no GPUs: a pod holding only those holds no GPU.
+        'a/nic': [_held('a/c4', 'gpu-1', driver='nic.example.com')],
+        'a/vfio': [_held('a/c5', 'gpu-3'), _held('a/c5', 'gpu-vfio-0')],
+        'a/gone': [_held('a/c6', 'gpu-7-mig-1g5gb-19-0')],
+    }
+    pods = {'a/both': {'nvidia.com/gpu': [GPU1]}, 'a/web': {}}
+    pod_gpus, unknown, unmapped = pods_to_gpus(pods, MINORS, claims=claims)
+    assert pod_gpus == {'a/whole': [0], 'a/mig': [1], 'a/both': [0, 1]}
+    assert unknown == {'a/vfio': ['gpu.nvidia.com/n1/gpu-vfio-0'], 'a/gone': ['gpu.nvidia.com/n1/gpu-7-mig-1g5gb-19-0']}
+    assert unmapped == [
+        'pod a/gone, claim a/c6: device gpu.nvidia.com/n1/gpu-7-mig-1g5gb-19-0: minor number 7 is the minor number of no GPU '
+        'of gpus (GPU 1: 1, GPU 0: 3)',
+        'pod a/vfio, claim a/c5: device gpu.nvidia.com/n1/gpu-vfio-0: the name is neither gpu-<minor> nor '
+        'gpu-<minor>-mig-<profile>-<GI profile id>-<placement start>, so it names no GPU']
+    # Without minor numbers (an older gpu_info answer) no DRA device can be placed.
+    assert pods_to_gpus({}, GPUS, claims={'a/whole': [_held('a/c1', 'gpu-0')]})[2] == [
+        'pod a/whole, claim a/c1: device gpu.nvidia.com/n1/gpu-0: minor number 0 is the minor number of no GPU of gpus (none has one)']
+
+
+def test_dra_mig_devices_map_to_their_gpu_instances_by_placement_start():
+    gpus = [dict(PLACED[0], minor_number=0), dict(PLACED[1], minor_number=1)]
+    claims = {'a/one': [_held('a/c', 'gpu-1-mig-4g40gb-5-4')], 'a/whole': [_held('a/w', 'gpu-0')]}
+    assert pods_to_instances({}, gpus, claims=claims) == ({'a/one': [(1, 4)]}, {'a/whole': ['gpu.nvidia.com/n1/gpu-0']})
+
+
+def test_a_dra_device_that_names_no_gpu_makes_the_drain_node_wide_and_says_why():
+    answer = {'available': True, 'reason': None, 'pod_gpus': {'a/x': [0]},
+              'unmapped_dra_devices': ['pod a/v, claim a/c: device gpu.nvidia.com/n1/gpu-vfio-0: the name is neither ...']}
+    pod_gpus, why = pods_on_gpus(answer)
+    assert pod_gpus is None
+    assert why == ('the kubelet lists DRA devices that name no GPU of gpus: pod a/v, claim a/c: device '
+                   'gpu.nvidia.com/n1/gpu-vfio-0: the name is neither ...')
+    assert pods_on_gpus(dict(answer, unmapped_dra_devices=[])) == ({'a/x': [0]}, None)
+    with pytest.raises(ValueError, match=r'unmapped_dra_devices: a list of sentences\); got unmapped_dra_devices=.gpu-9.'):
+        pods_on_gpus(dict(answer, unmapped_dra_devices='gpu-9'))

@@ -114,6 +114,9 @@ def test_node_drain_with_valid_labels_reaches_the_recorder(run):
     ({'gpus': [0], 'pod_resources': {'available': True}}, 'pod_resources must be the result of gpufleet.mig.pod_resources run with gpus'),
     ({'gpus': [0], 'pod_resources': {'available': True, 'pod_gpus': {'ml/a': ['GPU-0']}}},
      'pod_resources must be the result of gpufleet.mig.pod_resources run with gpus'),
+    ({'gpus': [0], 'pod_resources': {'available': True, 'pod_gpus': {}, 'unmapped_dra_devices': 'gpu-9'}},
+     "pod_resources must be the result of gpufleet.mig.pod_resources (unmapped_dra_devices: a list of sentences); "
+     "got unmapped_dra_devices='gpu-9'"),
 ])
 def test_node_drain_refuses_a_bad_precise_drain_before_any_request(run, args, message):
     result, requests = run('node_drain', dict(args, node='gpu-1'))
