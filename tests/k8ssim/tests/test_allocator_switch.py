@@ -77,7 +77,8 @@ def _unschedulable(core, name):
 def test_relabelling_moves_a_node_to_the_dra_driver_and_back(cluster, gpu_node, implementation):
     state = gpu_node('gpu-1', profiles='19,19')
     desc = base_description([{'name': 'gpu-1', 'nvml_state': state, 'labels': {'nvidia.com/device-plugin.config': 'mixed'}},
-                             {'name': 'cpu-1'}], implementation, dra_driver={'slice_wipe_delay': 2.0})
+                             {'name': 'cpu-1'}], implementation, namespaces=['ml'], feature_gates={'DRAExtendedResource': True},
+                            dra_driver={'slice_wipe_delay': 2.0, 'device_classes': [_profile_class('1g.5gb')]})
     sim = cluster(desc)
     core, apps = clients(sim)[:2]
     api = client.ResourceV1Api(sim.api_client())
@@ -98,6 +99,14 @@ def test_relabelling_moves_a_node_to_the_dra_driver_and_back(cluster, gpu_node, 
     wait_until(lambda: _gpu(core, 'gpu-1')[1] == {MIG_1G: '0'}, timeout=15, message='allocatable dropped')
     wait_until(lambda: _devices(api, 'gpu-1') == _mig_names(state), message='slice published')
     wait_until(lambda: _gpu(core, 'gpu-1') == ({MIG_1G: '0'}, {MIG_1G: '0'}), timeout=15, message='capacity dropped')
+    # An unchanged pod spec now gets its MIG device from the slice (KEP-5004), and gives it back when it goes.
+    core.create_namespaced_pod('ml', _pod('same-spec', [('main', {MIG_1G: '1'})]))
+    wait_until(lambda: core.read_namespaced_pod('same-spec', 'ml').status.phase == 'Running', message='same-spec running')
+    status = core.read_namespaced_pod('same-spec', 'ml').status.extended_resource_claim_status
+    claim = api.read_namespaced_resource_claim(status.resource_claim_name, 'ml')
+    assert [(r.pool, r.device) for r in claim.status.allocation.devices.results] == [('gpu-1', _mig_names(state)[0])]
+    core.delete_namespaced_pod('same-spec', 'ml')
+    wait_until(lambda: api.list_namespaced_resource_claim('ml').items == [], message='special claim deleted')
 
     # And back: the DRA kubelet plugin stops, its slice stays until the kubelet's wiping delay, the device plugin returns.
     core.patch_node('gpu-1', {'metadata': {'labels': {DP_LABEL: 'true', DRA_LABEL: None}}})
