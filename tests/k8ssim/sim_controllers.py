@@ -28,6 +28,15 @@ from sim_selectors import match_label_selector_object
 from sim_store import ApiError, not_found, now_iso, parse_quantity, BY_PLURAL
 
 CONFIG_LABEL = 'nvidia.com/device-plugin.config'
+# The GPU Operator's device plugin DaemonSet runs on the nodes with this label "true" (k8s.md 3.1: operand DaemonSets
+# use nodeSelector nvidia.com/gpu.deploy.<operand>: "true"; "false" is the administrator's opt-out).
+DEVICE_PLUGIN_DEPLOY_LABEL = 'nvidia.com/gpu.deploy.device-plugin'
+# Off unless the description turns it on: DRAExtendedResource is alpha (off by default) in 1.34 and 1.35 and beta in
+# 1.36 [uncertain: on by default there]; the server says it is v1.31, and with it on the chart's gpu.nvidia.com class
+# (extendedResourceName nvidia.com/gpu) would draw nvidia.com/gpu pods onto DRA nodes in every existing description.
+FEATURE_GATES = {'DRAExtendedResource': False}
+# The scheduler's in-memory name of a pod's special claim before it is created (dynamicresources specialClaimInMemName).
+EXTENDED_CLAIM = '<extended-resources>'
 # Node Feature Discovery keeps the names of the labels it set from feature files here, to remove them when they go.
 FEATURE_LABELS_ANNOTATION = 'nfd.node.kubernetes.io/feature-labels'
 PLUGIN_IMPLEMENTATIONS = ('nvidia', 'model')
@@ -88,6 +97,25 @@ def pod_requests(pod):
     return total
 
 
+def container_requests(pod, init=True):
+    """[(container name, {resource: count})] of the pod's initContainers (with ``init``) and containers, limits standing
+    in for missing requests as the API server's defaulting does for extended resources."""
+    spec = pod.get('spec') or {}
+    found = []
+    for container in (list(spec.get('initContainers') or []) if init else []) + list(spec.get('containers') or []):
+        resources = container.get('resources') or {}
+        merged = dict(resources.get('limits') or {})
+        merged.update(resources.get('requests') or {})
+        found.append((container.get('name', 'main'), dict((k, parse_quantity(v)) for k, v in merged.items())))
+    return found
+
+
+def dra_backed(pod):
+    """(container, resource) pairs of the pod that KEP-5004 serves from DRA (status.extendedResourceClaimStatus)."""
+    mappings = ((pod.get('status') or {}).get('extendedResourceClaimStatus') or {}).get('requestMappings') or []
+    return set((m.get('containerName'), m.get('resourceName')) for m in mappings)
+
+
 def owner_uid(obj, kind=None):
     for ref in (obj.get('metadata') or {}).get('ownerReferences') or []:
         if ref.get('controller') and (kind is None or ref.get('kind') == kind):
@@ -135,6 +163,12 @@ class Simulation(object):
                 raise ValueError('node %s: dra.mig must be one of %s, got %r' % (node['name'], ', '.join(sim_dra.MIG_MODES), dra_mode))
             self.nodes_cfg[node['name']] = {'nvml_state': state, 'simnode': node.get('simnode') or default_simnode,
                                             'allocator': allocator, 'dra_mig': dra_mode}
+        gates = self.desc.get('feature_gates') or {}
+        for gate, value in gates.items():
+            if gate not in FEATURE_GATES or not isinstance(value, bool):
+                raise ValueError('feature_gates: %s: %r is not valid; valid: %s, each true or false'
+                                 % (gate, value, ', '.join(sorted(FEATURE_GATES))))
+        self.feature_gates = dict(FEATURE_GATES, **gates)
         dp = dict(self.desc.get('device_plugin') or {})
         dp.setdefault('namespace', 'gpu-operator')
         dp.setdefault('daemonset', 'nvidia-device-plugin-daemonset')
@@ -156,6 +190,16 @@ class Simulation(object):
         if unknown:
             raise ValueError('dra_driver: unknown keys %s' % ', '.join(unknown))
         self.dra = dict(sim_dra.DEFAULTS, **(self.desc.get('dra_driver') or {}))
+        selector = self.dra['node_selector']
+        if not isinstance(selector, dict) or not selector or not all(isinstance(v, str) for v in selector.values()):
+            raise ValueError('dra_driver.node_selector must be a non-empty map of label to string value, got %r' % (selector,))
+        if self.dra['slice_wipe_delay'] is None:
+            self.dra['slice_wipe_delay'] = sim_dra.KUBELET_WIPING_DELAY_S * self.time_scale
+        # Each node's labels at start: a GPU node's allocator becomes the labels that select the plugin DaemonSets.
+        self.initial_labels = dict((node['name'], self._initial_labels(node)) for node in self.desc.get('nodes') or [])
+        self.dra_unregistered = {}  # node -> when its DRA kubelet plugin last stopped being registered
+        self.model_unregistered = {}  # node -> when the model's device plugin pod left the node
+        self.model_served = set()  # nodes whose resources the model's plugin has advertised
         self.plugin_impl = None  # 'nvidia' or 'model', decided in bootstrap
         self.kubelet_root = None
         self.kubelets = {}  # node -> sim_kubelet.DeviceManager
@@ -179,7 +223,7 @@ class Simulation(object):
         with self.store.lock:
             namespaces = {'default', 'kube-system', 'kube-public', 'kube-node-lease'}
             namespaces.add(self.dp['namespace'])
-            if self.dra_nodes_configured():
+            if self.dra_driver_installed():
                 namespaces.add(self.dra['namespace'])
             namespaces.update(t.get('namespace', 'default') for t in self.desc.get('resource_claim_templates') or [])
             namespaces.update(w.get('namespace', 'default') for w in self.desc.get('workloads') or [])
@@ -193,13 +237,13 @@ class Simulation(object):
             if self.dp.get('configmap'):
                 self.store.add('configmaps', {'metadata': {'name': self.dp['configmap'], 'namespace': self.dp['namespace']},
                                               'data': dict((k, str(v)) for k, v in (self.dp.get('configs') or {}).items())})
-            if self.plugin_nodes_configured():
+            if self.device_plugin_installed():
                 self.store.add('daemonsets', self._plugin_daemonset())
-            if self.dra_nodes_configured() or self.desc.get('dra_driver'):
+            if self.dra_driver_installed():
                 classes = sim_dra.DEFAULT_DEVICE_CLASSES if self.dra['device_classes'] is None else self.dra['device_classes']
                 for device_class in classes:
                     self.store.add('deviceclasses', json.loads(json.dumps(device_class)))
-            if self.dra_nodes_configured():
+            if self.dra_driver_installed():
                 self.store.add('daemonsets', self._dra_daemonset())
             for template in self.desc.get('resource_claim_templates') or []:
                 self.store.add('resourceclaimtemplates', {'metadata': {'name': template['name'], 'namespace': template.get('namespace', 'default')},
@@ -228,17 +272,47 @@ class Simulation(object):
             self._workload_statuses()
             self._daemonset_statuses()
 
-    def plugin_nodes_configured(self):
-        return any(cfg['nvml_state'] and cfg['allocator'] == 'device-plugin' for cfg in self.nodes_cfg.values())
+    def _initial_labels(self, node):
+        """A node's labels at start: for a GPU node, those its ``allocator`` stands for (the device plugin's deploy label
+        "true"; for dra that label "false", as an administrator opts a node out of the operand, and the DRA driver's
+        node selector), then the description's own labels, which win (both plugins on one node is a real
+        misconfiguration a description can ask for)."""
+        labels = {'kubernetes.io/hostname': node['name'], 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64',
+                  'beta.kubernetes.io/os': 'linux', 'beta.kubernetes.io/arch': 'amd64'}
+        if node.get('nvml_state'):
+            if node.get('allocator', 'device-plugin') == 'dra':
+                labels[DEVICE_PLUGIN_DEPLOY_LABEL] = 'false'
+                labels.update(self.dra['node_selector'])
+            else:
+                labels[DEVICE_PLUGIN_DEPLOY_LABEL] = 'true'
+        labels.update(dict((k, str(v)) for k, v in (node.get('labels') or {}).items()))
+        return labels
 
-    def dra_nodes_configured(self):
-        return any(cfg['nvml_state'] and cfg['allocator'] == 'dra' for cfg in self.nodes_cfg.values())
+    def _plugin_selector(self):
+        return dict(self.dp.get('node_selector') or {}, **{DEVICE_PLUGIN_DEPLOY_LABEL: 'true'})
+
+    def _initially_selected(self, selector):
+        return any(cfg['nvml_state'] and all(self.initial_labels[name].get(k) == v for k, v in selector.items())
+                   for name, cfg in self.nodes_cfg.items())
+
+    def _has_gpu_nodes(self):
+        return any(cfg['nvml_state'] for cfg in self.nodes_cfg.values())
+
+    def device_plugin_installed(self):
+        """The device plugin is installed: a GPU node starts selected by its DaemonSet, or the description sets it up
+        and has GPU nodes (a relabel can move one to it later)."""
+        return ((self.desc.get('device_plugin') is not None and self._has_gpu_nodes())
+                or self._initially_selected(self._plugin_selector()))
+
+    def dra_driver_installed(self):
+        """NVIDIA's DRA driver is installed: a GPU node starts selected by its kubelet plugin, or ``dra_driver`` is set
+        and the description has GPU nodes."""
+        return ((self.desc.get('dra_driver') is not None and self._has_gpu_nodes())
+                or self._initially_selected(self.dra['node_selector']))
 
     def _node_object(self, node):
         name = node['name']
-        labels = {'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64',
-                  'beta.kubernetes.io/os': 'linux', 'beta.kubernetes.io/arch': 'amd64'}
-        labels.update(dict((k, str(v)) for k, v in (node.get('labels') or {}).items()))
+        labels = dict(self.initial_labels[name])
         capacity = {'cpu': str(node.get('cpu', '8')), 'memory': str(node.get('memory', '32Gi')), 'pods': str(node.get('pods', '110')),
                     'ephemeral-storage': '100Gi', 'hugepages-1Gi': '0', 'hugepages-2Mi': '0'}
         for key, value in (node.get('extra_resources') or {}).items():
@@ -299,8 +373,7 @@ class Simulation(object):
             pod_spec['initContainers'] = [{'name': 'nvidia-device-plugin-init', 'image': pod_spec['containers'][0]['image'],
                                            'command': ['config-manager'], 'env': init_env, 'resources': {}}]
             pod_spec['volumes'] = [{'name': 'available-configs', 'configMap': {'name': dp['configmap']}}]
-        if dp.get('node_selector'):
-            pod_spec['nodeSelector'] = dict(dp['node_selector'])
+        pod_spec['nodeSelector'] = self._plugin_selector()
         return {
             'metadata': {'name': dp['daemonset'], 'namespace': dp['namespace'], 'labels': dict(labels),
                          'annotations': {'deprecated.daemonset.template.generation': '1'}},
@@ -520,15 +593,31 @@ class Simulation(object):
 
     # ------------------------------------------------------------------ scheduling
     def _used(self, node_name, exclude_uid=None):
+        """What the node's unfinished pods request; extended resources that DRA serves them (KEP-5004) do not use the
+        node's allocatable [inferred: the device plugin's devices are not theirs]."""
         used = {}
         for pod in self.store.items('pods'):
             if pod['spec'].get('nodeName') != node_name or pod['metadata']['uid'] == exclude_uid:
                 continue
             if pod['status'].get('phase') in ('Succeeded', 'Failed'):
                 continue
-            for name, value in pod_requests(pod).items():
-                used[name] = used.get(name, 0.0) + value
+            backed = dra_backed(pod)
+            for container, requests in container_requests(pod, init=False):
+                for name, value in requests.items():
+                    if (container, name) not in backed:
+                        used[name] = used.get(name, 0.0) + value
         return used
+
+    def _extended_plan(self, pod, node):
+        """KEP-5004: the device requests of the scheduler's special claim for the pod on this node (see
+        sim_dra.extended_requests); [] when the DRAExtendedResource gate is off or nothing is served by DRA here."""
+        if not self.feature_gates['DRAExtendedResource']:
+            return []
+        mapping = sim_dra.extended_resource_classes(self.store.items('deviceclasses'))
+        if not mapping:
+            return []
+        allocatable = dict((k, parse_quantity(v)) for k, v in ((node.get('status') or {}).get('allocatable') or {}).items())
+        return sim_dra.extended_requests(container_requests(pod), mapping, allocatable)
 
     def _fit_problem(self, pod, node, ignore_unschedulable=False):
         """None when the pod fits on the node, else the scheduler's reason."""
@@ -546,12 +635,18 @@ class Simulation(object):
                 return "node(s) didn't match Pod's node affinity/selector"
         allocatable = node['status'].get('allocatable') or {}
         used = self._used(node['metadata']['name'], pod['metadata']['uid'])
+        extended = self._extended_plan(pod, node)
+        # The node resources check skips an extended resource that a DeviceClass maps and the node does not advertise:
+        # the DRA plugin of the scheduler allocates it (KEP-5004).
+        by_dra = set(resource for dummy, dummy2, resource in extended)
         for name, value in sorted(pod_requests(pod).items()):
+            if name in by_dra:
+                continue
             available = parse_quantity(allocatable.get(name, '0')) - used.get(name, 0.0)
             if value > available + 1e-9:
                 return 'Insufficient %s' % name
         try:
-            self._claim_plan(pod, node['metadata']['name'])
+            self._claim_plan(pod, node['metadata']['name'], extended)
         except sim_dra.AllocationError as exc:
             return str(exc)
         return None
@@ -644,14 +739,13 @@ class Simulation(object):
 
     def _eligible_nodes(self, ds):
         selector = ((ds['spec'].get('template') or {}).get('spec') or {}).get('nodeSelector') or {}
-        # The device plugin runs on the GPU nodes whose allocator is the device plugin, NVIDIA's DRA kubelet plugin on the
-        # others: one node never offers the same devices through both (KEP-5004).
-        allocator = 'device-plugin' if self._is_plugin_ds(ds) else 'dra' if self._is_dra_ds(ds) else None
+        # The plugin DaemonSets run on the GPU nodes (the charts' affinity on GPU presence) that their nodeSelector
+        # matches, so relabelling a node starts or stops its device plugin and DRA kubelet plugin pods.
+        gpu_only = self._is_plugin_ds(ds) or self._is_dra_ds(ds)
         names = []
         for node in self.store.items('nodes'):
             name = node['metadata']['name']
-            cfg = self.nodes_cfg.get(name) or {}
-            if allocator and not (cfg.get('nvml_state') and cfg.get('allocator') == allocator):
+            if gpu_only and not (self.nodes_cfg.get(name) or {}).get('nvml_state'):
                 continue
             labels = node['metadata'].get('labels') or {}
             if all(labels.get(k) == v for k, v in selector.items()):
@@ -813,12 +907,41 @@ class Simulation(object):
                     continue
                 node = self.store.get('nodes', None, inputs['node'])
                 if node is not None:
+                    self.model_served.add(inputs['node'])
                     before = json.dumps(node['status'], sort_keys=True)
                     deviceplugin.apply_to_node(node, resources)
                     if json.dumps(node['status'], sort_keys=True) != before:
                         self.store.put('nodes', node)
                 self.internal[inputs['uid']]['retry_at'] = None
                 self._set_running(pod)
+        with self.store.lock:
+            self._model_plugin_gone(now)
+
+    def _model_plugin_gone(self, now):
+        """Model: a GPU node the DaemonSet no longer selects (relabelled) loses the plugin's devices as the kubelet drops
+        them when the plugin's socket goes: allocatable 0 at once, capacity 0 after endpoint_stop_grace (NVIDIA's
+        plugin gets this from the simulated kubelet). [simplified] A pod that restarts or crash-loops keeps them."""
+        daemonset = self.store.get('daemonsets', self.dp['namespace'], self.dp['daemonset'])
+        present = set(self._eligible_nodes(daemonset)) if daemonset is not None else set()
+        for node in self.store.items('nodes'):
+            name = node['metadata']['name']
+            status = node.get('status') or {}
+            capacity, allocatable = status.get('capacity') or {}, status.get('allocatable') or {}
+            held = [k for k in capacity if deviceplugin.is_plugin_resource(k) and capacity[k] != '0']
+            if name in present or name not in self.model_served or not held:
+                self.model_unregistered.pop(name, None)
+                continue
+            since = self.model_unregistered.setdefault(name, now)
+            changed = False
+            for key in held:
+                if allocatable.get(key) != '0':
+                    allocatable[key] = '0'
+                    changed = True
+                if now - since >= float(self.dp['endpoint_stop_grace']):
+                    capacity[key] = '0'
+                    changed = True
+            if changed:
+                self.store.put('nodes', node)
 
     # ------------------------------------------------------------------ NVIDIA's device plugin
     @staticmethod
@@ -832,7 +955,7 @@ class Simulation(object):
         wanted = self.dp.get('implementation') or os.environ.get('K8SSIM_DEVICE_PLUGIN') or None
         if wanted not in (None,) + PLUGIN_IMPLEMENTATIONS:
             raise ValueError('K8SSIM_DEVICE_PLUGIN must be one of %s, got %r' % (', '.join(PLUGIN_IMPLEMENTATIONS), wanted))
-        if not self.plugin_nodes_configured():
+        if not self.device_plugin_installed():
             self.plugin_impl = wanted or 'model'
             return
         tools = sim_nvidia.tools_dir(self.dp.get('nvidia_tools'))
@@ -848,8 +971,8 @@ class Simulation(object):
         # Unix socket paths are limited to 107 bytes: the kubelet folders live under a short temporary folder.
         self.kubelet_root = tempfile.mkdtemp(prefix='k8ssim-')
         for index, (name, cfg) in enumerate(sorted(self.nodes_cfg.items())):
-            if not cfg['nvml_state'] or cfg['allocator'] != 'device-plugin':
-                continue
+            if not cfg['nvml_state']:
+                continue  # every GPU node: a relabel can start the device plugin on any of them
             node_dir = os.path.join(self.kubelet_root, 'n%d' % index)
             self.node_dirs[name] = node_dir
             manager = sim_kubelet.DeviceManager(name, os.path.join(node_dir, 'kubelet'), float(self.dp['endpoint_stop_grace']), log=self._log)
@@ -921,12 +1044,10 @@ class Simulation(object):
             info = self.internal.get(pod['metadata']['uid']) or {}
             if node_name not in self.kubelets or info.get('kind') in ('plugin', 'dra-plugin') or pod['status'].get('phase') in ('Succeeded', 'Failed'):
                 continue
-            containers = []
-            for container in pod['spec'].get('containers') or []:
-                resources = container.get('resources') or {}
-                merged = dict(resources.get('limits') or {})
-                merged.update(resources.get('requests') or {})
-                containers.append((container.get('name', 'main'), dict((k, parse_quantity(v)) for k, v in merged.items())))
+            # Resources DRA serves the pod (KEP-5004) are not the device manager's to allocate.
+            backed = dra_backed(pod)
+            containers = [(name, dict((k, v) for k, v in requests.items() if (name, k) not in backed))
+                          for name, requests in container_requests(pod, init=False)]
             admitted.setdefault(node_name, []).append((pod['metadata']['uid'], containers))
         for node_name, manager in self.kubelets.items():
             manager.allocate(admitted.get(node_name, []))
@@ -958,8 +1079,12 @@ class Simulation(object):
         own check then says what is missing).
         """
         wanted = {}
+        with self.store.lock:
+            daemonset = self.store.get('daemonsets', self.dp['namespace'], self.dp['daemonset'])
+            served = set(self._eligible_nodes(daemonset)) if daemonset is not None else set()
         for workload in self.desc.get('workloads') or []:
-            if workload.get('node'):
+            # Only nodes the device plugin runs on: elsewhere the resources never come (KEP-5004 may serve them by DRA).
+            if workload.get('node') in served:
                 for key, value in (workload.get('resources') or {}).items():
                     if '/' in key:
                         need = wanted.setdefault(workload['node'], {})
@@ -1251,7 +1376,8 @@ class Simulation(object):
                                     'imagePullPolicy': 'IfNotPresent'}],
                     'restartPolicy': 'Always', 'terminationGracePeriodSeconds': int(math.ceil(dra['termination_grace'])),
                     'dnsPolicy': 'ClusterFirst', 'schedulerName': 'default-scheduler', 'priorityClassName': 'system-node-critical',
-                    'serviceAccountName': '%s-service-account-kubeletplugin' % dra['release']}
+                    'serviceAccountName': '%s-service-account-kubeletplugin' % dra['release'],
+                    'nodeSelector': dict(dra['node_selector'])}
         return {
             'metadata': {'name': dra['daemonset'], 'namespace': dra['namespace'], 'labels': dict(template_labels, **{'app.kubernetes.io/managed-by': 'Helm'}),
                          'annotations': {'deprecated.daemonset.template.generation': '1'}},
@@ -1300,6 +1426,39 @@ class Simulation(object):
                 # destroy MIG devices it did not create; the simulator only carries the mode and publishes nothing.
                 self.internal[inputs['uid']]['retry_at'] = None
                 self._set_running(pod)
+        with self.store.lock:
+            self._wipe_slices(now)
+
+    def _dra_registered(self, node_name):
+        """A DRA kubelet plugin pod runs on the node and has registered: started, not terminating, not crash-looping."""
+        for pod in self.store.items('pods', self.dra['namespace']):
+            info = self.internal.get(pod['metadata']['uid']) or {}
+            if (info.get('kind') == 'dra-plugin' and pod['spec'].get('nodeName') == node_name and info.get('started')
+                    and info.get('delete_at') is None and info.get('retry_at') is None):
+                return True
+        return False
+
+    def _wipe_slices(self, now):
+        """The kubelet's side when the DRA plugin goes: a plugin that stops de-registers (its socket goes) and does not
+        delete its ResourceSlices itself (NVIDIA's driver.Shutdown does not); the kubelet deletes the driver's slices
+        of its node slice_wipe_delay later (its defaultWipingDelay, 30 s) unless a plugin of the driver registered
+        again meanwhile, so a restart keeps them and a plugin that stays away (a relabelled node, a crash loop) loses
+        them. [simplified] The delay is counted from the first tick that sees no registered plugin."""
+        nodes = set(s['spec'].get('nodeName') for s in self.store.items('resourceslices')
+                    if s['spec'].get('driver') == sim_dra.DRIVER and s['spec'].get('nodeName'))
+        for node_name in list(self.dra_unregistered):
+            if node_name not in nodes:
+                del self.dra_unregistered[node_name]
+        for node_name in nodes:
+            if self._dra_registered(node_name):
+                self.dra_unregistered.pop(node_name, None)
+                continue
+            since = self.dra_unregistered.setdefault(node_name, now)
+            if now - since >= float(self.dra['slice_wipe_delay']):
+                for found in self.store.items('resourceslices'):
+                    if found['spec'].get('nodeName') == node_name and found['spec'].get('driver') == sim_dra.DRIVER:
+                        self.store.remove('resourceslices', None, found['metadata']['name'])
+                del self.dra_unregistered[node_name]
 
     def _publish_slice(self, node_name, devices):
         """The resource slice controller's sync of the node's pool: create the slice, or update it in place (one changed
@@ -1384,10 +1543,11 @@ class Simulation(object):
             claims.append(claim)
         return claims
 
-    def _claim_plan(self, pod, node_name):
-        """(claims, results per unallocated claim) for the pod on the node; raises AllocationError."""
+    def _claim_plan(self, pod, node_name, extended=None):
+        """(claims, results per unallocated claim) for the pod on the node, the special claim of ``extended`` (KEP-5004)
+        under EXTENDED_CLAIM; raises AllocationError."""
         claims = self._pod_claims(pod)
-        if not claims:
+        if not claims and not extended:
             return claims, {}
         for claim in claims:
             if (claim.get('status') or {}).get('allocation') and sim_dra.allocated_node(claim) != node_name:
@@ -1401,11 +1561,36 @@ class Simulation(object):
                         for device in s['spec'].get('devices') or []]
         classes = dict((c['metadata']['name'], c) for c in self.store.items('deviceclasses'))
         pending = [c for c in claims if not (c.get('status') or {}).get('allocation')]
+        if extended:
+            # One claim for all of the pod's DRA-backed extended resources, allocated with its other claims.
+            pending.append({'metadata': {'name': EXTENDED_CLAIM}, 'spec': {'devices': {'requests': [r for r, dummy, dummy2 in extended]}}})
         return claims, sim_dra.allocate_on_node(pending, classes, node_devices, in_use)
 
     def _reserve_claims(self, pod, node_name):
-        """The scheduler's DRA plugin at binding: allocate the pod's unallocated claims on the node, reserve all for it."""
-        claims, planned = self._claim_plan(pod, node_name)
+        """The scheduler's DRA plugin at binding: allocate the pod's unallocated claims on the node, reserve all for it.
+
+        KEP-5004 (kube-scheduler dynamicresources extendedresources.go, PreBind): the special claim is created here,
+        named from ``<pod>-extended-resources-``, annotated resource.kubernetes.io/extended-resource-claim "true", owned
+        by the pod (controller), allocated and reserved for it, and named in the pod's
+        status.extendedResourceClaimStatus with the container/resource -> request mappings. [simplified] No
+        delete-protection finalizer (none in k8ssim)."""
+        node = self.store.get('nodes', None, node_name)
+        extended = self._extended_plan(pod, node) if node is not None else []
+        claims, planned = self._claim_plan(pod, node_name, extended)
+        if extended:
+            meta = pod['metadata']
+            prefix = '%s-extended-resources-' % meta['name']
+            special = {'metadata': {'name': prefix + _suffix(), 'generateName': prefix, 'namespace': meta['namespace'],
+                                    'annotations': {sim_dra.EXTENDED_RESOURCE_CLAIM_ANNOTATION: 'true'},
+                                    'ownerReferences': [{'apiVersion': 'v1', 'kind': 'Pod', 'name': meta['name'], 'uid': meta['uid'],
+                                                         'controller': True, 'blockOwnerDeletion': True}]},
+                       'spec': {'devices': {'requests': [r for r, dummy, dummy2 in extended]}},
+                       'status': {'allocation': sim_dra.allocation(planned[EXTENDED_CLAIM], node_name),
+                                  'reservedFor': [{'resource': 'pods', 'name': meta['name'], 'uid': meta['uid']}]}}
+            self.store.add('resourceclaims', special)
+            pod['status']['extendedResourceClaimStatus'] = {
+                'requestMappings': [{'containerName': c, 'resourceName': res, 'requestName': r['name']} for r, c, res in extended],
+                'resourceClaimName': special['metadata']['name']}
         for claim in claims:
             status = claim.setdefault('status', {})
             if claim['metadata']['name'] in planned:

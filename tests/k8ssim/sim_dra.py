@@ -33,8 +33,21 @@ API_VERSION = 'resource.k8s.io/v1'
 # "<name>-kubelet-plugin", _helpers.tpl templateLabels and selectorLabels); the namespace is the release's, and
 # NVIDIA's own install script uses dra-driver-nvidia-gpu (hack/ci/gcp-nvkind/install-dra-driver.sh).
 CHART = 'dra-driver-nvidia-gpu'
+# The node label that gates the kubelet plugin: the chart's kubeletPlugin.nodeSelector is {} (every GPU node its
+# affinity finds), so moving nodes one at a time needs one; this is the label the GPU Operator's own DRA state gates
+# its kubelet plugin on (NVIDIA/gpu-operator manifests/state-dra-driver/0500_daemonset.yaml at 046c48fb:
+# "nodeSelector: nvidia.com/gpu.deploy.dra-driver: true"). [uncertain] which label a chart install next to a
+# ClusterPolicy uses is the administrator's choice; the description can name another (dra_driver.node_selector).
+DEPLOY_LABEL = 'nvidia.com/gpu.deploy.dra-driver'
 DEFAULTS = {'namespace': CHART, 'daemonset': CHART + '-kubelet-plugin', 'release': CHART, 'restart_delay': 0.3,
-            'termination_grace': 0.1, 'crashloop_backoff': 1.0, 'device_classes': None}
+            'termination_grace': 0.1, 'crashloop_backoff': 1.0, 'device_classes': None,
+            'node_selector': {DEPLOY_LABEL: 'true'}, 'slice_wipe_delay': None}
+# The kubelet removes the ResourceSlices of a driver whose plugin went away this long after it de-registered, unless
+# a plugin of the driver registers again first (kubernetes pkg/kubelet/cm/dra/manager.go defaultWipingDelay, 30 s).
+KUBELET_WIPING_DELAY_S = 30.0
+# KEP-5004 (DRAExtendedResource): resource.k8s.io/v1 ExtendedResourceClaimAnnotation and ResourceDeviceClassPrefix.
+EXTENDED_RESOURCE_CLAIM_ANNOTATION = 'resource.kubernetes.io/extended-resource-claim'
+IMPLICIT_EXTENDED_RESOURCE_PREFIX = 'deviceclass.resource.kubernetes.io/'
 MIG_MODES = ('static', 'dynamic')
 ALLOCATORS = ('device-plugin', 'dra')
 # The chart's DeviceClasses (templates/deviceclass-gpu.yaml, deviceclass-mig.yaml) for resource.k8s.io/v1.
@@ -356,6 +369,43 @@ def allocate_on_node(claims, classes, node_slices, in_use):
             results.extend({'request': request.get('name'), 'driver': d, 'pool': p, 'device': n} for d, p, n in found)
         planned[claim['metadata']['name']] = results
     return planned
+
+
+# ---------------------------------------------------------------------------------------------- KEP-5004
+def extended_resource_classes(classes):
+    """{extended resource name: DeviceClass name}: each class's spec.extendedResourceName and its implicit name
+    ``deviceclass.resource.kubernetes.io/<class>``. Two classes with one name: the one created later wins, and of two
+    created at the same time the first by name (resource.k8s.io/v1 DeviceClassSpec.ExtendedResourceName)."""
+    ranked = sorted(classes, key=lambda c: c['metadata']['name'])
+    ranked.sort(key=lambda c: c['metadata'].get('creationTimestamp') or '', reverse=True)
+    mapping = {}
+    for device_class in ranked:
+        name = device_class['metadata']['name']
+        for resource in (IMPLICIT_EXTENDED_RESOURCE_PREFIX + name, (device_class.get('spec') or {}).get('extendedResourceName')):
+            if resource and resource not in mapping:
+                mapping[resource] = name
+    return mapping
+
+
+def extended_requests(containers, mapping, node_allocatable):
+    """The device requests of the scheduler's special claim for a pod on one node: one per container and extended
+    resource that a DeviceClass maps and the node does not advertise (allocatable 0: a node that advertises it serves
+    it through its device plugin). Names as kube-scheduler's createDeviceRequests: ``container-<i>-request-<j>``, i the
+    index in initContainers + containers, j the index of the resource among the container's sorted request names.
+
+    ``containers`` is [(container name, {resource: count})]; returns [(request, container name, resource)], sorted by
+    request name, where request is a DeviceRequest."""
+    found = []
+    for index, (container, wanted) in enumerate(containers):
+        keys = sorted(wanted)
+        for resource in keys:
+            count = wanted[resource]
+            if count <= 0 or resource not in mapping or node_allocatable.get(resource, 0) > 0:
+                continue
+            name = 'container-%d-request-%d' % (index, keys.index(resource))
+            request = {'name': name, 'exactly': {'deviceClassName': mapping[resource], 'allocationMode': 'ExactCount', 'count': int(count)}}
+            found.append((request, container, resource))
+    return sorted(found, key=lambda item: item[0]['name'])
 
 
 def allocation(results, node_name):
