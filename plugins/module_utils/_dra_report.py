@@ -150,7 +150,8 @@ def dra_view(gpus, dra):
     ``gpus``: the node's GPUs as ``gpu_info`` returns them (mappings); ``dra``: the node's reading (``cluster_nodes``).
     Returns ``{'gpus': [{'index', 'devices'}] in the order of gpus, 'other': devices on no GPU as read, 'published',
     'expected', 'claims' (counts), 'complete', 'match' (the complete slices list exactly the expected devices),
-    'dynamic' (the plugin runs dynamic MIG: nothing is expected, and there is no match), 'plugin_pods', 'problems'}``; each device is ``{'name', 'what', 'published', 'expected', 'status' (a key of STATUS),
+    'dynamic' (the plugin runs dynamic MIG: nothing is expected, and there is no match), 'plugin_pods',
+    'problems'}``; each device is ``{'name', 'what', 'published', 'expected', 'status' (a key of STATUS),
     'state' (its words), 'claims': [{'claim': 'namespace/name', 'pods': [pod names]}]}``, ordered by placement.
     """
     if dra is None:
@@ -177,7 +178,8 @@ def dra_view(gpus, dra):
     claims = [claim for claim in dra.get('claims') or [] if isinstance(claim, Mapping)]
     for claim in claims:
         name = '%s/%s' % (claim.get('namespace'), claim.get('name'))
-        pod_names = [ref.get('name') for ref in claim.get('reserved_for') or [] if isinstance(ref, Mapping) and ref.get('resource') == 'pods']
+        pod_names = [ref.get('name') for ref in claim.get('reserved_for') or []
+                     if isinstance(ref, Mapping) and ref.get('resource') == 'pods']
         for device in _names(claim.get('devices')):
             held.setdefault(device, []).append({'claim': name, 'pods': pod_names})
         gone = [device for device in _names(claim.get('devices')) if device not in expected]

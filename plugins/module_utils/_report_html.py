@@ -255,7 +255,9 @@ REPORT = r"""{% extends 'base.html' %}
 </ul>
 {%- endmacro %}
 {% macro dra_names(node) -%}
-{% if node.dra is not none %}{% for row in node.dra.gpus + [{'devices': node.dra.other}] %}{% for d in row.devices %} {{ d.name }}{% endfor %}{% endfor %}{% endif %}
+{% if node.dra is not none %}
+{% for row in node.dra.gpus + [{'devices': node.dra.other}] %}{% for d in row.devices %} {{ d.name }}{% endfor %}{% endfor %}
+{% endif %}
 {%- endmacro %}
 {% block content %}
 <h1>{{ view.title }}</h1>

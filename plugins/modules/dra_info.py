@@ -10,7 +10,7 @@ module: dra_info
 short_description: Read what NVIDIA's DRA driver publishes and allocates on a set of nodes
 version_added: 0.2.0
 description:
-  - For each node of O(nodes), reads what NVIDIA's DRA driver (C(gpu.nvidia.com)) shows of it: the device names its
+  - For each node of O(nodes), reads what NVIDIA's DRA driver (C(gpu.nvidia.com)) shows of it, namely the device names its
     ResourceSlices list, whether its pool is complete, the driver's kubelet plugin pods on it (and whether they run the
     C(DynamicMIG) feature gate), and the ResourceClaims allocated on its devices with the pods they are reserved for.
   - A whole fleet costs three list requests, whatever its size - the ResourceSlices of driver C(gpu.nvidia.com) (field

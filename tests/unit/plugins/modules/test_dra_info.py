@@ -35,7 +35,6 @@ def resource_slice(node, devices):
                      'devices': [{'name': name} for name in devices]}}
 
 
-
 @pytest.fixture(name='cluster')
 def cluster_fixture(monkeypatch):
     cluster = {'pods': [plugin_pod('gpu-1')], 'slices': [resource_slice('gpu-1', ['gpu-0']), resource_slice('gpu-9', ['gpu-0'])],
