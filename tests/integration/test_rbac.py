@@ -102,8 +102,9 @@ def _description(tmp_path, fleet_dir, tokens):
     }
 
 
-def _inventory(path, hosts, report_dir, auth):
-    """The nested runs' inventory: sim-a100 only, with the rollout settings of the simulated fleet and ``auth``."""
+def _inventory(path, hosts, report_dir, auth, dra=False):
+    """The nested runs' inventory: sim-a100, with the rollout settings of the simulated fleet and ``auth``; with ``dra``
+    also sim-dra, which only the report reads (its DRA devices and the claims on them)."""
     host = {'ansible_connection': 'local', 'ansible_python_interpreter': hosts['sim-a100']['ansible_python_interpreter'],
             'gpufleet_mig_checkpoint': hosts['sim-a100']['sim_state'] + '.checkpoint.json',
             'gpufleet_mig_restore_status': hosts['sim-a100']['sim_state'] + '.restore.json',
@@ -113,8 +114,13 @@ def _inventory(path, hosts, report_dir, auth):
                   'gpufleet_mig_drain_timeout': 60, 'gpufleet_mig_report_dir': report_dir,
                   'gpufleet_mig_device_plugin_configs': {'none': NONE, 'mixed': MIXED}}
     group_vars.update(auth)
+    nodes = {'sim-a100': host}
+    if dra:
+        nodes['sim-dra'] = {'ansible_connection': 'local', 'ansible_python_interpreter': hosts['sim-dra']['ansible_python_interpreter'],
+                            'gpufleet_mig_checkpoint': hosts['sim-dra']['sim_state'] + '.checkpoint.json',
+                            'gpufleet_mig_restore_status': hosts['sim-dra']['sim_state'] + '.restore.json'}
     with open(path, 'w', encoding='utf-8') as handle:
-        yaml.safe_dump({'all': {'children': {'gpu_nodes': {'hosts': {'sim-a100': host}, 'vars': group_vars}}}}, handle)
+        yaml.safe_dump({'all': {'children': {'gpu_nodes': {'hosts': nodes, 'vars': group_vars}}}}, handle)
     return path
 
 
@@ -252,7 +258,7 @@ def test_least_privilege_and_no_secret_leaks(tmp_path):
     with Cluster(str(description), str(tmp_path / 'k8s'), token=admin_token) as cluster:
         url = cluster.url
         kubeconfig = _kubeconfig(str(tmp_path / 'gpufleet-kubeconfig'), url, tokens['gpufleet-kubeconfig'])
-        inventory_plain = _inventory(str(tmp_path / 'inv-plain.yml'), hosts, report_dir, {})
+        inventory_plain = _inventory(str(tmp_path / 'inv-plain.yml'), hosts, report_dir, {}, dra=True)
         runs = {}
         marks = {}
 
@@ -311,6 +317,12 @@ def test_least_privilege_and_no_secret_leaks(tmp_path):
     per_run = dict((name, slice_of(name, order[i + 1])) for i, name in enumerate(order[:-1]))
     assert set(e['user'] for e in per_run['rollout']) == {'gpufleet-inventory'}
     assert set(e['user'] for e in per_run['report']) == {'gpufleet-env'}
+    # The report reads the DRA devices and the claims on them of the whole cluster once (sim-dra uses the DRA driver).
+    assert [(e['verb'], e['resource']) for e in per_run['report'] if e['resource'] in ('resourceslices', 'resourceclaims')] == \
+        [('list', 'resourceslices'), ('list', 'resourceclaims')]
+    with open(os.path.join(report_dir, 'report.json'), encoding='utf-8') as handle:
+        reported = json.load(handle)
+    assert reported['sim-dra']['dra']['published'] == ['gpu-0'] and reported['sim-a100']['dra'] is None, reported
     assert set(e['user'] for e in per_run['extra']) == {'gpufleet-kubeconfig', 'minus'}
 
     # -- every request of the shipped identity was allowed by the shipped rules --------------------------------
