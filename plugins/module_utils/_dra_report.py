@@ -150,15 +150,15 @@ def dra_view(gpus, dra):
     ``gpus``: the node's GPUs as ``gpu_info`` returns them (mappings); ``dra``: the node's reading (``cluster_nodes``).
     Returns ``{'gpus': [{'index', 'devices'}] in the order of gpus, 'other': devices on no GPU as read, 'published',
     'expected', 'claims' (counts), 'complete', 'match' (the complete slices list exactly the expected devices),
-    'dynamic' (the plugin runs dynamic MIG: nothing is expected, and there is no match), 'plugin_pods',
-    'problems'}``; each device is ``{'name', 'what', 'published', 'expected', 'status' (a key of STATUS),
+    'dynamic' (the plugin runs dynamic MIG), 'compared' (False with dynamic MIG or without GPUs read: nothing is
+    expected, and there is no match), 'plugin_pods', 'problems'}``; each device is ``{'name', 'what', 'published', 'expected', 'status' (a key of STATUS),
     'state' (its words), 'claims': [{'claim': 'namespace/name', 'pods': [pod names]}]}``, ordered by placement.
     """
     if dra is None:
         return None
     if not isinstance(dra, Mapping):
         return {'gpus': [], 'other': [], 'published': 0, 'expected': 0, 'claims': 0, 'complete': False, 'match': False,
-                'dynamic': False, 'plugin_pods': [], 'problems': ['the DRA reading is not a mapping: %r' % (dra,)]}
+                'dynamic': False, 'compared': False, 'plugin_pods': [], 'problems': ['the DRA reading is not a mapping: %r' % (dra,)]}
     gpus = [gpu for gpu in gpus if isinstance(gpu, Mapping)]
     published = _names(dra.get('published'))
     problems = [str(p) for p in dra.get('problems') or []]
@@ -168,8 +168,10 @@ def dra_view(gpus, dra):
     if dra.get('shared_counters'):
         problems.append('its ResourceSlices of driver %s share counters, which only dynamic MIG publishes; gpufleet.mig manages '
                         'static MIG only' % DRIVER)
-    # With dynamic MIG the driver publishes profiles and placements, not the MIG devices that exist: nothing to expect.
-    expected, stopped = ([], []) if dynamic else _expected(gpus)
+    # With dynamic MIG the driver publishes profiles and placements, not the MIG devices that exist; and without the GPUs
+    # (gpu_info failed: its message is the node's problem) there is nothing to expect either.
+    compared = not dynamic and bool(gpus)
+    expected, stopped = _expected(gpus) if compared else ([], [])
     problems.extend(stopped)
     pods = [pod for pod in dra.get('plugin_pods') or [] if isinstance(pod, Mapping)]
     if not pods:
@@ -183,7 +185,7 @@ def dra_view(gpus, dra):
         for device in _names(claim.get('devices')):
             held.setdefault(device, []).append({'claim': name, 'pods': pod_names})
         gone = [device for device in _names(claim.get('devices')) if device not in expected]
-        if gone and not dynamic:
+        if gone and compared:
             problems.append('ResourceClaim %s holds device(s) %s, which NVIDIA\'s DRA driver would not publish for the GPUs as '
                             'read' % (name, ', '.join(gone)))
     by_minor = dict((gpu.get('minor_number'), gpu) for gpu in gpus if isinstance(gpu.get('minor_number'), int))
@@ -193,7 +195,7 @@ def dra_view(gpus, dra):
         parsed = parse_device(name)
         gpu = by_minor.get(parsed['minor']) if parsed else None
         if name in published:
-            status = 'ok' if name in expected or dynamic else 'unexpected'
+            status = 'ok' if name in expected or not compared else 'unexpected'
         else:
             status = 'missing' if name in expected else 'gone'
         device = {'name': name, 'published': name in published, 'expected': name in expected, 'status': status,
@@ -206,7 +208,7 @@ def dra_view(gpus, dra):
         (other if gpu is None else rows[id(gpu)]).append((order, device))
     rows = dict((key, [device for dummy, device in sorted(devices, key=lambda pair: pair[0])]) for key, devices in rows.items())
     other = [device for dummy, device in sorted(other, key=lambda pair: pair[0])]
-    match = not dynamic and bool(dra.get('complete')) and set(published) == set(expected)
+    match = compared and bool(dra.get('complete')) and set(published) == set(expected)
     return {'gpus': [{'index': gpu.get('index'), 'devices': rows[id(gpu)]} for gpu in gpus], 'other': other,
             'published': len(published), 'expected': len(expected), 'claims': len(claims), 'complete': bool(dra.get('complete')),
-            'match': match, 'dynamic': dynamic, 'plugin_pods': pods, 'problems': problems}
+            'match': match, 'dynamic': dynamic, 'compared': compared, 'plugin_pods': pods, 'problems': problems}

@@ -200,8 +200,8 @@ def dra_device_text(device):
 
 def dra_summary(dra):
     """A DRA node's devices in one line: how many are published and expected, whether they agree, claims, plugin."""
-    if dra['dynamic']:
-        verdict = 'not compared (dynamic MIG)'
+    if not dra['compared']:
+        verdict = 'not compared (%s)' % ('dynamic MIG' if dra['dynamic'] else 'the GPUs were not read')
     elif dra['match']:
         verdict = 'as NVIDIA\'s driver publishes them for the GPUs as read'
     elif not dra['complete']:

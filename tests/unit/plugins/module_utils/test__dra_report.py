@@ -178,12 +178,19 @@ def test_dra_view_problems_dynamic_mig_shared_counters_no_plugin_and_an_incomple
                                   problems=['a slice in the wrong pool']))
     assert not view['match'] and not view['complete']
     # Dynamic MIG publishes what can be made, not what exists: nothing is expected, the published devices are just shown.
-    assert view['dynamic'] and view['expected'] == 0 and view['published'] == 3
+    assert view['dynamic'] and not view['compared'] and view['expected'] == 0 and view['published'] == 3
     assert [d['status'] for row in view['gpus'] for d in row['devices']] == ['ok', 'ok', 'ok']
     assert view['problems'] == [
         'a slice in the wrong pool', 'node n: DynamicMIG=true',
         'its ResourceSlices of driver gpu.nvidia.com share counters, which only dynamic MIG publishes; gpufleet.mig manages static MIG only',
         'no DRA kubelet plugin pod runs on the node: its ResourceSlices are not kept up to date']
+
+
+def test_without_the_gpus_nothing_is_compared():
+    # gpu_info failed on the node (its message is the node's problem): the published devices are shown, not judged.
+    view = dra_view([], reading(['gpu-0'], claims=[{'namespace': 'ml', 'name': 'c', 'devices': ['gpu-0'], 'reserved_for': []}]))
+    assert not view['compared'] and not view['match'] and view['expected'] == 0 and view['problems'] == []
+    assert [(d['name'], d['status']) for d in view['other']] == [('gpu-0', 'ok')]
 
 
 def test_dra_view_survives_corrupt_input():

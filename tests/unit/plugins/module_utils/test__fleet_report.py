@@ -288,5 +288,9 @@ def test_the_page_shows_the_same_dra_devices_and_escapes_them():
     text = ''.join(parser.text)
     assert 'claim ml/trainer-0-gpu for pod\n' + HOSTILE in text
     assert [tag for tag, dummy in parser.tags].count('script') == 1 and 'img' not in [tag for tag, dummy in parser.tags]
+    unread = dra_fleet()
+    unread['gpu-dra']['gpus'] = []
+    assert summary_lines(fleet_view(unread))[-1].startswith(
+        '  DRA devices (gpu.nvidia.com): 2 published, 0 expected, not compared (the GPUs were not read); 1 claim;')
     plain = render_html(fleet_view(fleet()))
     assert 'DRA' not in plain.replace('ul.dra', '').replace('p.dra', '')
