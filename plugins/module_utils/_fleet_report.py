@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._diagram import gpu_slots, slot_changes, slots_text
+from ansible_collections.gpufleet.mig.plugins.module_utils._dra_report import dra_view
 
-__all__ = ('fleet_view', 'markdown', 'summary_lines')
+__all__ = ('dra_device_text', 'dra_summary', 'fleet_view', 'markdown', 'summary_lines')
 
 # Colours of the profiles, in the order of their size: distinct in hue and light enough for dark text.
 PALETTE = ('#8ecae6', '#ffb703', '#90be6d', '#f4a3c1', '#b8a1e3', '#f9844a', '#4cc9b0', '#e9c46a', '#a3b18a', '#ff8fab',
@@ -82,7 +83,8 @@ def _gpu_view(gpu, drifted, desired, problems):
         layout = _desired_layout(desired, index) if index in drifted else None
         if layout is not None:
             current, target = slot_changes(current, gpu_slots(gpu, layout=layout))
-        return {'index': index, 'model': _text(gpu.get('model') or gpu.get('name')), 'uuid': _text(gpu.get('uuid')),
+        # 'dra': the GPU's DRA devices, set by _node_view on a DRA node (None elsewhere).
+        return {'index': index, 'model': _text(gpu.get('model') or gpu.get('name')), 'uuid': _text(gpu.get('uuid')), 'dra': None,
                 'drift': index in drifted, 'current': current, 'target': target,
                 'text': slots_text(current), 'target_text': slots_text(target) if target is not None else None}
     except ValueError as exc:
@@ -96,7 +98,7 @@ def _node_view(host, report):
     if not isinstance(report, Mapping):
         return {'host': host, 'reached': False, 'node': None, 'driver': None, 'models': [], 'gpu_count': 0, 'mig_config': None,
                 'state': None, 'plugin_config': None, 'cordoned': None, 'drift': [], 'drift_gpus': 0, 'resources': [],
-                'resources_match': None, 'problems': ['not reached'], 'gpus': []}
+                'resources_match': None, 'problems': ['not reached'], 'gpus': [], 'dra': None}
     problems = [_text(p) for p in _as_list(report.get('problems')) if p is not None]
     drift = sorted(set(i for i in _as_list(report.get('drift')) if isinstance(i, int) and not isinstance(i, bool)))
     raw_gpus = [gpu for gpu in _as_list(report.get('gpus')) if isinstance(gpu, Mapping)]
@@ -109,6 +111,13 @@ def _node_view(host, report):
         else:
             models.append([model, 1])
     resources = _resources(report.get('advertised'), report.get('expected'))
+    # Only a node whose GPUs NVIDIA's DRA driver hands out has a reading; its problems are the node's too.
+    dra = dra_view(raw_gpus, report.get('dra'))
+    if dra is not None:
+        problems.extend('DRA: %s' % problem for problem in dra['problems'])
+        by_index = dict((row['index'], row['devices']) for row in dra['gpus'])
+        for gpu in gpus:
+            gpu['dra'] = by_index.get(gpu['index'], [])
     cordoned = report.get('cordoned')
     return {
         'host': host, 'reached': True, 'node': _text(report.get('node')), 'driver': _text(report.get('driver')),
@@ -116,7 +125,7 @@ def _node_view(host, report):
         'mig_config': _text(report.get('mig_config')), 'state': _text(report.get('state')),
         'plugin_config': _text(report.get('plugin_config')), 'cordoned': None if cordoned is None else bool(cordoned),
         'drift': drift, 'drift_gpus': len(drift), 'resources': resources,
-        'resources_match': all(row['match'] for row in resources), 'problems': problems, 'gpus': gpus,
+        'resources_match': all(row['match'] for row in resources), 'problems': problems, 'gpus': gpus, 'dra': dra,
     }
 
 
@@ -157,6 +166,8 @@ def fleet_view(fleet, title='MIG fleet report'):
         'problem_nodes': sum(1 for n in nodes if n['problems']),
         'cordoned': sum(1 for n in nodes if n['cordoned']),
         'resource_mismatches': sum(1 for n in nodes if n['resources_match'] is False),
+        'dra_nodes': sum(1 for n in nodes if n['dra'] is not None),
+        'dra_mismatches': sum(1 for n in nodes if n['dra'] is not None and not n['dra']['match']),
     }
     return {'title': _text(title) or 'MIG fleet report', 'nodes': nodes, 'profiles': profiles, 'colours': colours, 'totals': totals}
 
@@ -177,6 +188,48 @@ def _desired_line(gpu, indent):
     return indent + 'desired'.rjust(len(title)) + ' ' + gpu['target_text'][len(title):].strip()
 
 
+def dra_device_text(device):
+    """One DRA device in words: its name, what it is on the GPU, whether published and expected, its claims."""
+    text = '%s (%s): %s' % (device['name'], device['what'], device['state'])
+    for claim in device['claims']:
+        text += '; claim %s' % claim['claim']
+        if claim['pods']:
+            text += ' for pod%s %s' % ('s' if len(claim['pods']) > 1 else '', ', '.join(_dash(_text(pod)) for pod in claim['pods']))
+    return text
+
+
+def dra_summary(dra):
+    """A DRA node's devices in one line: how many are published and expected, whether they agree, claims, plugin."""
+    if not dra['compared']:
+        verdict = 'not compared (%s)' % ('dynamic MIG' if dra['dynamic'] else 'the GPUs were not read')
+    elif dra['match']:
+        verdict = 'as NVIDIA\'s driver publishes them for the GPUs as read'
+    elif not dra['complete']:
+        verdict = 'the pool is incomplete'
+    else:
+        # The plugin reads NVML only when it starts (_dra): after a change without a restart its slices are stale.
+        verdict = 'they differ (its kubelet plugin reads the GPUs only when it starts)'
+    plugin = ', '.join('%s (%s)' % (_dash(_text(pod.get('name'))), _dash(_text(pod.get('state')))) for pod in dra['plugin_pods'])
+    return 'DRA devices (gpu.nvidia.com): %d published, %d expected, %s; %d claim%s; plugin pod %s' % (
+        dra['published'], dra['expected'], verdict, dra['claims'], '' if dra['claims'] == 1 else 's', plugin or 'none')
+
+
+def _gpu_lines(node, indent):
+    """Each GPU's diagram, its target's under it, and on a DRA node its DRA devices; then devices of no GPU."""
+    lines = []
+    for gpu in node['gpus']:
+        lines.append(indent + gpu['text'])
+        if gpu['target_text'] is not None:
+            lines.append(_desired_line(gpu, indent))
+        if gpu['dra'] is not None:
+            lines.extend(indent + '  DRA ' + dra_device_text(device) for device in gpu['dra'])
+            if not gpu['dra']:
+                lines.append(indent + '  DRA: no device')
+    if node['dra'] is not None:
+        lines.extend(indent + 'DRA ' + dra_device_text(device) for device in node['dra']['other'])
+    return lines
+
+
 def summary_lines(view):
     """The terminal summary: one string per line, so that Ansible's callbacks (and AWX) print one line per line."""
     lines = []
@@ -187,13 +240,14 @@ def summary_lines(view):
         lines.append('%s (node %s, driver %s): mig.config=%s state=%s plugin=%s%s' % (
             node['host'], _dash(node['node']), _dash(node['driver']), _dash(node['mig_config']), _dash(node['state']),
             _dash(node['plugin_config']), ' CORDONED' if node['cordoned'] else ''))
-        for gpu in node['gpus']:
-            lines.append('  ' + gpu['text'])
-            if gpu['target_text'] is not None:
-                lines.append(_desired_line(gpu, '  '))
+        lines.extend(_gpu_lines(node, '  '))
         lines.append('  drift: %s' % ('GPUs ' + ', '.join(str(i) for i in node['drift']) if node['drift'] else 'none'))
-        lines.append('  advertised: %s' % (_pairs(node, 'advertised') or 'nothing'))
-        lines.append('  expected:   %s' % (_pairs(node, 'expected') or 'nothing'))
+        # A DRA node has no device plugin to compare (the report does not ask it): its DRA devices stand instead.
+        if node['dra'] is None or node['resources']:
+            lines.append('  advertised: %s' % (_pairs(node, 'advertised') or 'nothing'))
+            lines.append('  expected:   %s' % (_pairs(node, 'expected') or 'nothing'))
+        if node['dra'] is not None:
+            lines.append('  ' + dra_summary(node['dra']))
         lines.extend('  problem: %s' % problem for problem in node['problems'])
     return [' '.join(line.splitlines()) for line in lines]
 
@@ -223,8 +277,11 @@ def _md_models(node):
 
 
 def _md_resources(node):
-    return ', '.join('%s %s/%s%s' % (row['name'], _dash(row['advertised']), _dash(row['expected']), '' if row['match'] else ' (differs)')
-                     for row in node['resources'])
+    pairs = ['%s %s/%s%s' % (row['name'], _dash(row['advertised']), _dash(row['expected']), '' if row['match'] else ' (differs)')
+             for row in node['resources']]
+    if node['dra'] is not None:
+        pairs.append('DRA devices %d/%d%s' % (node['dra']['published'], node['dra']['expected'], '' if node['dra']['match'] else ' (differs)'))
+    return ', '.join(pairs)
 
 
 def markdown(view):
@@ -234,6 +291,9 @@ def markdown(view):
     out.append('%d nodes (%d reached), %d GPUs; drift on %d nodes (%d GPUs); %d nodes with problems; %d cordoned.' % (
         totals['nodes'], totals['reached'], totals['gpus'], totals['drift_nodes'], totals['drift_gpus'],
         totals['problem_nodes'], totals['cordoned']))
+    if totals['dra_nodes']:
+        out[-1] += ' %d nodes use NVIDIA\'s DRA driver (%d publish other devices than expected).' % (
+            totals['dra_nodes'], totals['dra_mismatches'])
     out.append('')
     out.append('| Node | GPUs | mig.config | state | cordoned | drift | advertised/expected | problems |')
     out.append('|---|---|---|---|---|---|---|---|')
@@ -253,12 +313,9 @@ def markdown(view):
         out.append('Node %s, driver %s, device plugin config %s.' % (
             md_escape(node['node']), md_escape(node['driver']), md_escape(node['plugin_config'])))
         out.append('')
-        lines = []
-        for gpu in node['gpus']:
-            lines.append(gpu['text'])
-            if gpu['target_text'] is not None:
-                lines.append(_desired_line(gpu, ''))
-        out.extend(_md_fence(lines))
+        if node['dra'] is not None:
+            out.extend([md_escape(dra_summary(node['dra'])) + '.', ''])
+        out.extend(_md_fence(_gpu_lines(node, '')))
         for problem in node['problems']:
             out.append('- problem: %s' % md_escape(problem))
     return '\n'.join(out) + '\n'

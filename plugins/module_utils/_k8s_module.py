@@ -6,7 +6,7 @@
 # Do not use this from other collections or standalone plugins/modules!
 
 """The base of the modules that talk to the Kubernetes API (``node_drain``, ``node_labels``, ``device_plugin_config``,
-``rollout_lock``, ``capacity_check``, ``mig_plan``, ``mig_config_info``, ``dra_plugin``): the authentication options, the
+``rollout_lock``, ``capacity_check``, ``mig_plan``, ``mig_config_info``, ``dra_plugin``, ``dra_info``): the authentication options, the
 kubernetes library check, the client, KubeError to ``fail_json``, and a node update that check mode only predicts."""
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ import base64
 import hashlib
 import traceback
 
+from ansible_collections.gpufleet.mig.plugins.module_utils._fleet_report import dra_summary
+
 try:
     import jinja2
     from markupsafe import Markup
@@ -100,6 +102,11 @@ section.node.drift { border-left: 5px solid var(--warn); }
 .create { box-shadow: inset 0 0 0 2px var(--good); }
 .create::before { content: "+"; position: absolute; right: 4px; bottom: 0; color: var(--good); font-size: .85rem; font-weight: 700; }
 .swatch { display: inline-block; width: 2.6rem; height: 1.2rem; vertical-align: middle; border: 1px solid #8d96a5; position: relative; }
+ul.dra { margin: -.1rem 0 .3rem 10.5rem; padding: 0; list-style: none; font-size: .82rem; }
+ul.dra li { padding: .05rem 0; }
+ul.dra code { font-weight: 600; }
+ul.dra .differs, p.dra.differs { color: var(--bad); }
+p.dra { margin: .5rem 0 0; }
 footer { margin-top: 2rem; color: var(--muted); font-size: .8rem; }
 """
 
@@ -236,6 +243,22 @@ SLOTS = r"""{% macro slots(s, colours, label) -%}
 REPORT = r"""{% extends 'base.html' %}
 {% import 'slots.html' as draw %}
 {% block title %}{{ view.title }}{% endblock %}
+{% macro dra_devices(devices, where) -%}
+<ul class="dra" aria-label="DRA devices of {{ where }}">
+{% for d in devices %}
+<li{% if d.status != 'ok' %} class="differs"{% endif %} data-device="{{ d.name }}" data-status="{{ d.status }}"><code>{{ d.name }}</code>
+{{ d.what }}: {{ d.state }}{% for c in d.claims %}; claim {{ c.claim }}{% if c.pods %} for pod{{ 's' if c.pods | length > 1 }}
+{{ c.pods | join(', ') }}{% endif %}{% endfor %}</li>
+{% else %}
+<li class="muted">no DRA device</li>
+{% endfor %}
+</ul>
+{%- endmacro %}
+{% macro dra_names(node) -%}
+{% if node.dra is not none %}
+{% for row in node.dra.gpus + [{'devices': node.dra.other}] %}{% for d in row.devices %} {{ d.name }}{% endfor %}{% endfor %}
+{% endif %}
+{%- endmacro %}
 {% block content %}
 <h1>{{ view.title }}</h1>
 {% set t = view.totals %}
@@ -246,6 +269,9 @@ REPORT = r"""{% extends 'base.html' %}
 <li class="{{ 'bad' if t.resource_mismatches }}"><b>{{ t.resource_mismatches }}</b>advertising other resources than expected</li>
 <li class="{{ 'bad' if t.problem_nodes }}"><b>{{ t.problem_nodes }}</b>nodes with problems</li>
 <li class="{{ 'warn' if t.cordoned }}"><b>{{ t.cordoned }}</b>cordoned</li>
+{% if t.dra_nodes %}
+<li class="{{ 'bad' if t.dra_mismatches }}"><b>{{ t.dra_mismatches }}</b>of {{ t.dra_nodes }} DRA nodes publishing other devices than expected</li>
+{% endif %}
 </ul>
 <div class="controls">
 <input id="filter" type="search" placeholder="Filter: node, GPU model, profile, mig.config, state, problem" aria-label="Filter the nodes">
@@ -274,7 +300,7 @@ REPORT = r"""{% extends 'base.html' %}
 {% set state_class = node.state if node.state in ('success', 'failed', 'pending') else 'other' %}
 {% set cordon = 'cordoned' if node.cordoned else ('schedulable' if node.cordoned is false else '') %}
 <tr data-host="{{ node.host }}" data-order="{{ loop.index }}" data-section="node-{{ loop.index }}"
-    data-search="{{ profiles | unique | join(' ') }} {{ node.node or '' }}" data-drift="{{ 1 if node.drift else 0 }}"
+    data-search="{{ profiles | unique | join(' ') }} {{ node.node or '' }}{{ dra_names(node) }}" data-drift="{{ 1 if node.drift else 0 }}"
     data-problems="{{ 1 if node.problems else 0 }}" data-cordoned="{{ 1 if node.cordoned else 0 }}"
     class="{{ 'drift' if node.drift }}{{ ' problem' if node.problems }}">
 <td data-sort="{{ node.host }}"><a href="#node-{{ loop.index }}">{{ node.host }}</a>
@@ -285,11 +311,15 @@ REPORT = r"""{% extends 'base.html' %}
 <td data-sort="{{ cordon }}">{% if node.cordoned %}<span class="warn">cordoned</span>{% else %}{{ cordon or '–' }}{% endif %}</td>
 <td data-sort="{{ node.drift_gpus }}">
 {% if node.drift %}<span class="warn">GPUs {{ node.drift | join(', ') }}</span>{% elif node.reached %}<span class="good">none</span>{% endif %}</td>
-<td data-sort="{{ node.resources | rejectattr('match') | list | length }}">
+<td data-sort="{{ node.resources | rejectattr('match') | list | length + (0 if node.dra is none or node.dra.match else 1) }}">
 {% for r in node.resources %}
 <div class="res{{ ' differs' if not r.match }}" title="{{ r.name }}">{{ r.name | replace('nvidia.com/', '') }}
 {{ r.advertised if r.advertised is not none else '–' }} / {{ r.expected if r.expected is not none else '–' }}</div>
-{% endfor %}</td>
+{% endfor %}
+{% if node.dra is not none %}
+<div class="res{{ ' differs' if not node.dra.match }}" title="devices of gpu.nvidia.com published / expected">DRA devices
+{{ node.dra.published }} / {{ node.dra.expected }}</div>
+{% endif %}</td>
 <td data-sort="{{ node.problems | length }}">
 {% if node.problems %}<ul class="problems">{% for p in node.problems %}<li>{{ p }}</li>{% endfor %}</ul>{% endif %}</td>
 </tr>
@@ -323,10 +353,19 @@ REPORT = r"""{% extends 'base.html' %}
 {% endfor %}
 </table>
 {% endif %}
+{% if node.dra is not none %}
+<p class="dra{{ ' differs' if not node.dra.match }}">{{ dra_summary(node.dra) }}</p>
+{% endif %}
 <div class="gpus">
 {% for gpu in node.gpus %}
 {{ draw.gpu_row(gpu, view.colours) }}
+{% if gpu.dra is not none %}
+{{ dra_devices(gpu.dra, 'GPU %s' % gpu.index) }}
+{% endif %}
 {% endfor %}
+{% if node.dra is not none and node.dra.other %}
+{{ dra_devices(node.dra.other, 'no GPU as read') }}
+{% endif %}
 </div>
 {% endif %}
 </section>
@@ -360,4 +399,5 @@ def render_page(template, templates=None, **context):
 
 def render_html(view):
     """The fleet report's page for ``view`` (``_fleet_report.fleet_view``)."""
-    return render_page('report.html', view=view)
+    # The same words as the terminal summary and report.md use for a DRA node.
+    return render_page('report.html', view=view, dra_summary=dra_summary)

@@ -20,6 +20,12 @@ description:
     scale, one column per memory slice and one colour per profile, with busy GPU instances marked. A GPU whose layout
     differs from the desired one is highlighted and drawn beside its planned layout, with the instances that would be
     destroyed and created marked.
+  - A node whose report has a C(dra) reading (M(gpufleet.mig.dra_info), for a node whose GPUs NVIDIA's DRA driver hands out)
+    shows under each GPU its DRA devices - which device is which GPU or MIG device, by the minor number and placement the
+    device name encodes - each marked published and expected, published but not expected (slices left stale by a layout
+    change without a restart of the driver's kubelet plugin) or expected but not published, with the ResourceClaims
+    and pods that hold it. Its stranded GPUs, dynamic MIG and missing plugin pod are problems of the node. A node without
+    C(dra) shows nothing of it.
   - Everything that comes from the nodes (labels, names, messages) is escaped in both C(report.md) and C(report.html).
   - Each file is replaced atomically and only when its content differs. Without O(path) nothing is written.
 requirements:
@@ -66,6 +72,7 @@ notes:
 seealso:
   - module: gpufleet.mig.gpu_info
   - module: gpufleet.mig.mig_layout
+  - module: gpufleet.mig.dra_info
   - plugin: gpufleet.mig.mig_slots
     plugin_type: filter
 """
@@ -90,7 +97,8 @@ RETURN = r"""
 summary:
   description:
     - The fleet as text, one list element per line; per node its labels, one slot diagram per GPU (with the desired layout under a
-      GPU that drifted from it), drift, resources and problems.
+      GPU that drifted from it, and on a DRA node the GPU's DRA devices), drift, resources (on a DRA node, its DRA devices
+      published against expected) and problems.
     - With O(path), a last line names C(report.html).
   returned: success
   type: list

@@ -290,6 +290,13 @@ def test_least_privilege_and_no_secret_leaks(tmp_path):
     per_run = dict((name, slice_of(name, order[i + 1])) for i, name in enumerate(order[:-1]))
     assert set(e['user'] for e in per_run['rollout']) == {'gpufleet-inventory'}
     assert set(e['user'] for e in per_run['report']) == {'gpufleet-env'}
+    # The report reads the DRA devices and the claims on them of the whole cluster once (sim-dra uses the DRA driver).
+    assert [(e['verb'], e['resource']) for e in per_run['report'] if e['resource'] in ('resourceslices', 'resourceclaims')] == \
+        [('list', 'resourceslices'), ('list', 'resourceclaims')]
+    with open(os.path.join(report_dir, 'report.json'), encoding='utf-8') as handle:
+        reported = json.load(handle)
+    assert [name.rsplit('-', 2)[0] for name in reported['sim-dra']['dra']['published']] == ['gpu-0-mig-3g20gb'], reported
+    assert reported['sim-a100']['dra'] is None, reported
     assert set(e['user'] for e in per_run['extra']) == {'gpufleet-kubeconfig', 'minus'}
 
     # -- every request of the shipped identity was allowed by the shipped rules --------------------------------

@@ -75,7 +75,9 @@ def test_fleet_view_reads_every_node():
     assert gone['reached'] is False and gone['problems'] == ['not reached']
     assert l40s['gpus'][0]['current']['mig'] == 'none'
     assert view['totals'] == {'nodes': 4, 'reached': 3, 'gpus': 5, 'drift_nodes': 1, 'drift_gpus': 1, 'problem_nodes': 2,
-                              'cordoned': 1, 'resource_mismatches': 1}
+                              'cordoned': 1, 'resource_mismatches': 1, 'dra_nodes': 0, 'dra_mismatches': 0}
+    # No node uses the DRA driver: nothing of it anywhere.
+    assert all(n['dra'] is None for n in view['nodes']) and all(g['dra'] is None for n in view['nodes'] for g in n['gpus'])
     assert [(p['name'], p['slices']) for p in view['profiles']] == [('1g.5gb', 1), ('2g.10gb', 2), ('3g.20gb', 4)]
     assert len(set(view['colours'].values())) == 3
 
@@ -201,3 +203,94 @@ def test_the_diagram_templates_serve_another_page():
     classes = [attrs.get('class', '') for tag, attrs in parser.tags if tag == 'div']
     assert sum('destroy' in c for c in classes) == 5 and sum('create' in c for c in classes) == 2
     assert '>current<' in page and '>target<' in page and 'if (!table) { return; }' in page
+
+
+# -- a node whose GPUs NVIDIA's DRA driver hands out --------------------------------------------------------------------
+
+def dra_gpu(index, minor, items=(), mig=True):
+    entry = gpu(index, items=items, mig=mig)
+    entry['minor_number'] = minor
+    for number, instance in enumerate(entry['gpu_instances']):
+        instance['profile_id'] = {'1g.5gb': 19, '3g.20gb': 9}[instance['profile']]
+        instance['compute_instances'][0]['placement']['size'] = instance['compute_slices'] = {'1g.5gb': 1, '3g.20gb': 3}[instance['profile']]
+    return entry
+
+
+def dra_fleet(hostile='trainer-0'):
+    """gpu-dra: GPU 0 whole and claimed; GPU 1 partitioned (3g.20gb at 4-7) after its plugin published it whole."""
+    gpus = [dra_gpu(0, 0, mig=False), dra_gpu(1, 1, items=[(4, 4, '3g.20gb')])]
+    claims = [{'namespace': 'ml', 'name': 'trainer-0-gpu', 'devices': ['gpu-0'],
+               'reserved_for': [{'resource': 'pods', 'name': hostile, 'uid': 'u'}]}]
+    dra = {'published': ['gpu-0', 'gpu-1'], 'complete': True, 'shared_counters': False, 'dynamic_mig': None,
+           'plugin_pods': [{'name': 'dra-plugin-x', 'state': 'Running'}], 'claims': claims, 'problems': []}
+    result = fleet()
+    result['gpu-dra'] = node('gpu-dra', gpus, plugin_config=None, dra=dra)
+    return result
+
+
+def test_a_dra_node_shows_its_devices_beside_its_gpus_in_the_view():
+    view = fleet_view(dra_fleet())
+    dra_node = view['nodes'][-1]
+    assert dra_node['dra']['published'] == 2 and dra_node['dra']['expected'] == 2 and not dra_node['dra']['match']
+    assert [d['name'] for d in dra_node['gpus'][0]['dra']] == ['gpu-0']
+    assert [(d['name'], d['status']) for d in dra_node['gpus'][1]['dra']] == [('gpu-1', 'unexpected'), ('gpu-1-mig-3g20gb-9-4', 'missing')]
+    assert dra_node['problems'] == []
+    assert view['totals']['dra_nodes'] == 1 and view['totals']['dra_mismatches'] == 1
+    # The other nodes are as without it.
+    assert [n['dra'] for n in view['nodes'][:-1]] == [None] * 4
+
+
+def test_a_dra_nodes_problems_are_the_nodes():
+    fleet_ = dra_fleet()
+    fleet_['gpu-dra']['gpus'].append(dra_gpu(2, 2))   # MIG on, no MIG devices: stranded
+    fleet_['gpu-dra']['dra']['plugin_pods'] = []
+    problems = fleet_view(fleet_)['nodes'][-1]['problems']
+    assert len(problems) == 2 and all(p.startswith('DRA: ') for p in problems)
+    assert 'stranded' in problems[0] and 'no DRA kubelet plugin pod runs on the node' in problems[1]
+
+
+def test_the_summary_and_markdown_list_each_gpus_dra_devices_under_it():
+    view = fleet_view(dra_fleet())
+    lines = summary_lines(view)
+    start = lines.index('gpu-dra (node gpu-dra, driver 550.54.15): mig.config=all-balanced state=success plugin=-')
+    assert lines[start + 1] == '  GPU 0 A100-SXM4-40GB (MIG disabled)'
+    assert lines[start + 2] == '    DRA gpu-0 (whole GPU): published; claim ml/trainer-0-gpu for pod trainer-0'
+    assert lines[start + 3].startswith('  GPU 1 A100-SXM4-40GB [')
+    assert lines[start + 4:start + 7] == ['    DRA gpu-1 (whole GPU): published, not expected',
+                                          '    DRA gpu-1-mig-3g20gb-9-4 (3g.20gb at 4-7): expected, not published',
+                                          '  drift: none']
+    # No device plugin to compare on a DRA node: the DRA devices stand instead of advertised and expected.
+    assert lines[start + 7] == ('  DRA devices (gpu.nvidia.com): 2 published, 2 expected, they differ (its kubelet plugin reads the '
+                                'GPUs only when it starts); 1 claim; plugin pod dra-plugin-x (Running)')
+    assert len(lines) == start + 8
+    # A node without DRA keeps its lines as they were.
+    assert '  advertised: nvidia.com/gpu=2' in lines and not [line for line in lines[:start] if 'DRA' in line]
+    text = markdown(view)
+    assert '| gpu-dra | 2 x A100-SXM4-40GB | all-balanced | success | no | none | DRA devices 2/2 \\(differs\\) |  |' in text
+    assert ' 1 nodes use NVIDIA\'s DRA driver (1 publish other devices than expected).' in text
+    assert '```\nGPU 0 A100-SXM4-40GB (MIG disabled)\n  DRA gpu-0 (whole GPU): published; claim ml/trainer-0-gpu for pod trainer-0\n' in text
+    assert 'DRA devices \\(gpu.nvidia.com\\): 2 published' in text
+    assert 'DRA' not in markdown(fleet_view(fleet()))
+
+
+def test_the_page_shows_the_same_dra_devices_and_escapes_them():
+    view = fleet_view(dra_fleet(hostile=HOSTILE))
+    page = render_html(view)
+    parser = Tags()
+    parser.feed(page)
+    devices = [(attrs['data-device'], attrs['data-status']) for tag, attrs in parser.tags if tag == 'li' and 'data-device' in attrs]
+    assert devices == [('gpu-0', 'ok'), ('gpu-1', 'unexpected'), ('gpu-1-mig-3g20gb-9-4', 'missing')]
+    lists = [attrs['aria-label'] for tag, attrs in parser.tags if tag == 'ul' and 'dra' in attrs.get('class', '').split()]
+    assert lists == ['DRA devices of GPU 0', 'DRA devices of GPU 1']
+    row = [attrs for tag, attrs in parser.tags if tag == 'tr' and attrs.get('data-host') == 'gpu-dra'][0]
+    assert row['data-search'].endswith('gpu-dra gpu-0 gpu-1 gpu-1-mig-3g20gb-9-4')
+    assert 'of 1 DRA nodes publishing other devices than expected' in page
+    text = ''.join(parser.text)
+    assert 'claim ml/trainer-0-gpu for pod\n' + HOSTILE in text
+    assert [tag for tag, dummy in parser.tags].count('script') == 1 and 'img' not in [tag for tag, dummy in parser.tags]
+    unread = dra_fleet()
+    unread['gpu-dra']['gpus'] = []
+    assert summary_lines(fleet_view(unread))[-1].startswith(
+        '  DRA devices (gpu.nvidia.com): 2 published, 0 expected, not compared (the GPUs were not read); 1 claim;')
+    plain = render_html(fleet_view(fleet()))
+    assert 'DRA' not in plain.replace('ul.dra', '').replace('p.dra', '')
