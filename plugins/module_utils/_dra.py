@@ -35,6 +35,7 @@ __all__ = (
     'dynamic_mig_reason',
     'expected_devices',
     'mig_device_name',
+    'parse_device',
     'planned_gpus',
     'plugin_pods',
     'published_devices',
@@ -71,6 +72,22 @@ def mig_device_name(minor, profile, gi_profile_id, placement_start):
     if pname.endswith('.'):
         pname = pname[:-1]
     return 'gpu-%d-mig-%s-%d-%d' % (minor, pname, gi_profile_id, placement_start)
+
+
+# gpu-<minor> or gpu-<minor>-mig-<profile name>-<GI profile id>-<placement start> (MigSpecTuple.ToCanonicalName). The
+# profile part may hold '-' ("1g10gb-me"), so the last two numbers are the GI profile id and the placement start.
+_DEVICE = re.compile(r'^gpu-(0|[1-9][0-9]*)(?:-mig-([a-z0-9][a-z0-9-]*?)-(0|[1-9][0-9]*)-(0|[1-9][0-9]*))?\Z')
+
+
+def parse_device(name):
+    """What a device name of NVIDIA's DRA driver says: {'minor', 'mig', 'profile_id', 'start'} (the last two None for a
+    whole GPU); None for a name the driver does not give (another naming, or not a string)."""
+    match = _DEVICE.match(name) if isinstance(name, str) else None
+    if not match:
+        return None
+    minor, mig, profile_id, start = match.groups()
+    return {'minor': int(minor), 'mig': mig is not None, 'profile_id': None if mig is None else int(profile_id),
+            'start': None if mig is None else int(start)}
 
 
 def _int(value):

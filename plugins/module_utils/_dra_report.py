@@ -19,38 +19,13 @@ Nothing here talks to the API server or NVML.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._dra import (
-    DRIVER, DraError, claims_on_pool, dynamic_mig_reason, expected_devices, plugin_pods, published_devices)
+    DRIVER, DraError, claims_on_pool, dynamic_mig_reason, expected_devices, parse_device, plugin_pods, published_devices)
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import pod_state
 
-__all__ = ('cluster_nodes', 'dra_view', 'parse_device', 'plugin_state')
-
-# gpu-<minor> or gpu-<minor>-mig-<profile name>-<GI profile id>-<placement start> (MigSpecTuple.ToCanonicalName). The
-# profile part may hold '-' ("1g10gb-me"), so the last two numbers are the GI profile id and the placement start.
-_DEVICE = re.compile(r'^gpu-(0|[1-9][0-9]*)(?:-mig-([a-z0-9][a-z0-9-]*?)-(0|[1-9][0-9]*)-(0|[1-9][0-9]*))?\Z')
-
-
-def parse_device(name):
-    """What a device name of NVIDIA's DRA driver says: {'minor', 'mig', 'profile_id', 'start'} (the last two None for a
-    whole GPU); None for a name the driver does not give (another naming, or not a string)."""
-    match = _DEVICE.match(name) if isinstance(name, str) else None
-    if not match:
-        return None
-    minor, mig, profile_id, start = match.groups()
-    return {'minor': int(minor), 'mig': mig is not None, 'profile_id': None if mig is None else int(profile_id),
-            'start': None if mig is None else int(start)}
-
-
-def plugin_state(pod):
-    """A kubelet plugin pod's state in a word or two: a waiting container's reason (CrashLoopBackOff), else the phase."""
-    status = pod.get('status') or {}
-    for container in status.get('containerStatuses') or []:
-        waiting = (container.get('state') or {}).get('waiting')
-        if waiting and waiting.get('reason'):
-            return waiting['reason']
-    return status.get('phase') or 'unknown'
+__all__ = ('cluster_nodes', 'dra_view')
 
 
 def cluster_nodes(nodes, slices, claims, pods, daemonset):
@@ -91,7 +66,7 @@ def cluster_nodes(nodes, slices, claims, pods, daemonset):
         readings[node] = {
             'published': published['devices'], 'complete': published['complete'], 'shared_counters': published['dynamic'],
             'dynamic_mig': reason,
-            'plugin_pods': sorted(({'name': (pod.get('metadata') or {}).get('name'), 'state': plugin_state(pod)} for pod in plugins),
+            'plugin_pods': sorted(({'name': (pod.get('metadata') or {}).get('name'), 'state': pod_state(pod, message=False)} for pod in plugins),
                                   key=lambda pod: pod['name'] or ''),
             'claims': claims_on_pool(claims, node), 'problems': problems,
         }

@@ -58,6 +58,7 @@ __all__ = (
     'metadata_patch',
     'metadata_problems',
     'name_problem',
+    'pod_state',
     'KUBERNETES_IMPORT_ERROR',
     'Kube',
     'KubeError',
@@ -73,6 +74,17 @@ AUTH_ARG_SPEC = dict(
 )
 
 TRANSIENT_STATUS = (502, 503, 504)
+
+
+def pod_state(pod, message=True):
+    """A pod's state in a few words, for a message about a plugin pod: a waiting container's reason (CrashLoopBackOff)
+    and, with ``message``, its message; else the pod's phase."""
+    status = pod.get('status') or {}
+    for container in status.get('containerStatuses') or []:
+        waiting = (container.get('state') or {}).get('waiting')
+        if waiting and waiting.get('reason'):
+            return '%s: %s' % (waiting['reason'], waiting.get('message') or '') if message else waiting['reason']
+    return status.get('phase') or 'unknown'
 
 # Seconds to connect and to wait for an answer, per request: without them an API server that accepts the
 # connection but never answers (stopped, overloaded, a dead load balancer) would hang the task forever.

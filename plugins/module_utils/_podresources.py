@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import re
 
-from ansible_collections.gpufleet.mig.plugins.module_utils._dra import DRIVER as DRA_DRIVER
+from ansible_collections.gpufleet.mig.plugins.module_utils._dra import DRIVER as DRA_DRIVER, parse_device
 
 try:
     import grpc
@@ -61,11 +61,9 @@ LIST_METHOD = '/v1.PodResourcesLister/List'
 MAX_MESSAGE = 16 * 1024 * 1024
 # 'MIG-GPU-<gpu uuid>/<gi>/<ci>': the MIG device UUID of R450 and R460 drivers, which names its GPU and GPU instance id.
 _OLD_MIG_UUID = re.compile(r'^MIG-(GPU-[^/]+)/(\d+)/\d+$')
-# NVIDIA's DRA driver (cmd/gpu-kubelet-plugin): a whole GPU is 'gpu-<minor>' (deviceinfo.go), a static MIG device
-# 'gpu-<minor>-mig-<profile>-<GI profile id>-<placement start>' (mig.go canonicalMigNameRegex). Its other devices
-# ('gpu-vfio-<index>', for passthrough) do not name a minor.
-_DRA_GPU = re.compile(r'^gpu-(\d+)\Z')
-_DRA_MIG = re.compile(r'^gpu-(\d+)-mig-(.+)-(\d+)-(\d+)\Z')
+# NVIDIA's DRA driver's device names (_dra.parse_device): a whole GPU is 'gpu-<minor>', a static MIG device
+# 'gpu-<minor>-mig-<profile>-<GI profile id>-<placement start>'. Its other devices ('gpu-vfio-<index>', for passthrough)
+# do not name a minor.
 
 
 class PodResourcesUnavailable(Exception):
@@ -198,16 +196,15 @@ def dra_device_id(held):
 def _dra_place(device, by_minor):
     """Where a device of NVIDIA's DRA driver is, from its name: ``((GPU index, GPU instance start or None), None)``, or
     ``(None, why not)`` when the name does not start with a minor number or no GPU has that minor number."""
-    mig = _DRA_MIG.match(device or '')
-    whole = mig or _DRA_GPU.match(device or '')
-    if not whole:
+    parsed = parse_device(device)
+    if not parsed:
         return None, ('the name is neither gpu-<minor> nor gpu-<minor>-mig-<profile>-<GI profile id>-<placement start>, so it '
                       'names no GPU')
-    minor = int(whole.group(1))
+    minor = parsed['minor']
     if minor not in by_minor:
         return None, 'minor number %d is the minor number of no GPU of gpus (%s)' % (
             minor, ', '.join('GPU %s: %s' % (index, number) for number, index in sorted(by_minor.items())) or 'none has one')
-    return (by_minor[minor], int(mig.group(4)) if mig else None), None
+    return (by_minor[minor], parsed['start']), None
 
 
 def pods_to_gpus(pod_devices, gpus, prefixes=('nvidia.com/',), claims=None):

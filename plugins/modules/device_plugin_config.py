@@ -202,7 +202,8 @@ nodes:
 
 import traceback
 
-from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import KubeError, config_key_problem, label_value_problem, metadata_patch, name_problem
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import (
+    KubeError, config_key_problem, label_value_problem, metadata_patch, name_problem, pod_state)
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s_module import KubeModule
 from ansible_collections.gpufleet.mig.plugins.module_utils._module import Library
 from ansible_collections.gpufleet.mig.plugins.module_utils._plugin_config import config_problems, load_config, mig_strategy, resource_differences
@@ -225,13 +226,6 @@ def _gpu_resources(node):
     return dict((key, value) for key, value in allocatable.items() if key.startswith(('nvidia.com/gpu', 'nvidia.com/mig-')))
 
 
-def _pod_state(pod):
-    statuses = (pod.get('status') or {}).get('containerStatuses') or []
-    for status in statuses:
-        waiting = (status.get('state') or {}).get('waiting')
-        if waiting:
-            return '%s: %s' % (waiting.get('reason'), waiting.get('message') or '')
-    return (pod.get('status') or {}).get('phase') or 'unknown'
 
 
 class PluginConfig(object):
@@ -431,7 +425,7 @@ class PluginConfig(object):
             pods, (wrong, stale) = observed
             parts = ['%s is %s, expected %s' % (key, have, want) for key, (have, want) in sorted(wrong.items())]
             parts += ['%s is still advertised' % key for key in stale]
-            plugin = ', '.join('%s (%s)' % (p['metadata']['name'], _pod_state(p)) for p in pods) or 'no new plugin pod on the node'
+            plugin = ', '.join('%s (%s)' % (p['metadata']['name'], pod_state(p)) for p in pods) or 'no new plugin pod on the node'
             return ('node %s does not advertise the expected GPU resources after %ss: %s; device plugin: %s'
                     % (node_name, self.params['timeout'], '; '.join(parts) or 'no plugin pod has started', plugin))
 

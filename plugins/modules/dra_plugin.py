@@ -211,7 +211,7 @@ claims:
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._dra import (
     DRIVER, DraError, claims_on_pool, dynamic_mig_reason, expected_devices, planned_gpus, plugin_pods, published_devices)
-from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import KubeError, name_problem
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import KubeError, name_problem, pod_state
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s_module import KubeModule
 from ansible_collections.gpufleet.mig.plugins.module_utils._wait import POLL_INTERVAL, Waiter, WaitTimeout
 
@@ -260,12 +260,6 @@ def _validate(module):
     return expected
 
 
-def _pod_state(pod):
-    for status in (pod.get('status') or {}).get('containerStatuses') or []:
-        waiting = (status.get('state') or {}).get('waiting')
-        if waiting:
-            return '%s: %s' % (waiting.get('reason'), waiting.get('message') or '')
-    return (pod.get('status') or {}).get('phase') or 'unknown'
 
 
 class NodeProblem(Exception):
@@ -369,7 +363,7 @@ def run(module, kube, expected):
 
     def message(observed):
         new, now = observed
-        plugin = ', '.join('%s (%s)' % (p['metadata']['name'], _pod_state(p)) for p in new) or 'no new plugin pod on the node'
+        plugin = ', '.join('%s (%s)' % (p['metadata']['name'], pod_state(p)) for p in new) or 'no new plugin pod on the node'
         return ('node %s: its ResourceSlices of driver %s do not list the expected devices %ss after the DRA kubelet '
                 'plugin was restarted: missing %s; not expected %s%s; plugin: %s'
                 % (node, DRIVER, params['timeout'], ', '.join(sorted(set(expected) - set(now['devices']))) or 'none',

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.gpufleet.mig.plugins.module_utils._dra_report import cluster_nodes, dra_view, parse_device, plugin_state
+from ansible_collections.gpufleet.mig.plugins.module_utils._dra import parse_device
+from ansible_collections.gpufleet.mig.plugins.module_utils._dra_report import cluster_nodes, dra_view
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import pod_state
 
 DS = 'dra-driver-nvidia-gpu-kubelet-plugin'
 
@@ -71,10 +73,10 @@ def test_parse_device_refuses_names_the_driver_does_not_give(name):
 
 
 def test_plugin_state_names_a_waiting_reason_before_the_phase():
-    assert plugin_state({'status': {'phase': 'Running'}}) == 'Running'
-    assert plugin_state({'status': {'phase': 'Running', 'containerStatuses': [
-        {'state': {'waiting': {'reason': 'CrashLoopBackOff', 'message': 'back-off'}}}]}}) == 'CrashLoopBackOff'
-    assert plugin_state({}) == 'unknown'
+    assert pod_state({'status': {'phase': 'Running'}}) == 'Running'
+    assert pod_state({'status': {'phase': 'Running', 'containerStatuses': [
+        {'state': {'waiting': {'reason': 'CrashLoopBackOff', 'message': 'back-off'}}}]}}, message=False) == 'CrashLoopBackOff'
+    assert pod_state({}) == 'unknown'
 
 
 def test_cluster_nodes_reads_each_node_from_one_set_of_lists():
