@@ -221,7 +221,7 @@ def test_the_dra_node_lists_its_devices_and_claim(page):
     assert shown['others'] == 0
     # A DRA device's name finds its node.
     page.click('#filter')
-    page.insert_text('gpu-7-mig-1g5gb-19-6')
+    page.insert_text(expected[-1])
     assert [h for h, row, section in page.evaluate(VISIBLE) if row] == dra
     page.evaluate("document.getElementById('filter').value = ''; document.getElementById('filter').dispatchEvent(new Event('input'))")
     assert all(row and section for dummy, row, section in page.evaluate(VISIBLE))
@@ -252,9 +252,9 @@ def test_filtering_and_sorting(page):
     assert [h for h, row, section in page.evaluate(VISIBLE) if row and section] == [h for h in inventory_hosts() if h in drifted]
     page.click('input[data-flag="drift"]')
 
-    page.click('#fleet th:nth-child(2) button')      # GPUs, ascending: the A30 node (4 GPUs) first
+    page.click('#fleet th:nth-child(2) button')      # GPUs, ascending: the two 4-GPU nodes (A30, DRA A100) first
     order = [h for h, dummy, dummy2 in page.evaluate(VISIBLE)]
-    assert order[0] == 'gpu-a30-1' and sorted(order) == sorted(inventory_hosts())
+    assert sorted(order[:2]) == ['gpu-a100-dra-1', 'gpu-a30-1'] and sorted(order) == sorted(inventory_hosts())
     page.click('#fleet th:nth-child(1) button')      # Node, ascending, numbers in names by value (a30 before a100)
     assert [h for h, dummy, dummy2 in page.evaluate(VISIBLE)] == sorted(inventory_hosts(), key=_natural)
     page.click('#fleet th:nth-child(1) button')      # and descending
