@@ -7,7 +7,8 @@ The report playbook runs over the simulated fleet of ``make demo`` in its starti
 desired layout, one at its target, one served by NVIDIA's DRA driver), with two processes running on MIG instances of
 gpu-a100-2. Chromium loads the ``report.html`` it wrote from disk; the test checks what a user would see: no console
 errors and no network request, every node and GPU of the demo fleet, slot diagrams drawn to scale, busy and drifted
-instances marked, the DRA node's devices and claim, sorting and filtering. It takes a screenshot (.build/browser/report.png) and also checks a page made from hostile node data.
+instances marked, the DRA node's devices and claim, sorting and filtering. It takes a screenshot
+(.build/browser/report.png) and also checks a page made from hostile node data.
 
 Needs Chromium (``make browser-tests`` installs Debian's package when it is missing), the simulator and the
 collection (``make simulator collection``). Without Chromium it skips, saying why; under CI (CI=true) that fails.
