@@ -52,7 +52,7 @@ DEMO_NAME_REPORT := if [ -f $(DEMO)/report/report.html ]; then echo "demo: the f
 
 help:
 	@echo "make test   - everything: sanity, lint, unit, simulator and integration tests"
-	@echo "make demo   - the rollout against a simulated fleet of four GPU nodes, run twice, with a summary; then pods"
+	@echo "make demo   - the rollout against a simulated fleet of five GPU nodes (one DRA), run twice, with a summary; then pods"
 	@echo "              pending for a MIG profile no node offers, the plan, its rollout, the pods running"
 	@echo "make molecule - the Molecule scenarios of extensions/molecule/ (part of make test)"
 	@echo "make bench  - benchmarks against the simulators: no-op and change cost, API/NVML use, disruption, planner, memory"
@@ -142,7 +142,8 @@ integration: venv simulator collection k8ssim-grpc
 	$(TEST_ENV) $(VPY) -m pytest -q tests/integration
 
 # Molecule scenarios (extensions/molecule/, no container engine): `rollout` runs playbooks/rollout.yml over the simulated
-# fleet of make demo, twice (the second run must change nothing), and verifies every node through NVML and the API server;
+# fleet of make demo (device-plugin nodes and a DRA node), twice (the second run must change nothing), and verifies every
+# node through NVML and the API server (on the DRA node: its ResourceSlices against its MIG devices);
 # `preflight_refuses` checks that one invalid node stops the rollout before any node changes. Run from the collection
 # root (galaxy.yml there makes Molecule use extensions/molecule/). They use .build/demo/ as make demo does: not both at once.
 # One scenario: make molecule MOLECULE_ARGS='-s preflight_refuses'.

@@ -3,11 +3,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The fleet report page of the demo fleet, in headless Chromium.
 
-The report playbook runs over the simulated fleet of ``make demo`` in its starting state (three nodes drifted from their
-desired layout, one at its target), with two processes running on MIG instances of gpu-a100-2. Chromium loads the
-``report.html`` it wrote from disk; the test checks what a user would see: no console errors and no network request,
-every node and GPU of the demo fleet, slot diagrams drawn to scale, busy and drifted instances marked, sorting and
-filtering. It takes a screenshot (.build/browser/report.png) and also checks a page made from hostile node data.
+The report playbook runs over the simulated fleet of ``make demo`` in its starting state (four nodes drifted from their
+desired layout, one at its target, one served by NVIDIA's DRA driver), with two processes running on MIG instances of
+gpu-a100-2. Chromium loads the ``report.html`` it wrote from disk; the test checks what a user would see: no console
+errors and no network request, every node and GPU of the demo fleet, slot diagrams drawn to scale, busy and drifted
+instances marked, the DRA node's devices and claim, sorting and filtering. It takes a screenshot
+(.build/browser/report.png) and also checks a page made from hostile node data.
 
 Needs Chromium (``make browser-tests`` installs Debian's package when it is missing), the simulator and the
 collection (``make simulator collection``). Without Chromium it skips, saying why; under CI (CI=true) that fails.
@@ -199,6 +200,34 @@ def test_colours_busy_instances_and_drift_are_marked(page):
     assert len({one, three, three40}) == 3 and one == one_target
 
 
+def test_the_dra_node_lists_its_devices_and_claim(page):
+    """gpu-a100-dra-1 starts with seven 1g.5gb per GPU (tests/demo/setup.py), all published, one held by embed's claim."""
+    dra = [host for host in inventory_hosts() if 'dra' in host]
+    assert dra == ['gpu-a100-dra-1']
+    spec = demo.NODES[dra[0]]
+    gpus = sum(int(gpu.rsplit(':', 1)[1]) for gpu in spec['gpus'])
+    expected = ['gpu-%d-mig-1g5gb-19-%d' % (gpu, start) for gpu in range(gpus) for start in range(len(spec['start']))]
+    shown = page.evaluate('''(function () {
+      var row = document.querySelector('#fleet tbody tr[data-host="gpu-a100-dra-1"]');
+      var section = document.querySelector('section.node[data-host="gpu-a100-dra-1"]');
+      return {cell: row.cells[6].textContent.replace(/\\s+/g, ' ').trim(),
+              devices: Array.prototype.map.call(section.querySelectorAll('ul.dra li[data-device]'), function (li) {
+                return [li.getAttribute('data-device'), li.getAttribute('data-status'), li.textContent.indexOf('claim ml/embed-') >= 0]; }),
+              others: document.querySelectorAll('section.node:not([data-host="gpu-a100-dra-1"]) ul.dra').length};
+    }())''')
+    assert shown['cell'] == 'DRA devices %d / %d' % (len(expected), len(expected))
+    assert sorted(name for name, dummy, dummy2 in shown['devices']) == sorted(expected)
+    assert set(status for dummy, status, dummy2 in shown['devices']) == {'ok'}
+    assert [name for name, dummy, claimed in shown['devices'] if claimed] == ['gpu-0-mig-1g5gb-19-0']
+    assert shown['others'] == 0
+    # A DRA device's name finds its node.
+    page.click('#filter')
+    page.insert_text(expected[-1])
+    assert [h for h, row, section in page.evaluate(VISIBLE) if row] == dra
+    page.evaluate("document.getElementById('filter').value = ''; document.getElementById('filter').dispatchEvent(new Event('input'))")
+    assert all(row and section for dummy, row, section in page.evaluate(VISIBLE))
+
+
 def test_filtering_and_sorting(page):
     page.click('#filter')
     page.insert_text('a30')
@@ -224,9 +253,9 @@ def test_filtering_and_sorting(page):
     assert [h for h, row, section in page.evaluate(VISIBLE) if row and section] == [h for h in inventory_hosts() if h in drifted]
     page.click('input[data-flag="drift"]')
 
-    page.click('#fleet th:nth-child(2) button')      # GPUs, ascending: the A30 node (4 GPUs) first
+    page.click('#fleet th:nth-child(2) button')      # GPUs, ascending: the two 4-GPU nodes (A30, DRA A100) first
     order = [h for h, dummy, dummy2 in page.evaluate(VISIBLE)]
-    assert order[0] == 'gpu-a30-1' and sorted(order) == sorted(inventory_hosts())
+    assert sorted(order[:2]) == ['gpu-a100-dra-1', 'gpu-a30-1'] and sorted(order) == sorted(inventory_hosts())
     page.click('#fleet th:nth-child(1) button')      # Node, ascending, numbers in names by value (a30 before a100)
     assert [h for h, dummy, dummy2 in page.evaluate(VISIBLE)] == sorted(inventory_hosts(), key=_natural)
     page.click('#fleet th:nth-child(1) button')      # and descending

@@ -4,15 +4,15 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Start and stop the simulated fleet of ``make demo``.
 
-  setup.py start   create the four GPU nodes of inventories/simulated in .build/demo/fleet/ (fake-NVML state
+  setup.py start   create the five GPU nodes of inventories/simulated in .build/demo/fleet/ (fake-NVML state
                    files in their starting state, interpreter wrappers) and start the simulated Kubernetes
                    cluster of tests/demo/cluster.yml with state dir .build/demo/k8s/
   setup.py stop    stop that cluster (a no-op when it is not running)
 
 The starting state differs from the inventory's target on purpose: gpu-a100-1 and gpu-a30-1 have MIG off,
-gpu-a100-2 runs an old all-1g.5gb partition (7 x 1g.5gb per GPU), and gpu-h100-1 is already at its target
-(two 3g.40gb per GPU, boot checkpoint written, node labels as a finished rollout leaves them), so the rollout
-has to change three nodes and skip one.  Needs the simulator build (``make simulator``, SIM_BUILD) and the
+gpu-a100-2 and gpu-a100-dra-1 (served by NVIDIA's DRA driver) run an old all-1g.5gb partition (7 x 1g.5gb per GPU),
+and gpu-h100-1 is already at its target (two 3g.40gb per GPU, boot checkpoint written, node labels as a finished
+rollout leaves them), so the rollout has to change four nodes and skip one.  Needs the simulator build (``make simulator``, SIM_BUILD) and the
 collection on PYTHONPATH (``make collection``); ``make demo-setup`` provides both.
 """
 
@@ -52,6 +52,8 @@ NODES = {
     'gpu-a100-2': {'gpus': ['A100-SXM4-40GB:8'], 'start': ['1g.5gb'] * 7},
     'gpu-h100-1': {'gpus': ['H100-SXM5-80GB:8'], 'start': ['3g.40gb'] * 2, 'checkpoint': True},
     'gpu-a30-1': {'gpus': ['A30:4'], 'start': None},
+    # Four GPUs (an HGX A100 4-GPU board) rather than eight: the demo's fifth node costs less time that way.
+    'gpu-a100-dra-1': {'gpus': ['A100-SXM4-40GB:4'], 'start': ['1g.5gb'] * 7},
 }
 
 # Written with the collection's own code, exactly as mig_layout writes it after a change.
@@ -192,7 +194,7 @@ def start():
     for name in NODES:
         gpus = json.loads(simnode(build, 'show', os.path.join(FLEET, name + '.state'), '--json'))['gpus']
         mig = 'on' if any(gpu['mig_mode_current'] for gpu in gpus) else 'off'
-        print('demo: node %-11s %d GPU(s), MIG %s' % (name, len(gpus), mig))
+        print('demo: node %-14s %d GPU(s), MIG %s' % (name, len(gpus), mig))
     print('demo: simulated cluster at %s (kubeconfig %s)' % (info['url'], info['kubeconfig']))
 
 

@@ -43,6 +43,11 @@ MAX_ACTIONS = 12
 WRITE_VERBS = ('create', 'update', 'patch', 'delete', 'evict')
 LABELS = (('nvidia.com/mig.config', 'mig.config'), ('nvidia.com/mig.config.state', 'state'),
           ('nvidia.com/device-plugin.config', 'plugin config'))
+# NVIDIA's DRA driver and the chart's name of its kubelet plugin DaemonSet (tests/demo/cluster.yml keeps the defaults).
+DRA_DRIVER = 'gpu.nvidia.com'
+DRA_DAEMONSET = 'dra-driver-nvidia-gpu-kubelet-plugin'
+# gpu-<minor>, or gpu-<minor>-mig-<profile without dots>-<GI profile id>-<placement start> (NVIDIA's canonical names).
+DRA_NAME = re.compile(r'^gpu-(?P<gpu>\d+)(?:-mig-(?P<kind>.+)-(?P<start>\d+))?$')
 RECAP = re.compile(r'^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)')
 
 
@@ -148,13 +153,80 @@ def pod_gpu_request(pod):
     return ', '.join('%s: %s' % item for item in sorted(requests.items()))
 
 
-def pod_groups(pods):
-    """``{(namespace, owner, state, gpu request): count}`` for a node's pods, device plugin excluded."""
+def pod_groups(pods, claims=None):
+    """``{(namespace, owner, state, gpu request): count}`` for a node's pods, device plugin excluded; with ``claims``
+    (claims_by_pod), a pod's DRA devices count as its request."""
     groups = {}
     for pod in pods:
-        key = (pod['metadata']['namespace'], _pod_owner(pod), pod_state(pod), pod_gpu_request(pod))
+        request = pod_gpu_request(pod)
+        devices = (claims or {}).get((pod['metadata']['namespace'], pod['metadata']['name']))
+        if devices is not None:
+            request = ', '.join(part for part in (request, 'claim: %s' % (', '.join(devices) or 'not allocated')) if part)
+        key = (pod['metadata']['namespace'], _pod_owner(pod), pod_state(pod), request)
         groups[key] = groups.get(key, 0) + 1
     return groups
+
+
+def dra_devices(node_name, objects):
+    """The names of the devices NVIDIA's DRA driver publishes for the node, in its ResourceSlices' order."""
+    names = []
+    for piece in objects.get('resourceslices') or []:
+        spec = piece.get('spec') or {}
+        if spec.get('nodeName') == node_name and spec.get('driver') == DRA_DRIVER:
+            names.extend(device['name'] for device in spec.get('devices') or [])
+    return names
+
+
+def dra_lines(node_name, objects):
+    """The node's DRA devices, grouped by kind (MIG profile and GI profile id, or whole GPU) in slice order; [] without a slice."""
+    names = dra_devices(node_name, objects)
+    if not any((s.get('spec') or {}).get('nodeName') == node_name and (s.get('spec') or {}).get('driver') == DRA_DRIVER
+               for s in objects.get('resourceslices') or []):
+        return []
+    kinds, order = {}, []
+    for name in names:
+        match = DRA_NAME.match(name)
+        kind = (match.group('kind') or 'whole GPU') if match else name
+        if kind not in kinds:
+            order.append(kind)
+            kinds[kind] = {'gpus': set(), 'starts': set(), 'count': 0}
+        kinds[kind]['count'] += 1
+        if match:
+            kinds[kind]['gpus'].add(int(match.group('gpu')))
+            if match.group('start') is not None:
+                kinds[kind]['starts'].add(int(match.group('start')))
+    parts = []
+    for kind in order:
+        entry = kinds[kind]
+        if entry['starts']:
+            parts.append('%d x gpu-N-mig-%s-S  (GPU N: %s, placement start S: %s)'
+                         % (entry['count'], kind, gpu_ranges(sorted(entry['gpus'])), gpu_ranges(sorted(entry['starts']))))
+        elif entry['gpus']:
+            parts.append('%d x %s  (gpu-N, GPU N: %s)' % (entry['count'], kind, gpu_ranges(sorted(entry['gpus']))))
+        else:
+            parts.append('%d x %s' % (entry['count'], kind))
+    lines = ['DRA devices (ResourceSlice of %s, pool %s): %d%s' % (DRA_DRIVER, node_name, len(names), ' - none (stranded?)' if not names else '')]
+    lines.extend('  ' + part for part in parts)
+    return lines
+
+
+def claims_by_pod(objects):
+    """``{(namespace, pod): [device, ...]}``: the DRA devices allocated to the claims each pod uses (pods with claims only)."""
+    claims = dict(((c['metadata']['namespace'], c['metadata']['name']), c) for c in objects.get('resourceclaims') or [])
+    found = {}
+    for pod in objects.get('pods') or []:
+        statuses = (pod.get('status') or {}).get('resourceClaimStatuses') or []
+        refs = [s.get('resourceClaimName') for s in statuses] + [
+            c.get('resourceClaimName') for c in (pod.get('spec') or {}).get('resourceClaims') or []]
+        if not (pod.get('spec') or {}).get('resourceClaims'):
+            continue
+        devices = []
+        for ref in refs:
+            claim = claims.get((pod['metadata']['namespace'], ref)) if ref else None
+            results = ((((claim or {}).get('status') or {}).get('allocation') or {}).get('devices') or {}).get('results') or []
+            devices.extend(r['device'] for r in results if r.get('device') not in devices)
+        found[(pod['metadata']['namespace'], pod['metadata']['name'])] = devices
+    return found
 
 
 def pending_reason(pod):
@@ -303,16 +375,23 @@ def print_nodes(state):
         print('    advertises: %s%s' % (', '.join(live) or 'no GPU resources', ' (at 0: %s)' % ', '.join(stale) if stale else ''))
         here = [p for p in pods if (p.get('spec') or {}).get('nodeName') == name]
         plugin = [p for p in here if _pod_owner(p) == 'nvidia-device-plugin-daemonset']
-        starts = [s for s in state.get('plugin_log') or [] if s.get('node') == name]
+        dra_plugin = [p for p in here if _pod_owner(p) == DRA_DAEMONSET]
+        # The plugin log has the DRA kubelet plugin's starts too (implementation dra): only the device plugin's count here.
+        starts = [s for s in state.get('plugin_log') or [] if s.get('node') == name and s.get('implementation') != 'dra']
         which = ("NVIDIA's nvidia-device-plugin" if starts and starts[-1].get('implementation') == 'nvidia'
                  else 'the Python model of the plugin' if starts else '')
-        print('    device plugin: %s%s' % (', '.join(pod_state(p) for p in plugin) or 'no pod', ' (%s)' % which if which else ''))
+        if plugin or not dra_plugin:
+            print('    device plugin: %s%s' % (', '.join(pod_state(p) for p in plugin) or 'no pod', ' (%s)' % which if which else ''))
+        if dra_plugin:
+            print('    DRA kubelet plugin (%s): %s' % (DRA_DRIVER, ', '.join(pod_state(p) for p in dra_plugin)))
+        for line in dra_lines(name, objects):
+            print('    ' + line)
         features = [k for k in ((node['metadata'].get('annotations') or {}).get('nfd.node.kubernetes.io/feature-labels') or '').split(',') if k]
         if features:
             shown_features = ['%s=%s' % (k, labels.get(k)) for k in ('nvidia.com/mig.strategy', 'nvidia.com/gpu.count', 'nvidia.com/gpu.product')
                               if k in labels]
             print("    GPU feature discovery: %d labels (%s)" % (len(features), ', '.join(shown_features)))
-        groups = pod_groups([p for p in here if p not in plugin])
+        groups = pod_groups([p for p in here if p not in plugin and p not in dra_plugin], claims_by_pod(objects))
         for (namespace, owner, phase, request), count in sorted(groups.items()):
             print('    pods: %s/%s x%d %s%s' % (namespace, owner, count, phase, ' (%s)' % request if request else ''))
     unscheduled = [p for p in pods if not (p.get('spec') or {}).get('nodeName')]
