@@ -27,7 +27,7 @@ description:
   - Refuses, before any change, a node with ResourceSlices of another driver, a DRA kubelet plugin running the
     C(DynamicMIG) feature gate, and GPUs NVIDIA's DRA driver would publish nothing for (a MIG-enabled GPU without MIG
     devices) or would not start on.
-  - Does not cordon or drain; the playbook P(gpufleet.mig.migrate_allocator#playbook) does that around it.
+  - Does not cordon or drain; the playbook C(gpufleet.mig.migrate_allocator) does that around it.
   - Runs where the Kubernetes client and credentials are, usually the controller (C(delegate_to=localhost)).
 author:
   - gpufleet.mig contributors (@gpufleet)
@@ -104,7 +104,7 @@ options:
     type: int
     default: 300
 notes:
-  - The node should be cordoned and its GPU pods drained first; P(gpufleet.mig.migrate_allocator#playbook) does it.
+  - The node should be cordoned and its GPU pods drained first; the playbook C(gpufleet.mig.migrate_allocator) does it.
   - "[uncertain] The deploy labels are the GPU Operator's; a chart install of the DRA driver selects the nodes it runs on
     with C(kubeletPlugin.nodeSelector), which must then name O(dra_label)."
 seealso:
@@ -156,6 +156,14 @@ unfinished:
   returned: success
   type: list
   elements: str
+node_labels:
+  description: All the node's labels as read first (the playbook finds a node a failed move left with them).
+  returned: success
+  type: dict
+node_annotations:
+  description: All the node's annotations as read first.
+  returned: success
+  type: dict
 """
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._allocator import (
@@ -247,7 +255,8 @@ def run(module, kube, expected):
     relabel = before != wanted
     left = unfinished(to, seen['state'], expected)
     result = dict(changed=bool(relabel or create), relabelled=relabel, labels=wanted, expected=expected, unfinished=left,
-                  device_classes_created=[item['metadata']['name'] for item in create])
+                  device_classes_created=[item['metadata']['name'] for item in create], node_labels=labels,
+                  node_annotations=dict(seen['node']['metadata'].get('annotations') or {}))
     if module._diff:
         result['diff'] = {'before': {'labels': before}, 'after': {'labels': wanted}}
     module.failure = dict(result, changed=False, relabelled=False, device_classes_created=[])
