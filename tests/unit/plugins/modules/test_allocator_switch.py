@@ -16,8 +16,10 @@ from ansible_collections.gpufleet.mig.plugins.modules import allocator_switch
 from modrun import run_module  # tests/unit/plugins/modules/modrun.py
 
 AUTH = {'host': 'http://127.0.0.1:9', 'api_key': 'token'}
-DRA_NS, DP_NS = 'dra-driver-nvidia-gpu', 'gpu-operator'
-DP_LABEL, DRA_LABEL = 'nvidia.com/gpu.deploy.device-plugin', 'nvidia.com/gpu.deploy.dra-driver'
+DRA_NS = 'dra-driver-nvidia-gpu'
+DP_NS = 'gpu-operator'
+DP_LABEL = 'nvidia.com/gpu.deploy.device-plugin'
+DRA_LABEL = 'nvidia.com/gpu.deploy.dra-driver'
 GPUS = [{'index': 0, 'minor_number': 0, 'mig_mode': {'current': True}, 'gpu_instances': [
     {'profile': '1g.5gb', 'profile_id': 19, 'placement': {'start': 0, 'size': 1}, 'compute_slices': 1,
      'compute_instances': [{'placement': {'start': 0, 'size': 1}}]}]}]
