@@ -454,3 +454,12 @@ class Kube(object):
         slices = self.call('listing resourceslices of driver %s' % driver, 'GET', '/apis/resource.k8s.io/v1/resourceslices',
                            query=[('fieldSelector', 'spec.driver=%s' % driver)])
         return slices.get('items') or []
+
+    def device_classes(self):
+        """Every DeviceClass (cluster-scoped), as plain dicts."""
+        classes = self.call('listing deviceclasses', 'GET', '/apis/resource.k8s.io/v1/deviceclasses')
+        return classes.get('items') or []
+
+    def create_device_class(self, body):
+        """Create a DeviceClass (409 when one of that name exists)."""
+        return self.call('creating deviceclass %s' % body['metadata']['name'], 'POST', '/apis/resource.k8s.io/v1/deviceclasses', body=body)

@@ -1,7 +1,7 @@
 # Copyright (c) 2026 gpufleet.mig contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Least privilege: the preflight, rollout and report run with a token bound to the shipped RBAC
+"""Least privilege: the preflight, rollout, report and migrate_allocator (to DRA and back) run with a token bound to the shipped RBAC
 (docs/rbac/rbac.yml, loaded by the simulated API server itself), and no secret leaks.
 
 - Every request of that identity is allowed by those rules (the simulator answers 403 otherwise).
@@ -249,6 +249,14 @@ def test_least_privilege_and_no_secret_leaks(tmp_path):
         run('report', [os.path.join(ROOT, 'playbooks', 'report.yml'), '-vvv', '--diff', '-i', inventory_plain],
             {'K8S_AUTH_HOST': url, 'K8S_AUTH_API_KEY': tokens['gpufleet-env']})
 
+        # The move of sim-a100 (now partitioned, on the device plugin) to NVIDIA's DRA driver, creating the DeviceClass of
+        # its MIG profile, and back: with the token in inventory variables, as the rollout.
+        migrate = [os.path.join(ROOT, 'playbooks', 'migrate_allocator.yml'), '--diff', '-i', inventory_token, '-e', 'gpufleet_mig_targets=sim-a100',
+                   '-e', 'gpufleet_mig_migrate_timeout=60', '-e', 'gpufleet_mig_device_plugin_config=mixed']
+        run('migrate', migrate + ['-e', 'gpufleet_mig_allocator_to=dra', '-e', 'gpufleet_mig_create_device_classes=true'])
+        moved = cluster.dump()
+        run('migrate-back', migrate + ['-e', 'gpufleet_mig_allocator_to=device-plugin'])
+
         # The create path: the ConfigMap is gone (deleted as admin), the module makes it again.
         admin = cluster.api_client()
         from kubernetes import client  # pylint: disable=import-outside-toplevel
@@ -281,15 +289,24 @@ def test_least_privilege_and_no_secret_leaks(tmp_path):
     dra_devices = [d['name'] for s in state['objects']['resourceslices'] if s['spec']['nodeName'] == 'sim-dra' for d in s['spec']['devices']]
     assert [name.rsplit('-', 2)[0] for name in dra_devices] == ['gpu-0-mig-3g20gb'], dra_devices
 
+    # The move to DRA: sim-a100's MIG devices were published under the DeviceClass the run created, then it came back.
+    moved_node = next(n for n in moved['objects']['nodes'] if n['metadata']['name'] == 'sim-a100')
+    assert moved_node['metadata']['labels']['nvidia.com/gpu.deploy.dra-driver'] == 'true', moved_node['metadata']['labels']
+    assert 'mig-3g.20gb.nvidia.com' in [c['metadata']['name'] for c in moved['objects']['deviceclasses']]
+    assert sorted(d['name'].rsplit('-', 2)[0] for s in moved['objects']['resourceslices'] if s['spec']['nodeName'] == 'sim-a100'
+                  for d in s['spec']['devices']) == ['gpu-0-mig-3g20gb'] * 2 + ['gpu-1-mig-3g20gb'] * 2
+    assert node['metadata']['labels']['nvidia.com/gpu.deploy.device-plugin'] == 'true'
+
     # -- each run used the credential it was given ------------------------------------------------------------
     def slice_of(name, following):
         end = marks[following] if following else float('inf')
         # The test's own admin requests (deleting the ConfigMap) are not the run's.
         return [e for e in audit if marks[name] < e['seq'] <= end and e['user'] != 'admin']
-    order = ['rollout', 'report', 'extra', None]
+    order = ['rollout', 'report', 'migrate', 'migrate-back', 'extra', None]
     per_run = dict((name, slice_of(name, order[i + 1])) for i, name in enumerate(order[:-1]))
     assert set(e['user'] for e in per_run['rollout']) == {'gpufleet-inventory'}
     assert set(e['user'] for e in per_run['report']) == {'gpufleet-env'}
+    assert set(e['user'] for e in per_run['migrate'] + per_run['migrate-back']) == {'gpufleet-inventory'}
     # The report reads the DRA devices and the claims on them of the whole cluster once (sim-dra uses the DRA driver).
     assert [(e['verb'], e['resource']) for e in per_run['report'] if e['resource'] in ('resourceslices', 'resourceclaims')] == \
         [('list', 'resourceslices'), ('list', 'resourceclaims')]
@@ -309,7 +326,8 @@ def test_least_privilege_and_no_secret_leaks(tmp_path):
     seen = set((e['authz']['verb'], e['authz']['resource']) for e in mine)
     # The paths the checks below rely on were taken: drain (list, evict with a 429, wait), plugin restart, create.
     assert {('list', 'pods'), ('create', 'pods/eviction'), ('get', 'pods'), ('delete', 'pods'), ('patch', 'nodes'),
-            ('create', 'configmaps'), ('patch', 'configmaps'), ('list', 'resourceslices'), ('list', 'resourceclaims')} <= seen, seen
+            ('create', 'configmaps'), ('patch', 'configmaps'), ('list', 'resourceslices'), ('list', 'resourceclaims'),
+            ('list', 'deviceclasses'), ('create', 'deviceclasses')} <= seen, seen
     assert any(e['verb'] == 'evict' and e['code'] == 429 for e in mine), 'the drain never met the PodDisruptionBudget'
 
     # -- nothing else is granted: each grant, taken away alone, would have denied one of those requests ---------

@@ -164,3 +164,26 @@ def test_dra_plugin_with_valid_arguments_reaches_the_recorder(run):
     assert requests == ['GET http://127.0.0.1:9/api/v1/namespaces/dra-driver-nvidia-gpu/pods?fieldSelector=spec.nodeName%3Dgpu-1&'
                         'labelSelector=dra-driver-nvidia-gpu-component%3Dkubelet-plugin']
     assert 'no API server in this test' in result['msg']
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'to': 'gpu-operator'}, "to: 'gpu-operator' is not an allocator gpufleet.mig can move a node to (valid: dra, device-plugin)"),
+    ({'node': 'Node-1'}, "node: 'Node-1' is not a valid Kubernetes object name"),
+    ({'dra_namespace': 'DRA'}, "dra_namespace: 'DRA' is not a valid namespace name"),
+    ({'dra_label': 'nvidia.com/gpu.deploy.device-plugin'}, 'each plugin needs a label of its own'),
+    ({'device_plugin_label': 'nvidia.com/bad label'}, "label key 'nvidia.com/bad label'"),
+    ({'device_plugin_selector': ''}, 'device_plugin_selector must not be empty'),
+    ({'timeout': -1}, 'timeout must be at least 0, got -1'),
+    ({'gpus': [{'index': 0, 'minor_number': 0, 'mig_mode': {'current': True}, 'gpu_instances': []}]},
+     'MIG is enabled but the GPU has no MIG devices'),
+])
+def test_allocator_switch_refuses_bad_arguments_before_any_request(run, args, message):
+    result, requests = run('allocator_switch', dict({'node': 'gpu-1', 'to': 'dra', 'gpus': DRA_GPUS}, **args))
+    assert requests == [] and result['failed'] and message in result['msg'], result['msg']
+
+
+def test_allocator_switch_back_does_not_need_gpus_the_dra_driver_could_serve(run):
+    # A stranded GPU is no reason to refuse the way back to the device plugin.
+    stranded = [{'index': 0, 'minor_number': 0, 'mig_mode': {'current': True}, 'gpu_instances': []}]
+    result, requests = run('allocator_switch', {'node': 'gpu-1', 'to': 'device-plugin', 'gpus': stranded})
+    assert requests and 'no API server in this test' in result['msg']
