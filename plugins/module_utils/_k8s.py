@@ -86,6 +86,7 @@ def pod_state(pod, message=True):
             return '%s: %s' % (waiting['reason'], waiting.get('message') or '') if message else waiting['reason']
     return status.get('phase') or 'unknown'
 
+
 # Seconds to connect and to wait for an answer, per request: without them an API server that accepts the
 # connection but never answers (stopped, overloaded, a dead load balancer) would hang the task forever.
 REQUEST_TIMEOUT = (10, 60)

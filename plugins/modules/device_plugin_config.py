@@ -226,8 +226,6 @@ def _gpu_resources(node):
     return dict((key, value) for key, value in allocatable.items() if key.startswith(('nvidia.com/gpu', 'nvidia.com/mig-')))
 
 
-
-
 class PluginConfig(object):
     """Validate, write configs, select for the node, restart, wait."""
 

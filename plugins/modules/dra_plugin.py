@@ -260,8 +260,6 @@ def _validate(module):
     return expected
 
 
-
-
 class NodeProblem(Exception):
     """Why one node cannot be handed to NVIDIA's DRA driver as gpufleet.mig does it: the node fails, others go on."""
 
