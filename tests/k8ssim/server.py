@@ -576,7 +576,6 @@ class SimServer(object):
             return 200, {'stopping': True}
         raise ApiError(404, 'NotFound', 'unknown k8ssim control path %s %s' % (method, path), {})
 
-
     def _dra_plugin_fault(self, method, node, body):
         """A node's DRA kubelet plugin fails: PUT sets {start_error, restart_delay}, DELETE clears (all nodes without one)."""
         faults = self.sim.dra_plugin_faults

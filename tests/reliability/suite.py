@@ -392,7 +392,6 @@ def run_kills(root, trials, seed, log=print):
     return stats
 
 
-
 def _kill_in_dra_wait(world, node, seen):
     """An ``on_start`` for World.rollout: kill the run's process tree as soon as the node's DRA kubelet plugin pod is
     replaced (the rollout deleted it and waits for the new one's ResourceSlices)."""
