@@ -569,10 +569,40 @@ class SimServer(object):
         if len(parts) == 2 and parts[0] == 'faults' and method == 'DELETE':
             self.faults.clear(int(parts[1]))
             return 200, {'cleared': int(parts[1])}
+        if parts[:1] == ['dra-plugin'] and len(parts) <= 2:
+            return self._dra_plugin_fault(method, parts[1] if len(parts) == 2 else None, body)
         if parts == ['shutdown'] and method == 'POST':
             threading.Timer(0.1, self.stopping.set).start()  # after this answer went out
             return 200, {'stopping': True}
         raise ApiError(404, 'NotFound', 'unknown k8ssim control path %s %s' % (method, path), {})
+
+    def _dra_plugin_fault(self, method, node, body):
+        """A node's DRA kubelet plugin fails: PUT sets {start_error, restart_delay}, DELETE clears (all nodes without one)."""
+        faults = self.sim.dra_plugin_faults
+        if method == 'GET' and node is None:
+            with self.store.lock:
+                return 200, {'faults': json.loads(json.dumps(faults))}
+        if method == 'DELETE':
+            with self.store.lock:
+                if node is None:
+                    faults.clear()
+                else:
+                    faults.pop(node, None)
+            return 200, {'cleared': node or 'all'}
+        if method == 'PUT' and node is not None:
+            rule = self._json(body)
+            unknown = sorted(set(rule) - set(('start_error', 'restart_delay')))
+            delay = rule.get('restart_delay')
+            if unknown or (rule.get('start_error') is not None and not isinstance(rule['start_error'], str)) or (
+                    delay is not None and (isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0)):
+                raise ApiError(400, 'BadRequest', 'a DRA plugin fault is {start_error: message, restart_delay: seconds >= 0}, got %r'
+                               % (rule,), {})
+            if node not in self.sim.nodes_cfg:
+                raise ApiError(404, 'NotFound', 'no node %s in the description' % node, {})
+            with self.store.lock:
+                faults[node] = dict((k, v) for k, v in rule.items() if v is not None)
+            return 200, {'node': node, 'fault': faults[node]}
+        raise ApiError(405, 'MethodNotAllowed', 'k8ssim control path /_sim/dra-plugin: GET, PUT /<node> or DELETE [/<node>]', {})
 
 
 class _TlsServer(ThreadingHTTPServer):

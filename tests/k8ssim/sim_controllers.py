@@ -198,6 +198,8 @@ class Simulation(object):
         # Each node's labels at start: a GPU node's allocator becomes the labels that select the plugin DaemonSets.
         self.initial_labels = dict((node['name'], self._initial_labels(node)) for node in self.desc.get('nodes') or [])
         self.dra_unregistered = {}  # node -> when its DRA kubelet plugin last stopped being registered
+        # node -> {start_error, restart_delay}: faults of its DRA kubelet plugin (control API /_sim/dra-plugin/<node>)
+        self.dra_plugin_faults = {}
         self.model_unregistered = {}  # node -> when the model's device plugin pod left the node
         self.model_served = set()  # nodes whose resources the model's plugin has advertised
         self.plugin_impl = None  # 'nvidia' or 'model', decided in bootstrap
@@ -798,8 +800,11 @@ class Simulation(object):
                         container.setdefault('env', []).append({'name': 'FEATURE_GATES', 'value': 'DynamicMIG=true'})
                 owner = {'apiVersion': 'apps/v1', 'kind': 'DaemonSet', 'name': ds['metadata']['name'], 'uid': uid,
                          'controller': True, 'blockOwnerDeletion': True}
+                start_delay = delay
+                if kind == 'dra-plugin' and (self.dra_plugin_faults.get(node_name) or {}).get('restart_delay') is not None:
+                    start_delay = float(self.dra_plugin_faults[node_name]['restart_delay'])
                 self.new_pod(ds['metadata']['namespace'], '%s-%s' % (ds['metadata']['name'], _suffix()), labels, spec, owner=owner,
-                             kind=kind, grace=grace, start_delay=delay, annotations=(template.get('metadata') or {}).get('annotations'))
+                             kind=kind, grace=grace, start_delay=start_delay, annotations=(template.get('metadata') or {}).get('annotations'))
             # rolling update (maxUnavailable, surge 0): outdated pods that are not ready go first
             outdated = [p for p in live if p['metadata'].get('labels', {}).get('controller-revision-hash') != revision
                         and p['spec'].get('nodeName') in eligible]
@@ -1405,7 +1410,11 @@ class Simulation(object):
                                      'nvml_state': self.nodes_cfg[node]['nvml_state'], 'mode': self.nodes_cfg[node]['dra_mig']})
         for inputs in starting:
             devices, error = None, None
-            if inputs['mode'] == 'static':
+            with self.store.lock:
+                error = (self.dra_plugin_faults.get(inputs['node']) or {}).get('start_error')
+            if error:
+                pass  # a fault (PUT /_sim/dra-plugin/<node>): the plugin fails to start and crash-loops until it is cleared
+            elif inputs['mode'] == 'static':
                 try:
                     devices = sim_dra.publish_devices(sim_dra.read_node(inputs['nvml_state'], self._sim_build(inputs['node'])))
                 except sim_dra.DraPluginError as exc:

@@ -9,7 +9,9 @@
 
 Each prints its counts and writes them as JSON to DIR/<name>.json; the exit status is 1 when anything was lost.
 
-The fault plan is a chain of rollouts over six simulated nodes in two groups. Each run injects faults on one
+The fault plan is a chain of rollouts over eight simulated nodes in two groups: in each, three nodes whose GPUs
+NVIDIA's device plugin hands to Kubernetes and one that NVIDIA's DRA driver serves (static MIG; its GPU pods hold
+whole GPUs through ResourceClaims). Each run injects faults on one
 group, whose nodes get new targets, while the other group's nodes (faulted in the run before) keep theirs and
 must converge; so every node that a fault stopped is shown to converge in the very next run, and each run does
 double duty. Every fault must fire (a fault that no longer fires means the plan no longer hits its step), and
@@ -42,15 +44,29 @@ NODES = {
     'n4': ('A100-SXM4-40GB', 2, 'a'),
     'n5': ('H100-SXM5-80GB', 2, 'off'),
     'n6': ('A30', 2, 'a'),
+    # NVIDIA's DRA driver, one per group: d1 (group 1) starts with MIG off and two pods holding a GPU each by claim.
+    'd1': ('A100-SXM4-40GB', 2, 'off', 'dra'),
+    'd2': ('A30', 2, 'a', 'dra'),
 }
+
+
+# The rollout's task that restarts a DRA node's kubelet plugin and waits for its ResourceSlices (roles/mig_rollout).
+DRA_WAIT_TASK = "Restart the DRA kubelet plugin and wait until the node's ResourceSlices list the new MIG devices"
 
 
 def nvml(node, function, **kwargs):
     return dict(kind='nvml', node=node, function=function, **kwargs)
 
 
-def k8s(node, **rule):
-    return dict(kind='k8s', node=node, rule=rule)
+def k8s(node, in_task=None, **rule):
+    """A Kubernetes API fault; with ``in_task``, it counts as fired only if the node's record says it failed in that task
+    (so a rule counted by its Nth request is seen to hit the step it is meant for)."""
+    return dict(kind='k8s', node=node, rule=rule, in_task=in_task)
+
+
+def dra_plugin(node, **fault):
+    """The node's DRA kubelet plugin fails (World.dra_plugin_fault): ``start_error`` (it crash-loops) or ``restart_delay``."""
+    return dict(kind='dra-plugin', node=node, fault=fault)
 
 
 def podres(node, mode):
@@ -59,17 +75,22 @@ def podres(node, mode):
 
 
 # Each run: the targets of the nodes that change in it, and its faults (name, what it hits, the fault).
-# Node names in a Kubernetes rule's "name" or "namespace" are the node's; "@plugin" is the node's device plugin pod.
+# Node names in a Kubernetes rule's "name" or "namespace" are the node's; "@plugin" is the node's device plugin pod,
+# "@dra-plugin" its DRA kubelet plugin pod.
 PLAN = [
     {'title': 'preflight: an unreadable GPU node and an API error stop the rollout before any change',
-     'targets': {'n1': 'a', 'n2': 'b', 'n3': 'a', 'n4': 'b', 'n5': 'a', 'n6': 'b'},
+     'targets': {'n1': 'a', 'n2': 'b', 'n3': 'a', 'n4': 'b', 'n5': 'a', 'n6': 'b', 'd1': 'a', 'd2': 'b'},
      'preflight_only': True,
      'faults': [
          ('nvml-init-error', 'preflight reads the GPUs', nvml('n2', 'nvmlInitWithFlags', error='DRIVER_NOT_LOADED')),
          ('k8s-read-500', 'preflight reads the node', k8s('n4', verb='get', resource='nodes', name='n4', code=500)),
+         # The preflight's DRA check lists every ResourceClaim once, for all DRA nodes.
+         ('k8s-dra-claims-preflight-500', "list the ResourceClaims in the preflight's DRA check",
+          k8s('d1', verb='list', resource='resourceclaims', code=500)),
      ]},
-    {'title': 'group 1: MIG enable, GPU instance creation and the drain fail; group 2 changes cleanly',
-     'targets': {'n1': 'a', 'n2': 'b', 'n3': 'a', 'n4': 'b', 'n5': 'a', 'n6': 'b'},
+    # d2 keeps its layout here: d1 is then the only DRA node whose batch lists the ResourceClaims, in a known order.
+    {'title': 'group 1: MIG enable, GPU instance creation, the drain and the DRA claims list fail; group 2 changes cleanly',
+     'targets': {'n1': 'a', 'n2': 'b', 'n3': 'a', 'n4': 'b', 'n5': 'a', 'n6': 'b', 'd1': 'a', 'd2': 'a'},
      'faults': [
          ('nvml-enable-error', 'enable MIG', nvml('n1', 'nvmlDeviceSetMigMode', error='UNKNOWN')),
          ('nvml-create-gi-error', 'create the 2nd GPU instance', nvml('n2', 'nvmlDeviceCreateGpuInstanceWithPlacement', nth=2, error='UNKNOWN')),
@@ -78,10 +99,17 @@ PLAN = [
          ('k8s-evict-429', 'evict a GPU pod (429 without a budget)', k8s('n3', verb='evict', resource='pods', namespace='ns-n3', nth=2, code=429)),
          ('k8s-plugin-restart-500', 'restart the device plugin', k8s('n3', verb='delete', resource='pods', namespace='gpu-operator',
                                                                      name='@plugin', code=500)),
+         # The ResourceClaims lists: the preflight's DRA check, then in d1's batch the DRA re-check and the drain's (it
+         # tells the pods holding d1's GPUs by their claims); the 4th would be the plugin restart's.
+         ('k8s-dra-claims-drain-500', "list the ResourceClaims in the drain of a DRA node",
+          k8s('d1', verb='list', resource='resourceclaims', nth=3, code=500, in_task='Label the node pending, cordon it and drain its GPU work')),
      ]},
     {'title': 'group 2: MIG disable, instance destruction and compute instance creation fail; group 1 converges',
-     'targets': {'n4': 'off', 'n5': 'b', 'n6': 'a'},
+     'targets': {'n4': 'off', 'n5': 'b', 'n6': 'a', 'd2': 'b'},
      'faults': [
+         # d2's ResourceSlice lists: the preflight, the batch's re-check, the restart's first read, then the wait's polls.
+         ('k8s-dra-slices-wait-500', "list the node's ResourceSlices in the wait after the DRA plugin restart",
+          k8s('d2', verb='list', resource='resourceslices', query='spec.nodeName=d2', nth=4, code=500, in_task=DRA_WAIT_TASK)),
          ('nvml-disable-error', 'disable MIG', nvml('n4', 'nvmlDeviceSetMigMode', error='UNKNOWN')),
          ('k8s-conflict', 'label pending and cordon (409 conflict)', k8s('n5', verb='patch', resource='nodes', name='n5', code=409)),
          ('nvml-destroy-gi-in-use', 'destroy a GPU instance', nvml('n5', 'nvmlGpuInstanceDestroy', error='IN_USE')),
@@ -90,16 +118,23 @@ PLAN = [
      ]},
     # n1 goes to MIG off, so that a GPU workload can run there for the drain two runs later.
     {'title': 'group 1: compute instance destruction and the pending label fail, slow NVML and API; group 2 converges',
-     'targets': {'n1': 'off', 'n2': 'off', 'n3': 'b'},
+     'targets': {'n1': 'off', 'n2': 'off', 'n3': 'b', 'd1': 'b'},
      'faults': [
+         ('dra-plugin-crashloop', 'restart the DRA kubelet plugin (it crash-loops past the wait)',
+          dra_plugin('d1', start_error='error creating driver: injected fault (reliability)')),
          ('nvml-destroy-ci-error', 'destroy a compute instance', nvml('n1', 'nvmlComputeInstanceDestroy', error='UNKNOWN')),
          ('k8s-label-500', 'label pending and cordon', k8s('n2', verb='patch', resource='nodes', name='n2', code=500)),
          ('k8s-slow-read', 'read the node (2.5 s)', k8s('n3', verb='get', resource='nodes', name='n3', nth=3, delay_ms=2500)),
          ('nvml-create-stall', 'create a GPU instance (2 s stall)', nvml('n3', 'nvmlDeviceCreateGpuInstanceWithPlacement', stall_ms=2000)),
      ]},
     {'title': 'group 2: an NVML read fails mid-change, late API writes fail or drop; group 1 converges',
-     'targets': {'n4': 'a', 'n5': 'a', 'n6': 'b'},
+     'targets': {'n4': 'a', 'n5': 'a', 'n6': 'b', 'd2': 'a'},
      'faults': [
+         # Dropped and retried (the client retries a GET): absorbed; then the new plugin starts only after the wait's end.
+         ('k8s-dra-slices-wait-drop', "list the node's ResourceSlices in the DRA plugin wait (connection dropped)",
+          k8s('d2', verb='list', resource='resourceslices', query='spec.nodeName=d2', nth=4, drop=True)),
+         ('dra-plugin-slow', 'restart the DRA kubelet plugin (it starts 120 s later, long past the 20 s wait)',
+          dra_plugin('d2', restart_delay=120)),
          ('nvml-read-error', 'read a new GPU instance', nvml('n4', 'nvmlGpuInstanceGetInfo', error='UNKNOWN')),
          # The node's writes: the pending label with the cordon, then the success label with the uncordon.
          ('k8s-uncordon-500', 'label success and uncordon (the 2nd node write)',
@@ -109,7 +144,7 @@ PLAN = [
      ]},
     {'title': "group 1: the device plugin ConfigMap write and the reads of the drain's and the device plugin's waits fail; "
               'group 2 converges',
-     'targets': {'n1': 'a', 'n2': 'b', 'n3': 'a'},
+     'targets': {'n1': 'a', 'n2': 'b', 'n3': 'a', 'd1': 'off'},
      # n2 alone has a config that is not in the ConfigMap yet: its rollout is the one that writes it.
      'plugin_configs': {'n2': 'mixed-n2'},
      # n1 has MIG off since the run before: a GPU workload runs there, for the drain to evict and wait for.
@@ -121,18 +156,23 @@ PLAN = [
          # The 1st list of the plugin pods on n3 finds the pod to restart; the 2nd is the wait's.
          ('k8s-plugin-wait-500', "list the new device plugin pod in the wait for the node's resources",
           k8s('n3', verb='list', resource='pods', namespace='gpu-operator', query='spec.nodeName=n3', nth=2, code=500)),
+         ('k8s-dra-plugin-delete-500', 'restart the DRA kubelet plugin (delete its pod)',
+          k8s('d1', verb='delete', resource='pods', namespace='dra-driver-nvidia-gpu', name='@dra-plugin', code=500, in_task=DRA_WAIT_TASK)),
      ]},
     {'title': 'the API server goes away for 15 s in the middle of a batch; group 1 converges',
-     'targets': {'n4': 'b', 'n5': 'b', 'n6': 'a'},
+     'targets': {'n4': 'b', 'n5': 'b', 'n6': 'a', 'd2': 'b'},
      'outage': 15,
      'faults': []},
     # The drains of n4 and n6 are asked to be GPU-precise (the default) and cannot be: they evict every GPU pod, under
     # the budgets, and each node's record says why.
     {'title': "group 2: the kubelet's pod-resources socket refuses connections and never answers; group 1 converges",
-     'targets': {'n4': 'a', 'n6': 'b'},
+     # d2 goes to MIG off: whatever the outage left it in (a or b), its layout changes and its plugin is restarted.
+     'targets': {'n4': 'a', 'n6': 'b', 'd2': 'off'},
      'faults': [
          ('podres-refused', 'read which pod holds which GPU (connection refused)', podres('n4', 'refused')),
          ('podres-stall', 'read which pod holds which GPU (no answer until the deadline)', podres('n6', 'stall')),
+         ('k8s-dra-plugin-delete-drop', 'restart the DRA kubelet plugin (connection dropped)',
+          k8s('d2', verb='delete', resource='pods', namespace='dra-driver-nvidia-gpu', name='@dra-plugin', drop=True)),
      ]},
     {'title': 'no faults: every node converges',
      'targets': {},
@@ -154,9 +194,14 @@ def _inject(world, fault):
         options = dict((k, v) for k, v in fault.items() if k not in ('kind', 'node', 'function'))
         world.nvml_fault(fault['node'], fault['function'], **options)
         return None
+    if fault['kind'] == 'dra-plugin':
+        world.dra_plugin_fault(fault['node'], **fault['fault'])
+        return len(world.dra_plugin_starts(fault['node']))
     rule = dict(fault['rule'])
     if rule.get('name') == '@plugin':
         rule['name'] = world.plugin_pod(fault['node'])
+    elif rule.get('name') == '@dra-plugin':
+        rule['name'] = world.dra_plugin_pod(fault['node'])
     return world.k8s_fault(**rule)['id']
 
 
@@ -167,6 +212,18 @@ def _fired(world, fault, rule_id):
         return record.get('drain') == 'node' and rule_id in (record.get('drain_fallback') or '')
     if fault['kind'] == 'nvml':
         return any(f['function'] == fault['function'] and f['calls_seen'] >= f['nth'] for f in world.nvml_faults(fault['node']))
+    if fault['kind'] == 'dra-plugin':
+        # rule_id: how many plugin starts the node had before the run. A crash loop fired when a start since failed with
+        # its error; a slow restart when the rollout restarted the plugin and its wait ended with no new plugin started.
+        starts = world.dra_plugin_starts(fault['node'])[rule_id:]
+        if fault['fault'].get('start_error'):
+            return any(entry.get('error') == fault['fault']['start_error'] for entry in starts)
+        reason = (world.results().get(fault['node']) or {}).get('reason') or ''
+        return not starts and reason.startswith(DRA_WAIT_TASK + ':') and 'after the DRA kubelet plugin was restarted' in reason
+    if fault.get('in_task'):
+        reason = (world.results().get(fault['node']) or {}).get('reason') or ''
+        if not reason.startswith(fault['in_task'] + ':'):
+            return False
     return any(rule['id'] == rule_id and rule['fired'] > 0 for rule in world.k8s_faults())
 
 
@@ -270,7 +327,8 @@ def run_faults(root, log=print):
 def run_kills(root, trials, seed, log=print):
     """Kill the rollout with SIGKILL at a random moment, ``trials`` times; each time the next run must converge."""
     rng = random.Random(seed)
-    nodes = {'k1': ('A100-SXM4-40GB', 2, 'off'), 'k2': ('H100-SXM5-80GB', 2, 'a'), 'k3': ('A30', 2, 'off')}
+    # k4: NVIDIA's DRA driver serves it, and its GPU pods hold their GPUs by ResourceClaims.
+    nodes = {'k1': ('A100-SXM4-40GB', 2, 'off'), 'k2': ('H100-SXM5-80GB', 2, 'a'), 'k3': ('A30', 2, 'off'), 'k4': ('A30', 2, 'off', 'dra')}
     world = World(root, nodes)
     cycle = ['a', 'b', 'off']
     targets = dict((name, spec[2]) for name, spec in nodes.items())
@@ -328,7 +386,63 @@ def run_kills(root, trials, seed, log=print):
                 resumed.rc, resumed.seconds, '' if not problems else '; PROBLEMS: ' + '; '.join(problems)))
         stats['lock'], problems = lock_takeover(world, targets, cycle, estimate, log)
         stats['problems'].extend('lock take-over: %s' % p for p in problems)
+        targets = dict((name, cycle[(cycle.index(target) + 1) % len(cycle)]) for name, target in stats['lock'].get('targets', targets).items())
+        stats['dra_wait'], problems = dra_wait_kill(world, 'k4', targets, log)
+        stats['problems'].extend('kill in the DRA slice wait: %s' % p for p in problems)
     return stats
+
+
+def _kill_in_dra_wait(world, node, seen):
+    """An ``on_start`` for World.rollout: kill the run's process tree as soon as the node's DRA kubelet plugin pod is
+    replaced (the rollout deleted it and waits for the new one's ResourceSlices)."""
+    def start(proc):
+        def watch():
+            first = world.dra_plugin_pod(node)
+            while proc.poll() is None:
+                try:
+                    now = world.dra_plugin_pod(node)
+                except Exception:  # pylint: disable=broad-except
+                    now = None  # between the delete and the DaemonSet's new pod
+                if now != first:
+                    seen['replaced'] = (first, now)
+                    kill_tree(proc.pid)
+                    return
+                time.sleep(0.05)
+        threading.Thread(target=watch, daemon=True).start()
+    return start
+
+
+def dra_wait_kill(world, node, targets, log):
+    """SIGKILL the rollout while it waits for a DRA node's ResourceSlices after restarting its kubelet plugin; the next
+    run must converge. The plugin starts 3 s after its pod is created here, so the kill lands inside the wait.
+
+    Returns what happened and the problems found.
+    """
+    problems, seen = [], {}
+    world.write_inventory(targets)
+    before = world.snapshot()
+    world.dra_plugin_fault(node, restart_delay=3)
+    killed = world.rollout(on_start=_kill_in_dra_wait(world, node, seen))
+    world.clear_faults()
+    at_kill = world.snapshot()
+    with open(killed.log) as handle:
+        tasks = [line for line in handle if line.startswith('TASK [')]
+    if not seen.get('replaced') or killed.rc is None or killed.rc >= 0:
+        problems.append('the run was not killed in the wait (rc=%s, plugin pod replaced: %s; log %s)' % (killed.rc, seen.get('replaced'), killed.log))
+    elif not tasks or DRA_WAIT_TASK not in tasks[-1]:
+        problems.append('killed in %s, not in the DRA slice wait (log %s)' % (tasks[-1].strip() if tasks else 'no task', killed.log))
+    dummy, fleet = check_run(world, before, at_kill, targets, results=None, api_down=True)
+    problems.extend(fleet)
+    resumed = world.rollout()
+    outcomes, fleet = check_run(world, at_kill, world.snapshot(), targets, world.results())
+    problems.extend(fleet)
+    if resumed.rc != 0:
+        problems.append('the resumed run failed (rc=%s, log %s)' % (resumed.rc, resumed.log))
+    problems.extend('%s: %s after the resumed run: %s' % (n, o, '; '.join(ps)) for n, (o, ps) in sorted(outcomes.items()) if o != 'converged')
+    found = '' if not problems else '; PROBLEMS: ' + '; '.join(problems)
+    log('reliability: DRA slice wait: a run killed while %s waited for its new plugin pod (%s); resumed rc=%s%s'
+        % (node, ' -> '.join(str(p) for p in seen.get('replaced') or ()), resumed.rc, found))
+    return {'tried': True, 'killed': bool(seen.get('replaced')), 'resumed_rc': resumed.rc}, problems
 
 
 # The killed run's lock must outlive the second run's way to its lock step (a whole preflight), or that run takes
@@ -408,7 +522,7 @@ def lock_takeover(world, targets, cycle, estimate, log):
         problems.append('the take-over run failed (rc=%s, log %s)' % (took.rc, took.log))
     if final['spec'].get('holderIdentity') or final['spec'].get('leaseTransitions', 0) != seen['transitions_before'] + 1:
         problems.append('the lock after the take-over run: %s (one take-over, released, expected)' % final['spec'])
-    seen.update(refused_rc=refused.rc, waited_s=round(max(0.0, wait), 1), takeover_rc=took.rc, tried=True)
+    seen.update(refused_rc=refused.rc, waited_s=round(max(0.0, wait), 1), takeover_rc=took.rc, tried=True, targets=targets)
     found = '' if not problems else '; PROBLEMS: ' + '; '.join(problems)
     log('reliability: lock take-over: a run killed holding the lock (%s); another was refused (rc=%s) and changed nothing; '
         'after %.0f s the lock expired and it took over (rc=%s)%s' % (holder, refused.rc, max(0.0, wait), took.rc, found))
@@ -429,7 +543,9 @@ def kill_summary(stats):
                stats.get('calibration_s', 0),
                stats['mid_change_at_kill'], stats['finished_before_kill'], stats['resumed'], stats['torn_gpus'], stats['lost'])
             + ('; lock: a run killed holding it, another refused (rc=%s), taken over after it expired (rc=%s)'
-               % (stats['lock']['refused_rc'], stats['lock']['takeover_rc']) if (stats.get('lock') or {}).get('tried') else '; lock: not tried'))
+               % (stats['lock']['refused_rc'], stats['lock']['takeover_rc']) if (stats.get('lock') or {}).get('tried') else '; lock: not tried')
+            + ('; DRA slice wait: a run killed in it, the next converged (rc=%s)' % stats['dra_wait']['resumed_rc']
+               if (stats.get('dra_wait') or {}).get('killed') else '; DRA slice wait: no kill'))
 
 
 def main(argv=None):

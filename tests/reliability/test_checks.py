@@ -16,7 +16,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from world import CORDON_ANNOTATION, FAILURE_ANNOTATION, STATE_LABEL, check_run, nothing_changed  # noqa: E402
+from world import CORDON_ANNOTATION, DRA_NAMESPACE, FAILURE_ANNOTATION, STATE_LABEL, check_run, dra_devices, nothing_changed  # noqa: E402
 
 
 class FakeWorld(object):
@@ -30,6 +30,9 @@ def gi(profile, start, size):
 OLD_GPU = {'index': 0, 'mig_mode_current': 0, 'gpu_instances': []}
 NEW_GPU = {'index': 0, 'mig_mode_current': 1,
            'gpu_instances': [gi('1g.5gb', 0, 1), gi('1g.5gb', 1, 1), gi('2g.10gb', 2, 2), gi('3g.20gb', 4, 4)]}
+# The A100's GPU instance profile IDs (NVIDIA's MIG user guide): 1g.5gb 19, 2g.10gb 14, 3g.20gb 9.
+for _gi in NEW_GPU['gpu_instances']:
+    _gi['profile_id'] = {'1g.5gb': 19, '2g.10gb': 14, '3g.20gb': 9}[_gi['profile']]
 
 
 def node(state=None, cordoned=False, annotations=None, allocatable=None, config=None):
@@ -42,9 +45,9 @@ def node(state=None, cordoned=False, annotations=None, allocatable=None, config=
             'spec': {'unschedulable': cordoned}, 'status': {'allocatable': dict(allocatable or {'nvidia.com/gpu': '2'})}}
 
 
-def snapshot(gpus, node_obj, low_water=None, audit=None, mutating=0):
+def snapshot(gpus, node_obj, low_water=None, audit=None, mutating=0, slices=None):
     return {'gpus': {'n1': [dict(g, index=i) for i, g in enumerate(gpus)]}, 'nodes': {'n1': node_obj}, 'pods': [],
-            'pdb_low_water': low_water or {}, 'audit': audit or [], 'mutating': {'n1': mutating}}
+            'pdb_low_water': low_water or {}, 'audit': audit or [], 'mutating': {'n1': mutating}, 'slices': {'n1': slices or []}}
 
 
 BEFORE = snapshot([OLD_GPU, OLD_GPU], node())
@@ -124,3 +127,41 @@ def test_nothing_changed_counts_successful_writes_and_mutating_calls_only():
                             {'verb': 'patch', 'resource': 'nodes', 'name': 'n1', 'code': 200},
                             {'verb': 'get', 'resource': 'nodes', 'name': 'n1', 'code': 200}])
     assert nothing_changed(FakeWorld(), BEFORE, after) == ['API write: patch nodes /n1', 'n1: 2 mutating NVML call(s)']
+
+
+class FakeDraWorld(object):
+    nodes = {'n1': {'model': 'A100-SXM4-40GB', 'count': 2, 'start': 'off', 'allocator': 'dra'}}
+
+
+# What NVIDIA's DRA driver publishes for two A100s in layout a (written out, not computed by dra_devices).
+NEW_DEVICES = sorted('gpu-%d-mig-%s' % (gpu, device) for gpu in (0, 1) for device in ('1g5gb-19-0', '1g5gb-19-1', '2g10gb-14-2', '3g20gb-9-4'))
+DRA_CONVERGED = node('success', config='a100-a', allocatable={})
+
+
+def dra_outcome(after, results=None):
+    before = snapshot([OLD_GPU, OLD_GPU], node(allocatable={}), slices=['gpu-0', 'gpu-1'])
+    outcomes, fleet = check_run(FakeDraWorld(), before, after, {'n1': 'a'}, results)
+    return outcomes['n1'][0], outcomes['n1'][1], fleet
+
+
+def test_dra_devices_are_named_by_profile_id_and_placement():
+    assert dra_devices([dict(NEW_GPU, index=0), dict(NEW_GPU, index=1)]) == NEW_DEVICES
+    assert dra_devices([dict(OLD_GPU, index=0), {'index': 1, 'mig_mode_current': 1, 'gpu_instances': []}]) == ['gpu-0']
+
+
+def test_a_dra_node_converges_when_its_slices_list_exactly_its_mig_devices():
+    assert dra_outcome(snapshot([NEW_GPU, NEW_GPU], DRA_CONVERGED, slices=NEW_DEVICES), {'n1': {'status': 'changed'}}) == ('converged', [], [])
+
+
+@pytest.mark.parametrize('slices', [['gpu-0', 'gpu-1'], NEW_DEVICES[1:], NEW_DEVICES + ['gpu-1-mig-1g5gb-19-6'], []],
+                         ids=['stale', 'one-missing', 'one-extra', 'wiped'])
+def test_a_dra_node_whose_slices_differ_from_its_gpus_has_not_converged(slices):
+    found, problems, dummy = dra_outcome(snapshot([NEW_GPU, NEW_GPU], DRA_CONVERGED, slices=slices), {'n1': {'status': 'changed'}})
+    assert found == 'unexplained'
+    assert any('ResourceSlices list %s, the GPUs have %s' % (slices, NEW_DEVICES) in p for p in problems)
+
+
+def test_a_dra_plugin_restart_is_not_a_workload_pod_deleted():
+    after = snapshot([NEW_GPU, NEW_GPU], DRA_CONVERGED, slices=NEW_DEVICES,
+                     audit=[{'verb': 'delete', 'resource': 'pods', 'namespace': DRA_NAMESPACE, 'name': 'plugin', 'code': 200}])
+    assert dra_outcome(after)[2] == []

@@ -38,6 +38,11 @@ from simfleet import build_fleet, simnode, write_root_shim  # noqa: E402  pylint
 DRIVER = '550.54.15'
 CUDA = '12040'
 PLUGIN_NAMESPACE = 'gpu-operator'
+# NVIDIA's DRA driver as its chart installs it (tests/k8ssim README, "Dynamic Resource Allocation").
+DRA_NAMESPACE = 'dra-driver-nvidia-gpu'
+DRA_DRIVER = 'gpu.nvidia.com'
+# The ResourceClaimTemplate the DRA nodes' GPU pods claim a whole GPU with (the chart's DeviceClass gpu.nvidia.com).
+CLAIM_TEMPLATE = 'whole-gpu'
 CORDON_ANNOTATION = 'gpufleet.mig/cordoned'
 FAILURE_ANNOTATION = 'gpufleet.mig/failure-reason'
 STATE_LABEL = 'nvidia.com/mig.config.state'
@@ -110,6 +115,20 @@ def matches_target(gpu, model, target):
     return collections.Counter(gi['profile'] for gi in gpu['gpu_instances']) == collections.Counter(LAYOUTS[model][target])
 
 
+def dra_devices(gpus):
+    """The devices NVIDIA's DRA driver publishes for GPUs as the fake NVML shows them (``simnode show --json``), sorted:
+    ``gpu-<minor>`` for a GPU with MIG off, else ``gpu-<minor>-mig-<profile without dots>-<GI profile id>-<start>`` per GPU
+    instance (nothing for a MIG-enabled GPU without instances). The fake's minor number is the GPU's index."""
+    names = []
+    for gpu in gpus:
+        if not gpu['mig_mode_current']:
+            names.append('gpu-%d' % gpu['index'])
+            continue
+        names.extend('gpu-%d-mig-%s-%d-%d' % (gpu['index'], gi['profile'].replace('.', '').replace('+', '-'), gi['profile_id'], gi['start'])
+                     for gi in gpu['gpu_instances'])
+    return sorted(names)
+
+
 def expected_resources(model, target, count):
     """What the device plugin advertises under the mixed strategy for ``count`` GPUs at ``target``."""
     if target == 'off':
@@ -177,14 +196,18 @@ class RunResult(object):
 class World(object):
     """Simulated GPU nodes, a simulated cluster with workloads, and the rollout over them.
 
-    ``nodes`` maps a node name to ``(model, gpu count, start)``; start is ``off`` (MIG off, device plugin on
-    ``none``, two GPU pods under a budget of minAvailable 1) or a layout key (MIG on with that layout, plugin on
-    ``mixed``, node labelled as a finished rollout leaves it, one CPU pod that the GPU-aware drain leaves alone).
+    ``nodes`` maps a node name to ``(model, gpu count, start)`` or ``(model, gpu count, start, allocator)``; start is
+    ``off`` (MIG off, device plugin on ``none``, two GPU pods under a budget of minAvailable 1) or a layout key (MIG on
+    with that layout, plugin on ``mixed``, node labelled as a finished rollout leaves it, one CPU pod that the GPU-aware
+    drain leaves alone). Allocator ``dra``: NVIDIA's DRA driver (static MIG) hands the node's GPUs to Kubernetes instead
+    of the device plugin, and the GPU pods of a node that starts ``off`` hold a whole GPU each through a ResourceClaim;
+    a spare DRA node (spare-dra) takes them when they are evicted.
     """
 
     def __init__(self, root, nodes, spare_gpus=8, forks=None):
         self.root = os.path.abspath(root)
-        self.nodes = dict((name, {'model': spec[0], 'count': spec[1], 'start': spec[2]}) for name, spec in nodes.items())
+        self.nodes = dict((name, {'model': spec[0], 'count': spec[1], 'start': spec[2], 'allocator': spec[3] if len(spec) > 3 else 'device-plugin'})
+                          for name, spec in nodes.items())
         self.spare_gpus = spare_gpus
         self.forks = forks or len(self.nodes)
         self.fleet_dir = os.path.join(self.root, 'fleet')
@@ -198,6 +221,8 @@ class World(object):
         # node -> (listening or bound socket, its path): a kubelet pod-resources socket that fails (pod_resources_fault).
         self.pod_resources = {}
         self.pod_resources_dir = None
+        # node -> the simulated kubelet's own pod-resources socket (DRA nodes use it)
+        self.pod_resources_sockets = {}
 
     # -- setting up ----------------------------------------------------------------------------------
 
@@ -209,6 +234,8 @@ class World(object):
         spec = dict((name, {'gpus': ['%s:%d' % (node['model'], node['count'])], 'driver': DRIVER, 'cuda': CUDA, 'python': shim})
                     for name, node in self.nodes.items())
         spec['spare-1'] = {'gpus': ['L40S:%d' % self.spare_gpus], 'driver': DRIVER, 'cuda': CUDA, 'python': shim}
+        if self.dra_nodes():
+            spec['spare-dra'] = {'gpus': ['L40S:%d' % self.spare_gpus], 'driver': DRIVER, 'cuda': CUDA, 'python': shim}
         self.hosts = build_fleet(self.fleet_dir, spec, self.sim_build, shim)
         for name, node in self.nodes.items():
             if node['start'] != 'off':
@@ -218,23 +245,29 @@ class World(object):
         self.cluster = k8ssim.Cluster(self._description(), os.path.join(self.root, 'k8s'))
         self.cluster.__enter__()
         self.cluster.wait_for(self._settled, timeout=60, message='the simulated cluster to settle')
+        self.pod_resources_sockets = self.cluster.dump().get('pod_resources_sockets') or {}
         self.cluster.control('DELETE', '/_sim/pdb-low-water')
         self.cluster.clear_audit()
         return self
 
+    def dra_nodes(self):
+        return sorted(name for name, node in self.nodes.items() if node['allocator'] == 'dra')
+
     def run_gpu_workload(self, node, name, timeout=30):
         """A one-replica GPU ReplicaSet pinned to ``node`` (nodeSelector), created through the API, and running there.
 
-        Evicted GPU pods move to spare-1 and stay there: a drain late in a plan needs a workload put back on its node.
+        Evicted GPU pods move to spare-1 (spare-dra) and stay there: a drain late in a plan needs a workload put back on its
+        node. On a DRA node the pod holds a whole GPU through a ResourceClaim made from the namespace's template.
         """
         namespace = 'ns-' + node
         labels = {'app': name}
+        pod_spec = {'nodeSelector': {'kubernetes.io/hostname': node}, 'terminationGracePeriodSeconds': 3,
+                    'containers': [{'name': 'main', 'image': 'cuda', 'resources': {'limits': {'nvidia.com/gpu': '1'}}}]}
+        if self.nodes[node]['allocator'] == 'dra':
+            pod_spec['resourceClaims'] = [{'name': 'gpu', 'resourceClaimTemplateName': CLAIM_TEMPLATE}]
+            pod_spec['containers'][0]['resources'] = {'claims': [{'name': 'gpu'}]}
         body = {'apiVersion': 'apps/v1', 'kind': 'ReplicaSet', 'metadata': {'name': name, 'namespace': namespace, 'labels': labels},
-                'spec': {'replicas': 1, 'selector': {'matchLabels': labels},
-                         'template': {'metadata': {'labels': labels},
-                                      'spec': {'nodeSelector': {'kubernetes.io/hostname': node}, 'terminationGracePeriodSeconds': 3,
-                                               'containers': [{'name': 'main', 'image': 'cuda',
-                                                               'resources': {'limits': {'nvidia.com/gpu': '1'}}}]}}}}
+                'spec': {'replicas': 1, 'selector': {'matchLabels': labels}, 'template': {'metadata': {'labels': labels}, 'spec': pod_spec}}}
         self.cluster.control('POST', '/apis/apps/v1/namespaces/%s/replicasets' % namespace, body)
 
         def running(state):
@@ -276,24 +309,36 @@ class World(object):
         return self.state(name) + '.checkpoint.json'
 
     def _description(self):
-        nodes, workloads, pdbs = [], [], []
+        nodes, workloads, pdbs, templates = [], [], [], []
         for name, node in sorted(self.nodes.items()):
             labels = {'nvidia.com/gpu.present': 'true'}
             if node['start'] != 'off':
                 labels.update({'nvidia.com/device-plugin.config': 'mixed', CONFIG_LABEL: config_name(node['model'], node['start']),
                                STATE_LABEL: 'success'})
-            nodes.append({'name': name, 'labels': labels, 'cpu': '64', 'memory': '512Gi', 'nvml_state': self.state(name)})
+            nodes.append({'name': name, 'labels': labels, 'cpu': '64', 'memory': '512Gi', 'nvml_state': self.state(name),
+                          'allocator': node['allocator']})
             namespace = 'ns-' + name
+            if node['allocator'] == 'dra':
+                templates.append({'name': CLAIM_TEMPLATE, 'namespace': namespace, 'spec': {'spec': {'devices': {'requests': [
+                    {'name': 'gpu', 'exactly': {'deviceClassName': DRA_DRIVER}}]}}}})
             if node['start'] == 'off':
-                workloads.append({'name': 'gpu-' + name, 'namespace': namespace, 'replicas': 2, 'resources': {'nvidia.com/gpu': 1},
-                                  'node': name, 'start_delay': 0.5, 'termination_grace': 0.3})
+                gpu = ({'resource_claims': [{'name': 'gpu', 'resourceClaimTemplateName': CLAIM_TEMPLATE}]} if node['allocator'] == 'dra'
+                       else {'resources': {'nvidia.com/gpu': 1}})
+                workloads.append(dict(gpu, name='gpu-' + name, namespace=namespace, replicas=2, node=name, start_delay=0.5,
+                                      termination_grace=0.3))
                 pdbs.append({'name': 'gpu-%s-pdb' % name, 'namespace': namespace, 'selector': {'matchLabels': {'app': 'gpu-' + name}},
                              'minAvailable': 1})
             else:
                 workloads.append({'name': 'cpu-' + name, 'namespace': namespace, 'replicas': 1, 'resources': {'cpu': '1'}, 'node': name})
         nodes.append({'name': 'spare-1', 'labels': {'nvidia.com/gpu.present': 'true'}, 'cpu': '64', 'memory': '512Gi',
                       'nvml_state': self.state('spare-1')})
-        return {
+        extra = {}
+        if self.dra_nodes():
+            nodes.append({'name': 'spare-dra', 'labels': {'nvidia.com/gpu.present': 'true'}, 'cpu': '64', 'memory': '512Gi',
+                          'nvml_state': self.state('spare-dra'), 'allocator': 'dra'})
+            extra = {'dra_driver': {'restart_delay': 0.3, 'termination_grace': 0.1, 'crashloop_backoff': 1.0},
+                     'resource_claim_templates': templates}
+        return dict(extra, **{
             'tick': 0.1, 'time_scale': 0.1, 'pod_start_delay': 0.2,
             'simnode': os.path.join(self.sim_build, 'bin', 'simnode'),
             'nodes': nodes,
@@ -302,7 +347,7 @@ class World(object):
                               'restart_delay': 0.3, 'termination_grace': 0.1},
             'workloads': workloads,
             'pdbs': pdbs,
-        }
+        })
 
     @staticmethod
     def _settled(state):
@@ -330,6 +375,10 @@ class World(object):
             }
             if name in self.pod_resources:
                 hosts[name]['gpufleet_mig_pod_resources_socket'] = self.pod_resources[name][1]
+            elif node['allocator'] == 'dra':
+                # The simulated kubelet's socket (it lists each pod's claimed devices): the drain finds the pods on the GPUs
+                # that change through their ResourceClaims, as on a real DRA node.
+                hosts[name]['gpufleet_mig_pod_resources_socket'] = self.pod_resources_sockets[name]
             own = (plugin_configs or {}).get(name)
             if own:
                 hosts[name]['gpufleet_mig_device_plugin_config'] = own
@@ -345,6 +394,9 @@ class World(object):
             'gpufleet_mig_allow_capacity_loss': True,
             'gpufleet_mig_drain_retry_delay': 1,
             'gpufleet_mig_device_plugin_timeout': 60,
+            # Long enough for a plugin restart on a busy machine, short enough that a plugin that never comes back
+            # (a fault) fails its node within the run.
+            'gpufleet_mig_dra_timeout': 20,
             'gpufleet_mig_device_plugin_config': 'mixed',
             'gpufleet_mig_device_plugin_configs': PLUGIN_CONFIG_VARS,
         }
@@ -433,6 +485,24 @@ class World(object):
                 return pod['metadata']['name']
         raise WorldError('no device plugin pod runs on %s' % name)
 
+    def dra_plugin_pod(self, name):
+        """The name of the DRA kubelet plugin pod on a node now (each restart makes a new one)."""
+        for pod in self.cluster.dump()['objects']['pods']:
+            if (pod['metadata']['namespace'] == DRA_NAMESPACE and pod['spec'].get('nodeName') == name
+                    and not pod['metadata'].get('deletionTimestamp')):
+                return pod['metadata']['name']
+        raise WorldError('no DRA kubelet plugin pod runs on %s' % name)
+
+    def dra_plugin_fault(self, name, start_error=None, restart_delay=None):
+        """The node's DRA kubelet plugin fails at each start with ``start_error`` (it crash-loops), or starts ``restart_delay``
+        seconds after its pod is created (the simulator's /_sim/dra-plugin control)."""
+        return self.cluster.control('PUT', '/_sim/dra-plugin/%s' % name, {'start_error': start_error, 'restart_delay': restart_delay})
+
+    def dra_plugin_starts(self, name):
+        """The DRA kubelet plugin starts on a node the simulator logged (each with its devices or error)."""
+        return [entry for entry in self.cluster.control('GET', '/_sim/plugin')['starts']
+                if entry.get('implementation') == 'dra' and entry.get('node') == name]
+
     def k8s_fault(self, **rule):
         return self.cluster.add_fault(**rule)
 
@@ -470,6 +540,8 @@ class World(object):
         for name in self.nodes:
             simnode(self.sim_build, 'fault', 'clear', self.state(name))
         self.cluster.clear_faults()
+        if self.dra_nodes():
+            self.cluster.control('DELETE', '/_sim/dra-plugin')
         self.clear_pod_resources_faults()
 
     # -- observing -------------------------------------------------------------------------------------
@@ -482,8 +554,13 @@ class World(object):
         nodes = dict((node['metadata']['name'], node) for node in state['objects']['nodes'])
         gpus = dict((name, json.loads(simnode(self.sim_build, 'show', self.state(name), '--json'))['gpus']) for name in self.nodes)
         mutating = dict((name, json.loads(simnode(self.sim_build, 'calls', self.state(name), '--json'))['mutating']) for name in self.nodes)
+        slices = dict((name, []) for name in self.nodes)
+        for item in state['objects'].get('resourceslices') or []:
+            spec = item.get('spec') or {}
+            if spec.get('driver') == DRA_DRIVER and spec.get('nodeName') in slices:
+                slices[spec['nodeName']].extend(device['name'] for device in spec.get('devices') or [])
         return {'gpus': gpus, 'nodes': nodes, 'pods': state['objects']['pods'], 'pdb_low_water': state.get('pdb_low_water') or {},
-                'audit': audit, 'mutating': mutating}
+                'audit': audit, 'mutating': mutating, 'slices': dict((name, sorted(found)) for name, found in slices.items())}
 
 
 def node_view(node):
@@ -497,7 +574,8 @@ def check_run(world, before, after, targets, results=None, api_down=False):
     """Per node ``(outcome, problems)`` after a run, and the fleet-wide problems.
 
     ``targets`` are the run's targets; ``results`` the rollout's own per-node results (None for a killed run).
-    A node is ``converged`` (new layout, labelled success, advertised, not cordoned), ``failed`` (labelled failed
+    A node is ``converged`` (new layout, labelled success, advertised - by the device plugin, or on a DRA node by
+    ResourceSlices that list exactly the MIG devices or whole GPUs it has -, not cordoned), ``failed`` (labelled failed
     with a reason; every GPU in its old or new layout), ``untouched`` (exactly as before) or, only while the API
     server was down, ``pending`` (labelled pending; it could not be labelled failed). Anything else is a problem.
     """
@@ -512,10 +590,12 @@ def check_run(world, before, after, targets, results=None, api_down=False):
         view, was = node_view(after['nodes'][name]), node_view(before['nodes'][name])
         state = view['labels'].get(STATE_LABEL)
         all_new = all(matches_target(gpu, model, target) for gpu in new)
+        if node.get('allocator') == 'dra':
+            advertised = after['slices'][name] == dra_devices(new)
+        else:
+            advertised = all(view['allocatable'].get(key) == value for key, value in expected_resources(model, target, node['count']).items())
         if (all_new and state == 'success' and view['labels'].get(CONFIG_LABEL) == config_name(model, target)
-                and not view['unschedulable'] and FAILURE_ANNOTATION not in view['annotations']
-                and all(view['allocatable'].get(key) == value
-                        for key, value in expected_resources(model, target, node['count']).items())):
+                and not view['unschedulable'] and FAILURE_ANNOTATION not in view['annotations'] and advertised):
             outcome = 'converged'
         elif state == 'failed' and view['annotations'].get(FAILURE_ANNOTATION):
             outcome = 'failed'
@@ -526,7 +606,11 @@ def check_run(world, before, after, targets, results=None, api_down=False):
         else:
             outcome = 'unexplained'
             problems.append('node is neither converged, nor labelled failed with a reason, nor untouched: state=%s, '
-                            'cordoned=%s, GPUs at target=%s' % (state, view['unschedulable'], all_new))
+                            'cordoned=%s, GPUs at target=%s%s' % (state, view['unschedulable'], all_new,
+                                                                  '' if advertised else ', not advertised as its GPUs are%s' % (
+                                                                      ' (ResourceSlices list %s, the GPUs have %s)' % (
+                                                                          after['slices'][name], dra_devices(new))
+                                                                      if node.get('allocator') == 'dra' else '')))
         if view['unschedulable'] and (state not in ('failed', 'pending') or view['annotations'].get(CORDON_ANNOTATION) != 'true'):
             problems.append('node is cordoned without a visible reason (state=%s, %s=%s)'
                             % (state, CORDON_ANNOTATION, view['annotations'].get(CORDON_ANNOTATION)))
@@ -542,7 +626,7 @@ def check_run(world, before, after, targets, results=None, api_down=False):
             fleet.append('disruption budget %s was broken: %d healthy pods for %d desired at %s'
                          % (key, mark['currentHealthy'], mark['desiredHealthy'], mark['time']))
     for entry in after['audit']:
-        if entry.get('verb') == 'delete' and entry.get('resource') == 'pods' and entry.get('namespace') != PLUGIN_NAMESPACE:
+        if entry.get('verb') == 'delete' and entry.get('resource') == 'pods' and entry.get('namespace') not in (PLUGIN_NAMESPACE, DRA_NAMESPACE):
             fleet.append('a workload pod was deleted outside the Eviction API: %s/%s' % (entry.get('namespace'), entry.get('name')))
     return outcomes, fleet
 

@@ -195,6 +195,39 @@ def test_slices_stay_stale_until_the_plugin_pod_restarts(cluster, tmp_path):
     assert _slices(api, 'gpu-1')[0].metadata.resource_version == version
 
 
+def test_plugin_faults_crash_loop_and_slow_restart_until_cleared(cluster, tmp_path):
+    """/_sim/dra-plugin/<node>: a plugin that fails to start crash-loops and publishes nothing new; one that starts late
+    keeps the old slice meanwhile; clearing the fault lets the next start publish the node's devices."""
+    state = _state(tmp_path, 'n', 'A100-SXM4-40GB:1', 'all', '1g.5gb,1g.5gb')
+    sim = cluster(_description([{'name': 'gpu-1', 'nvml_state': state, 'allocator': 'dra'}]))
+    api, core = _resource_api(sim), clients(sim)[0]
+    with pytest.raises(k8ssim.K8sSimError, match='start_error'):
+        sim.control('PUT', '/_sim/dra-plugin/gpu-1', {'restart_delay': -1})
+    with pytest.raises(k8ssim.K8sSimError, match='no node nope'):
+        sim.control('PUT', '/_sim/dra-plugin/nope', {'start_error': 'x'})
+    old_names = _mig_names(state)
+    _relayout(state, '0', '3g.20gb')
+    sim.control('PUT', '/_sim/dra-plugin/gpu-1', {'start_error': 'error creating driver: injected'})
+    assert sim.control('GET', '/_sim/dra-plugin')['faults'] == {'gpu-1': {'start_error': 'error creating driver: injected'}}
+    core.delete_namespaced_pod(_plugin_pods(core, 'gpu-1')[0].metadata.name, DRA_NS)
+
+    def crashing():
+        pods = _plugin_pods(core, 'gpu-1')
+        statuses = (pods[0].status.container_statuses or []) if pods else []
+        return statuses and statuses[0].state.waiting and statuses[0].state.waiting.reason == 'CrashLoopBackOff'
+    wait_until(crashing, message='the plugin crash-looping')
+    assert 'error creating driver: injected' in _plugin_pods(core, 'gpu-1')[0].status.container_statuses[0].last_state.terminated.message
+    assert _device_names(api, 'gpu-1') == old_names  # stale until the kubelet wipes it (slice_wipe_delay)
+    # A slow restart: the next pod starts 2 s after it is created; the old slice stays until then.
+    sim.control('PUT', '/_sim/dra-plugin/gpu-1', {'restart_delay': 2})
+    core.delete_namespaced_pod(_plugin_pods(core, 'gpu-1')[0].metadata.name, DRA_NS)
+    began = time.monotonic()
+    wait_until(lambda: _device_names(api, 'gpu-1') == _mig_names(state), timeout=10, message='the slow plugin to publish')
+    assert time.monotonic() - began >= 1.5
+    sim.control('DELETE', '/_sim/dra-plugin')
+    assert sim.control('GET', '/_sim/dra-plugin')['faults'] == {}
+
+
 def test_plugin_pods_mixed_fleet_and_dynamic_mig_flag(cluster, tmp_path):
     dp_state = _state(tmp_path, 'dp', 'A100-SXM4-40GB:1', 'all', '1g.5gb,1g.5gb')
     dra_state = _state(tmp_path, 'dra', 'A100-SXM4-40GB:1', 'all', '1g.5gb,1g.5gb')
