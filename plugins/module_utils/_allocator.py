@@ -23,9 +23,11 @@ from __future__ import annotations
 import re
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._dra import DRIVER, DraError
+from ansible_collections.gpufleet.mig.plugins.module_utils._drain import CORDON_ANNOTATION
 from ansible_collections.gpufleet.mig.plugins.module_utils._resources import mig_resource_name
 
 __all__ = (
+    'left_by_a_move',
     'ALLOCATORS',
     'DEVICE_PLUGIN_LABEL',
     'DRA_LABEL',
@@ -203,3 +205,21 @@ def unfinished(to, state, expected=None):
     elif published['devices']:
         left.append('its ResourceSlices of driver %s still list %s' % (DRIVER, ', '.join(published['devices'])))
     return left
+
+
+STATE_LABEL = 'nvidia.com/mig.config.state'
+REASON_ANNOTATION = 'gpufleet.mig/failure-reason'
+
+
+def left_by_a_move(labels, annotations):
+    """Why an earlier move left the node for this one to finish, or None: it failed (labelled failed with a reason that
+    says it was moving), or it stopped after the cordon and before the uncordon (labelled pending and cordoned by
+    gpufleet.mig), for example killed. Such a node is finished even when its plugins switched since: otherwise it would
+    stay cordoned with nothing to say why."""
+    labels, annotations = labels or {}, annotations or {}
+    state = labels.get(STATE_LABEL)
+    if state == 'failed' and str(annotations.get(REASON_ANNOTATION) or '').startswith('moving to '):
+        return 'an earlier move failed: %s' % annotations[REASON_ANNOTATION]
+    if state == 'pending' and CORDON_ANNOTATION in annotations:
+        return 'an earlier run stopped while moving the node (labelled pending, cordoned by gpufleet.mig)'
+    return None

@@ -164,11 +164,17 @@ node_annotations:
   description: All the node's annotations as read first.
   returned: success
   type: dict
+resume:
+  description:
+    - Why an earlier move left the node for this run to finish (it failed, or stopped between the cordon and the
+      uncordon), or null. The playbook then finishes the node even when its plugins switched already.
+  returned: success
+  type: str
 """
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._allocator import (
-    ALLOCATORS, advertised_gpu_resources, check_device_classes, device_class, mig_profiles, other_driver_problem, target_labels,
-    unfinished)
+    ALLOCATORS, advertised_gpu_resources, check_device_classes, device_class, left_by_a_move, mig_profiles, other_driver_problem,
+    target_labels, unfinished)
 from ansible_collections.gpufleet.mig.plugins.module_utils._dra import (
     DraError, dynamic_mig_reason, expected_devices, plugin_pods, published_devices)
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import metadata_problems, name_problem
@@ -257,6 +263,7 @@ def run(module, kube, expected):
     result = dict(changed=bool(relabel or create), relabelled=relabel, labels=wanted, expected=expected, unfinished=left,
                   device_classes_created=[item['metadata']['name'] for item in create], node_labels=labels,
                   node_annotations=dict(seen['node']['metadata'].get('annotations') or {}))
+    result['resume'] = left_by_a_move(labels, result['node_annotations'])
     if module._diff:
         result['diff'] = {'before': {'labels': before}, 'after': {'labels': wanted}}
     module.failure = dict(result, changed=False, relabelled=False, device_classes_created=[])

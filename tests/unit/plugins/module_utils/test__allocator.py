@@ -129,3 +129,15 @@ def test_move_to_device_plugin_waits_for_the_slices_to_go():
     left = unfinished('device-plugin', _state(dp=[('p', True)], devices=['gpu-0']), [])
     assert left == ["its ResourceSlices of driver gpu.nvidia.com still list gpu-0"]
     assert 'DRA kubelet plugin still has pod(s)' in unfinished('device-plugin', _state(dra=[('d', True)], dp=[('p', True)]), [])[0]
+
+
+def test_a_node_left_by_an_earlier_move_is_found_and_others_are_not():
+    from ansible_collections.gpufleet.mig.plugins.module_utils._allocator import left_by_a_move
+    state = 'nvidia.com/mig.config.state'
+    assert left_by_a_move({state: 'failed'}, {'gpufleet.mig/failure-reason': 'moving to dra: Switch: timeout'}) == \
+        'an earlier move failed: moving to dra: Switch: timeout'
+    assert 'stopped while moving' in left_by_a_move({state: 'pending'}, {'gpufleet.mig/cordoned': 'true'})
+    # A rollout's failure, an administrator's cordon, a converged node: not this playbook's to finish.
+    assert left_by_a_move({state: 'failed'}, {'gpufleet.mig/failure-reason': 'Apply the layout: boom'}) is None
+    assert left_by_a_move({state: 'pending'}, {}) is None
+    assert left_by_a_move({state: 'success'}, None) is None and left_by_a_move(None, None) is None
