@@ -31,6 +31,7 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._catalog import Catal
 __all__ = (
     'DRIVER',
     'DraError',
+    'SHARED_COUNTERS',
     'claims_on_pool',
     'dynamic_mig_reason',
     'expected_devices',
@@ -42,6 +43,9 @@ __all__ = (
 )
 
 DRIVER = 'gpu.nvidia.com'
+# Why slices that share counters are refused (published_devices' 'dynamic'): the preflight, the migration and the report.
+SHARED_COUNTERS = ('its ResourceSlices of driver %s share counters, which only dynamic MIG publishes; gpufleet.mig manages '
+                   'static MIG only' % DRIVER)
 
 # A GPU instance profile as go-nvlib's MigProfileInfo.String() writes it: "<g>g.<gb>gb", then "+attr,..." or "-attr,...".
 # Compute-instance profiles ("1c.3g.20gb") are no GPU instance's name. The name part of a device name is built from it.

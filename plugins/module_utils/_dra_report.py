@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._dra import (
-    DRIVER, DraError, claims_on_pool, dynamic_mig_reason, expected_devices, parse_device, plugin_pods, published_devices)
+    DRIVER, SHARED_COUNTERS, DraError, claims_on_pool, dynamic_mig_reason, expected_devices, parse_device, plugin_pods, published_devices)
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import pod_state
 
 __all__ = ('cluster_nodes', 'dra_view')
@@ -141,8 +141,7 @@ def dra_view(gpus, dra):
     if dra.get('dynamic_mig'):
         problems.append(str(dra['dynamic_mig']))
     if dra.get('shared_counters'):
-        problems.append('its ResourceSlices of driver %s share counters, which only dynamic MIG publishes; gpufleet.mig manages '
-                        'static MIG only' % DRIVER)
+        problems.append(SHARED_COUNTERS)
     # With dynamic MIG the driver publishes profiles and placements, not the MIG devices that exist; and without the GPUs
     # (gpu_info failed: its message is the node's problem) there is nothing to expect either.
     compared = not dynamic and bool(gpus)

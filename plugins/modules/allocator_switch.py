@@ -176,7 +176,7 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._allocator import (
     ALLOCATORS, advertised_gpu_resources, check_device_classes, device_class, left_by_a_move, mig_profiles, other_driver_problem,
     target_labels, unfinished)
 from ansible_collections.gpufleet.mig.plugins.module_utils._dra import (
-    DraError, dynamic_mig_reason, expected_devices, plugin_pods, published_devices)
+    SHARED_COUNTERS, DraError, dynamic_mig_reason, expected_devices, plugin_pods, published_devices)
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import metadata_problems, name_problem
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s_module import KubeModule
 from ansible_collections.gpufleet.mig.plugins.module_utils._wait import POLL_INTERVAL, Waiter, WaitTimeout
@@ -236,8 +236,7 @@ def observe(kube, params):
 def refusal(node, seen):
     """Why the node is refused as it is now (another driver's slices, dynamic MIG), or None."""
     return other_driver_problem(node, seen['slices']) or dynamic_mig_reason(node, seen['dra']) or (
-        seen['state']['published']['dynamic'] and 'node %s: its ResourceSlices share counters, which only dynamic MIG publishes; '
-        'gpufleet.mig manages static MIG only' % node)
+        seen['state']['published']['dynamic'] and 'node %s: %s' % (node, SHARED_COUNTERS))
 
 
 def run(module, kube, expected):

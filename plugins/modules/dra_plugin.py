@@ -210,7 +210,7 @@ claims:
 """
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._dra import (
-    DRIVER, DraError, claims_on_pool, dynamic_mig_reason, expected_devices, planned_gpus, plugin_pods, published_devices)
+    DRIVER, SHARED_COUNTERS, DraError, claims_on_pool, dynamic_mig_reason, expected_devices, planned_gpus, plugin_pods, published_devices)
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import KubeError, name_problem, pod_state
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s_module import KubeModule
 from ansible_collections.gpufleet.mig.plugins.module_utils._wait import POLL_INTERVAL, Waiter, WaitTimeout
@@ -281,8 +281,7 @@ def inspect(kube, params, node, expected, pods, claims):
         raise NodeProblem(reason)
     published = published_devices(node, kube.resource_slices(node))
     if published['dynamic']:
-        raise NodeProblem('node %s: its ResourceSlices of driver %s share counters, which only dynamic MIG publishes; '
-                          'gpufleet.mig manages static MIG only' % (node, DRIVER))
+        raise NodeProblem('node %s: %s' % (node, SHARED_COUNTERS))
     read = kube.read_node(node)
     missing = sorted(set(expected) - set(published['devices']))
     unexpected = sorted(set(published['devices']) - set(expected))
