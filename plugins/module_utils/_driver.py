@@ -135,7 +135,7 @@ def check_driver(host, policy):
     reports = []
     offered = set()
     for gpu in host.gpus:
-        model = _catalog.find_model(pci_device_id=gpu.pci_device_id, name=gpu.name)
+        model = _catalog.find_model(pci_device_id=gpu.pci_device_id, name=gpu.name, memory_total_mib=gpu.memory_total_mib)
         minimum = reason = None
         problems = []
         if model is None:

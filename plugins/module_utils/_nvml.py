@@ -266,7 +266,7 @@ class Nvml(object):
             processes = self._read_processes(handle, index)
             if mig_current:
                 gpu_instances = self._read_gpu_instances(handle, index, total_bytes)
-        model = _catalog.find_model(pci_device_id=pci.pciDeviceId, name=name)
+        model = _catalog.find_model(pci_device_id=pci.pciDeviceId, name=name, memory_total_mib=total_bytes // MIB)
         return GpuState(
             index=index,
             uuid=_text(self.call('nvmlDeviceGetUUID', handle, gpu=index)),
