@@ -95,7 +95,9 @@ __all__ = (
     'model_by_key',
     'parse_driver_version',
     'parse_profile_name',
+    'parse_vbios_version',
     'unknown_model_hint',
+    'vbios_at_least',
 )
 
 
@@ -220,6 +222,33 @@ def driver_at_least(version, minimum):
     if minimum is None:
         return True
     return parse_driver_version(version) >= parse_driver_version(minimum)
+
+
+# --------------------------------------------------------------------------------------------------
+# vBIOS versions
+# --------------------------------------------------------------------------------------------------
+
+_VBIOS_RE = re.compile(r'^[0-9A-Fa-f]{1,4}(?:\.[0-9A-Fa-f]{1,4})*\Z')
+
+
+def parse_vbios_version(text):
+    """Parse a vBIOS version (NVML's ``98.02.6A.00.00``) into a tuple of ints, each field read as hexadecimal.
+
+    The fields are hex (``6A`` follows ``55``, mig.md 4.10), so they are compared as numbers field by field, never as text.
+    Raises ValueError naming the bad text and the expected form.
+    """
+    if isinstance(text, bytes):
+        text = text.decode('ascii', 'replace')
+    if not isinstance(text, str) or not _VBIOS_RE.match(text.strip()):
+        raise ValueError('invalid vBIOS version %r: expected dot-separated hexadecimal fields such as 98.02.6A.00.00' % (text,))
+    return tuple(int(field, 16) for field in text.strip().split('.'))
+
+
+def vbios_at_least(version, minimum):
+    """True when vBIOS ``version`` is at or above ``minimum`` (field by field as hex numbers); None minimum: always."""
+    if minimum is None:
+        return True
+    return parse_vbios_version(version) >= parse_vbios_version(minimum)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -285,6 +285,8 @@ class Nvml(object):
             model=None if model is None else model.key,
             # Linux only: elsewhere NVML answers NOT_SUPPORTED.
             minor_number=self._optional('nvmlDeviceGetMinorNumber', handle, gpu=index),
+            # RTX PRO Workstation boards need a minimum vBIOS for MIG (driver_check); NOT_SUPPORTED reads as unknown.
+            vbios_version=_text(self._optional('nvmlDeviceGetVbiosVersion', handle, gpu=index)),
         )
 
     def gpu_instance_profiles(self, handle, index):

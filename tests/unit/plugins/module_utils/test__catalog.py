@@ -1327,3 +1327,31 @@ def test_rtx_pro_minimum_drivers():
     assert not _catalog.driver_at_least('575.57.07', _catalog.model_by_key('RTX-PRO-5000').min_driver)
     assert _catalog.driver_at_least('575.64.05', _catalog.model_by_key('RTX-PRO-4500').min_driver)
     assert not _catalog.driver_at_least('575.57.08', _catalog.model_by_key('RTX-PRO-4500').min_driver)
+
+
+@pytest.mark.parametrize('text, parsed', [
+    ('98.02.6A.00.00', (0x98, 0x02, 0x6A, 0x00, 0x00)),
+    ('98.02.6a.00.00', (0x98, 0x02, 0x6A, 0x00, 0x00)),
+    (b'98.02.55.00.00', (0x98, 0x02, 0x55, 0x00, 0x00)),
+    (' 96.00.5E.00.01 ', (0x96, 0x00, 0x5E, 0x00, 0x01)),
+])
+def test_parse_vbios_version_reads_hex_fields(text, parsed):
+    assert _catalog.parse_vbios_version(text) == parsed
+
+
+@pytest.mark.parametrize('text', ['', '98.02.6G.00.00', '98..02', '98.02.', None, 98, '98.02.12345.00'])
+def test_parse_vbios_version_names_the_bad_text(text):
+    with pytest.raises(ValueError, match='invalid vBIOS version %s: expected dot-separated hexadecimal fields' % re.escape(repr(text))):
+        _catalog.parse_vbios_version(text)
+
+
+def test_vbios_at_least_compares_field_by_field_as_hex():
+    assert _catalog.vbios_at_least('98.02.6A.00.00', '98.02.55.00.00')
+    assert not _catalog.vbios_at_least('98.02.0A.00.00', '98.02.6A.00.00')
+    assert not _catalog.vbios_at_least('98.2.0.0.0', '98.02.6A.00.00')         # after it as text, before it as numbers
+    assert _catalog.vbios_at_least('98.02.6b.00.00', '98.02.6A.00.00')         # lower-case hex
+    assert _catalog.vbios_at_least('98.02.A0.00.00', '98.02.9F.00.00')
+    assert not _catalog.vbios_at_least('98.2.6A.0.0', '98.02.6B.00.00')        # the same numbers without leading zeros
+    assert not _catalog.vbios_at_least('98.02.72.FF.FF', '98.02.73.00.00')
+    assert _catalog.vbios_at_least('98.02.73.00.00', '98.02.73.00.00')
+    assert _catalog.vbios_at_least('anything', None) is True
