@@ -395,7 +395,6 @@ def test_missing_index_and_unknown_model_are_errors():
     assert _gpu_targets.targets_for_gpus([{'devices': 'all', 'mig-enabled': False}], [unknown]) == {}
 
 
-
 @pytest.mark.parametrize('name,device_id,memory,hint', [
     # one PCI id (0x2BB3) for the 48GB and the 72GB RTX PRO 5000; the 72GB board's MIG profiles are in no source
     ('NVIDIA RTX PRO 5000 72GB Blackwell', 0x2BB310DE, 73000,
