@@ -95,6 +95,9 @@ __all__ = (
     'model_by_key',
     'parse_driver_version',
     'parse_profile_name',
+    'parse_vbios_version',
+    'unknown_model_hint',
+    'vbios_at_least',
 )
 
 
@@ -222,6 +225,33 @@ def driver_at_least(version, minimum):
 
 
 # --------------------------------------------------------------------------------------------------
+# vBIOS versions
+# --------------------------------------------------------------------------------------------------
+
+_VBIOS_RE = re.compile(r'^[0-9A-Fa-f]{1,4}(?:\.[0-9A-Fa-f]{1,4})*\Z')
+
+
+def parse_vbios_version(text):
+    """Parse a vBIOS version (NVML's ``98.02.6A.00.00``) into a tuple of ints, each field read as hexadecimal.
+
+    The fields are hex (``6A`` follows ``55``, mig.md 4.10), so they are compared as numbers field by field, never as text.
+    Raises ValueError naming the bad text and the expected form.
+    """
+    if isinstance(text, bytes):
+        text = text.decode('ascii', 'replace')
+    if not isinstance(text, str) or not _VBIOS_RE.match(text.strip()):
+        raise ValueError('invalid vBIOS version %r: expected dot-separated hexadecimal fields such as 98.02.6A.00.00' % (text,))
+    return tuple(int(field, 16) for field in text.strip().split('.'))
+
+
+def vbios_at_least(version, minimum):
+    """True when vBIOS ``version`` is at or above ``minimum`` (field by field as hex numbers); None minimum: always."""
+    if minimum is None:
+        return True
+    return parse_vbios_version(version) >= parse_vbios_version(minimum)
+
+
+# --------------------------------------------------------------------------------------------------
 # Data classes
 # --------------------------------------------------------------------------------------------------
 
@@ -338,6 +368,16 @@ class GpuModel:
     name_aliases: t.Mapping[str, str] = dataclasses.field(compare=False)   # DOCUMENTED_DRIFT: drifted name -> catalog name (read-only)
     combination_min_drivers: t.Tuple[t.Tuple[t.Tuple[str, ...], str], ...] = ()   # ((slice classes), minimum driver)
     notes: t.Tuple[str, ...] = ()
+    # [low, high) MiB of the memory total NVML reports, for a board that shares its PCI id with another (RTX PRO 5000 48GB
+    # and 72GB, 0x2BB3): ``find_model`` matches it only for a total in this range. None: the id alone identifies the board.
+    memory_range_mib: t.Optional[t.Tuple[int, int]] = None
+    min_vbios: t.Optional[str] = None       # minimum vBIOS for MIG ('98.02.55.00.00', mig.md 4.10); None: none known
+
+    def matches_memory(self, memory_total_mib):
+        """Whether a GPU reporting ``memory_total_mib`` (None: not known) can be this model (see ``memory_range_mib``)."""
+        if self.memory_range_mib is None:
+            return True
+        return memory_total_mib is not None and self.memory_range_mib[0] <= memory_total_mib < self.memory_range_mib[1]
 
     @property
     def profile_names(self):
@@ -503,6 +543,8 @@ class GpuModel:
         data['combination_min_drivers'] = [[list(classes), minimum] for classes, minimum in self.combination_min_drivers]
         for name in ('names', 'pci_device_ids', 'compute_capability', 'notes'):
             data[name] = list(data[name])
+        if self.memory_range_mib is not None:
+            data['memory_range_mib'] = list(self.memory_range_mib)
         return data
 
 
@@ -595,7 +637,7 @@ def _mig_profiles(layout, rows, placements_note=(), min_drivers=None, notes=None
 
 
 def _model(key, names, pci_device_ids, architecture, compute_capability, memory_mib, profiles=None, min_driver=None,
-           combination_min_drivers=(), notes=()):
+           combination_min_drivers=(), notes=(), memory_range_mib=None, min_vbios=None):
     """One GpuModel from a MODEL_SPECS entry; ``profiles`` holds the ``_mig_profiles`` arguments (None: no MIG)."""
     gi_profiles = _mig_profiles(**profiles) if profiles else ()
     mig_capable = bool(gi_profiles)
@@ -613,6 +655,8 @@ def _model(key, names, pci_device_ids, architecture, compute_capability, memory_
         min_driver=min_driver if mig_capable else None, gi_profiles=tuple(gi_profiles),
         name_aliases=types.MappingProxyType(_drift_aliases(key)),
         combination_min_drivers=tuple(combination_min_drivers), notes=model_notes,
+        memory_range_mib=None if memory_range_mib is None else tuple(memory_range_mib),
+        min_vbios=min_vbios if mig_capable else None,
     )
 
 
@@ -646,22 +690,45 @@ def _device_id(pci_device_id):
     return value
 
 
-def find_model(pci_device_id=None, name=None):
+def find_model(pci_device_id=None, name=None, memory_total_mib=None):
     """The catalog model of a GPU, or None when the catalog does not know it (callers decide what that means).
 
     ``pci_device_id`` is the 16-bit device id (0x20B0), NVML's 32-bit pciDeviceId (0x20B010DE) or a hex string of either;
-    it is tried first. ``name`` is an NVML device name, compared case-insensitively.
+    it is tried first. ``name`` is an NVML device name, compared case-insensitively. ``memory_total_mib`` is the memory
+    total NVML reports (``GpuState.memory_total_mib``): a model with a ``memory_range_mib`` (one PCI id for two boards) is
+    matched only when it is given and in that range, so the RTX PRO 5000 72GB is never taken for the 48GB board.
     """
     if pci_device_id is not None:
         device = _device_id(pci_device_id)
         for model in MODELS:
-            if device in model.pci_device_ids:
+            if device in model.pci_device_ids and model.matches_memory(memory_total_mib):
                 return model
     if name is not None:
         if isinstance(name, bytes):
             name = name.decode('utf-8', 'replace')
         wanted = name.strip().lower()
         for model in MODELS:
-            if wanted in (n.lower() for n in model.names):
+            if wanted in (n.lower() for n in model.names) and model.matches_memory(memory_total_mib):
                 return model
+    return None
+
+
+def unknown_model_hint(pci_device_id=None, name=None, memory_total_mib=None):
+    """For a GPU ``find_model`` does not know: a sentence on a catalog model that shares its PCI id or name, else None.
+
+    Such a GPU is another board with the same id (the RTX PRO 5000 72GB shares 0x2BB3 with the 48GB board), whose MIG
+    profiles the catalog does not have.
+    """
+    device = None if pci_device_id is None else _device_id(pci_device_id)
+    wanted = None
+    if name is not None:
+        wanted = (name.decode('utf-8', 'replace') if isinstance(name, bytes) else name).strip().lower()
+    for model in MODELS:
+        if model.memory_range_mib is None or model.matches_memory(memory_total_mib):
+            continue
+        if device in model.pci_device_ids or wanted in (n.lower() for n in model.names):
+            return ('PCI id 0x%04X is catalogued as %s only for a memory total of %d to %d MiB; this GPU reports %s, so it is '
+                    'another board with the same id, whose MIG profiles are not in the catalog'
+                    % (model.pci_device_ids[0], model.key, model.memory_range_mib[0], model.memory_range_mib[1] - 1,
+                       'no memory total' if memory_total_mib is None else '%d MiB' % memory_total_mib))
     return None

@@ -455,6 +455,60 @@ _RTX_PRO_6000_NOTES = {
 }
 
 
+# RTX PRO 5000 (48GB) and RTX PRO 4500 (32GB) Blackwell: 2 compute slices. The MIG guide gives names and counts only (mig.md
+# 4.10). Placements, profile ids, memory, SM and engine counts are in no source: the geometry is the RTX PRO 6000's cut in
+# half (12 -> 6 memory units: 1g {0,3}:3, 2g {0}:6), inferred. The ids are inferred too: on every board seen the id follows
+# the share of the board (A100: 7g 0, 4g 5, 2g 14; A30: 4g 0, 2g 5, 1g 14; RTX PRO 6000: 4g 0, 2g 5, 1g 14, and 32/35/47,
+# 64/65, 66/67 for +gfx, +me.all, -me), and id 0 is always the whole board (nvml.md 5.3), so a half-board 1g takes the 6000's
+# 2g ids (A30's 2g+me 6 for 1g+me) and the whole-board 2g its 4g ids. The 6000's ids for the same names (1g 14, 2g 5) are the
+# other reading; no -lgip of a 2-slice board settles it.
+_RTX_PRO_2SLICE_INFERRED = (
+    inferred('starts', 'no -lgipp seen for a 2-slice RTX PRO board; the RTX PRO 6000 placements (3 units per slice) halved')
+    + inferred('profile_id', 'no -lgip seen for a 2-slice RTX PRO board; the id of a profile with the same share of the board on the '
+               'RTX PRO 6000 and A30 (the whole board is id 0, nvml.md 5.3); the 6000\'s ids for the same name are the other reading')
+    + uncertain(('memory_mib', 'ce', 'dec', 'enc', 'jpeg', 'ofa'), 'no -lgip figure found for the 2-slice RTX PRO boards (mig.md 4.10)'))
+_RTX_PRO_5000_LAYOUT = (
+    ('1g'       , _GI['1_SLICE']       , 5 , (0, 3), 3, 2),
+    ('1g+me'    , _GI['1_SLICE_REV1']  , 6 , (0, 3), 3, 1),
+    ('1g+gfx'   , _GI['1_SLICE_GFX']   , 35, (0, 3), 3, 2),
+    ('1g+me.all', _GI['1_SLICE_ALL_ME'], 64, (0, 3), 3, 1),
+    ('1g-me'    , _GI['1_SLICE_NO_ME'] , 66, (0, 3), 3, 2),
+    ('2g'       , _GI['2_SLICE']       , 0 , (0,)  , 6, 1),
+    ('2g+gfx'   , _GI['2_SLICE_GFX']   , 32, (0,)  , 6, 1),
+)
+# The 2g SM count is the datasheet's 110 SMs of the whole GPU (the RTX PRO 6000's 4g holds all its 188 SMs); 1g unknown.
+_RTX_PRO_5000_ROWS = (
+    ('1g'       , '1g.24gb'       , None, None, None, None, None, None, None),
+    ('1g+me'    , '1g.24gb+me'    , None, None, None, None, None, None, None),
+    ('1g+gfx'   , '1g.24gb+gfx'   , None, None, None, None, None, None, None),
+    ('1g+me.all', '1g.24gb+me.all', None, None, None, None, None, None, None),
+    ('1g-me'    , '1g.24gb-me'    , None, None, None, None, None, None, None),
+    ('2g'       , '2g.48gb'       , None, 110 , None, None, None, None, None),
+    ('2g+gfx'   , '2g.48gb+gfx'   , None, 110 , None, None, None, None, None),
+)
+_RTX_PRO_5000_SM = uncertain('sm', '110 SMs of the whole RTX PRO 5000 Blackwell in NVIDIA\'s workstation datasheet (secondary source), '
+                             'taken for the 2g profile as the RTX PRO 6000\'s 4g holds all its SMs; not seen as -lgip output')
+_RTX_PRO_1G_SM = uncertain('sm', 'no SM count found for the 1g profiles of the 2-slice RTX PRO boards')
+_RTX_PRO_5000_NOTES = dict((row[0], _RTX_PRO_2SLICE_INFERRED + (_RTX_PRO_5000_SM if row[3] else _RTX_PRO_1G_SM))
+                           for row in _RTX_PRO_5000_ROWS)
+# RTX PRO 4500: the guide lists 1g.16gb x2 (+gfx, +me.all x1, -me) and 2g.32gb x1 (+gfx); it lists no 1g.16gb+me, so none is
+# catalogued. The +gfx and -me counts are not given: 2 as on the RTX PRO 5000.
+_RTX_PRO_4500_LAYOUT = tuple(entry for entry in _RTX_PRO_5000_LAYOUT if entry[0] != '1g+me')
+_RTX_PRO_4500_ROWS = (
+    ('1g'       , '1g.16gb'       , None, None, None, None, None, None, None),
+    ('1g+gfx'   , '1g.16gb+gfx'   , None, None, None, None, None, None, None),
+    ('1g+me.all', '1g.16gb+me.all', None, None, None, None, None, None, None),
+    ('1g-me'    , '1g.16gb-me'    , None, None, None, None, None, None, None),
+    ('2g'       , '2g.32gb'       , None, None, None, None, None, None, None),
+    ('2g+gfx'   , '2g.32gb+gfx'   , None, None, None, None, None, None, None),
+)
+_RTX_PRO_4500_NOTES = dict(
+    (row[0], _RTX_PRO_2SLICE_INFERRED + uncertain('sm', 'no SM count found for the RTX PRO 4500 profiles')) for row in _RTX_PRO_4500_ROWS)
+for _cls in ('1g+gfx', '1g-me'):
+    _RTX_PRO_4500_NOTES[_cls] += inferred('max_count', 'the guide gives no count for this RTX PRO 4500 profile; 2 as on the RTX PRO 5000')
+del _cls
+
+
 # --------------------------------------------------------------------------------------------------
 # Models
 # --------------------------------------------------------------------------------------------------
@@ -476,6 +530,18 @@ _A30_MIN = '460.73.01'
 _H100_MIN = '525.85.12'
 _H200_MIN = '550.90.07'
 _B200_MIN = '570.133.20'
+# The RTX PRO boards the Server Edition's ids and names do not cover: identity from the public PCI id list (pciutils/pciids
+# pci.ids, commit c1c12547d626, 2026-08-22); NVML names are the marketing names there with "NVIDIA " in front.
+_PCI_IDS = '%s in the public PCI id list (pciutils/pciids pci.ids, 2026-08-22); it is in no NVIDIA config'
+_RTX_PRO_NAME = unverified('names', 'the PCI id list\'s marketing name with "NVIDIA " in front; no NVML output seen')
+_RTX_PRO_6000_EDITION = inferred('starts', '-lgipp seen on the RTX PRO 6000 Server Edition; the MIG guide gives one table for all '
+                                 'RTX PRO 6000 editions (mig.md 4.10)')
+_RTX_PRO_6000_EDITION_FIGURES = inferred(('gi_profiles.memory_mib', 'gi_profiles.sm', 'gi_profiles.profile_id'),
+                                         'figures of the Server Edition\'s -lgip; the guide gives one table for all editions')
+# Workstation boards run MIG only in compute display mode, which NVML cannot read: checked by nobody here.
+_RTX_PRO_DISPLAY_MODE = uncertain('min_vbios', 'besides the vBIOS, MIG needs DisplayModeSelector >= 1.72.0 --gpumode=compute on '
+                                  'Workstation boards (mig.md 4.10); NVML cannot read the display mode, so it is not checked')
+_RTX_PRO_5000_48GB = (40 * 1024, 60 * 1024)
 
 MODEL_SPECS = (
     dict(
@@ -622,7 +688,8 @@ MODEL_SPECS = (
         notes=_UNV_NAME + _HOPPER_CI_REV1
         + inferred('compute_capability', 'the reference gives 9.0 for H100/H200; H20 is a GH100 part (mig.md 4.7)')
         + uncertain('memory_mib', 'the board total is not in the references')
-        + uncertain('gi_profiles', 'the 96GB SKU only: the 141GB H20 uses the H200 names (mig.md 4.7) and its PCI id is not known')
+        + uncertain('gi_profiles', 'the 96GB SKU only: the 141GB H20 (0x232C, "GH100 [H20 HBM3e]" in the public PCI id list) is not '
+                    'catalogued: its MIG profiles are in no NVIDIA config (mig.md 4.7 says only that it uses the H200 names)')
         + unverified('pci_device_ids', '0x2329 is in mig-parted\'s H100-96GB/PG506/GH200/H20 filter group (mig.md 2.1); which id is '
                      'the H20 comes from the public PCI id list'),
     ),
@@ -659,7 +726,52 @@ MODEL_SPECS = (
         min_driver='575.51.03',
         notes=inferred('memory_mib', 'the 97887 MiB a process saw as the whole card in the RTX PRO 6000 transcript; not an NVML figure')
         + unverified('pci_device_ids', '0x2BB5 is "RTX PRO 6000 Blackwell" in mig-parted\'s default config; the Workstation and Max-Q '
-                     'editions, which share the profiles (mig.md 4.10), have other ids that are not catalogued'),
+                     'editions, which share the profiles (mig.md 4.10), are RTX-PRO-6000-WS (0x2BB1) and RTX-PRO-6000-MAXQ (0x2BB4); '
+                     'the China variants 0x2BB2 and 0x2BBC (RTX PRO 6000D) are not catalogued: their MIG data is in no source'),
+    ),
+    dict(
+        key='RTX-PRO-6000-WS', names=('NVIDIA RTX PRO 6000 Blackwell Workstation Edition',), pci_device_ids=(0x2BB1,),
+        architecture=ARCH_BLACKWELL, compute_capability=(12, 0), memory_mib=None,
+        profiles=dict(layout=_RTX_PRO_6000_LAYOUT, rows=_RTX_PRO_6000_ROWS, placements_note=_RTX_PRO_6000_EDITION, notes=_RTX_PRO_6000_NOTES),
+        min_driver='575.51.03', min_vbios='98.02.55.00.00',
+        notes=_RTX_PRO_NAME + _RTX_PRO_6000_EDITION_FIGURES + _RTX_PRO_DISPLAY_MODE
+        + uncertain('memory_mib', 'the NVML board total of the Workstation Edition is not in the references')
+        + unverified('pci_device_ids', _PCI_IDS % '0x2BB1 is "GB202GL [RTX PRO 6000 Blackwell Workstation Edition]"'),
+    ),
+    dict(
+        key='RTX-PRO-6000-MAXQ', names=('NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition',), pci_device_ids=(0x2BB4,),
+        architecture=ARCH_BLACKWELL, compute_capability=(12, 0), memory_mib=None,
+        profiles=dict(layout=_RTX_PRO_6000_LAYOUT, rows=_RTX_PRO_6000_ROWS, placements_note=_RTX_PRO_6000_EDITION, notes=_RTX_PRO_6000_NOTES),
+        min_driver='575.51.03', min_vbios='98.02.6A.00.00',
+        notes=_RTX_PRO_NAME + _RTX_PRO_6000_EDITION_FIGURES + _RTX_PRO_DISPLAY_MODE
+        + uncertain('memory_mib', 'the NVML board total of the Max-Q Workstation Edition is not in the references')
+        + unverified('pci_device_ids', _PCI_IDS % '0x2BB4 is "GB202GL [RTX PRO 6000 Blackwell Max-Q Workstation Edition]"'),
+    ),
+    dict(
+        key='RTX-PRO-5000', names=('NVIDIA RTX PRO 5000 Blackwell',), pci_device_ids=(0x2BB3,),
+        architecture=ARCH_BLACKWELL, compute_capability=(12, 0), memory_mib=None, memory_range_mib=_RTX_PRO_5000_48GB,
+        profiles=dict(layout=_RTX_PRO_5000_LAYOUT, rows=_RTX_PRO_5000_ROWS, notes=_RTX_PRO_5000_NOTES),
+        min_driver='575.57.08', min_vbios='98.02.73.00.00',
+        notes=_RTX_PRO_NAME + _RTX_PRO_DISPLAY_MODE
+        + inferred('compute_capability', 'the same GB202 chip as the RTX PRO 6000 (12.0)')
+        + uncertain('memory_mib', 'the NVML board total of the 48GB board is not in the references')
+        + inferred('memory_range_mib', 'one PCI id for two boards: the 48GB board is told from the 72GB one by the memory total NVML '
+                   'reports. The totals are in no source; 40-60 GiB holds 48 GB less reserved or ECC memory (L40S: 46068 MiB of 48 GB) '
+                   'and excludes 72 GB. The 72GB board\'s MIG profiles are in no source, so it is not catalogued')
+        + unverified('pci_device_ids', _PCI_IDS % '0x2BB3 is "GB202GL [RTX PRO 5000 Blackwell / RTX PRO 5000 72GB Blackwell]"'),
+    ),
+    dict(
+        key='RTX-PRO-4500', names=('NVIDIA RTX PRO 4500 Blackwell',), pci_device_ids=(0x2C31,),
+        architecture=ARCH_BLACKWELL, compute_capability=(12, 0), memory_mib=None,
+        profiles=dict(layout=_RTX_PRO_4500_LAYOUT, rows=_RTX_PRO_4500_ROWS, notes=_RTX_PRO_4500_NOTES),
+        min_driver='575.64',
+        notes=_RTX_PRO_NAME + _RTX_PRO_DISPLAY_MODE
+        + inferred('compute_capability', 'GB203, the same Blackwell generation as the RTX PRO 6000\'s GB202 (12.0)')
+        + uncertain('memory_mib', 'the NVML board total of the 32GB board is not in the references')
+        + uncertain('min_vbios', 'the MIG guide gives minimum vBIOS versions for the RTX PRO 6000 Workstation and Max-Q editions and the '
+                    'RTX PRO 5000 only; none is known for the RTX PRO 4500')
+        + unverified('pci_device_ids', _PCI_IDS % '0x2C31 is "GB203GL [RTX PRO 4500 Blackwell]"' + '; 0x2C3A (RTX PRO 4500 Blackwell '
+                     'Server Edition) is not catalogued: whether the guide\'s RTX PRO 4500 table covers it is not known'),
     ),
     dict(
         key='L40S', names=('NVIDIA L40S',), pci_device_ids=(0x26B9,),

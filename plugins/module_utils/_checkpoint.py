@@ -53,7 +53,7 @@ def checkpoint_content(host):
     for gpu in host.gpus:
         if not gpu.mig_capable:
             continue
-        model = _catalog.find_model(pci_device_id=gpu.pci_device_id, name=gpu.name)
+        model = _catalog.find_model(pci_device_id=gpu.pci_device_id, name=gpu.name, memory_total_mib=gpu.memory_total_mib)
         if model is not None:
             gpu = canonical_gpu(gpu, model)
         gpus.append({

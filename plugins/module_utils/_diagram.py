@@ -189,7 +189,7 @@ def _catalog_model(gpu):
         except UnknownModelError:
             model = None
     if model is None and gpu.get('name'):
-        model = find_model(name=gpu['name'])
+        model = find_model(name=gpu['name'], memory_total_mib=gpu.get('memory_total_mib'))
     return model if model is not None and model.mig_capable else None
 
 

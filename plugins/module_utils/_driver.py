@@ -67,6 +67,8 @@ class GpuDriverReport:
     minimum_driver: t.Optional[str]
     minimum_reason: t.Optional[str]
     problems: t.Tuple[str, ...]
+    vbios_version: t.Optional[str] = None
+    minimum_vbios: t.Optional[str] = None
 
     @property
     def ok(self):
@@ -135,7 +137,7 @@ def check_driver(host, policy):
     reports = []
     offered = set()
     for gpu in host.gpus:
-        model = _catalog.find_model(pci_device_id=gpu.pci_device_id, name=gpu.name)
+        model = _catalog.find_model(pci_device_id=gpu.pci_device_id, name=gpu.name, memory_total_mib=gpu.memory_total_mib)
         minimum = reason = None
         problems = []
         if model is None:
@@ -148,9 +150,11 @@ def check_driver(host, policy):
             if minimum is not None and not _catalog.driver_at_least(host.driver_version, minimum):
                 problems.append('%s needs driver %s or newer for %s; the node has %s'
                                 % (_label(gpu), _display(minimum), reason, host.driver_version))
+            problems.extend(_vbios_problems(gpu, model, warnings))
         reports.append(GpuDriverReport(
             index=gpu.index, name=gpu.name, model=None if model is None else model.key, mig_capable=gpu.mig_capable,
-            minimum_driver=None if minimum is None else _display(minimum), minimum_reason=reason, problems=tuple(problems)))
+            minimum_driver=None if minimum is None else _display(minimum), minimum_reason=reason, problems=tuple(problems),
+            vbios_version=gpu.vbios_version, minimum_vbios=None if model is None else model.min_vbios))
 
     for requested in policy.profiles:
         if requested not in offered:
@@ -159,6 +163,27 @@ def check_driver(host, policy):
 
     problems = tuple(host_problems) + tuple(p for r in reports for p in r.problems)
     return DriverReport(driver_version=host.driver_version, gpus=tuple(reports), problems=problems, warnings=tuple(warnings))
+
+
+def _vbios_problems(gpu, model, warnings):
+    """The vBIOS minimum for MIG of a Workstation / Max-Q / RTX PRO 5000 board (mig.md 4.10); a problem when below it.
+
+    An unknown vBIOS (NVML does not report one) or one that cannot be read as hex fields is a warning: the board may be fine.
+    """
+    if model.min_vbios is None:
+        return []
+    needs = 'MIG on %s needs vBIOS %s or newer (NVIDIA MIG user guide)' % (model.key, model.min_vbios)
+    if gpu.vbios_version is None:
+        warnings.append('%s: NVML does not report its vBIOS version, so it was not checked; %s' % (_label(gpu), needs))
+        return []
+    try:
+        new_enough = _catalog.vbios_at_least(gpu.vbios_version, model.min_vbios)
+    except ValueError as exc:
+        warnings.append('%s: %s, so it was not checked; %s' % (_label(gpu), exc, needs))
+        return []
+    if new_enough:
+        return []
+    return ['%s has vBIOS %s; %s (update the board firmware)' % (_label(gpu), gpu.vbios_version, needs)]
 
 
 def _display(minimum):

@@ -96,7 +96,7 @@ def _model_of(gpu):
             return _catalog.model_by_key(gpu.model)
         except _catalog.UnknownModelError:
             pass
-    return _catalog.find_model(gpu.pci_device_id, gpu.name)
+    return _catalog.find_model(gpu.pci_device_id, gpu.name, gpu.memory_total_mib)
 
 
 class _Validator(object):
@@ -354,8 +354,11 @@ def targets_for_gpus(entries, gpus, driver_version=None):
             problems.append('GPU %d (%s): mig-enabled is true but this GPU is not MIG capable' % (index, gpu.name))
             continue
         if model is None:
+            hint = _catalog.unknown_model_hint(gpu.pci_device_id, gpu.name, gpu.memory_total_mib)
             problems.append('GPU %d (%s, PCI id 0x%08X): mig-enabled is true but the GPU model is not in the catalog, so its layout cannot '
-                            'be validated; known models: %s' % (index, gpu.name, gpu.pci_device_id, ', '.join(m.key for m in _catalog.MODELS if m.mig_capable)))
+                            'be validated (the GPU reports %s MiB of memory%s); known models: %s'
+                            % (index, gpu.name, gpu.pci_device_id, gpu.memory_total_mib, '; ' + hint if hint else '',
+                               ', '.join(m.key for m in _catalog.MODELS if m.mig_capable)))
             continue
         validator = _Validator(gpu, model, problems)
         before = len(problems)

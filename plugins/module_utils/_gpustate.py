@@ -107,6 +107,7 @@ class GpuState:
     processes: t.Tuple[GpuProcess, ...] = ()
     model: t.Optional[str] = None
     minor_number: t.Optional[int] = None    # /dev/nvidia<minor>: NVIDIA's DRA driver names a GPU's devices by it
+    vbios_version: t.Optional[str] = None   # '98.02.6A.00.00'; None where NVML does not tell (some boards need a minimum for MIG)
 
     @property
     def mig_change_pending(self):
@@ -132,6 +133,7 @@ class GpuState:
             'memory_total_mib': self.memory_total_mib,
             'architecture': self.architecture,
             'compute_capability': None if self.compute_capability is None else '%d.%d' % self.compute_capability,
+            'vbios_version': self.vbios_version,
             'mig_capable': self.mig_capable,
             'mig_mode': {
                 'current': self.mig_current,

@@ -266,7 +266,7 @@ class Nvml(object):
             processes = self._read_processes(handle, index)
             if mig_current:
                 gpu_instances = self._read_gpu_instances(handle, index, total_bytes)
-        model = _catalog.find_model(pci_device_id=pci.pciDeviceId, name=name)
+        model = _catalog.find_model(pci_device_id=pci.pciDeviceId, name=name, memory_total_mib=total_bytes // MIB)
         return GpuState(
             index=index,
             uuid=_text(self.call('nvmlDeviceGetUUID', handle, gpu=index)),
@@ -285,6 +285,8 @@ class Nvml(object):
             model=None if model is None else model.key,
             # Linux only: elsewhere NVML answers NOT_SUPPORTED.
             minor_number=self._optional('nvmlDeviceGetMinorNumber', handle, gpu=index),
+            # RTX PRO Workstation boards need a minimum vBIOS for MIG (driver_check); NOT_SUPPORTED reads as unknown.
+            vbios_version=_text(self._optional('nvmlDeviceGetVbiosVersion', handle, gpu=index)),
         )
 
     def gpu_instance_profiles(self, handle, index):

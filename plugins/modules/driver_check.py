@@ -13,6 +13,9 @@ description:
   - Reads the driver version and the GPUs through NVML and checks, per GPU, the minimum driver that MIG needs on that
     board (R450 for A100, R460 for A30, R525 for H100, R550 for H200, R570 for B200, from NVIDIA's MIG user guide), and
     the higher minimum of any MIG profile you plan to use (O(profiles)), for example C(1g.5gb+me) needs R470.
+  - On the boards for which NVIDIA's MIG user guide gives a minimum vBIOS (RTX PRO 6000 Blackwell Workstation Edition
+    98.02.55.00.00, its Max-Q edition 98.02.6A.00.00, RTX PRO 5000 Blackwell 98.02.73.00.00), also checks the vBIOS version
+    NVML reports, field by field as hexadecimal numbers; where NVML does not report it the module warns instead.
   - Optionally enforces site policy - a minimum version, a list of allowed driver branches, or one pinned version.
   - Fails with a message naming each GPU, the driver found and the version it needs when anything is wrong; fails
     clearly when the driver is not installed or not loaded; passes with a summary otherwise.
@@ -58,6 +61,8 @@ notes:
     be checked for it.
   - The unversioned pages of NVIDIA's MIG guide list different minimums from its versioned (R620) page; the catalog
     follows the versioned page.
+  - RTX PRO Blackwell Workstation boards run MIG only in compute display mode (NVIDIA's DisplayModeSelector 1.72.0 or newer,
+    C(--gpumode=compute)). NVML cannot read the display mode, so this module does not check it.
 seealso:
   - module: gpufleet.mig.gpu_info
 """
@@ -111,6 +116,14 @@ gpus:
       description: What sets that minimum.
       type: str
       sample: MIG on A100-SXM4-40GB
+    vbios_version:
+      description: The vBIOS version NVML reports; null where it does not.
+      type: str
+      sample: 98.02.6A.00.00
+    minimum_vbios:
+      description: The minimum vBIOS for MIG on this board (NVIDIA MIG user guide); null where none is known.
+      type: str
+      sample: 98.02.55.00.00
     problems:
       description: What is wrong with this GPU's driver.
       type: list

@@ -158,6 +158,12 @@ node:
           description: CUDA compute capability.
           type: str
           sample: "8.0"
+        vbios_version:
+          description:
+            - The vBIOS version NVML reports (C(nvmlDeviceGetVbiosVersion)); null where NVML does not tell.
+            - RTX PRO Blackwell Workstation, Max-Q and RTX PRO 5000 boards need a minimum vBIOS for MIG (see M(gpufleet.mig.driver_check)).
+          type: str
+          sample: 98.02.6A.00.00
         mig_capable:
           description: Whether the GPU supports MIG.
           type: bool

@@ -209,7 +209,7 @@ class MigMode(object):
                   'processes': [p.pid for p in gpu.processes]}
         if before == _mode(self.want, self.want):
             return result
-        model = _catalog.find_model(pci_device_id=gpu.pci_device_id, name=gpu.name)
+        model = _catalog.find_model(pci_device_id=gpu.pci_device_id, name=gpu.name, memory_total_mib=gpu.memory_total_mib)
         needs_reset = gpu.architecture == 7 if model is None else model.mode_persistent
         busy = bool(gpu.processes)
         if self.module.check_mode:

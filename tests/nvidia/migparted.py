@@ -80,13 +80,22 @@ def simnode(sim_build, *args):
 
 
 def mig_models(sim_build):
-    """The simulator's MIG-capable model keys (``simnode models``), in its order."""
+    """The simulator's MIG-capable catalog model keys (``simnode models``), in its order.
+
+    Boards the catalog does not know (model files with an ``uncatalogued`` line, such as the RTX PRO 5000 72GB) have no
+    profiles: every label is refused on them, which the collection's own tests check; they are left out of the cross-check.
+    """
     keys = []
     for line in simnode(sim_build, 'models').splitlines():
         words = line.split()
-        if words and words[-1] == 'MIG' and words[-2:] != ['no', 'MIG']:
+        if words and words[-1] == 'MIG' and words[-2:] != ['no', 'MIG'] and not _uncatalogued(words[0]):
             keys.append(words[0])
     return keys
+
+
+def _uncatalogued(model):
+    with open(os.path.join(os.path.dirname(HERE), 'simulator', 'models', model + '.model')) as handle:
+        return any(line.split('#', 1)[0].split() == ['uncatalogued'] for line in handle)
 
 
 _MODEL_FILES = {}
@@ -159,7 +168,8 @@ def subset(config, models):
     """``{model: [labels]}``: every label on at least one model, every model with labels that fit and with refusals.
 
     Each label goes to a model it fits (the one with the fewest labels so far), or, fitting none, to the model with the
-    fewest labels. Then every model gets, unless it has one already, a label of another board's names whose GB figures
+    fewest labels; a model left without a label that fits gets one (all-enabled or all-disabled). Then every model gets,
+    unless it has one already, a label of another board's names whose GB figures
     are within 2 GB of its own (a drifted name, issue 18 item 9; else any label of another board's names), and every
     other model a label that selects none of its GPUs (item 10).
     """
@@ -173,6 +183,12 @@ def subset(config, models):
     for label in labels:
         fits = [model for model in models if kinds[label, model] == 'fits']
         chosen[lightest(fits or models)].add(label)
+    # A model no board-specific label fits (the RTX PRO 4500: no label of the config names its profiles) still gets a
+    # label that fits it, one that enables or disables MIG on every GPU.
+    for position, model in enumerate(models):
+        fits = [label for label in labels if kinds[label, model] == 'fits']
+        if fits and not chosen[model] & set(fits):
+            chosen[model].add(fits[position % len(fits)])
     for position, model in enumerate(models):
         others = [label for label in labels if kinds[label, model] == 'other-names']
         drifts = [label for label in others if _is_drift(profile_names(config, label), infos[model][1])]

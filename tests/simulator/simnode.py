@@ -107,7 +107,7 @@ def describe(state):
             mig = '%s/%s' % ('on' if gpu['mig_mode_current'] else 'off', 'on' if gpu['mig_mode_pending'] else 'off')
         lines.append('GPU %d: %s %s %s MIG(current/pending)=%s%s' % (
             gpu['index'], gpu['model'], gpu['uuid'], gpu['pci_bus_id'], mig,
-            ' reset-blocked' if gpu['reset_blocked'] else ''))
+            ' reset-blocked' if gpu['reset_blocked'] else '') + (' vBIOS %s' % gpu['vbios_version'] if gpu['vbios_version'] else ''))
         for gi in gpu['gpu_instances']:
             lines.append('  GI %d: %s (profile %d) at %d:%d' % (gi['id'], gi['profile'], gi['profile_id'], gi['start'], gi['size']))
             for ci in gi['compute_instances']:
@@ -162,7 +162,12 @@ def cmd_driver(args):
 
 
 def cmd_gpu(args):
-    sim_command(args.state, 'reset-blocked', args.gpu, args.reset_blocked)
+    if args.reset_blocked is None and args.vbios is None:
+        sys.exit('simnode gpu: give --reset-blocked and/or --vbios')
+    if args.reset_blocked is not None:
+        sim_command(args.state, 'reset-blocked', args.gpu, args.reset_blocked)
+    if args.vbios is not None:
+        sim_command(args.state, 'vbios', args.gpu, args.vbios)
 
 
 def cmd_option(args):
@@ -285,8 +290,9 @@ def build_parser():
     p = sub.add_parser('gpu', help='per-GPU flags')
     p.add_argument('state')
     p.add_argument('--gpu', type=int, required=True)
-    p.add_argument('--reset-blocked', choices=['yes', 'no'], required=True,
+    p.add_argument('--reset-blocked', choices=['yes', 'no'],
                    help='yes: the GPU cannot be reset (passthrough VM)')
+    p.add_argument('--vbios', help='the vBIOS version NVML reports (98.02.6A.00.00); -: none (NOT_SUPPORTED, the default)')
     p.set_defaults(func=cmd_gpu)
 
     p = sub.add_parser('option', help='set a node option (disable_with_instances, ampere_auto_reset)')

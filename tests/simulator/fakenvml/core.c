@@ -368,6 +368,12 @@ int state_load(const char *path, state_t *st, char *err, int errlen)
                 return -1;
             }
             st->ngpu++;
+        } else if (!strcmp(k, "vbios")) {
+            int gpu;
+            char version[32];
+            if (sscanf(line, "vbios %d %31s", &gpu, version) != 2 || gpu < 0 || gpu >= st->ngpu)
+                goto bad;
+            snprintf(st->gpu[gpu].vbios, sizeof st->gpu[gpu].vbios, "%s", version);
         } else if (!strcmp(k, "gi")) {
             int gpu, id, prof, start, size;
             if (sscanf(line, "gi %d %d %d %d %d", &gpu, &id, &prof, &start, &size) != 5 ||
@@ -450,6 +456,8 @@ int state_save(const char *path, const state_t *st)
         const gpu_t *gp = &st->gpu[g];
         fprintf(f, "gpu %d %s %s %s %s %d %d %d\n", g, gp->model, gp->uuid, gp->bus, gp->serial,
                 gp->mode, gp->pending, gp->reset_blocked);
+        if (gp->vbios[0])
+            fprintf(f, "vbios %d %s\n", g, gp->vbios);
         for (gi = 0; gi < MAX_GI; gi++) {
             const gi_t *x = &gp->gi[gi];
             if (!x->used)

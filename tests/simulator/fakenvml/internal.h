@@ -88,6 +88,7 @@ typedef struct {
     char bus[32];
     char serial[32];
     int mode, pending, reset_blocked;
+    char vbios[32];         /* "" = not set: nvmlDeviceGetVbiosVersion answers NOT_SUPPORTED */
     gi_t gi[MAX_GI];        /* indexed by GI id */
 } gpu_t;
 

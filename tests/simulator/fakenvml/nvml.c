@@ -475,6 +475,19 @@ FN_EXPORT nvmlReturn_t nvmlDeviceGetSerial(nvmlDevice_t device, char *serial, un
     END(put_str(serial, length, S.gpu[g].serial));   /* MIG handle: the parent's [inferred] */
 }
 
+/* The vBIOS version is a per-GPU simulator setting (simnode gpu --vbios); without one the fake answers NOT_SUPPORTED
+ * [invented: real boards always report one]. A MIG device handle answers for its parent [inferred]. */
+FN_EXPORT nvmlReturn_t nvmlDeviceGetVbiosVersion(nvmlDevice_t device, char *version, unsigned int length)
+{
+    int g, gi, ci;
+    BEGIN("nvmlDeviceGetVbiosVersion", dev_gpu(device));
+    if (dev_resolve(device, &g, &gi, &ci) < 0)
+        END(NVML_ERROR_INVALID_ARGUMENT);
+    if (!S.gpu[g].vbios[0])
+        END(NVML_ERROR_NOT_SUPPORTED);
+    END(put_str(version, length, S.gpu[g].vbios));
+}
+
 FN_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t *pci)
 {
     int g, gi, ci;

@@ -118,10 +118,12 @@ static void json_state(sb_t *sb, const state_t *st)
         sb_add(sb, "%s{\"index\": %d, \"model\": \"%s\", \"name\": \"%s\", \"uuid\": \"%s\", \"pci_bus_id\": \"%s\", "
                    "\"serial\": \"%s\", \"pci_device_id\": %u, \"architecture\": %d, \"compute_capability\": \"%d.%d\", "
                    "\"memory_total_mib\": %llu, \"mig_capable\": %s, \"mig_mode_persistent\": %s, "
-                   "\"mig_mode_current\": %d, \"mig_mode_pending\": %d, \"reset_blocked\": %s, \"gpu_instances\": [",
+                   "\"mig_mode_current\": %d, \"mig_mode_pending\": %d, \"reset_blocked\": %s, \"vbios_version\": %s%s%s, "
+                   "\"gpu_instances\": [",
                g ? ", " : "", g, gp->model, m->name, gp->uuid, gp->bus, gp->serial, m->pci_dev, m->arch,
                m->cc_major, m->cc_minor, m->total_mib, m->mig ? "true" : "false", m->persistent ? "true" : "false",
-               gp->mode, gp->pending, gp->reset_blocked ? "true" : "false");
+               gp->mode, gp->pending, gp->reset_blocked ? "true" : "false", gp->vbios[0] ? "\"" : "",
+               gp->vbios[0] ? gp->vbios : "null", gp->vbios[0] ? "\"" : "");
         first = 1;
         for (gi = 0; gi < MAX_GI; gi++) {
             const gi_t *x = &gp->gi[gi];
@@ -367,6 +369,18 @@ static int cmd_locked(const char *path, int argc, const char **argv, sb_t *sb, i
         if (strcmp(argv[2], "yes") && strcmp(argv[2], "no"))
             return fail(sb, -1, "reset-blocked must be yes or no");
         S.gpu[g].reset_blocked = !strcmp(argv[2], "yes");
+        *dirty = 1;
+        return 0;
+    }
+    if (!strcmp(cmd, "vbios")) {
+        /* vbios GPU VERSION|- : the version nvmlDeviceGetVbiosVersion reports; '-': none (NOT_SUPPORTED) */
+        size_t n;
+        if (argc != 3 || get_gpu(argv[1], sb, &g))
+            return argc != 3 ? fail(sb, -1, "usage: vbios GPU VERSION|-") : -1;
+        n = strlen(argv[2]);
+        if (strcmp(argv[2], "-") && (n == 0 || n >= sizeof S.gpu[g].vbios || strspn(argv[2], "0123456789abcdefABCDEF.") != n))
+            return fail(sb, -1, "invalid vBIOS version '%s' (expected hex fields such as 98.02.6A.00.00, or -)", argv[2]);
+        snprintf(S.gpu[g].vbios, sizeof S.gpu[g].vbios, "%s", strcmp(argv[2], "-") ? argv[2] : "");
         *dirty = 1;
         return 0;
     }

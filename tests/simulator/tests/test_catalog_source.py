@@ -112,3 +112,57 @@ def test_catalog_keys_are_refused_and_other_simulator_keys_pass_through(tmp_path
     assert "'total_mib' comes from the catalog" in str(exc.value)
     path.write_text(text + 'some_sim_only_key 7   # a simulator-only fact\n')
     assert 'some_sim_only_key 7\n' in GEN.model_text(CATALOG, GEN.read_model_file(str(path)), str(path))
+
+
+def test_the_rtx_pro_boards_and_the_boards_the_catalog_lacks(node):
+    """The fake presents the RTX PRO boards of issue 18 item 8 as the catalog has them, and two boards it must not know."""
+    keys = ('RTX-PRO-6000-WS', 'RTX-PRO-6000-MAXQ', 'RTX-PRO-5000', 'RTX-PRO-4500', 'RTX-PRO-5000-72GB', 'H20-HBM3E')
+    node.create(*keys)
+    pynvml.nvmlInit()
+    seen = []
+    for index in range(len(keys)):
+        handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        name = pynvml.nvmlDeviceGetName(handle)
+        name = name.decode() if isinstance(name, bytes) else name
+        total = pynvml.nvmlDeviceGetMemoryInfo(handle).total // (1024 * 1024)
+        device = pynvml.nvmlDeviceGetPciInfo(handle).pciDeviceId
+        found = CATALOG.find_model(pci_device_id=device, name=name, memory_total_mib=total)
+        seen.append((name, '0x%08X' % device, None if found is None else found.key))
+        assert pynvml.nvmlDeviceGetMigMode(handle)[0] == 1
+    assert seen == [
+        ('NVIDIA RTX PRO 6000 Blackwell Workstation Edition', '0x2BB110DE', 'RTX-PRO-6000-WS'),
+        ('NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition', '0x2BB410DE', 'RTX-PRO-6000-MAXQ'),
+        ('NVIDIA RTX PRO 5000 Blackwell', '0x2BB310DE', 'RTX-PRO-5000'),
+        ('NVIDIA RTX PRO 4500 Blackwell', '0x2C3110DE', 'RTX-PRO-4500'),
+        # one PCI id for the 48GB and the 72GB RTX PRO 5000: the memory total tells them apart
+        ('NVIDIA RTX PRO 5000 72GB Blackwell', '0x2BB310DE', None),
+        ('NVIDIA H20 HBM3e', '0x232C10DE', None),
+    ]
+    # a 2-slice board: 1g at {0,3}:3, 2g at {0}:6 (the whole board is profile id 0)
+    handle = pynvml.nvmlDeviceGetHandleByIndex(2)
+    info = pynvml.nvmlDeviceGetGpuInstanceProfileInfo(handle, pynvml.NVML_GPU_INSTANCE_PROFILE_1_SLICE)
+    assert _placements(pynvml.nvmlDeviceGetGpuInstancePossiblePlacements, handle, info.id,
+                       pynvml.c_nvmlGpuInstancePlacement_t) == [(0, 3), (3, 3)]
+    assert pynvml.nvmlDeviceGetGpuInstanceProfileInfo(handle, pynvml.NVML_GPU_INSTANCE_PROFILE_2_SLICE).id == 0
+    # a board the catalog lacks offers no GPU-instance profile
+    handle = pynvml.nvmlDeviceGetHandleByIndex(4)
+    for enum in range(pynvml.NVML_GPU_INSTANCE_PROFILE_COUNT):
+        with pytest.raises(pynvml.NVMLError):
+            pynvml.nvmlDeviceGetGpuInstanceProfileInfo(handle, enum)
+
+
+@pytest.mark.parametrize('text, message', [
+    # a catalogued board cannot be presented as uncatalogued: the catalog is the one source of its figures
+    ('key X\nuncatalogued\nname NVIDIA RTX PRO 5000 Blackwell\npci_device_id 0x2BB3\narch 10\ncc 12.0\ntotal_mib 48000\nmig 1\n'
+     'mode_persistent 0\n', 'the catalog knows this board as RTX-PRO-5000'),
+    ('key RTX-PRO-5000\nuncatalogued\nname N\npci_device_id 0x2BB3\narch 10\ncc 12.0\ntotal_mib 73000\nmig 1\nmode_persistent 0\n',
+     'RTX-PRO-5000 is a catalog key'),
+    ('key X\nuncatalogued\nname N\npci_device_id 0x2BB3\n', 'missing: arch, cc, total_mib, mig, mode_persistent'),
+    ('key X\nname N\n', "'name' comes from the catalog"),
+])
+def test_uncatalogued_model_files_cannot_shadow_the_catalog(tmp_path, text, message):
+    path = tmp_path / 'X.model'
+    path.write_text(text)
+    with pytest.raises(GEN.ModelFileError) as exc:
+        GEN.model_text(CATALOG, GEN.read_model_file(str(path)), str(path))
+    assert message in str(exc.value)

@@ -4,6 +4,8 @@ from __future__ import absolute_import, division, print_function
 
 import json
 
+import pynvml
+
 LGIP_A30 = """\
 +-----------------------------------------------------------------------------+
 | GPU instance profiles:                                                      |
@@ -193,3 +195,34 @@ def test_simnode_cli(node):
     assert rc == 1 and 'In use by another client' in err
     rc, dummy, err = node.run('simnode', 'option', node.path, 'nope', 'x')
     assert rc == 1 and 'unknown option' in err
+
+
+def test_simnode_vbios(node):
+    """A per-GPU vBIOS version (RTX PRO Workstation boards need a minimum for MIG); without one NVML answers NOT_SUPPORTED."""
+    assert node.run('simnode', 'create', node.path, '--name', 'n', '--gpu', 'RTX-PRO-6000-MAXQ', '--gpu', 'RTX-PRO-5000',
+                    '--driver', '580.65.06', '--mig-enabled', 'all')[0] == 0
+    assert node.run('simnode', 'gpu', node.path, '--gpu', '1', '--vbios', '98.02.6a.00.00')[0] == 0
+    rc, dummy, err = node.run('simnode', 'gpu', node.path, '--gpu', '0', '--vbios', '98.02.6G.00.00')
+    assert rc == 1 and "invalid vBIOS version '98.02.6G.00.00' (expected hex fields such as 98.02.6A.00.00, or -)" in err
+    rc, dummy, err = node.run('simnode', 'gpu', node.path, '--gpu', '0')
+    assert rc != 0 and 'give --reset-blocked and/or --vbios' in err
+
+    def read():
+        pynvml.nvmlInit()
+        try:
+            found = []
+            for index in range(2):
+                try:
+                    found.append(pynvml.nvmlDeviceGetVbiosVersion(pynvml.nvmlDeviceGetHandleByIndex(index)))
+                except pynvml.NVMLError as exc:
+                    found.append(exc.value)
+            return [v.decode() if isinstance(v, bytes) else v for v in found]
+        finally:
+            pynvml.nvmlShutdown()
+    assert read() == [pynvml.NVML_ERROR_NOT_SUPPORTED, '98.02.6a.00.00']
+    assert [g['vbios_version'] for g in json.loads(node.run('simnode', 'show', node.path, '--json')[1])['gpus']] == [None, '98.02.6a.00.00']
+    # firmware survives a reboot; '-' takes it away again
+    assert node.run('simnode', 'reboot', node.path)[0] == 0
+    assert read() == [pynvml.NVML_ERROR_NOT_SUPPORTED, '98.02.6a.00.00']
+    assert node.run('simnode', 'gpu', node.path, '--gpu', '1', '--vbios', '-')[0] == 0
+    assert read() == [pynvml.NVML_ERROR_NOT_SUPPORTED] * 2

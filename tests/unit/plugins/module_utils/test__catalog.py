@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pytest
 
@@ -39,6 +40,9 @@ P_A30_4G = ((0, 4),)
 P_RTX_1G = ((0, 3), (3, 3), (6, 3), (9, 3))
 P_RTX_2G = ((0, 6), (6, 6))
 P_RTX_4G = ((0, 12),)
+# RTX PRO 5000 / 4500 (2 compute slices): no -lgipp anywhere; the RTX PRO 6000 geometry halved, {0,3}:3 / {0}:6 [INF].
+P_RTX2_1G = ((0, 3), (3, 3))
+P_RTX2_2G = ((0, 6),)
 
 # Per model: (name, NVML GI enum, nvidia-smi profile id, max count, placements, SM, memory MiB = round(-lgip GiB * 1024)).
 PROFILES = {
@@ -166,6 +170,27 @@ PROFILES = {
 PROFILES['A100-PCIE-40GB'] = PROFILES['A100-SXM4-40GB']
 PROFILES['A100-PCIE-80GB'] = PROFILES['A100-SXM4-80GB']
 PROFILES['H100-SXM5-94GB'] = PROFILES['H100-NVL']   # the H100 94GB names; the NVL board's figures [INF]
+# mig.md 4.10: one table for every RTX PRO 6000 edition (Server, Workstation, Max-Q).
+PROFILES['RTX-PRO-6000-WS'] = PROFILES['RTX-PRO-6000-SE']
+PROFILES['RTX-PRO-6000-MAXQ'] = PROFILES['RTX-PRO-6000-SE']
+# mig.md 4.10 names and counts; ids [INF] by share of the board (whole board id 0); 2g SM: the datasheet's 110 SMs of the whole 5000 [UNC].
+PROFILES['RTX-PRO-5000'] = (
+    ('1g.24gb', 0x0, 5, 2, P_RTX2_1G, None, None),
+    ('1g.24gb+me', 0x7, 6, 1, P_RTX2_1G, None, None),
+    ('1g.24gb+gfx', 0xA, 35, 2, P_RTX2_1G, None, None),
+    ('1g.24gb+me.all', 0xF, 64, 1, P_RTX2_1G, None, None),
+    ('1g.24gb-me', 0xD, 66, 2, P_RTX2_1G, None, None),
+    ('2g.48gb', 0x1, 0, 1, P_RTX2_2G, 110, None),
+    ('2g.48gb+gfx', 0xB, 32, 1, P_RTX2_2G, 110, None),
+)
+PROFILES['RTX-PRO-4500'] = (   # the guide lists no 1g.16gb+me
+    ('1g.16gb', 0x0, 5, 2, P_RTX2_1G, None, None),
+    ('1g.16gb+gfx', 0xA, 35, 2, P_RTX2_1G, None, None),
+    ('1g.16gb+me.all', 0xF, 64, 1, P_RTX2_1G, None, None),
+    ('1g.16gb-me', 0xD, 66, 2, P_RTX2_1G, None, None),
+    ('2g.32gb', 0x1, 0, 1, P_RTX2_2G, None, None),
+    ('2g.32gb+gfx', 0xB, 32, 1, P_RTX2_2G, None, None),
+)
 
 # Engine counts (CE, DEC, ENC, JPEG, OFA) where the reference gives them as observed or documented.
 ENGINES = {
@@ -218,6 +243,12 @@ MODELS = {
     'GB300': (('NVIDIA GB300',), (0x31C2,), 'blackwell', 10, (10, 3), None, True, 8, 7, 7, False, '595.58.03'),
     'RTX-PRO-6000-SE': (('NVIDIA RTX PRO 6000 Blackwell Server Edition',), (0x2BB5,), 'blackwell', 10, (12, 0), 97887, True, 12, 4, 4,
                         False, '575.51.03'),
+    'RTX-PRO-6000-WS': (('NVIDIA RTX PRO 6000 Blackwell Workstation Edition',), (0x2BB1,), 'blackwell', 10, (12, 0), None, True, 12, 4, 4,
+                        False, '575.51.03'),
+    'RTX-PRO-6000-MAXQ': (('NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition',), (0x2BB4,), 'blackwell', 10, (12, 0), None, True,
+                          12, 4, 4, False, '575.51.03'),
+    'RTX-PRO-5000': (('NVIDIA RTX PRO 5000 Blackwell',), (0x2BB3,), 'blackwell', 10, (12, 0), None, True, 6, 2, 2, False, '575.57.08'),
+    'RTX-PRO-4500': (('NVIDIA RTX PRO 4500 Blackwell',), (0x2C31,), 'blackwell', 10, (12, 0), None, True, 6, 2, 2, False, '575.64'),
     'L40S': (('NVIDIA L40S',), (0x26B9,), 'ada', 8, (8, 9), 46068, False, 0, 0, 0, False, None),
     'V100-SXM2-32GB': (('Tesla V100-SXM2-32GB',), (0x1DB5,), 'volta', 5, (7, 0), 32768, False, 0, 0, 0, False, None),
 }
@@ -348,6 +379,14 @@ MUST_BE_NOTED = {
     ('H100-SXM5-80GB', None): {'pci_device_ids', 'memory_mib', 'gi_profiles.starts', 'gi_profiles.compute_profiles'},
     ('H100-NVL', None): {'names', 'memory_mib', 'gi_profiles.memory_mib'},
     ('H200-141GB', None): {'pci_device_ids', 'names', 'memory_mib'},
+    ('RTX-PRO-6000-WS', None): {'pci_device_ids', 'names', 'memory_mib', 'min_vbios', 'gi_profiles.memory_mib', 'gi_profiles.profile_id'},
+    ('RTX-PRO-6000-MAXQ', None): {'pci_device_ids', 'names', 'memory_mib', 'min_vbios', 'gi_profiles.memory_mib', 'gi_profiles.profile_id'},
+    ('RTX-PRO-5000', None): {'pci_device_ids', 'names', 'memory_mib', 'memory_range_mib', 'min_vbios', 'compute_capability'},
+    ('RTX-PRO-4500', None): {'pci_device_ids', 'names', 'memory_mib', 'min_vbios', 'compute_capability'},
+    ('RTX-PRO-5000', '2g.48gb'): {'sm', 'profile_id', 'starts', 'memory_mib', 'ce', 'dec', 'enc', 'jpeg', 'ofa'},
+    ('RTX-PRO-5000', '1g.24gb-me'): {'sm', 'profile_id', 'starts', 'memory_mib'},
+    ('RTX-PRO-4500', '1g.16gb+gfx'): {'max_count', 'profile_id', 'starts'},
+    ('RTX-PRO-4500', '1g.16gb-me'): {'max_count', 'profile_id', 'starts'},
     ('B200', None): {'names', 'memory_mib'},
     ('L40S', None): {'names', 'pci_device_ids', 'memory_mib', 'compute_capability'},
     ('V100-SXM2-32GB', None): {'names', 'pci_device_ids', 'memory_mib', 'compute_capability'},
@@ -356,7 +395,8 @@ MUST_BE_NOTED = {
 # mig.md 4.3 "Verification per GPU": placements seen as real -lgipp output.
 PLACEMENTS_VERIFIED = ('A100-SXM4-40GB', 'H100-SXM5-80GB', 'H100-NVL', 'A30', 'RTX-PRO-6000-SE')
 PLACEMENTS_INFERRED = ('A100-PCIE-40GB', 'A100-SXM4-80GB', 'A100-PCIE-80GB', 'H100-PCIE-80GB', 'H200-141GB', 'GH200-96GB', 'B200',
-                       'H100-SXM5-94GB', 'GH200-144G', 'H20', 'GB200', 'B300', 'GB300')
+                       'H100-SXM5-94GB', 'GH200-144G', 'H20', 'GB200', 'B300', 'GB300', 'RTX-PRO-6000-WS', 'RTX-PRO-6000-MAXQ',
+                       'RTX-PRO-5000', 'RTX-PRO-4500')
 
 NOTE_TAGS = ('[INF]', '[UNC]', '[UNVERIFIED]')
 
@@ -377,7 +417,7 @@ def test_model_keys_are_exactly_the_project_table():
     assert [m.key for m in _catalog.MODELS] == [
         'A100-SXM4-40GB', 'A100-PCIE-40GB', 'A100-SXM4-80GB', 'A100-PCIE-80GB', 'A30', 'H100-SXM5-80GB', 'H100-PCIE-80GB',
         'H100-NVL', 'H200-141GB', 'GH200-96GB', 'B200', 'H100-SXM5-94GB', 'GH200-144G', 'H20', 'GB200', 'B300', 'GB300',
-        'RTX-PRO-6000-SE', 'L40S', 'V100-SXM2-32GB']
+        'RTX-PRO-6000-SE', 'RTX-PRO-6000-WS', 'RTX-PRO-6000-MAXQ', 'RTX-PRO-5000', 'RTX-PRO-4500', 'L40S', 'V100-SXM2-32GB']
 
 
 def test_architecture_constants():
@@ -738,16 +778,21 @@ def test_compute_profile_unknown(name):
 # find_model
 # --------------------------------------------------------------------------------------------------
 
+# A memory total inside the board's range, for the boards that share their PCI id with another (memory_range_mib).
+BOARD_TOTAL_MIB = {'RTX-PRO-5000': 48 * 1024 - 1000}
+
+
 @pytest.mark.parametrize('key', sorted(MODELS))
 def test_find_model_by_ids_and_name(key):
     names, ids = MODELS[key][0], MODELS[key][1]
+    memory = BOARD_TOTAL_MIB.get(key)
     for device_id in ids:
-        assert _catalog.find_model(pci_device_id=device_id).key == key
-        assert _catalog.find_model(pci_device_id=(device_id << 16) | 0x10DE).key == key
-        assert _catalog.find_model(pci_device_id='0x%04X10DE' % device_id).key == key
+        assert _catalog.find_model(pci_device_id=device_id, memory_total_mib=memory).key == key
+        assert _catalog.find_model(pci_device_id=(device_id << 16) | 0x10DE, memory_total_mib=memory).key == key
+        assert _catalog.find_model(pci_device_id='0x%04X10DE' % device_id, memory_total_mib=memory).key == key
     for name in names:
-        assert _catalog.find_model(name=name).key == key
-        assert _catalog.find_model(name=name.upper()).key == key
+        assert _catalog.find_model(name=name, memory_total_mib=memory).key == key
+        assert _catalog.find_model(name=name.upper(), memory_total_mib=memory).key == key
 
 
 @pytest.mark.parametrize('kwargs', [
@@ -759,6 +804,14 @@ def test_find_model_by_ids_and_name(key):
     {'name': 'NVIDIA GeForce RTX 4090'},
     {'name': 'NVIDIA A100-SXM4-40GB MIG 1g.5gb'},
     {'pci_device_id': 0x20B6},            # PG506-96GB in the 96GB filter group: not catalogued
+    {'pci_device_id': 0x232C},            # H20 HBM3e (141GB): its MIG profiles are in no NVIDIA config
+    {'pci_device_id': 0x232C10DE, 'memory_total_mib': 143771},
+    {'pci_device_id': 0x2BB2},            # RTX PRO 6000D (China variant): MIG data unknown
+    {'pci_device_id': 0x2BBC},            # RTX PRO 6000D Max-Q
+    {'pci_device_id': 0x2C3A},            # RTX PRO 4500 Server Edition: whether the guide's 4500 table covers it is unknown
+    {'pci_device_id': 0x2BB3},            # RTX PRO 5000 48GB or 72GB: without the memory total it cannot be told
+    {'pci_device_id': 0x2BB310DE, 'memory_total_mib': 73000},      # the 72GB board: no MIG profiles in any source
+    {'name': 'NVIDIA RTX PRO 5000 Blackwell', 'memory_total_mib': 72 * 1024},
 ])
 def test_find_model_unknown_returns_none(kwargs):
     assert _catalog.find_model(**kwargs) is None
@@ -1166,6 +1219,7 @@ def test_rtx_pro_6000_media_engines(names, problem):
     (0x2941, 'GB200'), (0x31C2, 'GB300'), (0x3182, 'B300'), (0x2348, 'GH200-144G'), (0x2329, 'H20'), (0x2339, 'H100-SXM5-94GB'),
     (0x2BB5, 'RTX-PRO-6000-SE'), (0x2324, 'H100-SXM5-80GB'), (0x2322, 'H100-PCIE-80GB'), (0x233A, 'H100-NVL'),
     (0x20F3, 'A100-SXM4-80GB'), (0x20F5, 'A100-PCIE-80GB'),
+    (0x2BB1, 'RTX-PRO-6000-WS'), (0x2BB4, 'RTX-PRO-6000-MAXQ'), (0x2C31, 'RTX-PRO-4500'),
 ])
 def test_new_ids_find_their_model(device_id, key):
     assert _catalog.find_model(pci_device_id=(device_id << 16) | 0x10DE).key == key
@@ -1189,3 +1243,115 @@ def test_unknown_figures_of_the_new_models_are_noted(key):
         assert unknown <= _noted(profile.notes), (profile.name, unknown - _noted(profile.notes))
     if model.memory_mib is None:
         assert 'memory_mib' in _noted(model.notes)
+
+
+# --------------------------------------------------------------------------------------------------
+# RTX PRO Blackwell boards beyond the Server Edition (issue 18 item 8; mig.md 4.10, 5.1; ids from the public PCI id list)
+# --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('key', ['RTX-PRO-6000-WS', 'RTX-PRO-6000-MAXQ'])
+def test_rtx_pro_6000_editions_share_the_server_edition_table(key):
+    server, model = _catalog.model_by_key('RTX-PRO-6000-SE'), _catalog.model_by_key(key)
+    fields = ('name', 'nvml_enum', 'profile_id', 'starts', 'memory_slices', 'max_count', 'memory_mib', 'sm', 'ce', 'dec', 'enc', 'jpeg', 'ofa')
+    assert [[getattr(p, f) for f in fields] for p in model.gi_profiles] == [[getattr(p, f) for f in fields] for p in server.gi_profiles]
+    # the placements were seen on the Server Edition only
+    assert all('starts' in _noted(p.notes) for p in model.gi_profiles)
+
+
+@pytest.mark.parametrize('key,one_g,two_g', [('RTX-PRO-5000', '1g.24gb', '2g.48gb'), ('RTX-PRO-4500', '1g.16gb', '2g.32gb')])
+def test_two_slice_boards_fit_two_1g_or_one_2g(key, one_g, two_g):
+    model = _catalog.model_by_key(key)
+    assert (model.memory_slices, model.compute_slices, model.max_mig_devices) == (6, 2, 2)
+    assert model.instance_problems([one_g, one_g]) == []
+    assert model.instance_problems([one_g + '-me', one_g + '+gfx']) == []
+    assert model.instance_problems([two_g]) == []
+    assert model.instance_problems([one_g] * 3) == ['3 instances of %s requested; at most 2 fit on %s' % (one_g, key)]
+    assert model.instance_problems([one_g + '+me.all'] * 2) == ['2 instances of %s+me.all requested; at most 1 fit on %s' % (one_g, key)]
+    # the 1g placements tile the board, the 2g takes all of it: no 2g beside a 1g
+    assert {p.placements for p in model.gi_profiles if p.compute_slices == 1} == {((0, 3), (3, 3))}
+    assert {p.placements for p in model.gi_profiles if p.compute_slices == 2} == {((0, 6),)}
+    assert model.profile_by_id(0).name == two_g   # id 0 is the whole board (nvml.md 5.3)
+
+
+@pytest.mark.parametrize('key,name,slice_class', [
+    ('RTX-PRO-5000', '1g.24gb-me', '1g-me'), ('RTX-PRO-5000', '1g.24gb+gfx', '1g+gfx'), ('RTX-PRO-5000', '1g.24gb+me.all', '1g+me.all'),
+    ('RTX-PRO-5000', '1g.24gb+me', '1g+me'), ('RTX-PRO-5000', '2g.48gb+gfx', '2g+gfx'),
+    ('RTX-PRO-4500', '1g.16gb-me', '1g-me'), ('RTX-PRO-4500', '1g.16gb+gfx', '1g+gfx'), ('RTX-PRO-4500', '1g.16gb+me.all', '1g+me.all'),
+    ('RTX-PRO-4500', '2g.32gb+gfx', '2g+gfx'),
+])
+def test_two_slice_attribute_names_resolve(key, name, slice_class):
+    profile, warning = _catalog.model_by_key(key).resolve_profile(name)
+    assert (profile.name, profile.slice_class, warning) == (name, slice_class, None)
+
+
+@pytest.mark.parametrize('key,name', [
+    ('RTX-PRO-4500', '1g.16gb+me'),        # the guide lists no +me profile for the RTX PRO 4500
+    ('RTX-PRO-5000', '2g.48gb-me'),        # nor -me / +me.all 2g profiles on the 2-slice boards
+    ('RTX-PRO-5000', '2g.48gb+me.all'),
+    ('RTX-PRO-5000', '4g.96gb'),           # an RTX PRO 6000 name
+    ('RTX-PRO-5000', '1g.16gb'),           # an RTX PRO 4500 name
+])
+def test_two_slice_boards_refuse_names_they_do_not_offer(key, name):
+    with pytest.raises(_catalog.UnknownProfileError, match=re.escape(repr(name))):
+        _catalog.model_by_key(key).resolve_profile(name)
+
+
+def test_rtx_pro_5000_id_is_told_apart_by_the_memory_total():
+    # 0x2BB3 is both the 48GB and the 72GB RTX PRO 5000 (pci.ids); only the 48GB board's profiles are known.
+    for memory in (40 * 1024, 46068, 48 * 1024, 60 * 1024 - 1):
+        assert _catalog.find_model(pci_device_id=0x2BB310DE, memory_total_mib=memory).key == 'RTX-PRO-5000'
+        assert _catalog.unknown_model_hint(0x2BB310DE, 'NVIDIA RTX PRO 5000 Blackwell', memory) is None
+    for memory in (None, 40 * 1024 - 1, 60 * 1024, 72 * 1024, 73000):
+        assert _catalog.find_model(pci_device_id=0x2BB310DE, name='NVIDIA RTX PRO 5000 Blackwell', memory_total_mib=memory) is None
+    hint = _catalog.unknown_model_hint(0x2BB310DE, 'NVIDIA RTX PRO 5000 72GB Blackwell', 73000)
+    assert hint == ('PCI id 0x2BB3 is catalogued as RTX-PRO-5000 only for a memory total of 40960 to 61439 MiB; this GPU reports 73000 MiB, '
+                    'so it is another board with the same id, whose MIG profiles are not in the catalog')
+    assert 'no memory total' in _catalog.unknown_model_hint(pci_device_id=0x2BB3)
+    # boards whose PCI id identifies them need no memory total, and get no hint
+    assert _catalog.find_model(pci_device_id=0x2BB510DE).key == 'RTX-PRO-6000-SE'
+    assert _catalog.find_model(pci_device_id=0x2BB510DE, memory_total_mib=1).key == 'RTX-PRO-6000-SE'
+    assert _catalog.unknown_model_hint(pci_device_id=0x232C10DE, memory_total_mib=143771) is None
+    assert _catalog.model_by_key('RTX-PRO-5000').to_dict()['memory_range_mib'] == [40960, 61440]
+    assert [m.key for m in _catalog.MODELS if m.memory_range_mib is not None] == ['RTX-PRO-5000']
+
+
+def test_minimum_vbios_of_the_workstation_boards():
+    # mig.md 4.10: the MIG guide's minimum vBIOS for Workstation / Max-Q / 5000 boards; none for the others.
+    assert dict((m.key, m.min_vbios) for m in _catalog.MODELS if m.min_vbios is not None) == {
+        'RTX-PRO-6000-WS': '98.02.55.00.00', 'RTX-PRO-6000-MAXQ': '98.02.6A.00.00', 'RTX-PRO-5000': '98.02.73.00.00'}
+
+
+def test_rtx_pro_minimum_drivers():
+    # mig.md 5.1: 6000 (all editions) R575 >= 575.51.03, 5000 >= 575.57.08, 4500 >= 575.64
+    assert _catalog.model_by_key('RTX-PRO-5000').driver_requirements(['2g.48gb']) == (('575.57.08', 'MIG on RTX-PRO-5000'),)
+    assert not _catalog.driver_at_least('575.57.07', _catalog.model_by_key('RTX-PRO-5000').min_driver)
+    assert _catalog.driver_at_least('575.64.05', _catalog.model_by_key('RTX-PRO-4500').min_driver)
+    assert not _catalog.driver_at_least('575.57.08', _catalog.model_by_key('RTX-PRO-4500').min_driver)
+
+
+@pytest.mark.parametrize('text, parsed', [
+    ('98.02.6A.00.00', (0x98, 0x02, 0x6A, 0x00, 0x00)),
+    ('98.02.6a.00.00', (0x98, 0x02, 0x6A, 0x00, 0x00)),
+    (b'98.02.55.00.00', (0x98, 0x02, 0x55, 0x00, 0x00)),
+    (' 96.00.5E.00.01 ', (0x96, 0x00, 0x5E, 0x00, 0x01)),
+])
+def test_parse_vbios_version_reads_hex_fields(text, parsed):
+    assert _catalog.parse_vbios_version(text) == parsed
+
+
+@pytest.mark.parametrize('text', ['', '98.02.6G.00.00', '98..02', '98.02.', None, 98, '98.02.12345.00'])
+def test_parse_vbios_version_names_the_bad_text(text):
+    with pytest.raises(ValueError, match='invalid vBIOS version %s: expected dot-separated hexadecimal fields' % re.escape(repr(text))):
+        _catalog.parse_vbios_version(text)
+
+
+def test_vbios_at_least_compares_field_by_field_as_hex():
+    assert _catalog.vbios_at_least('98.02.6A.00.00', '98.02.55.00.00')
+    assert not _catalog.vbios_at_least('98.02.0A.00.00', '98.02.6A.00.00')
+    assert not _catalog.vbios_at_least('98.2.0.0.0', '98.02.6A.00.00')         # after it as text, before it as numbers
+    assert _catalog.vbios_at_least('98.02.6b.00.00', '98.02.6A.00.00')         # lower-case hex
+    assert _catalog.vbios_at_least('98.02.A0.00.00', '98.02.9F.00.00')
+    assert not _catalog.vbios_at_least('98.2.6A.0.0', '98.02.6B.00.00')        # the same numbers without leading zeros
+    assert not _catalog.vbios_at_least('98.02.72.FF.FF', '98.02.73.00.00')
+    assert _catalog.vbios_at_least('98.02.73.00.00', '98.02.73.00.00')
+    assert _catalog.vbios_at_least('anything', None) is True

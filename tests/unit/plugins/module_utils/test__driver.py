@@ -94,3 +94,73 @@ def test_policy_validation_names_the_bad_value(policy, message):
     with pytest.raises(ValueError) as exc:
         policy.validate()
     assert str(exc.value).startswith(message)
+
+
+# --------------------------------------------------------------------------------------------------
+# Minimum vBIOS of the RTX PRO Workstation / Max-Q / 5000 boards (mig.md 4.10)
+# --------------------------------------------------------------------------------------------------
+
+VBIOS_BOARDS = {
+    'RTX-PRO-6000-WS': (0x2BB110DE, 'NVIDIA RTX PRO 6000 Blackwell Workstation Edition', 97887),
+    'RTX-PRO-6000-MAXQ': (0x2BB410DE, 'NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition', 97887),
+    'RTX-PRO-5000': (0x2BB310DE, 'NVIDIA RTX PRO 5000 Blackwell', 48935),
+    'RTX-PRO-6000-SE': (0x2BB510DE, 'NVIDIA RTX PRO 6000 Blackwell Server Edition', 97887),
+}
+
+
+def vbios_node(board, vbios, driver='580.65.06'):
+    pci, name, memory = VBIOS_BOARDS[board]
+    gpu = GpuState(index=0, uuid='GPU-0', name=name, pci_bus_id='b', pci_device_id=pci, pci_subsystem_id=0, memory_total_mib=memory,
+                   architecture=10, compute_capability=(12, 0), mig_capable=True, mig_current=False, mig_pending=False,
+                   vbios_version=vbios)
+    return HostState(driver_version=driver, cuda_driver_version=None, nvml_version=None, gpus=(gpu,))
+
+
+@pytest.mark.parametrize('board, too_old, new_enough, minimum', [
+    ('RTX-PRO-6000-WS', '98.02.54.00.00', '98.02.55.00.00', '98.02.55.00.00'),
+    ('RTX-PRO-6000-MAXQ', '98.02.69.00.00', '98.02.70.00.00', '98.02.6A.00.00'),
+    ('RTX-PRO-6000-MAXQ', '98.02.69.ff.ff', '98.02.6a.00.00', '98.02.6A.00.00'),   # lower-case hex is the same number
+    ('RTX-PRO-5000', '98.02.72.FF.FF', '98.02.73.00.00', '98.02.73.00.00'),
+    ('RTX-PRO-5000', '97.FF.FF.00.00', '98.03.00.00.00', '98.02.73.00.00'),
+])
+def test_a_vbios_below_the_minimum_is_refused(board, too_old, new_enough, minimum):
+    bad = check_driver(vbios_node(board, too_old), DriverPolicy())
+    pci, name, dummy = VBIOS_BOARDS[board]
+    assert bad.problems == ('GPU 0 (%s) has vBIOS %s; MIG on %s needs vBIOS %s or newer (NVIDIA MIG user guide) (update the board '
+                            'firmware)' % (name, too_old, board, minimum),)
+    assert (bad.gpus[0].vbios_version, bad.gpus[0].minimum_vbios) == (too_old, minimum)
+    assert bad.gpus[0].to_dict()['minimum_vbios'] == minimum
+    good = check_driver(vbios_node(board, new_enough), DriverPolicy())
+    assert good.ok and good.warnings == ()
+
+
+def test_vbios_fields_compare_as_hex_numbers_not_as_text():
+    report = check_driver(vbios_node('RTX-PRO-6000-MAXQ', '98.02.9F.00.00'), DriverPolicy())
+    assert report.ok   # 0x9F >= 0x6A; decimal parsing could not read 6A at all
+    report = check_driver(vbios_node('RTX-PRO-6000-MAXQ', '98.2.0.0.0'), DriverPolicy())
+    assert not report.ok   # (0x98, 2, 0) < (0x98, 2, 0x6A), although '98.2.0.0.0' sorts after '98.02.6A.00.00' as text
+
+
+@pytest.mark.parametrize('vbios, warning', [
+    (None, 'GPU 0 (NVIDIA RTX PRO 5000 Blackwell): NVML does not report its vBIOS version, so it was not checked; MIG on '
+           'RTX-PRO-5000 needs vBIOS 98.02.73.00.00 or newer (NVIDIA MIG user guide)'),
+    ('98.02.7G.00.00', "GPU 0 (NVIDIA RTX PRO 5000 Blackwell): invalid vBIOS version '98.02.7G.00.00': expected dot-separated "
+                       "hexadecimal fields such as 98.02.6A.00.00, so it was not checked; MIG on RTX-PRO-5000 needs vBIOS "
+                       "98.02.73.00.00 or newer (NVIDIA MIG user guide)"),
+])
+def test_an_unknown_vbios_is_a_warning_not_a_refusal(vbios, warning):
+    report = check_driver(vbios_node('RTX-PRO-5000', vbios), DriverPolicy())
+    assert report.ok
+    assert report.warnings == (warning,)
+
+
+def test_boards_without_a_vbios_minimum_are_not_checked():
+    for vbios in (None, '01.00.00.00.00', 'garbage'):
+        report = check_driver(vbios_node('RTX-PRO-6000-SE', vbios), DriverPolicy())
+        assert report.ok and report.warnings == (), vbios
+        assert report.gpus[0].minimum_vbios is None
+    # the driver minimum still applies beside the vBIOS one, and both are reported
+    report = check_driver(vbios_node('RTX-PRO-5000', '98.02.00.00.00', driver='575.51.03'), DriverPolicy())
+    assert len(report.problems) == 2
+    assert 'needs driver 575.57.08 or newer for MIG on RTX-PRO-5000' in report.problems[0]
+    assert 'has vBIOS 98.02.00.00.00' in report.problems[1]

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
@@ -89,10 +90,14 @@ for _label, _keys in (
         (('all-1g.34gb', 'all-1g.34gb.me', 'all-1g.67gb', 'all-2g.67gb', 'all-3g.135gb', 'all-4g.135gb', 'all-7g.269gb'), ('B300',)),
         (('all-1g.35gb', 'all-1g.35gb.me', 'all-1g.70gb', 'all-2g.70gb', 'all-3g.139gb', 'all-4g.139gb', 'all-7g.278gb'), ('GB300',)),
         (('all-1g.24gb', 'all-1g.24gb.me', 'all-1g.24gb.gfx', 'all-1g.24gb.me.all', 'all-1g.24gb-me', 'all-2g.48gb', 'all-2g.48gb.gfx',
-          'all-2g.48gb.me.all', 'all-2g.48gb-me', 'all-4g.96gb', 'all-4g.96gb.gfx'), ('RTX-PRO-6000-SE',))):
+          'all-2g.48gb.me.all', 'all-2g.48gb-me', 'all-4g.96gb', 'all-4g.96gb.gfx'), ('RTX-PRO-6000-SE', 'RTX-PRO-6000-WS', 'RTX-PRO-6000-MAXQ')),
+        # the RTX PRO 5000 has these two 6000 profiles under the same names, once each (mig.md 4.10)
+        (('all-1g.24gb.me', 'all-1g.24gb.me.all'), ('RTX-PRO-5000',))):
     for _one in _label:
         MEANT_FOR[_one] = MEANT_FOR.get(_one, ()) + _keys
-MEANT_FOR['all-balanced'] = tuple(key for key in MEANT_FOR['all-balanced'] if key != 'H100-SXM5-94GB')
+# NVIDIA's all-balanced has no entry for the H100 SXM5 94GB (0x2339) or the RTX PRO boards other than 0x2BB5.
+MEANT_FOR['all-balanced'] = tuple(key for key in MEANT_FOR['all-balanced']
+                                  if key not in ('H100-SXM5-94GB', 'RTX-PRO-6000-WS', 'RTX-PRO-6000-MAXQ', 'RTX-PRO-5000', 'RTX-PRO-4500'))
 # Labels that use a name DOCUMENTED_DRIFT lists for the board: accepted with the drift warning. all-1g.24gb (1g.24gb x 4, an
 # H100 NVL / GH200 name) is the name early GB200 boards gave their 1g.23gb profile, and 4 of them fit.
 DRIFTED = {('all-1g.24gb', 'GB200'): ('1g.24gb', '1g.23gb')}
@@ -388,6 +393,28 @@ def test_missing_index_and_unknown_model_are_errors():
     assert problems[0].startswith('GPU 0 (NVIDIA PG506-96GB, PCI id 0x20B610DE): mig-enabled is true but the GPU model is not in the catalog')
     # MIG off is not validated against the catalog, but a target always names a catalog model: no target.
     assert _gpu_targets.targets_for_gpus([{'devices': 'all', 'mig-enabled': False}], [unknown]) == {}
+
+
+@pytest.mark.parametrize('name,device_id,memory,hint', [
+    # one PCI id (0x2BB3) for the 48GB and the 72GB RTX PRO 5000; the 72GB board's MIG profiles are in no source
+    ('NVIDIA RTX PRO 5000 72GB Blackwell', 0x2BB310DE, 73000,
+     '; PCI id 0x2BB3 is catalogued as RTX-PRO-5000 only for a memory total of 40960 to 61439 MiB; this GPU reports 73000 MiB'),
+    # the 141GB H20 (H20 HBM3e, 0x232C): its MIG profiles are in no NVIDIA config
+    ('NVIDIA H20 HBM3e', 0x232C10DE, 143771, ')'),
+])
+def test_a_board_the_catalog_lacks_is_refused_naming_pci_id_name_and_memory(name, device_id, memory, hint):
+    gpu = GpuState(index=0, uuid='GPU-x', name=name, pci_bus_id='0', pci_device_id=device_id, pci_subsystem_id=0,
+                   memory_total_mib=memory, architecture=10, compute_capability=(12, 0), mig_capable=True, mig_current=True, mig_pending=True)
+    problems = problems_of(_gpu_targets.targets_for_gpus, [entry({'1g.24gb': 2})], [gpu])
+    assert len(problems) == 1
+    assert problems[0].startswith('GPU 0 (%s, PCI id 0x%08X): mig-enabled is true but the GPU model is not in the catalog, so its layout '
+                                  'cannot be validated (the GPU reports %d MiB of memory%s' % (name, device_id, memory, hint)), problems
+    # the 48GB board with the same id is planned with its own table
+    if device_id == 0x2BB310DE:
+        small = dataclasses.replace(gpu, name='NVIDIA RTX PRO 5000 Blackwell', memory_total_mib=48 * 1024 - 1000)
+        targets = _gpu_targets.targets_for_gpus([entry({'1g.24gb': 2})], [small])
+        assert targets[0].model == 'RTX-PRO-5000'
+        assert sorted(i.profile for i in targets[0].layout.instances) == ['1g.24gb', '1g.24gb']
 
 
 def test_later_entry_overrides_earlier_for_the_same_gpu():

@@ -544,6 +544,11 @@ def default_layouts(model):
             continue
         if 0 in targets:
             result[label] = targets[0].layout
+    if len(result) < 3:
+        # the RTX PRO 4500: no label of NVIDIA's default config names its profiles; each of its profiles at its max count
+        for profile in model.gi_profiles:
+            entries = [{'devices': 'all', 'mig-enabled': True, 'mig-devices': {profile.name: profile.max_count}}]
+            result['uniform-%s' % profile.name] = targets_for_gpus(entries, [make_gpu(model)], '595.58.03')[0].layout
     return result
 
 

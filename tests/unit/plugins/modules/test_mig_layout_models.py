@@ -103,3 +103,55 @@ def test_gpu_info_reports_the_applied_layout(node, tmp_path, key):
     gpu = info['node']['gpus'][0]
     assert gpu['model'] == key
     assert gpu['layout']['mig-devices'] == layout
+
+
+@pytest.mark.parametrize('key,mig_devices,sizes', [
+    # a 2-slice board: two 1g (3 memory units each) or one 2g (all 6)
+    ('RTX-PRO-5000', {'1g.24gb+me.all': 1, '1g.24gb-me': 1}, [3, 3]),
+    ('RTX-PRO-5000', {'2g.48gb+gfx': 1}, [6]),
+    ('RTX-PRO-4500', {'1g.16gb+gfx': 1, '1g.16gb': 1}, [3, 3]),
+    # the RTX PRO 6000 Workstation Edition takes the Server Edition's table
+    ('RTX-PRO-6000-WS', {'2g.48gb-me': 1, '1g.24gb+gfx': 2}, [3, 3, 6]),
+])
+def test_the_other_rtx_pro_boards_take_their_layouts(node, tmp_path, key, mig_devices, sizes):
+    node(key)
+    layout = {'devices': 'all', 'mig-enabled': True, 'mig-devices': mig_devices}
+    result = _apply(tmp_path, layout)
+    assert not result.get('failed'), result
+    gpu, instances = _instances()
+    assert gpu.model == key
+    counts = {}
+    for profile, dummy, dummy2 in instances:
+        counts[profile] = counts.get(profile, 0) + 1
+    assert counts == mig_devices
+    assert sorted(size for dummy, dummy2, size in instances) == sizes
+    assert len({start for dummy, start, dummy2 in instances}) == len(instances)
+    assert _apply(tmp_path, layout)['changed'] is False
+
+
+def test_a_2_slice_board_refuses_a_third_instance(node, tmp_path):
+    node('RTX-PRO-5000')
+    result = _apply(tmp_path, {'devices': 'all', 'mig-enabled': True, 'mig-devices': {'1g.24gb': 1, '2g.48gb': 1}})
+    assert result['failed'] is True
+    assert 'RTX-PRO-5000' in result['msg'], result['msg']
+    assert _instances()[1] == []
+
+
+@pytest.mark.parametrize('key,name,device_id,memory,extra', [
+    # shares 0x2BB3 with the 48GB board; the memory total tells them apart, and the 72GB board's profiles are in no source
+    ('RTX-PRO-5000-72GB', 'NVIDIA RTX PRO 5000 72GB Blackwell', '0x2BB310DE', 73000,
+     'PCI id 0x2BB3 is catalogued as RTX-PRO-5000 only for a memory total of 40960 to 61439 MiB'),
+    ('H20-HBM3E', 'NVIDIA H20 HBM3e', '0x232C10DE', 143771, None),
+])
+def test_a_board_the_catalog_lacks_is_refused_before_any_change(node, tmp_path, key, name, device_id, memory, extra):
+    state = node(key)
+    result = _apply(tmp_path, {'devices': 'all', 'mig-enabled': True, 'mig-devices': {'1g.24gb': 2}})
+    assert result['failed'] is True
+    assert ('GPU 0 (%s, PCI id %s): mig-enabled is true but the GPU model is not in the catalog, so its layout cannot be validated '
+            '(the GPU reports %d MiB of memory' % (name, device_id, memory)) in result['msg'], result['msg']
+    if extra:
+        assert extra in result['msg']
+    gpu, instances = _instances()
+    assert (gpu.model, instances) == (None, [])
+    with open(state + '.calls') as handle:
+        assert not [line for line in handle if line.split()[-1] == 'mut']
