@@ -18,6 +18,11 @@ double duty. Every fault must fire (a fault that no longer fires means the plan 
 after every run every node is converged, labelled failed with a reason, untouched, or (only while the API
 server is down) labelled pending; every GPU is in its old or its new layout; no disruption budget was broken;
 no workload pod was deleted outside the Eviction API; and the rollout's own report agrees with the nodes.
+
+The kill trials SIGKILL the rollout at random moments (the next run must converge), a run that holds the rollout lock
+(another run is refused until the lock expires, then takes it over), a run waiting for a DRA node's new ResourceSlices,
+and a move of a node to the DRA driver (playbooks/migrate_allocator.yml) once the node is cordoned (the next move must
+finish it under the same lock).
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from world import ROOT, STATE_LABEL, World, check_run, kill_tree, nothing_changed  # noqa: E402  pylint: disable=wrong-import-position
+from world import (  # noqa: E402  pylint: disable=wrong-import-position
+    CORDON_ANNOTATION, ROOT, STATE_LABEL, World, check_run, dra_devices, exact_layout, kill_tree, node_view, nothing_changed)
 
 NODES = {
     # group 1
@@ -389,6 +395,8 @@ def run_kills(root, trials, seed, log=print):
         targets = dict((name, cycle[(cycle.index(target) + 1) % len(cycle)]) for name, target in stats['lock'].get('targets', targets).items())
         stats['dra_wait'], problems = dra_wait_kill(world, 'k4', targets, log)
         stats['problems'].extend('kill in the DRA slice wait: %s' % p for p in problems)
+        stats['migration'], problems = migration_kill(world, 'k2', targets, log)
+        stats['problems'].extend('kill in a move to DRA: %s' % p for p in problems)
     return stats
 
 
@@ -443,6 +451,74 @@ def dra_wait_kill(world, node, targets, log):
     log('reliability: DRA slice wait: a run killed while %s waited for its new plugin pod (%s); resumed rc=%s%s'
         % (node, ' -> '.join(str(p) for p in seen.get('replaced') or ()), resumed.rc, found))
     return {'tried': True, 'killed': bool(seen.get('replaced')), 'resumed_rc': resumed.rc}, problems
+
+
+def _kill_once_cordoned(world, node, seen, delay=0.3):
+    """An ``on_start`` for World.migrate: kill the run's process tree ``delay`` s after ``node`` is seen cordoned (the
+    move labelled it pending and cordoned it; the drain, the plugin switch or the wait for the new plugin is under way)."""
+    def start(proc):
+        def watch():
+            while proc.poll() is None:
+                found = [n for n in world.cluster.dump()['objects']['nodes'] if n['metadata']['name'] == node]
+                if found and (found[0].get('spec') or {}).get('unschedulable'):
+                    seen['cordoned'] = True
+                    time.sleep(delay)
+                    kill_tree(proc.pid)
+                    return
+                time.sleep(0.05)
+        threading.Thread(target=watch, daemon=True).start()
+    return start
+
+
+def migration_kill(world, node, targets, log):
+    """SIGKILL a move of ``node`` from NVIDIA's device plugin to its DRA driver (playbooks/migrate_allocator.yml) once the
+    node is cordoned; at the kill the node must be visibly pending (labelled, annotated as cordoned by gpufleet.mig) under
+    the migration's rollout lock, and the next move must finish it: uncordoned, labelled success, served by the DRA driver
+    alone (its ResourceSlices list exactly the devices of its GPUs, no nvidia.com resource advertised), its MIG layout and
+    the GPUs untouched (no mutating NVML call), the lock continued by the same holder and released.
+
+    Returns what happened and the problems found.
+    """
+    problems, seen = [], {}
+    before = world.snapshot()
+    killed = world.migrate('dra', node, on_start=_kill_once_cordoned(world, node, seen))
+    at_kill = world.snapshot()
+    lease = world.lease() or {'spec': {}}
+    holder = lease['spec'].get('holderIdentity')
+    if not seen.get('cordoned') or killed.rc is None or killed.rc >= 0:
+        problems.append('the move was not killed while the node was cordoned (rc=%s; log %s)' % (killed.rc, killed.log))
+    view = node_view(at_kill['nodes'][node])
+    if view['unschedulable'] and (view['labels'].get(STATE_LABEL) != 'pending' or view['annotations'].get(CORDON_ANNOTATION) != 'true'):
+        problems.append('at the kill the node is cordoned without a visible reason: %s' % dict(view, allocatable=None))
+    if not (holder or '').startswith('migrate-allocator:'):
+        problems.append('the killed move did not hold the rollout lock: %s' % lease['spec'])
+    resumed = world.migrate('dra', node)
+    after = world.snapshot()
+    view = node_view(after['nodes'][node])
+    if resumed.rc != 0:
+        problems.append('the resumed move failed (rc=%s, log %s)' % (resumed.rc, resumed.log))
+    if view['unschedulable'] or view['labels'].get(STATE_LABEL) != 'success' or CORDON_ANNOTATION in view['annotations']:
+        problems.append('after the resumed move the node is not uncordoned and labelled success: %s' % dict(view, allocatable=None))
+    if after['slices'][node] != dra_devices(after['gpus'][node]):
+        problems.append('its ResourceSlices list %s, its GPUs have %s' % (after['slices'][node], dra_devices(after['gpus'][node])))
+    advertised = dict((k, v) for k, v in view['allocatable'].items() if k.startswith('nvidia.com/') and v != '0')
+    if advertised:
+        problems.append('it still advertises %s (the device plugin serves it too)' % advertised)
+    if [exact_layout(g) for g in after['gpus'][node]] != [exact_layout(g) for g in before['gpus'][node]] or \
+            after['mutating'][node] != before['mutating'][node]:
+        problems.append('the move changed the GPUs (%d mutating NVML calls)' % (after['mutating'][node] - before['mutating'][node]))
+    final = (world.lease() or {'spec': {}})['spec']
+    if final.get('holderIdentity') or final.get('leaseTransitions', 0) != lease['spec'].get('leaseTransitions', 0):
+        problems.append('the lock after the resumed move: %s (continued by the same holder and released expected; at the kill %s)'
+                        % (final, lease['spec']))
+    dummy, fleet = check_run(world, before, after, targets)
+    problems.extend(fleet)
+    if resumed.rc == 0:
+        world.nodes[node]['allocator'] = 'dra'
+    found = '' if not problems else '; PROBLEMS: ' + '; '.join(problems)
+    log('reliability: a move of %s to DRA killed while the node was cordoned (rc=%s, lock %s); the next move finished it (rc=%s)%s'
+        % (node, killed.rc, holder, resumed.rc, found))
+    return {'tried': True, 'killed': bool(seen.get('cordoned')) and killed.rc is not None and killed.rc < 0, 'resumed_rc': resumed.rc}, problems
 
 
 # The killed run's lock must outlive the second run's way to its lock step (a whole preflight), or that run takes
@@ -545,7 +621,9 @@ def kill_summary(stats):
             + ('; lock: a run killed holding it, another refused (rc=%s), taken over after it expired (rc=%s)'
                % (stats['lock']['refused_rc'], stats['lock']['takeover_rc']) if (stats.get('lock') or {}).get('tried') else '; lock: not tried')
             + ('; DRA slice wait: a run killed in it, the next converged (rc=%s)' % stats['dra_wait']['resumed_rc']
-               if (stats.get('dra_wait') or {}).get('killed') else '; DRA slice wait: no kill'))
+               if (stats.get('dra_wait') or {}).get('killed') else '; DRA slice wait: no kill')
+            + ('; move to DRA: killed with the node cordoned, the next move finished it (rc=%s)' % stats['migration']['resumed_rc']
+               if (stats.get('migration') or {}).get('killed') else '; move to DRA: no kill'))
 
 
 def main(argv=None):

@@ -407,6 +407,16 @@ class World(object):
 
     def rollout(self, serial='100%', kill_after=None, timeout=900, on_start=None, extra_vars=None):
         """Run the rollout once; with ``kill_after`` seconds, SIGKILL ansible-playbook and all its workers then."""
+        extra = dict({'gpufleet_mig_serial': serial, 'gpufleet_mig_max_fail_percentage': 100}, **(extra_vars or {}))
+        return self._playbook('rollout.yml', extra, kill_after, timeout, on_start)
+
+    def migrate(self, to, node, on_start=None, extra_vars=None, timeout=600):
+        """Move ``node`` to allocator ``to`` once with playbooks/migrate_allocator.yml (the per-profile DeviceClasses created)."""
+        extra = dict({'gpufleet_mig_allocator_to': to, 'gpufleet_mig_targets': node, 'gpufleet_mig_create_device_classes': True,
+                      'gpufleet_mig_migrate_timeout': 30}, **(extra_vars or {}))
+        return self._playbook('migrate_allocator.yml', extra, None, timeout, on_start)
+
+    def _playbook(self, playbook, extra, kill_after, timeout, on_start):
         self.runs += 1
         for name in os.listdir(self.report_dir):
             path = os.path.join(self.report_dir, name)
@@ -419,8 +429,7 @@ class World(object):
         env = dict(os.environ, ANSIBLE_FORCE_COLOR='0', ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='0',
                    ANSIBLE_LOCAL_TEMP=os.path.join(self.root, 'tmp'), ANSIBLE_HOME=os.path.join(self.root, 'ansible-home'),
                    ANSIBLE_FORKS=str(self.forks), ANSIBLE_COLLECTIONS_PATH=self._collections())
-        extra = dict({'gpufleet_mig_serial': serial, 'gpufleet_mig_max_fail_percentage': 100}, **(extra_vars or {}))
-        cmd = [os.path.join(os.path.dirname(self.python), 'ansible-playbook'), os.path.join(ROOT, 'playbooks', 'rollout.yml'),
+        cmd = [os.path.join(os.path.dirname(self.python), 'ansible-playbook'), os.path.join(ROOT, 'playbooks', playbook),
                '-i', self.inventory_path, '-e', json.dumps(extra)]
         began = time.monotonic()
         with open(log, 'w') as out:
@@ -435,7 +444,7 @@ class World(object):
                 if kill_after is None:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
-                    raise WorldError('the rollout did not finish within %ss; log: %s' % (timeout, log))
+                    raise WorldError('%s did not finish within %ss; log: %s' % (playbook, timeout, log))
                 kill_tree(proc.pid)
                 proc.wait()
                 # Whatever the killed run left running in the background (nothing should) gets a moment to show.
