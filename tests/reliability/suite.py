@@ -400,24 +400,38 @@ def run_kills(root, trials, seed, log=print):
     return stats
 
 
-def _kill_in_dra_wait(world, node, seen):
-    """An ``on_start`` for World.rollout: kill the run's process tree as soon as the node's DRA kubelet plugin pod is
-    replaced (the rollout deleted it and waits for the new one's ResourceSlices)."""
+def _kill_when(happened, delay=0.0, interval=0.05):
+    """An ``on_start`` for World.rollout and World.migrate: a watcher thread that kills the run's process tree ``delay`` s
+    after ``happened()``, asked every ``interval`` s while the run lives, first answers true."""
     def start(proc):
         def watch():
-            first = world.dra_plugin_pod(node)
             while proc.poll() is None:
-                try:
-                    now = world.dra_plugin_pod(node)
-                except Exception:  # pylint: disable=broad-except
-                    now = None  # between the delete and the DaemonSet's new pod
-                if now != first:
-                    seen['replaced'] = (first, now)
+                if happened():
+                    time.sleep(delay)
                     kill_tree(proc.pid)
                     return
-                time.sleep(0.05)
+                time.sleep(interval)
         threading.Thread(target=watch, daemon=True).start()
     return start
+
+
+def _dra_plugin_replaced(world, node, seen):
+    """Whether the node's DRA kubelet plugin pod is another than the first one seen (the rollout deleted it and waits for
+    the new one's ResourceSlices); the two go to ``seen['replaced']``."""
+    first = []
+
+    def happened():
+        try:
+            now = world.dra_plugin_pod(node)
+        except Exception:  # pylint: disable=broad-except
+            now = None  # between the delete and the DaemonSet's new pod
+        if not first:
+            first.append(now)
+        elif now != first[0]:
+            seen['replaced'] = (first[0], now)
+            return True
+        return False
+    return happened
 
 
 def dra_wait_kill(world, node, targets, log):
@@ -430,7 +444,7 @@ def dra_wait_kill(world, node, targets, log):
     world.write_inventory(targets)
     before = world.snapshot()
     world.dra_plugin_fault(node, restart_delay=3)
-    killed = world.rollout(on_start=_kill_in_dra_wait(world, node, seen))
+    killed = world.rollout(on_start=_kill_when(_dra_plugin_replaced(world, node, seen)))
     world.clear_faults()
     at_kill = world.snapshot()
     with open(killed.log) as handle:
@@ -453,21 +467,13 @@ def dra_wait_kill(world, node, targets, log):
     return {'tried': True, 'killed': bool(seen.get('replaced')), 'resumed_rc': resumed.rc}, problems
 
 
-def _kill_once_cordoned(world, node, seen, delay=0.3):
-    """An ``on_start`` for World.migrate: kill the run's process tree ``delay`` s after ``node`` is seen cordoned (the
-    move labelled it pending and cordoned it; the drain, the plugin switch or the wait for the new plugin is under way)."""
-    def start(proc):
-        def watch():
-            while proc.poll() is None:
-                found = [n for n in world.cluster.dump()['objects']['nodes'] if n['metadata']['name'] == node]
-                if found and (found[0].get('spec') or {}).get('unschedulable'):
-                    seen['cordoned'] = True
-                    time.sleep(delay)
-                    kill_tree(proc.pid)
-                    return
-                time.sleep(0.05)
-        threading.Thread(target=watch, daemon=True).start()
-    return start
+def _cordoned(world, node, seen):
+    """Whether ``node`` is cordoned (noted in ``seen['cordoned']``)."""
+    def happened():
+        found = [n for n in world.cluster.dump()['objects']['nodes'] if n['metadata']['name'] == node]
+        seen['cordoned'] = bool(found and (found[0].get('spec') or {}).get('unschedulable'))
+        return seen['cordoned']
+    return happened
 
 
 def migration_kill(world, node, targets, log):
@@ -481,7 +487,8 @@ def migration_kill(world, node, targets, log):
     """
     problems, seen = [], {}
     before = world.snapshot()
-    killed = world.migrate('dra', node, on_start=_kill_once_cordoned(world, node, seen))
+    # Killed 0.3 s after the cordon: in the drain, the plugin switch or the wait for the new plugin.
+    killed = world.migrate('dra', node, on_start=_kill_when(_cordoned(world, node, seen), delay=0.3))
     at_kill = world.snapshot()
     lease = world.lease() or {'spec': {}}
     holder = lease['spec'].get('holderIdentity')
@@ -535,20 +542,6 @@ def expired(lease, margin=0):
     return (datetime.datetime.now(datetime.timezone.utc) - until).total_seconds()
 
 
-def _kill_once_locked(world, delay=0.5):
-    """An ``on_start`` for World.rollout: kill the run's process tree ``delay`` s after the rollout lock is seen held."""
-    def start(proc):
-        def watch():
-            while proc.poll() is None:
-                if ((world.lease() or {}).get('spec') or {}).get('holderIdentity'):
-                    time.sleep(delay)
-                    kill_tree(proc.pid)
-                    return
-                time.sleep(0.1)
-        threading.Thread(target=watch, daemon=True).start()
-    return start
-
-
 def lock_takeover(world, targets, cycle, estimate, log):
     """Kill a run holding the rollout lock; another run is refused before any change until the lock expires, then takes it over.
 
@@ -562,7 +555,8 @@ def lock_takeover(world, targets, cycle, estimate, log):
         world.write_inventory(targets)
         # Killed once the lock is seen held, whatever the machine's speed: a kill at a fraction of a calibrated run
         # missed the lock when the machine was busier or idler than during the calibration.
-        killed = world.rollout(on_start=_kill_once_locked(world), extra_vars=fast)
+        killed = world.rollout(on_start=_kill_when(lambda: ((world.lease() or {}).get('spec') or {}).get('holderIdentity'), delay=0.5,
+                                                   interval=0.1), extra_vars=fast)
         lease = world.lease()
         holder = ((lease or {}).get('spec') or {}).get('holderIdentity')
         if killed.rc is not None and killed.rc < 0 and holder:

@@ -9,6 +9,8 @@ through the real pynvml, and what NVML then holds is read back.
 
 from __future__ import annotations
 
+import collections
+
 import pytest
 
 from ansible_collections.gpufleet.mig.plugins.module_utils._nvml import Nvml
@@ -87,10 +89,7 @@ def test_the_other_new_models_take_their_labels(node, tmp_path, key, mig_devices
     assert not result.get('failed'), result
     gpu, instances = _instances()
     assert gpu.model == key
-    counts = {}
-    for profile, dummy, dummy2 in instances:
-        counts[profile] = counts.get(profile, 0) + 1
-    assert counts == mig_devices
+    assert collections.Counter(profile for profile, dummy, dummy2 in instances) == mig_devices
 
 
 @pytest.mark.parametrize('key', ['RTX-PRO-6000-SE', 'GB200'])
@@ -120,10 +119,7 @@ def test_the_other_rtx_pro_boards_take_their_layouts(node, tmp_path, key, mig_de
     assert not result.get('failed'), result
     gpu, instances = _instances()
     assert gpu.model == key
-    counts = {}
-    for profile, dummy, dummy2 in instances:
-        counts[profile] = counts.get(profile, 0) + 1
-    assert counts == mig_devices
+    assert collections.Counter(profile for profile, dummy, dummy2 in instances) == mig_devices
     assert sorted(size for dummy, dummy2, size in instances) == sizes
     assert len({start for dummy, start, dummy2 in instances}) == len(instances)
     assert _apply(tmp_path, layout)['changed'] is False
