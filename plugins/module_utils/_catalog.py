@@ -690,6 +690,11 @@ def _device_id(pci_device_id):
     return value
 
 
+def _name_key(name):
+    """An NVML device name (text or bytes) as the catalog compares names: stripped, lower case."""
+    return (name.decode('utf-8', 'replace') if isinstance(name, bytes) else name).strip().lower()
+
+
 def find_model(pci_device_id=None, name=None, memory_total_mib=None):
     """The catalog model of a GPU, or None when the catalog does not know it (callers decide what that means).
 
@@ -704,9 +709,7 @@ def find_model(pci_device_id=None, name=None, memory_total_mib=None):
             if device in model.pci_device_ids and model.matches_memory(memory_total_mib):
                 return model
     if name is not None:
-        if isinstance(name, bytes):
-            name = name.decode('utf-8', 'replace')
-        wanted = name.strip().lower()
+        wanted = _name_key(name)
         for model in MODELS:
             if wanted in (n.lower() for n in model.names) and model.matches_memory(memory_total_mib):
                 return model
@@ -720,9 +723,7 @@ def unknown_model_hint(pci_device_id=None, name=None, memory_total_mib=None):
     profiles the catalog does not have.
     """
     device = None if pci_device_id is None else _device_id(pci_device_id)
-    wanted = None
-    if name is not None:
-        wanted = (name.decode('utf-8', 'replace') if isinstance(name, bytes) else name).strip().lower()
+    wanted = None if name is None else _name_key(name)
     for model in MODELS:
         if model.memory_range_mib is None or model.matches_memory(memory_total_mib):
             continue
