@@ -209,114 +209,36 @@ claims:
       reserved_for: [{resource: pods, name: trainer-0, uid: 9f0c1d52-5e0b-4d2e-8b0e-8a7d2c0d3f11}]
 """
 
-from ansible_collections.gpufleet.mig.plugins.module_utils._dra import (
-    DRIVER, SHARED_COUNTERS, DraError, claims_on_pool, dynamic_mig_reason, expected_devices, planned_gpus, plugin_pods, published_devices)
-from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import KubeError, name_problem, pod_state
+from ansible_collections.gpufleet.mig.plugins.module_utils._dra import DRIVER, DraError, plugin_pods, published_devices
+from ansible_collections.gpufleet.mig.plugins.module_utils._dra_check import (
+    DRA_DEFAULTS, NodeProblem, check_nodes, inspect, no_plugin, options_problems, planned_devices, specs_problems)
+from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import name_problem, pod_state
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s_module import KubeModule
 from ansible_collections.gpufleet.mig.plugins.module_utils._wait import POLL_INTERVAL, Waiter, WaitTimeout
-
-ALLOCATORS = ('auto', 'device-plugin', 'dra')
-
-
-def _expected(where, spec):
-    """The devices NVIDIA's driver will publish for one node's GPUs (planned ones when given), and the problems."""
-    try:
-        gpus = spec['gpus']
-        if spec.get('planned_layouts') is not None:
-            gpus = planned_gpus(gpus, spec['planned_layouts'])
-        return expected_devices(gpus), []
-    except DraError as exc:
-        return None, ['%s%s' % (where, problem) for problem in exc.problems]
 
 
 def _validate(module):
     """Every problem with the arguments and the GPUs, before any request; the expected device names per node."""
     params = module.params
-    problems = [p for p in (name_problem('namespace', params['namespace'], 'label'), name_problem('daemonset', params['daemonset']),
-                            not params['selector'].strip() and 'selector must not be empty (it would select every pod)',
-                            params['timeout'] < 0 and 'timeout must be at least 0, got %d' % params['timeout']) if p]
-    expected = {}
+    problems = options_problems(params) + [p for p in [params['timeout'] < 0 and 'timeout must be at least 0, got %d' % params['timeout']] if p]
+    devices = {}
     if params['nodes'] is None:
         problems.extend(p for p in [name_problem('node', params['node'])] if p)
-        expected[params['node']], found = _expected('', params)
+        devices[params['node']], found = planned_devices('', params)
         problems.extend(found)
     elif not module.check_mode:
         problems.append('nodes is the preflight\'s read of many nodes: run it in check mode (to restart a node\'s plugin, '
                         'give node and gpus)')
     else:
-        for number, spec in enumerate(params['nodes']):
-            where = 'nodes[%d]' % number
-            problems.extend(p for p in [name_problem('%s.node' % where, spec['node'])] if p)
-            if spec['allocator'] not in ALLOCATORS:
-                problems.append('%s (%s): allocator %r is not one of %s' % (where, spec['node'], spec['allocator'], ', '.join(ALLOCATORS)))
-            if spec['node'] in expected:
-                problems.append('%s: node %s is given twice' % (where, spec['node']))
-            if spec['allocator'] == 'device-plugin':
-                expected[spec['node']] = None
-                continue
-            expected[spec['node']], found = _expected('%s (%s): ' % (where, spec['node']), spec)
-            problems.extend(found)
+        devices, found = specs_problems(params['nodes'])
+        problems.extend(found)
     module.fail_problems(problems)
-    return expected
+    return devices
 
 
-class NodeProblem(Exception):
-    """Why one node cannot be handed to NVIDIA's DRA driver as gpufleet.mig does it: the node fails, others go on."""
-
-
-def _no_plugin(kube, params, node):
-    """Why a node said to be a DRA node has no plugin pod, naming the drivers that publish its devices instead."""
-    others = sorted(set((item.get('spec') or {}).get('driver') for item in kube.resource_slices(node)) - set([DRIVER]))
-    return ('no pod of DaemonSet %s/%s (selector %s) runs on node %s: is the node handed to Kubernetes by NVIDIA\'s DRA driver? '
-            '(see the options namespace, daemonset and selector)%s'
-            % (params['namespace'], params['daemonset'], params['selector'], node,
-               '; its ResourceSlices are of driver(s) %s: gpufleet.mig drives only NVIDIA\'s DRA driver %s' % (', '.join(others), DRIVER)
-               if others else ''))
-
-
-def inspect(kube, params, node, expected, pods, claims):
-    """What one DRA node shows: its plugin pods, whether they would be restarted, the devices and claims (NodeProblem)."""
-    reason = dynamic_mig_reason(node, pods)
-    if reason:
-        raise NodeProblem(reason)
-    published = published_devices(node, kube.resource_slices(node))
-    if published['dynamic']:
-        raise NodeProblem('node %s: %s' % (node, SHARED_COUNTERS))
-    read = kube.read_node(node)
-    missing = sorted(set(expected) - set(published['devices']))
-    unexpected = sorted(set(published['devices']) - set(expected))
-    restart = bool(missing or unexpected or not published['complete'])
-    return dict(allocator='dra', restarted=restart, expected=expected, published=published['devices'], missing=missing,
-                unexpected=unexpected, pods=[p['metadata']['name'] for p in pods], claims=claims_on_pool(claims, node),
-                labels=dict(read['metadata'].get('labels') or {}), annotations=dict(read['metadata'].get('annotations') or {}))
-
-
-def check_nodes(module, kube, expected):
+def _check_nodes(module, kube, devices):
     """O(nodes): each node's allocator and, for a DRA node, what O(node) would find; fail naming every failed node."""
-    params = module.params
-    running = {}
-    # Nodes all said to be device plugin nodes need no request at all.
-    listed = kube.pods(params['namespace'], params['selector']) if any(spec['allocator'] != 'device-plugin' for spec in params['nodes']) else []
-    for pod in plugin_pods(listed, params['daemonset']):
-        running.setdefault((pod.get('spec') or {}).get('nodeName'), []).append(pod)
-    claims = None
-    found, failed = {}, []
-    for spec in params['nodes']:
-        node, pods = spec['node'], running.get(spec['node'], [])
-        if spec['allocator'] == 'device-plugin' or (spec['allocator'] == 'auto' and not pods):
-            found[node] = {'allocator': 'device-plugin', 'pods': [p['metadata']['name'] for p in pods]}
-            continue
-        try:
-            if not pods:
-                raise NodeProblem(_no_plugin(kube, params, node))
-            if claims is None:
-                claims = kube.resource_claims()
-            found[node] = inspect(kube, params, node, expected[node], pods, claims)
-        except (NodeProblem, DraError, KubeError) as exc:
-            if isinstance(exc, KubeError) and exc.status != 404:
-                raise    # the API failed, not this node: the whole check fails
-            found[node] = {'allocator': 'dra', 'failed': True, 'msg': str(exc)}
-            failed.append('%s: %s' % (node, exc))
+    found, failed = check_nodes(kube, module.params, module.params['nodes'], devices)
     result = dict(changed=any(entry.get('restarted') for entry in found.values()), nodes=found)
     if failed:
         module.fail_json(msg='%d of %d nodes: %s' % (len(failed), len(found), '; '.join(failed)), **result)
@@ -329,8 +251,8 @@ def run(module, kube, expected):
     pods = plugin_pods(kube.pods(namespace, params['selector'], node), params['daemonset'])
     try:
         if not pods:
-            raise NodeProblem(_no_plugin(kube, params, node))
-        result = inspect(kube, params, node, expected, pods, kube.resource_claims())
+            raise NodeProblem(no_plugin(kube, params, node))
+        result = inspect(kube, node, expected, pods, kube.resource_claims())
     except NodeProblem as exc:
         module.fail_json(msg=str(exc), pods=[p['metadata']['name'] for p in pods])
     restart = result['restarted']
@@ -387,9 +309,9 @@ def main():
                 gpus=dict(type='list', elements='dict', required=True),
                 planned_layouts=dict(type='list', elements='dict'),
             )),
-            namespace=dict(type='str', default='dra-driver-nvidia-gpu'),
-            daemonset=dict(type='str', default='dra-driver-nvidia-gpu-kubelet-plugin'),
-            selector=dict(type='str', default='dra-driver-nvidia-gpu-component=kubelet-plugin'),
+            namespace=dict(type='str', default=DRA_DEFAULTS['namespace']),
+            daemonset=dict(type='str', default=DRA_DEFAULTS['daemonset']),
+            selector=dict(type='str', default=DRA_DEFAULTS['selector']),
             timeout=dict(type='int', default=300),
         ),
         required_one_of=[('node', 'nodes')],
@@ -399,12 +321,12 @@ def main():
         # Slices in the wrong pool, feature gates that cannot be read.
         errors={DraError: lambda exc: {'problems': exc.problems}},
     )
-    expected = _validate(module)
+    devices = _validate(module)
     with module.failing_on_errors():
         if module.params['nodes'] is not None:
-            result = check_nodes(module, module.kube, expected)
+            result = _check_nodes(module, module.kube, devices)
         else:
-            result = run(module, module.kube, expected[module.params['node']])
+            result = run(module, module.kube, devices[module.params['node']])
     module.exit_json(**result)
 
 

@@ -193,11 +193,23 @@ def test_nodes_honours_the_allocator_given(cluster):
     assert result['msg'].startswith('1 of 2 nodes: gpu-2: no pod of DaemonSet')
 
 
+STRANDED = [dict(A100_PLAN[0], after={'mig-enabled': True, 'placements': []})]
+
+
 def test_nodes_refuse_a_stranded_gpu_and_an_unknown_allocator_before_any_request(cluster):
-    stranded = [dict(A100_PLAN[0], after={'mig-enabled': True, 'placements': []})]
-    result = run_nodes([{'node': 'gpu-1', 'gpus': GPUS, 'planned_layouts': stranded}, {'node': 'gpu-2', 'gpus': GPUS, 'allocator': 'nvidia'}])
+    result = run_nodes([{'node': 'gpu-1', 'gpus': GPUS, 'planned_layouts': STRANDED, 'allocator': 'dra'},
+                        {'node': 'gpu-2', 'gpus': GPUS, 'allocator': 'nvidia'}])
     assert result['failed'] and cluster['sent'] == []
-    assert 'stranded' in result['msg'] and "allocator 'nvidia' is not one of auto, device-plugin, dra" in result['msg']
+    assert 'nodes[0] (gpu-1): ' in result['msg'] and 'stranded' in result['msg']
+    assert "allocator 'nvidia' is not one of auto, device-plugin, dra" in result['msg']
+
+
+def test_nodes_left_to_auto_judge_the_dra_layout_only_where_the_driver_serves(cluster):
+    # gpu-1 runs the DRA kubelet plugin: the stranded GPU is its problem. gpu-2 runs none: its device plugin check judges.
+    result = run_nodes([{'node': 'gpu-1', 'gpus': GPUS, 'planned_layouts': STRANDED}, {'node': 'gpu-2', 'gpus': GPUS, 'planned_layouts': STRANDED}])
+    assert result['failed'] and result['nodes']['gpu-1']['failed'] and 'stranded' in result['nodes']['gpu-1']['msg']
+    assert result['nodes']['gpu-2'] == {'allocator': 'device-plugin', 'pods': []}
+    assert result['msg'].startswith('1 of 2 nodes: gpu-1: ') and _deletes(cluster) == []
 
 
 def test_nodes_only_in_check_mode(cluster):
