@@ -87,6 +87,28 @@ options:
       - Mutually exclusive with O(node).
     type: list
     elements: dict
+  dra:
+    description:
+      - With O(nodes), also find out which nodes NVIDIA's DRA driver (C(gpu.nvidia.com)) serves and check those as
+        M(gpufleet.mig.dra_plugin) does with its O(gpufleet.mig.dra_plugin#module:nodes) - their ResourceSlices against
+        the devices of their planned layouts - instead of their device plugin, in the same run (one list of the DRA
+        kubelet plugin pods for all nodes). Each node may then also have the key C(allocator) - V(auto) (the default) takes a
+        node where a kubelet plugin pod of O(dra.daemonset) runs for a DRA node, V(device-plugin) and V(dra) say which.
+      - The preflight of the role P(gpufleet.mig.mig_rollout#role) checks a cluster with one run of this.
+    type: dict
+    suboptions:
+      namespace:
+        description: Namespace of the DRA driver's kubelet plugin pods.
+        type: str
+        default: dra-driver-nvidia-gpu
+      daemonset:
+        description: Name of the DaemonSet of the DRA driver's kubelet plugin.
+        type: str
+        default: dra-driver-nvidia-gpu-kubelet-plugin
+      selector:
+        description: Label selector of the kubelet plugin pods.
+        type: str
+        default: dra-driver-nvidia-gpu-component=kubelet-plugin
   plugin_selector:
     description:
       - Label selector of the device plugin pods.
@@ -188,6 +210,8 @@ nodes:
   description:
     - With O(nodes), each node's findings by node name - RV(expected), RV(advertised), RV(restarted), RV(labels),
       RV(annotations) and RV(unschedulable) as for one node, or C(failed=true) and C(msg) saying what is wrong with it.
+    - With O(dra), each node also has C(allocator) - V(device-plugin), or V(dra) for a node NVIDIA's DRA driver serves,
+      whose entry is then what M(gpufleet.mig.dra_plugin)'s RV(gpufleet.mig.dra_plugin#module:nodes) has for it.
   returned: with O(nodes)
   type: dict
   sample:
@@ -202,6 +226,7 @@ nodes:
 
 import traceback
 
+from ansible_collections.gpufleet.mig.plugins.module_utils._dra_check import DRA_DEFAULTS, check_nodes as check_dra_nodes, options_problems, specs_problems
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s import (
     KubeError, config_key_problem, label_value_problem, metadata_patch, name_problem, pod_state)
 from ansible_collections.gpufleet.mig.plugins.module_utils._k8s_module import KubeModule
@@ -211,7 +236,7 @@ from ansible_collections.gpufleet.mig.plugins.module_utils._resources import exp
 from ansible_collections.gpufleet.mig.plugins.module_utils._wait import POLL_INTERVAL, Waiter, WaitTimeout
 
 CONFIG_LABEL = 'nvidia.com/device-plugin.config'
-NODE_KEYS = ('node', 'config_name', 'gpus', 'planned_layouts')
+NODE_KEYS = ('node', 'config_name', 'gpus', 'planned_layouts', 'allocator')
 
 try:
     import yaml
@@ -256,6 +281,14 @@ class PluginConfig(object):
             problems.extend('config %s: %s' % (name, problem) for problem in config_problems(config))
             configs[name] = config
         problems.extend(self.nodes_problems())
+        self.dra_devices = None
+        if self.params['dra'] is not None:
+            problems.extend('dra.%s' % problem for problem in options_problems(self.params['dra']))
+            if self.params['nodes'] is None:
+                problems.append('dra is for nodes: with node, the node is a device plugin node (use gpufleet.mig.dra_plugin for a DRA node)')
+            elif not [p for p in problems if p.startswith('nodes[')]:
+                self.dra_devices, found = specs_problems(self.params['nodes'], first=1)
+                problems.extend(found)
         if self.params['node'] and not self.params['config_name']:
             problems.append('config_name is required with node')
         if self.params['node'] and self.params['wait'] and self.params['gpus'] is None:
@@ -285,6 +318,8 @@ class PluginConfig(object):
             elif node in seen:
                 problems.append('%s: node %s is listed twice' % (where, node))
             seen.add(node)
+            if 'allocator' in entry and self.params['dra'] is None:
+                problems.append('%s.allocator needs the option dra' % where)
             problem = (label_value_problem('%s.config_name' % where, config_name) if isinstance(config_name, str) and config_name
                        else '%s.config_name must be a config name, got %r' % (where, config_name))
             if problem:
@@ -297,6 +332,15 @@ class PluginConfig(object):
 
     def run(self, kube):
         configs = self.validate()
+        nodes = self.params['nodes']
+        dra = None
+        if nodes is not None and self.params['dra'] is not None:
+            dra = check_dra_nodes(kube, self.params['dra'], nodes, self.dra_devices)
+            nodes = [spec for spec in nodes if dra[0][spec['node']]['allocator'] != 'dra']
+            if not nodes:
+                # No node for the device plugin: its ConfigMap is not this run's business.
+                self.finish_nodes({}, [], dra)
+                return self.result
         namespace, name = self.params['namespace'], self.params['configmap']
         existing = kube.read_config_map(namespace, name)
         data = (existing or {}).get('data') or {}
@@ -314,8 +358,10 @@ class PluginConfig(object):
                 expected = self.expected(self.params, configs, data)
             except NodeProblem as exc:
                 self.module.fail_json(msg=str(exc), **exc.extra)
-        elif self.params['nodes'] is not None:
-            self.check_nodes(kube, configs, data, to_write)
+        elif nodes is not None:
+            if to_write:
+                self.result['changed'] = True
+            self.finish_nodes(*self.check_nodes(kube, nodes, configs, data, to_write), dra=dra)
             return self.result
 
         if to_write:
@@ -347,13 +393,11 @@ class PluginConfig(object):
         except ValueError as exc:
             raise NodeProblem('gpus: %s' % exc)
 
-    def check_nodes(self, kube, configs, data, to_write):
-        """O(nodes): what each node's task with O(node) would find in check mode; fail naming every node with a problem."""
+    def check_nodes(self, kube, specs, configs, data, to_write):
+        """What each node's task with O(node) would find in check mode: ``({node: findings}, [failure, ...])``."""
         found, failed = {}, []
-        if to_write:
-            self.result['changed'] = True
         broken = None
-        for spec in self.params['nodes']:
+        for spec in specs:
             try:
                 if broken is not None:
                     # The API failed for something other than this node: the nodes not read yet are not tried one by one.
@@ -370,6 +414,17 @@ class PluginConfig(object):
             result = self.node_result(node, label_changed, expected, spec['config_name'] in to_write)
             self.result['changed'] = self.result['changed'] or label_changed or result['restarted']
             found[spec['node']] = result
+        return found, failed
+
+    def finish_nodes(self, found, failed, dra=None):
+        """O(nodes)' result from the device plugin nodes' findings and failures, and with O(dra) the DRA check's
+        (``({node: entry}, [failure, ...])``); fail naming every node with a problem."""
+        if dra is not None:
+            served = dict((node, entry) for node, entry in dra[0].items() if entry['allocator'] == 'dra')
+            for entry in found.values():
+                entry['allocator'] = 'device-plugin'
+            found, failed = dict(found, **served), dra[1] + failed
+            self.result['changed'] = self.result['changed'] or any(entry.get('restarted') for entry in served.values())
         self.result['nodes'] = found
         if failed:
             self.module.fail_json(msg='%d of %d nodes: %s' % (len(failed), len(found), '; '.join(failed)))
@@ -484,6 +539,11 @@ def main():
             gpus=dict(type='list', elements='dict'),
             planned_layouts=dict(type='list', elements='dict'),
             nodes=dict(type='list', elements='dict'),
+            dra=dict(type='dict', options=dict(
+                namespace=dict(type='str', default=DRA_DEFAULTS['namespace']),
+                daemonset=dict(type='str', default=DRA_DEFAULTS['daemonset']),
+                selector=dict(type='str', default=DRA_DEFAULTS['selector']),
+            )),
             plugin_selector=dict(type='str', default='app=nvidia-device-plugin-daemonset'),
             restart=dict(type='str', choices=['auto', 'always', 'never'], default='auto'),
             wait=dict(type='bool', default=True),
