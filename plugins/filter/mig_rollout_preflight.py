@@ -33,15 +33,16 @@ options:
     required: true
   plugins:
     description:
-      - The registered M(gpufleet.mig.device_plugin_config) check-mode run of each cluster (with C(nodes)), by cluster key,
-        for the cluster's nodes that the device plugin serves.
+      - The registered M(gpufleet.mig.device_plugin_config) check-mode run of each cluster (with C(nodes)), by cluster key.
+        With C(dra) it also says which nodes NVIDIA's DRA driver serves (their entries have C(allocator=dra)); those are
+        decided from their entry, and the device plugin's ConfigMap is not their upkeep.
     type: dict
     required: true
   dras:
     description:
-      - The registered M(gpufleet.mig.dra_plugin) check-mode run of each cluster (with C(nodes)), by cluster key. It says
-        which nodes NVIDIA's DRA driver serves, and those nodes are decided from their entry in it instead of the device
-        plugin check. Left out, every node is a device plugin node.
+      - The registered M(gpufleet.mig.dra_plugin) check-mode run of each cluster (with C(nodes)), by cluster key, for
+        O(plugins) runs without C(dra). It says which nodes NVIDIA's DRA driver serves, and those nodes are decided from
+        their entry in it instead of the device plugin check. Left out, O(plugins) alone says.
     type: dict
   precise:
     description:

@@ -44,8 +44,9 @@ def _findings(plugin, node):
     """This node's findings from a ``device_plugin_config`` check-mode result, and the config names it would write.
 
     ``plugin`` is the result of a run with ``node`` (its findings are the result itself) or with ``nodes`` (its findings
-    are ``nodes[node]``; a node the run did not come to fails with the run's message). Either way the ConfigMap's
-    ``written`` is the run's.
+    are ``nodes[node]``; a node the run did not come to fails with the run's message; with ``dra``, a node NVIDIA's DRA
+    driver serves has ``allocator: dra`` and the DRA check's findings). The ConfigMap's ``written`` is the run's, but
+    for a DRA node.
     """
     written = list(plugin.get('written') or [])
     if 'nodes' not in plugin:
@@ -53,7 +54,8 @@ def _findings(plugin, node):
     found = (plugin.get('nodes') or {}).get(node)
     if found is None:
         found = {'failed': True, 'msg': plugin.get('msg') or NOT_RUN}
-    return found, written
+    # A node NVIDIA's DRA driver serves (a run with dra) runs no device plugin: the ConfigMap's configs are not its upkeep.
+    return found, [] if found.get('allocator') == 'dra' else written
 
 
 def node_needs(plan, plugin, config, plugin_config, node=None, gpus=None, earlier=None):

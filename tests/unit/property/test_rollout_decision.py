@@ -144,28 +144,22 @@ def registered(world):
         findings = {'allocator': 'dra', 'restarted': world['restarted'], 'expected': ['gpu-0'], 'published': ['gpu-0'] if not world['restarted'] else [],
                     'missing': ['gpu-0'] if world['restarted'] else [], 'unexpected': [], 'pods': ['plugin-x'], 'claims': [],
                     'labels': world['labels'], 'annotations': annotations}
-    nodes = dict((other, dict(findings, restarted=True)) for other in world['others'] if not dra)
+    # The cluster's one check: the other nodes are device plugin nodes, this one is either.
+    nodes = dict((other, dict(findings, restarted=True, allocator='device-plugin')) for other in world['others'] if not dra)
     cluster = {'changed': False, 'written': world['written'], 'nodes': nodes}
-    dra_nodes = dict((other, {'allocator': 'device-plugin', 'pods': []}) for other in world['others'])
-    dras = {'changed': False, 'nodes': dra_nodes}
-    checked, checks = (dra_nodes, dras) if dra else (nodes, cluster)
     if world['node_check_fails']:
-        checked[NODE] = {'failed': True, 'msg': 'config %s is neither in configs nor in configmap' % PLUGIN_CONFIG}
-        if dra:
-            checked[NODE]['allocator'] = 'dra'
-        checks.update(failed=True, msg='1 of %d nodes: ...' % len(checked))
+        nodes[NODE] = {'failed': True, 'msg': 'config %s is neither in configs nor in configmap' % PLUGIN_CONFIG}
+        nodes[NODE]['allocator'] = 'dra' if dra else 'device-plugin'
+        cluster.update(failed=True, msg='1 of %d nodes: ...' % len(nodes))
     else:
-        checked[NODE] = findings
-    if not dra:
-        dra_nodes[NODE] = {'allocator': 'device-plugin', 'pods': []}
+        nodes[NODE] = findings if dra else dict(findings, allocator='device-plugin')
     preflight_plan = dict(plan, restore_installed=world['restore_installed']) if not world['plan_fails'] else plan
     single = dict(findings, changed=False) if dra else dict(findings, changed=False, written=world['written'])
-    return preflight_plan, (cluster, dras), plan, read, single
+    return preflight_plan, cluster, plan, read, single
 
 
-def preflight_facts(plan, checks):
+def preflight_facts(plan, cluster):
     """The facts the preflight sets on the node, through the role's own three tasks."""
-    cluster, dras = checks
     # What the node notes, with the role's defaults for the variables that only make up the cluster's key.
     variables = dict(NOTE['vars'], mig_rollout_plan=plan, mig_rollout__node={'skipped': True, 'changed': False}, mig_rollout_node_name=NODE,
                      mig_rollout__name=CONFIG, mig_rollout_device_plugin_config=PLUGIN_CONFIG, mig_rollout_layout=[],
@@ -177,7 +171,7 @@ def preflight_facts(plan, checks):
     # The device plugin check ran on the cluster's first node, which is another one when there are others.
     key = seen['cluster']
     clusters = {key: [[key, 'first'], [key, NODE]]} if key is not None else {}
-    hostvars = {'localhost': {'mig_rollout__plugin_clusters': clusters}, 'first': {'mig_rollout__plugins': cluster, 'mig_rollout__dras': dras},
+    hostvars = {'localhost': {'mig_rollout__plugin_clusters': clusters}, 'first': {'mig_rollout__plugins': cluster},
                 NODE: {'mig_rollout__seen': seen, 'mig_rollout_plan': plan}}
     # GPU-precise drains, the role's default: they change only what the capacity check is given.
     decided = render(DECIDE['ansible.builtin.set_fact']['mig_rollout__decided'],
