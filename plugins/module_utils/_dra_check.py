@@ -103,14 +103,15 @@ def check_nodes(kube, where, specs, devices):
     ``where``: ``namespace``, ``daemonset`` and ``selector`` of the kubelet plugin. ``specs``: the nodes (``node``,
     ``allocator``, ``gpus``, ``planned_layouts``). ``devices``: ``specs_problems``' expected devices (those of a node
     it left out are worked out here). One list of plugin pods for all the nodes (none when every node is said to be a
-    device plugin node); a node with a pod (or said to be a DRA node) is inspected. A KubeError other than a missing
-    object fails the whole check.
+    device plugin node); a node with a pod (or said to be a DRA node) is inspected. When that list fails, so does the
+    whole check (no node's allocator is known); when the API fails inspecting a node for something other than a missing
+    object, that node and the DRA nodes after it fail with it, not tried one by one, and the other nodes are still told.
     """
     running = {}
     listed = kube.pods(where['namespace'], where['selector']) if any(spec.get('allocator', 'auto') != 'device-plugin' for spec in specs) else []
     for pod in plugin_pods(listed, where['daemonset']):
         running.setdefault((pod.get('spec') or {}).get('nodeName'), []).append(pod)
-    claims = None
+    claims = broken = None
     found, failed = {}, []
     for spec in specs:
         node, pods, allocator = spec['node'], running.get(spec['node'], []), spec.get('allocator', 'auto')
@@ -118,6 +119,8 @@ def check_nodes(kube, where, specs, devices):
             found[node] = {'allocator': 'device-plugin', 'pods': [p['metadata']['name'] for p in pods]}
             continue
         try:
+            if broken is not None:
+                raise NodeProblem('not read: %s' % broken)
             if not pods:
                 raise NodeProblem(no_plugin(kube, where, node))
             expected = devices.get(node)
@@ -130,7 +133,7 @@ def check_nodes(kube, where, specs, devices):
             found[node] = inspect(kube, node, expected, pods, claims)
         except (NodeProblem, DraError, KubeError) as exc:
             if isinstance(exc, KubeError) and exc.status != 404:
-                raise    # the API failed, not this node: the whole check fails
+                broken = exc
             found[node] = {'allocator': 'dra', 'failed': True, 'msg': str(exc)}
             failed.append('%s: %s' % (node, exc))
     return found, failed

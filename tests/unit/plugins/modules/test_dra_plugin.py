@@ -52,6 +52,8 @@ def cluster_fixture(monkeypatch):
             assert query in ([('fieldSelector', 'spec.nodeName=gpu-1')], [('fieldSelector', 'spec.nodeName=gpu-2')])
             return json.dumps({'items': cluster['slices'] if query[0][1].endswith('gpu-1') else cluster['other_slices']})
         if method == 'GET' and path == '/apis/resource.k8s.io/v1/resourceclaims':
+            if cluster.get('claims_error'):
+                raise ApiException(status=500, reason='Internal Server Error')
             return json.dumps({'items': cluster['claims']})
         if method == 'GET' and path.startswith('/api/v1/nodes/'):
             name = path.rsplit('/', 1)[1]
@@ -210,6 +212,16 @@ def test_nodes_left_to_auto_judge_the_dra_layout_only_where_the_driver_serves(cl
     assert result['failed'] and result['nodes']['gpu-1']['failed'] and 'stranded' in result['nodes']['gpu-1']['msg']
     assert result['nodes']['gpu-2'] == {'allocator': 'device-plugin', 'pods': []}
     assert result['msg'].startswith('1 of 2 nodes: gpu-1: ') and _deletes(cluster) == []
+
+
+def test_nodes_after_an_api_failure_fail_with_it_and_the_others_are_still_told(cluster):
+    # The claims list fails inspecting gpu-1: gpu-3, also a DRA node, is not tried; gpu-2 (no plugin pod) is still told.
+    cluster['claims_error'] = True
+    result = run_nodes([{'node': 'gpu-1', 'gpus': GPUS}, {'node': 'gpu-2', 'gpus': GPUS}, {'node': 'gpu-3', 'gpus': GPUS, 'allocator': 'dra'}])
+    assert result['failed'] and result['msg'].startswith('2 of 3 nodes: gpu-1: ')
+    assert '500' in result['nodes']['gpu-1']['msg'] and result['nodes']['gpu-3']['msg'].startswith('not read: ')
+    assert result['nodes']['gpu-2'] == {'allocator': 'device-plugin', 'pods': []}
+    assert cluster['sent'].count('GET /apis/resource.k8s.io/v1/resourceclaims') == 1
 
 
 def test_nodes_only_in_check_mode(cluster):
