@@ -38,12 +38,6 @@ options:
         decided from their entry, and the device plugin's ConfigMap is not their upkeep.
     type: dict
     required: true
-  dras:
-    description:
-      - The registered M(gpufleet.mig.dra_plugin) check-mode run of each cluster (with C(nodes)), by cluster key, for
-        O(plugins) runs without C(dra). It says which nodes NVIDIA's DRA driver serves, and those nodes are decided from
-        their entry in it instead of the device plugin check. Left out, O(plugins) alone says.
-    type: dict
   precise:
     description:
       - Whether the drains are GPU-precise (the role's C(mig_rollout_drain_precise)); then each RV(_value.capacity) entry
@@ -119,10 +113,10 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.gpufleet.mig.plugins.module_utils._rollout import preflight_decisions
 
 
-def mig_rollout_preflight(nodes, plans, plugins, precise=False, dras=None):
+def mig_rollout_preflight(nodes, plans, plugins, precise=False):
     """Every node's decision: see preflight_decisions."""
     try:
-        return preflight_decisions(nodes, plans, plugins, precise=precise, dras=dras)
+        return preflight_decisions(nodes, plans, plugins, precise=precise)
     except ValueError as exc:
         raise AnsibleFilterError(str(exc)) from exc
 

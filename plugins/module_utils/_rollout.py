@@ -161,18 +161,7 @@ def _done(needs):
     return needs
 
 
-def _covering(node, plugin, dra):
-    """The check that covers ``node``: its entry of the cluster's ``dra_plugin`` run when NVIDIA's DRA driver serves it
-    (or when that run failed before it came to the node), else the cluster's device plugin check."""
-    if dra is None or dra.get('skipped'):
-        return plugin
-    entry = (dra.get('nodes') or {}).get(node)
-    if entry is None:
-        return {'failed': True, 'msg': dra.get('msg') or 'the check of which nodes NVIDIA\'s DRA driver serves did not run'}
-    return entry if entry.get('allocator') == 'dra' else plugin
-
-
-def preflight_decisions(nodes, plans, plugins, precise=False, dras=None):
+def preflight_decisions(nodes, plans, plugins, precise=False):
     """The preflight's decision for every node of a play: its problems, what it needs, whether it is converged.
 
     ``nodes``: ``{host: seen}``, where ``seen`` is what the preflight noted on the node: ``node_problem`` (why the
@@ -180,9 +169,8 @@ def preflight_decisions(nodes, plans, plugins, precise=False, dras=None):
     ``plugin_config``, ``layout_given`` (whether a layout or a config name was given at all) and ``cluster`` (the key of
     the device plugin check that covers it, None when it was not checked). ``plans``: ``{host: plan}``, each node's
     registered ``mig_layout`` check-mode result (or the failed or skipped task's). ``plugins``: ``{cluster: result}``, the
-    registered ``device_plugin_config`` check-mode run of each cluster, for its nodes that the device plugin serves.
-    ``dras``: ``{cluster: result}``, the registered ``dra_plugin`` check-mode run (with ``nodes``) of each cluster, which
-    says which nodes NVIDIA's DRA driver serves; those are decided from their entry in it. None: no node is a DRA node.
+    registered ``device_plugin_config`` check-mode run (with ``nodes`` and ``dra``) of each cluster, which also says which
+    nodes NVIDIA's DRA driver serves and has their DRA check as their entry.
 
     Returns ``{host: {'problems', 'needs', 'converged', 'upkeep', 'cluster', 'capacity'}}``: ``needs`` is
     :func:`node_needs`'s answer; a node is ``converged`` when nothing needs a drain (it may still need ``upkeep``);
@@ -191,7 +179,7 @@ def preflight_decisions(nodes, plans, plugins, precise=False, dras=None):
     change entry (``{'node', 'resources'}``, and with ``precise`` (GPU-precise drains) ``gpus``: the GPUs that change),
     else None. Raises ValueError naming the node whose notes are not what the preflight writes.
     """
-    for name, value in (('nodes', nodes), ('plans', plans), ('plugins', plugins), ('dras', {} if dras is None else dras)):
+    for name, value in (('nodes', nodes), ('plans', plans), ('plugins', plugins)):
         if not isinstance(value, Mapping):
             raise ValueError('%s must be a mapping, got %s' % (name, type(value).__name__))
     decided = {}
@@ -205,10 +193,6 @@ def preflight_decisions(nodes, plans, plugins, precise=False, dras=None):
         if cluster is not None and cluster not in plugins:
             raise ValueError('node %s: no device plugin check ran for its cluster' % host)
         plugin = plugins[cluster] if cluster is not None else None
-        if plugin is not None and dras is not None:
-            if cluster not in dras:
-                raise ValueError('node %s: no DRA check ran for its cluster' % host)
-            plugin = _covering(seen['node'], plugin, dras[cluster])
         needs = node_needs(plans[host], plugin, seen['config'], seen['plugin_config'], node=seen['node'])
         problems = ([seen['node_problem']] if seen['node_problem'] else []) + needs['problems']
         if not seen['layout_given']:

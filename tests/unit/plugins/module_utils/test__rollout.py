@@ -306,7 +306,7 @@ def test_the_record_says_how_the_node_was_drained_and_which_pods_went(drains, ex
 # -- nodes that NVIDIA's DRA driver serves ---------------------------------------------------------------------------
 
 def dra_entry(**extra):
-    """A converged DRA node's entry in a dra_plugin run with nodes (as the module returns it)."""
+    """A converged DRA node's entry in a device_plugin_config run with nodes and dra (as the module returns it)."""
     entry = {'allocator': 'dra', 'restarted': False, 'expected': ['gpu-0-mig-3g40gb-2-0'], 'published': ['gpu-0-mig-3g40gb-2-0'],
              'missing': [], 'unexpected': [], 'pods': ['plugin-x'], 'claims': [],
              'labels': {'nvidia.com/mig.config': 'all-3g', 'nvidia.com/mig.config.state': 'success'}, 'annotations': {}}
@@ -315,17 +315,17 @@ def dra_entry(**extra):
 
 
 def test_a_dra_node_is_decided_from_its_dra_check_not_the_device_plugin_check():
-    # The device plugin check did not cover gpu-node-1 (it runs only for device-plugin nodes): its result has no entry.
-    dras = {'c': {'nodes': {'gpu-node-1': dra_entry(), 'gpu-node-2': {'allocator': 'device-plugin', 'pods': []}}}}
-    plugins = {'c': {'nodes': {'gpu-node-2': plugin()}, 'written': []}}
-    decided = preflight_decisions({'a': seen(), 'b': seen(node='gpu-node-2')}, {'a': plan(), 'b': plan()}, plugins, dras=dras)
+    # The cluster's one check: gpu-node-1 has its DRA check as its entry, and the ConfigMap's configs are not its upkeep.
+    plugins = {'c': {'nodes': {'gpu-node-1': dra_entry(), 'gpu-node-2': plugin(allocator='device-plugin')}, 'written': ['other']}}
+    decided = preflight_decisions({'a': seen(), 'b': seen(node='gpu-node-2')}, {'a': plan(), 'b': plan()}, plugins)
     assert decided['a']['converged'] and decided['a']['needs']['allocator'] == 'dra' and decided['a']['problems'] == []
     assert decided['b']['converged'] and decided['b']['needs']['allocator'] == 'device-plugin'
+    assert not decided['a']['upkeep'] and decided['b']['upkeep']
 
 
 def test_stale_slices_change_a_dra_node_and_give_the_capacity_check_nothing():
     stale = dra_entry(restarted=True, missing=['gpu-0-mig-3g40gb-2-0'], unexpected=['gpu-0'])
-    decided = preflight_decisions({'a': seen()}, {'a': plan()}, {'c': SKIPPED}, dras={'c': {'nodes': {'gpu-node-1': stale}}})['a']
+    decided = preflight_decisions({'a': seen()}, {'a': plan()}, {'c': {'nodes': {'gpu-node-1': stale}, 'written': []}})['a']
     assert decided['needs']['change'] == ["the DRA kubelet plugin restarts (the node's ResourceSlices do not list the planned devices: "
                                           'missing gpu-0-mig-3g40gb-2-0; not planned gpu-0)']
     assert decided['needs']['drain'] and decided['capacity'] is None
@@ -333,14 +333,12 @@ def test_stale_slices_change_a_dra_node_and_give_the_capacity_check_nothing():
 
 def test_a_refused_dra_node_and_a_failed_dra_check_are_problems():
     refused = {'allocator': 'dra', 'failed': True, 'msg': 'node gpu-node-1: ... DynamicMIG=true ...'}
-    decided = preflight_decisions({'a': seen(), 'b': seen(node='gpu-node-2')}, {'a': plan(), 'b': plan()}, {'c': SKIPPED},
-                                  dras={'c': {'failed': True, 'msg': '1 of 1 nodes: ...', 'nodes': {'gpu-node-1': refused}}})
+    decided = preflight_decisions({'a': seen(), 'b': seen(node='gpu-node-2')}, {'a': plan(), 'b': plan()},
+                                  {'c': {'failed': True, 'msg': '1 of 1 nodes: ...', 'nodes': {'gpu-node-1': refused}}})
     assert decided['a']['problems'] == [refused['msg']]
     assert decided['a']['needs']['change'] == ['the DRA kubelet plugin was not checked']
     # A node the failed run did not come to has the run's message.
     assert decided['b']['problems'] == ['1 of 1 nodes: ...']
-    with pytest.raises(ValueError, match='^node a: no DRA check ran for its cluster$'):
-        preflight_decisions({'a': seen()}, {'a': plan()}, {'c': SKIPPED}, dras={})
 
 
 def test_the_batch_keeps_the_preflights_allocator_when_it_does_not_check_again():
