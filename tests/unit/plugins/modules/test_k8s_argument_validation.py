@@ -18,6 +18,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 AUTH = {'host': 'http://127.0.0.1:9', 'api_key': 'token'}
+DRA_GPUS = [{'index': 0, 'minor_number': 0, 'mig_mode': {'current': False}}]
 
 
 @pytest.fixture(name='run')
@@ -82,6 +83,20 @@ def test_node_drain_refuses_a_retry_delay_that_is_not_finite(run, delay):
     ({'node': 'gpu-1', 'config_name': 'mixed', 'gpus': [], 'planned_layouts': [{'gpu': 0}]},
      'planned_layouts: planned_layouts entry 0 must be a GPU result of mig_layout'),
     ({'node': 'gpu-1', 'config_name': 'mixed', 'gpus': [{'index': [0]}]}, 'gpus: GPU entry 0: index must be a non-negative integer'),
+    # The preflight's check of a cluster's DRA nodes (option dra): refused before the plugin pods are listed.
+    ({'node': 'gpu-1', 'config_name': 'mixed', 'wait': False, 'dra': {}}, 'dra is for nodes: with node, the node is a device plugin node'),
+    ({'nodes': [{'node': 'gpu-1', 'config_name': 'mixed', 'gpus': DRA_GPUS, 'allocator': 'dra'}]}, 'nodes[1].allocator needs the option dra'),
+    ({'nodes': [{'node': 'gpu-1', 'config_name': 'mixed', 'gpus': DRA_GPUS}], 'dra': {'namespace': 'DRA'}},
+     "dra.namespace: 'DRA' is not a valid namespace name"),
+    ({'nodes': [{'node': 'gpu-1', 'config_name': 'mixed', 'gpus': DRA_GPUS}], 'dra': {'selector': ' '}}, 'dra.selector must not be empty'),
+    # GPUs as gpu_info gives them (node.gpus), which both checks read.
+    ({'nodes': [{'node': 'gpu-1', 'config_name': 'mixed', 'allocator': 'nvidia',
+                 'gpus': [dict(DRA_GPUS[0], mig_capable=True, layout=None)]}], 'dra': {}},
+     "nodes[1] (gpu-1): allocator 'nvidia' is not one of auto, device-plugin, dra"),
+    ({'nodes': [{'node': 'gpu-1', 'config_name': 'mixed', 'allocator': 'dra',
+                 'gpus': [{'index': 0, 'minor_number': 0, 'mig_capable': True, 'mig_mode': {'current': True}, 'layout': None,
+                           'gpu_instances': []}]}], 'dra': {}},
+     'MIG is enabled but the GPU has no MIG devices'),
 ])
 def test_device_plugin_config_refuses_bad_arguments_before_any_request(run, args, message):
     result, requests = run('device_plugin_config', dict({'configmap': 'nvidia-device-plugin-configs'}, **args))
@@ -137,7 +152,6 @@ def test_capacity_check_refuses_a_bad_precise_drain_before_any_request(run, args
     assert requests == []
 
 
-DRA_GPUS = [{'index': 0, 'minor_number': 0, 'mig_mode': {'current': False}}]
 
 
 @pytest.mark.parametrize('args, message', [
