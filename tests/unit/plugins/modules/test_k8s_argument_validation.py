@@ -152,8 +152,6 @@ def test_capacity_check_refuses_a_bad_precise_drain_before_any_request(run, args
     assert requests == []
 
 
-
-
 @pytest.mark.parametrize('args, message', [
     ({'node': 'Node-1'}, "node: 'Node-1' is not a valid Kubernetes object name"),
     ({'namespace': 'DRA'}, "namespace: 'DRA' is not a valid namespace name"),
